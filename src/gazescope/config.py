@@ -1,0 +1,190 @@
+"""Settings: the one place gazescope is configured.
+
+Every field can be set through an environment variable ``GAZESCOPE_<FIELD>`` (case-insensitive) or a
+``.env`` file in the working directory; values are validated when the settings load, and a bad value raises
+``pydantic.ValidationError`` naming the field.
+
+Thresholds carry their source in the field description. Defaults are chosen for 15-30 FPS webcam video
+at 640x480.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Validated gazescope configuration (env prefix ``GAZESCOPE_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GAZESCOPE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- server -------------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to open WebSockets and make CORS requests, besides the server's own "
+        "origin and http(s)://localhost / 127.0.0.1 on any port. '*' allows every origin.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, REST calls need `Authorization: Bearer <token>` (or `?token=`), and "
+        "WebSockets need `?token=<token>`. Never logged.",
+    )
+    max_message_bytes: int = Field(
+        2 * MiB, ge=1024, description="Largest WebSocket message accepted; larger closes with code 1009."
+    )
+    idle_timeout_s: float = Field(
+        120.0, gt=0, description="A tracking WebSocket that sends nothing for this long is closed (1001)."
+    )
+    worker_threads: int = Field(
+        2, ge=1, le=64, description="Threads that run frame processing off the event loop."
+    )
+    frame_queue_size: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Frames waiting per connection while one is processed; when full the oldest waiting "
+        "frame is dropped (newest wins).",
+    )
+
+    # --- storage ------------------------------------------------------------------------------------
+    store: Literal["auto", "sqlite", "redis"] = Field(
+        "auto", description="'auto' uses Redis when `redis_url` is set, otherwise SQLite."
+    )
+    db_path: Path = Field(Path("gazescope.db"), description="SQLite database file (WAL mode).")
+    redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
+    sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
+    sample_flush_s: float = Field(1.0, gt=0, description="Longest time a processed sample waits unstored.")
+    profiles_dir: Path = Field(Path("profiles"), description="Folder for calibration profiles (JSON).")
+
+    # --- frame decoding -----------------------------------------------------------------------------
+    max_frame_bytes: int = Field(2 * MiB, ge=1024, description="Largest encoded frame accepted.")
+    max_frame_width: int = Field(4096, ge=16, description="Largest frame width in pixels (from header).")
+    max_frame_height: int = Field(4096, ge=16, description="Largest frame height in pixels (from header).")
+
+    # --- landmarks ----------------------------------------------------------------------------------
+    landmark_backend: Literal["mediapipe", "dlib"] = Field(
+        "mediapipe", description="'mediapipe' (Face Mesh with iris) or 'dlib' (68 points, extra `dlib`)."
+    )
+    min_detection_confidence: float = Field(0.5, ge=0, le=1, description="Face Mesh detector threshold.")
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="Face Mesh tracking threshold.")
+    face_count_interval: int = Field(
+        15,
+        ge=1,
+        description="Faces are counted by MediaPipe Face Detection every this many frames (the count is "
+        "carried in between), so that counting costs little.",
+    )
+
+    # --- per-frame measures -------------------------------------------------------------------------
+    direction_right_threshold: float = Field(
+        0.35, ge=0, le=1, description="horizontal_ratio at or below this is 'right' (GazeTracking)."
+    )
+    direction_left_threshold: float = Field(
+        0.65, ge=0, le=1, description="horizontal_ratio at or above this is 'left' (GazeTracking)."
+    )
+    eye_contact_cone_deg: float = Field(
+        12.0,
+        gt=0,
+        le=90,
+        description="Half-angle of the cone around the camera direction inside which gaze counts as eye "
+        "contact (a webcam gaze estimate is good to 5-10 degrees; Zhang et al., MPIIGaze 2015).",
+    )
+    camera_offset_pitch_deg: float = Field(
+        0.0, description="Pitch of the camera seen from the user (negative when the camera is below eyes)."
+    )
+
+    # --- tracking -----------------------------------------------------------------------------------
+    one_euro_min_cutoff: float = Field(
+        1.0, gt=0, description="One Euro filter minimum cutoff in Hz (Casiez et al., CHI 2012)."
+    )
+    one_euro_beta: float = Field(0.3, ge=0, description="One Euro filter speed coefficient.")
+    one_euro_d_cutoff: float = Field(1.0, gt=0, description="One Euro derivative cutoff in Hz.")
+    blink_threshold_ratio: float = Field(
+        0.75,
+        gt=0,
+        lt=1,
+        description="A blink starts when EAR falls below this fraction of the person's open-eye EAR "
+        "(running baseline); cf. the 0.75 x median EAR reference of the data README.",
+    )
+    blink_release_ratio: float = Field(
+        0.85, gt=0, lt=1.2, description="A blink ends when EAR rises above this fraction of the baseline."
+    )
+    blink_min_ms: float = Field(
+        50.0, ge=0, description="Shortest blink (Caffier et al. 2003: blinks last 100-400 ms)."
+    )
+    blink_max_ms: float = Field(
+        500.0, gt=0, description="Longest closure still counted as a blink; longer is eye closure."
+    )
+    blink_baseline_window_s: float = Field(
+        10.0, gt=0, description="Window of the running open-eye EAR baseline."
+    )
+    eye_contact_window_s: float = Field(30.0, gt=0, description="Window of the rolling eye-contact %.")
+    blink_rate_window_s: float = Field(60.0, gt=0, description="Window of the blink rate per minute.")
+    perclos_window_s: float = Field(
+        60.0, gt=0, description="PERCLOS window (Wierwille et al. 1994; Dinges & Grace 1998: 1 minute)."
+    )
+    perclos_closed_fraction: float = Field(
+        0.8, gt=0, lt=1, description="P80: an eye counts as closed when at least 80% closed."
+    )
+    drowsy_perclos: float = Field(
+        0.15, gt=0, lt=1, description="PERCLOS P80 at or above this is drowsy (Wierwille et al. 1994)."
+    )
+    eyes_closed_after_s: float = Field(1.0, gt=0, description="Continuous closure that is 'eyes_closed'.")
+    absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
+    looking_away_deg: float = Field(
+        30.0, gt=0, description="Gaze further than this from the camera axis is looking away."
+    )
+    looking_away_after_s: float = Field(1.0, ge=0, description="Looking away for this long changes state.")
+    attention_smoothing_s: float = Field(2.0, gt=0, description="Time constant of the attention score EMA.")
+
+    # --- calibration ----------------------------------------------------------------------------------
+    default_mapper: str = Field("ridge", description="Mapper used when a calibration names none.")
+    calibration_settle_ms: float = Field(
+        300.0, ge=0, description="Samples this soon after a target moves are skipped (saccade latency)."
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                return v  # JSON list, parsed by pydantic
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.direction_right_threshold >= self.direction_left_threshold:
+            raise ValueError("direction_right_threshold must be below direction_left_threshold")
+        if self.blink_release_ratio <= self.blink_threshold_ratio:
+            raise ValueError("blink_release_ratio must be above blink_threshold_ratio")
+        if self.blink_min_ms >= self.blink_max_ms:
+            raise ValueError("blink_min_ms must be below blink_max_ms")
+        if self.store == "redis" and not self.redis_url:
+            raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+        return self
+
+    @property
+    def store_kind(self) -> Literal["sqlite", "redis"]:
+        """The store actually used: 'redis' when configured, else the embedded SQLite store."""
+        if self.store == "auto":
+            return "redis" if self.redis_url else "sqlite"
+        return self.store
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once from the environment (tests build their own ``Settings(...)``)."""
+    return Settings()

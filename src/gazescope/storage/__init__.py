@@ -1,0 +1,1 @@
+"""gazescope.storage"""

@@ -1,0 +1,1 @@
+"""One frame in, features out: decoding, landmarks, eye measures, head pose, gaze. No per-stream state."""

@@ -1,0 +1,142 @@
+"""MediaPipe Face Mesh with iris (``refine_landmarks=True``): the default landmark backend.
+
+Face Mesh (Kartynnik et al., "Real-time Facial Surface Geometry from Monocular Video on Mobile GPUs",
+2019) gives 468 face points; the attention-mesh refinement adds 10 iris points (468-477; Ablavatski et
+al., "Real-time Pupil Tracking from Monocular Video for Digital Puppetry", 2020). Models ship inside the
+``mediapipe==0.10.21`` wheel (``mp.solutions.face_mesh``); nothing is downloaded.
+
+Only the rows gazescope reads are copied out of the protobuf result (``FACEMESH_SUBSET``), which keeps
+the Python-side cost per frame to a few tens of microseconds. Faces are counted with MediaPipe Face
+Detection (BlazeFace short range) every ``face_count_interval`` frames in tracking mode, every frame in
+static mode, because Face Mesh itself is run for one face only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gazescope.domain import FaceLandmarks
+from gazescope.errors import LandmarkBackendError
+from gazescope.vision.landmarks.base import Detection, EyeIndices, LandmarkScheme
+
+# Face Mesh indices gazescope uses (canonical mesh numbering; iris 468-477 with refine_landmarks).
+_R_EAR = (33, 160, 158, 133, 153, 144)
+_L_EAR = (263, 387, 385, 362, 380, 373)
+_R_CONTOUR = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+_L_CONTOUR = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+_POSE = (1, 152, 33, 263, 61, 291)
+_BROW_R = (70, 63, 105, 66, 107)
+_BROW_L = (300, 293, 334, 296, 336)
+_EXTRA = (159, 145, 386, 374, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477, 168, 6, 10, 234, 454)
+
+FACEMESH_SUBSET: tuple[int, ...] = tuple(
+    dict.fromkeys(_R_EAR + _L_EAR + _R_CONTOUR + _L_CONTOUR + _POSE + _BROW_R + _BROW_L + _EXTRA)
+)
+_ROW = {mesh_idx: row for row, mesh_idx in enumerate(FACEMESH_SUBSET)}
+
+
+def _rows(idx: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(_ROW[i] for i in idx)
+
+
+FACEMESH_SCHEME = LandmarkScheme(
+    name="mediapipe_facemesh",
+    n_points=len(FACEMESH_SUBSET),
+    right_eye=EyeIndices(
+        ear=_rows(_R_EAR),  # type: ignore[arg-type]
+        lid_top=_ROW[159],
+        lid_bottom=_ROW[145],
+        iris_center=_ROW[468],
+        iris_ring=_rows((469, 470, 471, 472)),
+        contour=_rows(_R_CONTOUR),
+    ),
+    left_eye=EyeIndices(
+        ear=_rows(_L_EAR),  # type: ignore[arg-type]
+        lid_top=_ROW[386],
+        lid_bottom=_ROW[374],
+        iris_center=_ROW[473],
+        iris_ring=_rows((474, 475, 476, 477)),
+        contour=_rows(_L_CONTOUR),
+    ),
+    pose=_rows(_POSE),  # type: ignore[arg-type]
+    brow_right=_rows(_BROW_R),
+    brow_left=_rows(_BROW_L),
+)
+
+
+class FaceMeshDetector:
+    """Face Mesh + iris landmarks for one stream (``static=False``) or for single images (``static=True``).
+
+    ``detect(image_rgb)`` takes a uint8 (H, W, 3) RGB image and returns a
+    :class:`~gazescope.vision.landmarks.base.Detection` whose face has ``FACEMESH_SCHEME`` rows.
+
+    Raises:
+        LandmarkBackendError: mediapipe is not importable or lacks ``solutions.face_mesh``.
+    """
+
+    name = "mediapipe"
+    scheme = FACEMESH_SCHEME
+
+    def __init__(
+        self,
+        *,
+        static: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        face_count_interval: int = 15,
+    ) -> None:
+        try:
+            from mediapipe.python.solutions import face_detection, face_mesh
+        except Exception as exc:  # pragma: no cover - depends on the installed wheel
+            raise LandmarkBackendError(
+                f"MediaPipe Face Mesh is unavailable ({exc}); install mediapipe==0.10.21"
+            ) from exc
+        self.static = static
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=static,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+        self._fd_module = face_detection
+        self._counter: object | None = None
+        self._count_interval = 1 if static else max(1, face_count_interval)
+        self._frames = 0
+        self._face_count = 0
+        self._idx = np.asarray(FACEMESH_SUBSET)
+
+    def _count_faces(self, image_rgb: np.ndarray) -> int:
+        if self._counter is None:
+            self._counter = self._fd_module.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+        res = self._counter.process(image_rgb)  # type: ignore[attr-defined]
+        return len(res.detections) if res.detections else 0
+
+    def landmarks_raw(self, image_rgb: np.ndarray):  # noqa: ANN201 - mediapipe's own result type
+        """The unconverted Face Mesh result (for benchmarks that time raw inference)."""
+        return self._mesh.process(image_rgb)
+
+    def detect(self, image_rgb: np.ndarray) -> Detection:
+        h, w = image_rgb.shape[:2]
+        res = self._mesh.process(image_rgb)
+        face = None
+        if res.multi_face_landmarks:
+            lm = res.multi_face_landmarks[0].landmark
+            arr = np.array([(lm[i].x, lm[i].y, lm[i].z) for i in FACEMESH_SUBSET], dtype=np.float32)
+            pts = arr[:, :2] * np.array([w, h], dtype=np.float32)
+            face = FaceLandmarks(points_px=pts, scheme=FACEMESH_SCHEME, image_size=(w, h), depth=arr[:, 2] * w)
+        fresh = self._frames % self._count_interval == 0
+        if fresh:
+            self._face_count = self._count_faces(image_rgb)
+        self._frames += 1
+        count = self._face_count
+        if face is not None:
+            count = max(count, 1)
+        elif not fresh:
+            count = 0
+        return Detection(face=face, face_count=count)
+
+    def close(self) -> None:
+        self._mesh.close()
+        if self._counter is not None:
+            self._counter.close()  # type: ignore[attr-defined]

@@ -1,0 +1,518 @@
+"""The scale-out store: Redis through redis-py (https://redis.readthedocs.io/).
+
+Keys (``P`` is the key prefix, ``gazescope`` by default):
+
+=================================== =============================================================
+``P:session:{id}``                  hash, one field per ``SessionInfo`` field, each value JSON-encoded
+                                    (so ``sample_count`` is a plain integer and ``HINCRBY`` works)
+``P:sessions``                      sorted set of session ids scored by ``created_at_ms``
+``P:sessions:user:{user_id}``       the same, per user
+``P:sessions:stimulus:{stim_id}``   the same, per stimulus
+``P:samples:{id}``                  stream, one entry per sample: ``d`` (the sample JSON) and, when present,
+                                    ``frame_index`` and ``t_ms``. Entry ids are ``0-{index + 1}`` (index =
+                                    0-based sample index), so reading from an offset is one ``XRANGE``
+``P:report:{id}``                   string, the report JSON
+``P:session_docs:{id}``             set of ``[collection, doc_id]`` JSON pairs (the linked documents)
+``P:docs:{collection}``             hash doc_id -> document JSON
+``P:blob:{key}``                    string, the bytes
+=================================== =============================================================
+
+Every multi-key change is a ``MULTI``/``EXEC`` transaction guarded by ``WATCH`` (redis-py
+``Redis.transaction``, which retries when a watched key changed), so that a batch of samples is added
+completely or not at all, the session's ``sample_count`` always equals the stream length, and
+``delete_session`` cannot race with an append or a newly linked document. A session's samples are appended
+in one transaction pipeline per batch (one round trip); a whole session is read with ``XRANGE`` in chunks of
+:data:`READ_CHUNK` entries.
+
+The client is thread-safe (redis-py connection pool). Redis errors (unreachable, timeouts, refused
+commands) raise ``StorageError`` whose message names the URL without its password.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+import redis.exceptions
+
+from gazescope.domain import SessionInfo
+from gazescope.errors import NotFoundError, SessionNotFoundError, StorageError, ValidationError
+from gazescope.storage import base
+
+#: Stream entries fetched per XRANGE call when reading samples.
+READ_CHUNK = 5000
+#: Session ids fetched per ZREVRANGEBYSCORE call when a filter has to be applied in Python.
+LIST_CHUNK = 500
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (userinfo or ``?password=``) replaced by ``***``, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            host = parts.hostname or ""
+            if ":" in host:
+                host = f"[{host}]"
+            user = parts.username or ""
+            netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        query = parts.query
+        if query:
+            pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, True)]
+            query = urlencode(pairs, safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "<unparseable redis url>"
+
+
+def _not_found(session_id: object) -> SessionNotFoundError:
+    return SessionNotFoundError(f"session {session_id!r} not found")
+
+
+def _redis_call(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a RedisStore method: refuse when closed, turn redis-py errors into ``StorageError``."""
+
+    @functools.wraps(method)
+    def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+        self = args[0]
+        assert isinstance(self, RedisStore)
+        if self._closed:
+            raise StorageError(f"{self!r} is closed")
+        try:
+            return method(*args, **kwargs)
+        except redis.exceptions.RedisError as exc:
+            raise StorageError(f"Redis at {self.safe_url}: {type(exc).__name__}: {exc}") from exc
+
+    return inner
+
+
+def _encode_session(info: SessionInfo) -> dict[str, str]:
+    return {name: json.dumps(getattr(info, name)) for name in base.SESSION_FIELDS}
+
+
+def _decode_session(raw: dict[bytes, bytes]) -> SessionInfo:
+    return SessionInfo.from_dict({k.decode(): json.loads(v) for k, v in raw.items()})
+
+
+def _entry_index(entry_id: bytes) -> int:
+    """0-based sample index of stream entry id ``0-{index + 1}``."""
+    return int(entry_id.split(b"-", 1)[1]) - 1
+
+
+class RedisStore:
+    """:class:`~gazescope.storage.base.Store` in Redis; see the module docstring for keys and guarantees.
+
+    ``url``: ``redis://[[user]:password@]host:port/db`` (or ``rediss://``, ``unix://``); ``prefix``: key
+    prefix (several deployments or test runs can share one Redis); ``socket_timeout_s``: connect and command
+    timeout.
+    Nothing is sent before the first call. ``ValidationError`` for a URL redis-py cannot parse.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "gazescope", socket_timeout_s: float = 5.0) -> None:
+        self.safe_url = redact_url(url)
+        if not prefix or any(c.isspace() for c in prefix):
+            raise ValidationError(f"invalid Redis key prefix {prefix!r}")
+        self.prefix = prefix
+        self._closed = False
+        try:
+            self._r = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=socket_timeout_s,
+                socket_timeout=socket_timeout_s,
+                health_check_interval=30,
+            )
+        except ValueError as exc:
+            raise ValidationError(f"invalid Redis URL {self.safe_url}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.safe_url!r}, prefix={self.prefix!r})"
+
+    @property
+    def client(self) -> redis.Redis:
+        """The underlying redis-py client (for health checks and tests)."""
+        return self._r
+
+    # --- key names -----------------------------------------------------------------------------------
+
+    def session_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session:{session_id}"
+
+    def samples_key(self, session_id: str) -> str:
+        return f"{self.prefix}:samples:{session_id}"
+
+    def report_key(self, session_id: str) -> str:
+        return f"{self.prefix}:report:{session_id}"
+
+    def links_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session_docs:{session_id}"
+
+    def _index_keys(self, info: SessionInfo) -> list[str]:
+        keys = [f"{self.prefix}:sessions"]
+        if info.user_id is not None:
+            keys.append(f"{self.prefix}:sessions:user:{info.user_id}")
+        if info.stimulus_id is not None:
+            keys.append(f"{self.prefix}:sessions:stimulus:{info.stimulus_id}")
+        return keys
+
+    def _docs_key(self, collection: str) -> str:
+        return f"{self.prefix}:docs:{collection}"
+
+    def _blob_key(self, key: str) -> str:
+        return f"{self.prefix}:blob:{key}"
+
+    # --- sessions ------------------------------------------------------------------------------------
+
+    @_redis_call
+    def create_session(self, info: SessionInfo) -> SessionInfo:
+        info = base.normalize_session(info)
+        if info.sample_count != 0:
+            raise ValidationError(f"a new session has sample_count 0, got {info.sample_count}")
+        sk = self.session_key(info.id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            if pipe.exists(sk):
+                raise ValidationError(f"session {info.id!r} already exists", code="session_exists")
+            pipe.multi()
+            pipe.hset(sk, mapping=_encode_session(info))
+            for index_key in self._index_keys(info):
+                pipe.zadd(index_key, {info.id: info.created_at_ms})
+
+        self._r.transaction(tx, sk)
+        return info
+
+    @_redis_call
+    def get_session(self, session_id: str) -> SessionInfo:
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        raw = self._r.hgetall(self.session_key(session_id))
+        if not raw:
+            raise _not_found(session_id)
+        return _decode_session(raw)
+
+    @_redis_call
+    def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        stimulus_id: str | None = None,
+        since_ms: float | None = None,
+        until_ms: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[SessionInfo]:
+        limit, offset = base.check_paging(limit, offset)
+        if limit == 0:
+            return []
+        if stimulus_id is not None:
+            index_key = f"{self.prefix}:sessions:stimulus:{stimulus_id}"
+        elif user_id is not None:
+            index_key = f"{self.prefix}:sessions:user:{user_id}"
+        else:
+            index_key = f"{self.prefix}:sessions"
+        hi: float | str = "+inf" if until_ms is None else float(until_ms)
+        lo: float | str = "-inf" if since_ms is None else float(since_ms)
+
+        def wanted(info: SessionInfo) -> bool:
+            return (user_id is None or info.user_id == user_id) and (
+                stimulus_id is None or info.stimulus_id == stimulus_id
+            )
+
+        # The index answers every filter but user_id when stimulus_id is also given; then page in Python.
+        python_filter = user_id is not None and stimulus_id is not None
+        out: list[SessionInfo] = []
+        to_skip = offset if python_filter else 0
+        pos = 0 if python_filter else offset
+        while len(out) < limit:
+            chunk = LIST_CHUNK if python_filter else limit - len(out)
+            ids = self._r.zrevrangebyscore(index_key, hi, lo, start=pos, num=chunk)
+            if not ids:
+                break
+            pos += len(ids)
+            with self._r.pipeline(transaction=False) as pipe:
+                for sid in ids:
+                    pipe.hgetall(self.session_key(sid.decode()))
+                raws = pipe.execute()
+            for raw in raws:
+                if not raw:  # deleted meanwhile
+                    continue
+                info = _decode_session(raw)
+                if not wanted(info):
+                    continue
+                if to_skip:
+                    to_skip -= 1
+                    continue
+                out.append(info)
+                if len(out) == limit:
+                    break
+            if len(ids) < chunk:
+                break
+        return out
+
+    @_redis_call
+    def update_session(self, session_id: str, **fields: Any) -> SessionInfo:
+        changes = base.check_update_fields(fields)
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        sk = self.session_key(session_id)
+
+        def tx(pipe: redis.client.Pipeline) -> SessionInfo:
+            raw = pipe.hgetall(sk)
+            if not raw:
+                raise _not_found(session_id)
+            old = _decode_session(raw)
+            new = base.apply_update(old, changes)
+            if not changes:
+                return new
+            pipe.multi()
+            pipe.hset(sk, mapping={name: json.dumps(v) for name, v in changes.items()})
+            old_keys, new_keys = self._index_keys(old), self._index_keys(new)
+            for k in set(old_keys) - set(new_keys):
+                pipe.zrem(k, session_id)
+            for k in new_keys:
+                pipe.zadd(k, {session_id: new.created_at_ms})
+            return new
+
+        return self._r.transaction(tx, sk, value_from_callable=True)
+
+    @_redis_call
+    def delete_session(self, session_id: str) -> None:
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        sk, lk = self.session_key(session_id), self.links_key(session_id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.hgetall(sk)
+            if not raw:
+                raise _not_found(session_id)
+            info = _decode_session(raw)
+            links = [json.loads(m) for m in pipe.smembers(lk)]
+            pipe.multi()
+            pipe.delete(sk, self.samples_key(session_id), self.report_key(session_id), lk)
+            for index_key in self._index_keys(info):
+                pipe.zrem(index_key, session_id)
+            for collection, doc_id in links:
+                pipe.hdel(self._docs_key(collection), doc_id)
+
+        self._r.transaction(tx, sk, lk)
+
+    # --- samples -------------------------------------------------------------------------------------
+
+    @_redis_call
+    def append_samples(self, session_id: str, samples: list[dict[str, Any]]) -> int:
+        rows = base.encode_samples(samples)  # validated before anything is written
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        sk, xk = self.session_key(session_id), self.samples_key(session_id)
+
+        def tx(pipe: redis.client.Pipeline) -> int:
+            raw = pipe.hget(sk, "sample_count")
+            if raw is None:
+                raise _not_found(session_id)
+            count = int(raw)
+            if not rows:
+                return count
+            pipe.multi()
+            for i, (frame_index, t_ms, body) in enumerate(rows):
+                entry: dict[str, Any] = {"d": body}
+                if frame_index is not None:
+                    entry["frame_index"] = frame_index
+                if t_ms is not None:
+                    entry["t_ms"] = repr(t_ms)
+                pipe.xadd(xk, entry, id=f"0-{count + i + 1}")
+            pipe.hincrby(sk, "sample_count", len(rows))
+            return count + len(rows)
+
+        return self._r.transaction(tx, sk, value_from_callable=True)
+
+    @_redis_call
+    def get_samples(
+        self, session_id: str, *, start: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        start, limit = base.check_sample_range(start, limit)
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        xk = self.samples_key(session_id)
+        if limit == 0:
+            if not self._r.exists(self.session_key(session_id)):
+                raise _not_found(session_id)
+            return []
+        bodies: list[bytes] = []
+        first = True
+        next_index = start
+        while limit is None or len(bodies) < limit:
+            chunk = READ_CHUNK if limit is None else min(READ_CHUNK, limit - len(bodies))
+            if first:
+                with self._r.pipeline(transaction=True) as pipe:
+                    pipe.exists(self.session_key(session_id))
+                    pipe.xrange(xk, min=f"0-{next_index + 1}", max="+", count=chunk)
+                    exists, entries = pipe.execute()
+                if not exists:
+                    raise _not_found(session_id)
+                first = False
+            else:
+                entries = self._r.xrange(xk, min=f"0-{next_index + 1}", max="+", count=chunk)
+            bodies.extend(fields[b"d"] for _, fields in entries)
+            if len(entries) < chunk:
+                break
+            next_index = _entry_index(entries[-1][0]) + 1
+        return base.loads_json_list(bodies)
+
+    @_redis_call
+    def count_samples(self, session_id: str) -> int:
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        raw = self._r.hget(self.session_key(session_id), "sample_count")
+        if raw is None:
+            raise _not_found(session_id)
+        return int(raw)
+
+    # --- reports -------------------------------------------------------------------------------------
+
+    @_redis_call
+    def save_report(self, session_id: str, report: dict[str, Any]) -> None:
+        body = base.dumps_json(report, "report")
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        sk = self.session_key(session_id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            if not pipe.exists(sk):
+                raise _not_found(session_id)
+            pipe.multi()
+            pipe.set(self.report_key(session_id), body)
+
+        self._r.transaction(tx, sk)
+
+    @_redis_call
+    def get_report(self, session_id: str) -> dict[str, Any] | None:
+        if not base.is_valid_session_id(session_id):
+            raise _not_found(session_id)
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.exists(self.session_key(session_id))
+            pipe.get(self.report_key(session_id))
+            exists, body = pipe.execute()
+        if not exists:
+            raise _not_found(session_id)
+        return None if body is None else json.loads(body)
+
+    # --- documents -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _link_member(collection: str, doc_id: str) -> str:
+        return json.dumps([collection, doc_id])
+
+    @_redis_call
+    def put_document(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
+        base.check_collection(collection)
+        base.check_doc_id(doc_id)
+        body = base.dumps_json(doc, f"document {collection}/{doc_id}")
+        new_sid = base.linked_session(doc)
+        dk = self._docs_key(collection)
+        member = self._link_member(collection, doc_id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            old = pipe.hget(dk, doc_id)
+            old_sid = base.linked_session(json.loads(old)) if old is not None else None
+            pipe.multi()
+            pipe.hset(dk, doc_id, body)
+            if old_sid is not None and old_sid != new_sid:
+                pipe.srem(self.links_key(old_sid), member)
+            if new_sid is not None:
+                pipe.sadd(self.links_key(new_sid), member)
+
+        self._r.transaction(tx, dk)
+
+    @_redis_call
+    def get_document(self, collection: str, doc_id: str) -> dict[str, Any]:
+        base.check_collection(collection)
+        body = self._r.hget(self._docs_key(collection), doc_id)
+        if body is None:
+            raise NotFoundError(f"no document {doc_id!r} in collection {collection!r}")
+        return json.loads(body)
+
+    @_redis_call
+    def list_documents(self, collection: str, **equals_filters: Any) -> list[dict[str, Any]]:
+        base.check_collection(collection)
+        dk = self._docs_key(collection)
+        sid = equals_filters.get("session_id")
+        if isinstance(sid, str):  # the session's link set names its documents
+            doc_ids = sorted(
+                d
+                for c, d in (json.loads(m) for m in self._r.smembers(self.links_key(sid)))
+                if c == collection
+            )
+            bodies = self._r.hmget(dk, doc_ids) if doc_ids else []
+            pairs = [(d, b) for d, b in zip(doc_ids, bodies, strict=True) if b is not None]
+        else:
+            pairs = sorted((k.decode(), v) for k, v in self._r.hgetall(dk).items())
+        docs = base.loads_json_list([b for _, b in pairs])
+        return [d for d in docs if base.matches(d, equals_filters)]
+
+    @_redis_call
+    def delete_document(self, collection: str, doc_id: str) -> bool:
+        base.check_collection(collection)
+        dk = self._docs_key(collection)
+
+        def tx(pipe: redis.client.Pipeline) -> bool:
+            old = pipe.hget(dk, doc_id)
+            if old is None:
+                return False
+            old_sid = base.linked_session(json.loads(old))
+            pipe.multi()
+            pipe.hdel(dk, doc_id)
+            if old_sid is not None:
+                pipe.srem(self.links_key(old_sid), self._link_member(collection, doc_id))
+            return True
+
+        return self._r.transaction(tx, dk, value_from_callable=True)
+
+    # --- blobs ---------------------------------------------------------------------------------------
+
+    @_redis_call
+    def put_blob(self, key: str, data: bytes) -> None:
+        base.check_blob_key(key)
+        self._r.set(self._blob_key(key), base.check_blob_data(data))
+
+    @_redis_call
+    def get_blob(self, key: str) -> bytes:
+        base.check_blob_key(key)
+        data = self._r.get(self._blob_key(key))
+        if data is None:
+            raise NotFoundError(f"no blob {key!r}")
+        return bytes(data)
+
+    @_redis_call
+    def delete_blob(self, key: str) -> bool:
+        base.check_blob_key(key)
+        return bool(self._r.delete(self._blob_key(key)))
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """True when Redis answers PING; False when unreachable or closed."""
+        if self._closed:
+            return False
+        try:
+            return bool(self._r.ping())
+        except redis.exceptions.RedisError:
+            return False
+
+    def close(self) -> None:
+        """Close the connection pool (idempotent); later calls raise ``StorageError``."""
+        if not self._closed:
+            self._closed = True
+            self._r.close()
+            self._r.connection_pool.disconnect()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -124,7 +124,26 @@ class Settings(BaseSettings):
         50.0, ge=0, description="Shortest blink (Caffier et al. 2003: blinks last 100-400 ms)."
     )
     blink_max_ms: float = Field(
-        500.0, gt=0, description="Longest closure still counted as a blink; longer is eye closure."
+        800.0,
+        gt=0,
+        description="Longest closure (threshold crossing to release) still counted as a blink; slow blinks "
+        "annotated in ZJU Eyeblink reach ~660 ms measured this way. Longer is eye closure or lowered lids.",
+    )
+    blink_depth_ratio: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="A blink's minimum EAR must reach this fraction of the baseline (squints stay above).",
+    )
+    blink_reopen_max_ms: float = Field(
+        300.0, gt=0, description="A blink reopens within this time from the lower half of its closure."
+    )
+    blink_lowered_dip_ratio: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="Inside a closure longer than blink_max_ms, a dip to this fraction of its median EAR "
+        "at its onset or end is a blink (gaze-evoked blinks around looking down).",
     )
     blink_baseline_window_s: float = Field(
         10.0, gt=0, description="Window of the running open-eye EAR baseline."

@@ -67,6 +67,9 @@ def estimate_head_pose(face: FaceLandmarks) -> HeadPose | None:
     err = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img_pts) ** 2, axis=1))))
     t = tvec.ravel()
     return HeadPose(
-        yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll, translation=(float(t[0]), float(t[1]), float(t[2])),
+        yaw_deg=yaw,
+        pitch_deg=pitch,
+        roll_deg=roll,
+        translation=(float(t[0]), float(t[1]), float(t[2])),
         reprojection_px=err,
     )

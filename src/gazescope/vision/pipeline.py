@@ -43,7 +43,11 @@ class FrameAnalyzer:
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, static: bool = False, detector: LandmarkDetector | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        static: bool = False,
+        detector: LandmarkDetector | None = None,
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
@@ -80,9 +84,7 @@ class FrameAnalyzer:
             bear_yaw, bear_pitch = camera_bearing_deg(float(nose[0]), float(nose[1]), w, h)
             gaze_yaw = head.yaw_deg + eye_yaw - bear_yaw
             gaze_pitch = head.pitch_deg + eye_pitch - bear_pitch
-        conf = _confidence(
-            face, [right.width_px, left.width_px], head.yaw_deg if head else None, len(offs)
-        )
+        conf = _confidence(face, [right.width_px, left.width_px], head.yaw_deg if head else None, len(offs))
         t2 = time.perf_counter()
         return FrameFeatures(
             face_detected=True,

@@ -112,7 +112,7 @@ class FaceMeshDetector:
         res = self._counter.process(image_rgb)  # type: ignore[attr-defined]
         return len(res.detections) if res.detections else 0
 
-    def landmarks_raw(self, image_rgb: np.ndarray):  # noqa: ANN201 - mediapipe's own result type
+    def landmarks_raw(self, image_rgb: np.ndarray):
         """The unconverted Face Mesh result (for benchmarks that time raw inference)."""
         return self._mesh.process(image_rgb)
 
@@ -124,7 +124,9 @@ class FaceMeshDetector:
             lm = res.multi_face_landmarks[0].landmark
             arr = np.array([(lm[i].x, lm[i].y, lm[i].z) for i in FACEMESH_SUBSET], dtype=np.float32)
             pts = arr[:, :2] * np.array([w, h], dtype=np.float32)
-            face = FaceLandmarks(points_px=pts, scheme=FACEMESH_SCHEME, image_size=(w, h), depth=arr[:, 2] * w)
+            face = FaceLandmarks(
+                points_px=pts, scheme=FACEMESH_SCHEME, image_size=(w, h), depth=arr[:, 2] * w
+            )
         fresh = self._frames % self._count_interval == 0
         if fresh:
             self._face_count = self._count_faces(image_rgb)

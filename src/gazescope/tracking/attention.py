@@ -1,0 +1,151 @@
+"""Attention: PERCLOS, rolling rates, and the attention score and state.
+
+PERCLOS P80 (Wierwille et al., "Research on Vehicle-Based Driver Status/Performance Monitoring", NHTSA
+1994; Dinges & Grace, "PERCLOS: A Valid Psychophysiological Measure of Alertness", FHWA 1998): the share
+of time, over a one-minute window, during which the eyes are at least 80% closed. Eye closure is read from
+the EAR relative to the person's open-eye baseline: ``closure = (1 - EAR/baseline) / (1 - CLOSED_OPENNESS)``,
+where ``CLOSED_OPENNESS`` is the EAR ratio of a fully closed eye as Face Mesh sees it (its lids never
+meet: about 0.35 of the open value, measured at the bottom of blinks in the ZJU and TalkingFace clips).
+
+States, first rule that holds wins (thresholds in :class:`~gazescope.config.Settings`):
+
+1. ``absent``: no face for ``absent_after_s`` (default 1 s);
+2. ``eyes_closed``: eyes closed continuously for ``eyes_closed_after_s`` (1 s, beyond any blink);
+3. ``drowsy``: PERCLOS >= ``drowsy_perclos`` (0.15; Wierwille et al. 1994 rate 0.15 as the onset of
+   drowsiness) once at least half a PERCLOS window has been seen;
+4. ``looking_away``: gaze further than ``looking_away_deg`` (30 degrees, about the edge of a laptop screen
+   seen from 60 cm when the camera sits on top) from the camera axis for ``looking_away_after_s`` (1 s);
+5. ``focused`` otherwise.
+
+Score: an exponential moving average (time constant ``attention_smoothing_s``) of an instantaneous value
+that is 0 when absent or eyes closed, 1 while gaze is within half the looking-away angle, falling linearly
+to 0 at 1.5x that angle, and halved while drowsy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from gazescope.domain import AttentionState
+from gazescope.tracking.filters import Ema
+
+CLOSED_OPENNESS = 0.35
+
+
+class WindowedRate:
+    """Time-weighted share of a boolean over a sliding window (each value weighs its frame interval)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_ms = window_s * 1000.0
+        self._q: deque[tuple[float, float, bool]] = deque()
+        self._true_ms = 0.0
+        self._total_ms = 0.0
+        self._last_t: float | None = None
+
+    def update(self, t_ms: float, value: bool) -> float:
+        """Add a value at ``t_ms``; returns the share of time it was True, 0..1."""
+        dt = 33.3 if self._last_t is None else min(max(t_ms - self._last_t, 0.0), 1000.0)
+        self._last_t = t_ms
+        self._q.append((t_ms, dt, value))
+        self._total_ms += dt
+        self._true_ms += dt if value else 0.0
+        while self._q and self._q[0][0] < t_ms - self.window_ms:
+            _, odt, ov = self._q.popleft()
+            self._total_ms -= odt
+            self._true_ms -= odt if ov else 0.0
+        return self.share
+
+    @property
+    def share(self) -> float:
+        return min(max(self._true_ms / self._total_ms, 0.0), 1.0) if self._total_ms > 0 else 0.0
+
+    @property
+    def covered_s(self) -> float:
+        return self._total_ms / 1000.0
+
+
+def eye_closure(openness: float | None) -> float | None:
+    """Closure 0 (as open as usual) .. 1 (fully closed) from EAR/baseline; None when unknown."""
+    if openness is None:
+        return None
+    return min(max((1.0 - openness) / (1.0 - CLOSED_OPENNESS), 0.0), 1.0)
+
+
+class AttentionModel:
+    """Attention score (0..1) and state for one stream; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        *,
+        perclos_window_s: float = 60.0,
+        perclos_closed_fraction: float = 0.8,
+        drowsy_perclos: float = 0.15,
+        eyes_closed_after_s: float = 1.0,
+        absent_after_s: float = 1.0,
+        looking_away_deg: float = 30.0,
+        looking_away_after_s: float = 1.0,
+        smoothing_s: float = 2.0,
+    ) -> None:
+        self.perclos = WindowedRate(perclos_window_s)
+        self.perclos_window_s = perclos_window_s
+        self.closed_fraction = perclos_closed_fraction
+        self.drowsy_perclos = drowsy_perclos
+        self.eyes_closed_after_ms = eyes_closed_after_s * 1000
+        self.absent_after_ms = absent_after_s * 1000
+        self.away_deg = looking_away_deg
+        self.away_after_ms = looking_away_after_s * 1000
+        self._score = Ema(smoothing_s)
+        self._no_face_since: float | None = None
+        self._away_since: float | None = None
+        self.state = AttentionState.ABSENT
+
+    def update(
+        self,
+        t_ms: float,
+        *,
+        face: bool,
+        openness: float | None,
+        closed_ms: float,
+        gaze_angle_deg: float | None,
+    ) -> tuple[float, AttentionState, float]:
+        """One frame; returns (score 0..1, state, PERCLOS 0..1).
+
+        Args:
+            face: a face was found.
+            openness: EAR / open-eye baseline (None without eyes).
+            closed_ms: duration of the current eye closure (0 when open).
+            gaze_angle_deg: angle between gaze and the camera axis (None when unknown, e.g. mid-blink).
+        """
+        closure = eye_closure(openness)
+        perclos = self.perclos.update(t_ms, closure is not None and closure >= self.closed_fraction)
+        if not face:
+            self._no_face_since = self._no_face_since if self._no_face_since is not None else t_ms
+            self._away_since = None
+            if t_ms - self._no_face_since >= self.absent_after_ms or self.state == AttentionState.ABSENT:
+                self.state = AttentionState.ABSENT
+            return self._score(0.0, t_ms / 1000), self.state, perclos
+        self._no_face_since = None
+        if gaze_angle_deg is not None and gaze_angle_deg > self.away_deg:
+            self._away_since = self._away_since if self._away_since is not None else t_ms
+        elif gaze_angle_deg is not None:
+            self._away_since = None
+        drowsy = self.perclos.covered_s >= self.perclos_window_s / 2 and perclos >= self.drowsy_perclos
+        if closed_ms >= self.eyes_closed_after_ms:
+            state = AttentionState.EYES_CLOSED
+        elif drowsy:
+            state = AttentionState.DROWSY
+        elif self._away_since is not None and t_ms - self._away_since >= self.away_after_ms:
+            state = AttentionState.LOOKING_AWAY
+        else:
+            state = AttentionState.FOCUSED
+        self.state = state
+        if state == AttentionState.EYES_CLOSED:
+            target = 0.0
+        elif gaze_angle_deg is None:
+            target = self._score.value if self._score.value is not None else 1.0
+        else:
+            half = self.away_deg / 2
+            target = min(max(1.0 - (gaze_angle_deg - half) / self.away_deg, 0.0), 1.0)
+        if drowsy:
+            target *= 0.5
+        return self._score(target, t_ms / 1000), state, perclos

@@ -1,0 +1,229 @@
+"""``GazeTracker``: per-stream state that turns :class:`FrameFeatures` into :class:`GazeSample`.
+
+One tracker per stream (a WebSocket connection's session, a video). It smooths the gaze signals with
+One Euro filters, holds gaze steady through blinks (a closing lid drags the iris landmarks down), detects
+blink events, keeps rolling eye-contact %, blink rate and PERCLOS, decides the attention state, and, when
+a calibration is attached, maps gaze to the screen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Protocol
+
+from gazescope.config import Settings
+from gazescope.domain import BlinkEvent, Direction, FrameFeatures, GazeSample
+from gazescope.tracking.attention import AttentionModel, WindowedRate
+from gazescope.tracking.blinks import BlinkDetector
+from gazescope.tracking.filters import OneEuroFilter
+from gazescope.vision.eyes import mean_or_none
+from gazescope.vision.gaze import gaze_vector, is_eye_contact
+
+
+class ScreenMapper(Protocol):
+    """What the tracker needs of a fitted calibration (``gazescope.calibration.profile``)."""
+
+    screen_w_px: int
+    screen_h_px: int
+
+    def predict_screen(self, ff: FrameFeatures, image_rgb: Any = None) -> tuple[float, float] | None: ...
+
+    def head_in_range(self, ff: FrameFeatures) -> bool: ...
+
+
+class _Filter2:
+    """One Euro filters for a group of signals sharing a unit; ``beta`` is per full-scale unit."""
+
+    def __init__(self, n: int, min_cutoff: float, beta: float, d_cutoff: float, scale: float) -> None:
+        self.f = [OneEuroFilter(min_cutoff, beta / scale, d_cutoff) for _ in range(n)]
+
+    def __call__(self, values: tuple[float, ...], t_s: float) -> tuple[float, ...]:
+        return tuple(f(v, t_s) for f, v in zip(self.f, values, strict=True))
+
+    def last(self) -> tuple[float | None, ...]:
+        return tuple(f.value for f in self.f)
+
+    def reset(self) -> None:
+        for f in self.f:
+            f.reset()
+
+
+class GazeTracker:
+    """Per-stream tracking.
+
+    Args:
+        settings: thresholds (blinks, attention, filters, eye contact).
+        calibration: an optional fitted calibration; when set, samples carry screen coordinates.
+    """
+
+    def __init__(self, settings: Settings | None = None, calibration: ScreenMapper | None = None) -> None:
+        s = self.settings = settings or Settings()
+        self.calibration = calibration
+        oe = (s.one_euro_min_cutoff, s.one_euro_beta, s.one_euro_d_cutoff)
+        self._ratios = _Filter2(2, *oe, scale=1.0)
+        self._angles = _Filter2(2, *oe, scale=45.0)
+        self._screen: _Filter2 | None = None
+        self.blinks = BlinkDetector(
+            threshold_ratio=s.blink_threshold_ratio,
+            release_ratio=s.blink_release_ratio,
+            min_ms=s.blink_min_ms,
+            max_ms=s.blink_max_ms,
+            baseline_window_s=s.blink_baseline_window_s,
+            depth_ratio=s.blink_depth_ratio,
+            lowered_dip_ratio=s.blink_lowered_dip_ratio,
+            reopen_max_ms=s.blink_reopen_max_ms,
+        )
+        self.attention = AttentionModel(
+            perclos_window_s=s.perclos_window_s,
+            perclos_closed_fraction=s.perclos_closed_fraction,
+            drowsy_perclos=s.drowsy_perclos,
+            eyes_closed_after_s=s.eyes_closed_after_s,
+            absent_after_s=s.absent_after_s,
+            looking_away_deg=s.looking_away_deg,
+            looking_away_after_s=s.looking_away_after_s,
+            smoothing_s=s.attention_smoothing_s,
+        )
+        self._eye_contact = WindowedRate(s.eye_contact_window_s)
+        self._blink_times: deque[float] = deque()
+        self._frames = 0
+        self._first_t: float | None = None
+        self._contact = False
+
+    def set_calibration(self, calibration: ScreenMapper | None) -> None:
+        """Attach (or detach with None) a fitted calibration; screen smoothing restarts."""
+        self.calibration = calibration
+        self._screen = None
+
+    @property
+    def blink_events(self) -> list[BlinkEvent]:
+        return self.blinks.events
+
+    def _blink_rate(self, t_ms: float) -> float:
+        window_ms = self.settings.blink_rate_window_s * 1000
+        while self._blink_times and self._blink_times[0] < t_ms - window_ms:
+            self._blink_times.popleft()
+        assert self._first_t is not None
+        span_ms = min(max(t_ms - self._first_t, 1000.0), window_ms)
+        return len(self._blink_times) * 60000.0 / span_ms
+
+    def update(
+        self,
+        ff: FrameFeatures,
+        t_ms: float,
+        frame_index: int | None = None,
+        *,
+        processing_ms: float = 0.0,
+        dropped_frames: int = 0,
+        image_rgb: Any = None,
+    ) -> GazeSample:
+        """Fold one frame's features into the stream; returns its sample.
+
+        Args:
+            ff: the frame's features from ``FrameAnalyzer``.
+            t_ms: the frame's time in milliseconds (monotonic within the stream).
+            frame_index: the frame's index (defaults to a running count).
+            processing_ms: time spent on the frame so far (decode + vision), reported in the sample.
+            dropped_frames: frames dropped so far in the stream (reported in the sample).
+            image_rgb: the frame, only for mappers that read eye patches.
+        """
+        s = self.settings
+        if frame_index is None:
+            frame_index = self._frames
+        self._frames += 1
+        if self._first_t is None:
+            self._first_t = t_ms
+        t_s = t_ms / 1000.0
+        ear = ff.ear_mean
+        bu = self.blinks.update(t_ms, frame_index, ear if ff.face_detected else None)
+        if bu.event is not None:
+            self._blink_times.append(t_ms)
+        h = v = gyaw = gpitch = None
+        if ff.face_detected:
+            eyes = [e for e in (ff.right_eye, ff.left_eye) if e is not None]
+            raw_h = mean_or_none([e.horizontal_ratio for e in eyes])
+            raw_v = mean_or_none([e.vertical_ratio for e in eyes])
+            if bu.is_closed:  # hold gaze through blinks
+                h, v = self._ratios.last()
+                gyaw, gpitch = self._angles.last()
+            else:
+                if raw_h is not None and raw_v is not None:
+                    h, v = self._ratios((raw_h, raw_v), t_s)
+                if ff.gaze_yaw_deg is not None and ff.gaze_pitch_deg is not None:
+                    gyaw, gpitch = self._angles((ff.gaze_yaw_deg, ff.gaze_pitch_deg), t_s)
+        else:
+            self._ratios.reset()
+            self._angles.reset()
+        if gyaw is not None and gpitch is not None and not bu.is_closed:
+            self._contact = is_eye_contact(gyaw, gpitch, s.eye_contact_cone_deg, s.camera_offset_pitch_deg)
+        elif not ff.face_detected:
+            self._contact = False
+        contact_pct = 100.0 * self._eye_contact.update(t_ms, self._contact)
+        angle = None if gyaw is None or gpitch is None or bu.is_closed else math.hypot(gyaw, gpitch)
+        score, state, perclos = self.attention.update(
+            t_ms, face=ff.face_detected, openness=bu.openness, closed_ms=bu.closed_ms, gaze_angle_deg=angle
+        )
+        direction = None
+        if h is not None:
+            if h <= s.direction_right_threshold:
+                direction = Direction.RIGHT.value
+            elif h >= s.direction_left_threshold:
+                direction = Direction.LEFT.value
+            else:
+                direction = Direction.CENTER.value
+        sx = sy = on_screen = in_range = None
+        cal = self.calibration
+        if cal is not None and ff.face_detected:
+            in_range = cal.head_in_range(ff)
+            if self._screen is None:
+                self._screen = _Filter2(
+                    2,
+                    s.one_euro_min_cutoff,
+                    s.one_euro_beta,
+                    s.one_euro_d_cutoff,
+                    scale=1.0 / cal.screen_w_px,
+                )
+            if bu.is_closed:
+                sx, sy = self._screen.last()
+            else:
+                pt = cal.predict_screen(ff, image_rgb)
+                if pt is not None:
+                    sx, sy = self._screen(pt, t_s)
+            if sx is not None and sy is not None:
+                on_screen = bool(0 <= sx < cal.screen_w_px and 0 <= sy < cal.screen_h_px)
+        head = ff.head
+        right, left = ff.right_eye, ff.left_eye
+        return GazeSample(
+            t_ms=t_ms,
+            frame_index=frame_index,
+            face_detected=ff.face_detected,
+            face_count=ff.face_count,
+            confidence=ff.confidence,
+            pupil_left_px=left.pupil_px if left else None,
+            pupil_right_px=right.pupil_px if right else None,
+            horizontal_ratio=h,
+            vertical_ratio=v,
+            direction=direction,
+            ear_left=left.ear if left else None,
+            ear_right=right.ear if right else None,
+            is_blinking=bu.is_closed,
+            blink_count=len(self.blinks.events),
+            yaw_deg=head.yaw_deg if head else None,
+            pitch_deg=head.pitch_deg if head else None,
+            roll_deg=head.roll_deg if head else None,
+            gaze_yaw_deg=gyaw,
+            gaze_pitch_deg=gpitch,
+            gaze_vector=gaze_vector(gyaw, gpitch) if gyaw is not None and gpitch is not None else None,
+            eye_contact=self._contact,
+            eye_contact_pct=contact_pct,
+            blink_rate_per_min=self._blink_rate(t_ms),
+            perclos=perclos,
+            attention_score=score,
+            attention_state=state.value,
+            screen_x_px=sx,
+            screen_y_px=sy,
+            on_screen=on_screen,
+            head_in_range=in_range,
+            processing_ms=processing_ms,
+            dropped_frames=dropped_frames,
+        )

@@ -95,7 +95,7 @@ def read_video_slots(path: Path) -> tuple[list[np.ndarray], float]:
         ok, frame = cap.read()
         if not ok:
             break
-        slot = int(round(cap.get(cv2.CAP_PROP_POS_MSEC) * fps / 1000.0))
+        slot = round(cap.get(cv2.CAP_PROP_POS_MSEC) * fps / 1000.0)
         if slot in placed or slot < n:
             slot = max(n, max(placed, default=-1) + 1)
         placed[slot] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

@@ -17,9 +17,11 @@ at its onset (lids shut, then reopen to the lowered level) and at its end (lids 
 Evinger et al., "Eyelid movements", Invest. Ophthalmol. Vis. Sci. 1991: large downward saccades come with
 a blink). A dip counts when its minimum is at most ``lowered_dip_ratio`` (0.8) of the closure's median
 EAR within the closure's first ``max_ms`` or last 400 ms. A closed eye held shut stays at one level and
-gives no such dip. These events are reported when the long closure ends. EAR: Soukupova & Cech, CVWW 2016, whose fixed threshold (0.2)
-this replaces with a per-person ratio, since open-eye EAR differs between people, cameras and landmark
-models (the data README's reference: 0.75 x median EAR per clip).
+gives no such dip. These events are reported when the long closure ends.
+
+EAR: Soukupova & Cech, CVWW 2016, whose fixed threshold (0.2) this replaces with a per-person ratio,
+since open-eye EAR differs between people, cameras and landmark models (the data README's reference:
+0.75 x median EAR per clip).
 
 Everything is causal (online): a decision about frame ``n`` uses frames ``<= n`` only, as in the live
 service.

@@ -124,6 +124,11 @@ class SQLiteStore:
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r})"
 
+    @property
+    def path(self) -> str:
+        """The database file (or ``":memory:"``)."""
+        return self._path
+
     # --- connections and transactions ----------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:

@@ -56,6 +56,9 @@ def redact_url(url: str) -> str:
     """``url`` with its password (userinfo or ``?password=``) replaced by ``***``, for messages and logs."""
     try:
         parts = urlsplit(url)
+        query_pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.password is None and not any(k.lower() == "password" for k, _ in query_pairs):
+            return url
         netloc = parts.netloc
         if parts.password is not None:
             host = parts.hostname or ""
@@ -63,10 +66,7 @@ def redact_url(url: str) -> str:
                 host = f"[{host}]"
             user = parts.username or ""
             netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        query = parts.query
-        if query:
-            pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, True)]
-            query = urlencode(pairs, safe="*")
+        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in query_pairs], safe="*")
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "<unparseable redis url>"

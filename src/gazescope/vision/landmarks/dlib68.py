@@ -13,6 +13,8 @@ centroid of the second-largest contour.
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -126,6 +128,7 @@ class Dlib68Detector:
         self._predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
         self._rect = dlib.rectangle
         self._thresholds: dict[str, list[int]] = {"right": [], "left": []}
+        self.last_inference_ms = 0.0  # face detection + shape prediction time of the last detect()
 
     def _threshold(self, side: str, eye: np.ndarray) -> int:
         if self.static:
@@ -143,13 +146,16 @@ class Dlib68Detector:
         return None if c is None else (float(c[0] + x0), float(c[1] + y0))
 
     def detect(self, image_rgb: np.ndarray) -> Detection:
+        t0 = time.perf_counter()
         gray = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)
         faces = list(self._detector(gray, 0))
+        self.last_inference_ms = (time.perf_counter() - t0) * 1e3
         if not faces:
             return Detection(face=None, face_count=0)
         rect = max(faces, key=lambda r: r.width() * r.height())
         shape = self._predictor(gray, rect)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        self.last_inference_ms = (time.perf_counter() - t0) * 1e3
         h, w = gray.shape
         pr = self._pupil(gray, pts[36:42], "right")
         pl = self._pupil(gray, pts[42:48], "left")

@@ -13,6 +13,8 @@ static mode, because Face Mesh itself is run for one face only.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from gazescope.domain import FaceLandmarks
@@ -104,7 +106,7 @@ class FaceMeshDetector:
         self._count_interval = 1 if static else max(1, face_count_interval)
         self._frames = 0
         self._face_count = 0
-        self._idx = np.asarray(FACEMESH_SUBSET)
+        self.last_inference_ms = 0.0  # time of the raw Face Mesh call in the last detect(), for benchmarks
 
     def _count_faces(self, image_rgb: np.ndarray) -> int:
         if self._counter is None:
@@ -118,7 +120,9 @@ class FaceMeshDetector:
 
     def detect(self, image_rgb: np.ndarray) -> Detection:
         h, w = image_rgb.shape[:2]
+        t0 = time.perf_counter()
         res = self._mesh.process(image_rgb)
+        self.last_inference_ms = (time.perf_counter() - t0) * 1e3
         face = None
         if res.multi_face_landmarks:
             lm = res.multi_face_landmarks[0].landmark

@@ -202,6 +202,7 @@ class RedisLiveHub(_HubBase):
         socket_timeout_s: float = 5.0,
     ) -> None:
         super().__init__(max_queue)
+        self.url = url
         self.safe_url = redact_url(url)
         self.prefix = prefix
         self._timeout_s = socket_timeout_s

@@ -255,6 +255,9 @@ class RedisLiveHub(_HubBase):
             except (redis.exceptions.RedisError, OSError, TimeoutError) as exc:
                 self._subs.pop(sub.session_id, None)
                 self._confirmed.pop(channel, None)
+                if self._pubsub is not None and channel in self._pubsub.channels:
+                    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                        await self._pubsub.unsubscribe(channel)
                 raise self._error(exc) from exc
 
     async def _remove(self, sub: Subscription) -> None:
@@ -275,14 +278,20 @@ class RedisLiveHub(_HubBase):
         """Move messages from the shared pub/sub connection into the subscriptions' queues."""
         assert self._pubsub is not None
         prefix = f"{self.prefix}:live:"
+        backoff_s = 0.0
         while not self._closed:
             try:
                 msg = await self._pubsub.get_message(timeout=1.0)
+                backoff_s = 0.0
             except asyncio.CancelledError:
                 raise
             except (redis.exceptions.RedisError, OSError) as exc:
-                log.warning("live hub: reading from %s failed (%s); retrying", self.safe_url, exc)
-                await asyncio.sleep(0.5)
+                # redis-py reconnects and subscribes again on the next read; wait 0.25 s, doubling to 8 s
+                backoff_s = min(8.0, backoff_s * 2 or 0.25)
+                log.warning(
+                    "live hub: reading from %s failed (%s); retrying in %.2f s", self.safe_url, exc, backoff_s
+                )
+                await asyncio.sleep(backoff_s)
                 continue
             except RuntimeError:  # no channel subscribed at the moment (all left)
                 await asyncio.sleep(0.05)

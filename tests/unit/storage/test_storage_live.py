@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -179,3 +182,63 @@ async def test_redis_hub_unreachable() -> None:
         assert hub.subscriber_count("s") == 0
     finally:
         await hub.close()
+
+
+def _start_redis(port: int) -> subprocess.Popen:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    return subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _wait_listening(port: int) -> None:
+    async def up() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    for _ in range(500):
+        if await up():
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"redis-server did not listen on {port}")
+
+
+async def test_redis_hub_recovers_after_a_redis_restart() -> None:
+    """Observers keep receiving after Redis restarts: redis-py reconnects and subscribes again."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = _start_redis(port)
+    hub = RedisLiveHub(f"redis://127.0.0.1:{port}/0", socket_timeout_s=1.0)
+    try:
+        await _wait_listening(port)
+        async with hub.subscribe("s") as sub:
+            await hub.publish("s", {"before": True})
+            assert await next_message(sub) == {"before": True}
+            server.kill()
+            server.wait(timeout=10)
+            server = _start_redis(port)
+            await _wait_listening(port)
+            got: list[dict] = []
+            for attempt in range(200):  # publish until the re-subscribed observer sees one
+                with contextlib.suppress(StorageError):
+                    await hub.publish("s", {"after": attempt})
+                try:
+                    got.append(await asyncio.wait_for(anext(sub), timeout=0.1))
+                    break
+                except TimeoutError:
+                    continue
+            assert got and "after" in got[0]
+    finally:
+        await hub.close()
+        server.kill()
+        server.wait(timeout=10)

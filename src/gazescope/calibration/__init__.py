@@ -1,1 +1,52 @@
-"""gazescope.calibration"""
+"""Calibration: where on the screen a person looks, per user.
+
+* :mod:`.targets`: target layouts (5/9/13/16-point grids with validation points, smooth-pursuit path).
+* :mod:`.features`: head-normalised eye features from :class:`~gazescope.domain.FrameFeatures`.
+* :mod:`.mappers`: the mapper registry (``ridge``; ``cnn`` with the ``gazescope[cnn]`` extra).
+* :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade; drift check.
+* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned) and :class:`ProfileStore`.
+"""
+
+from gazescope.calibration.features import FEATURE_NAMES, GazeFeatures, extract_features, eye_patches
+from gazescope.calibration.mappers import (
+    Mapper,
+    available_mappers,
+    create_mapper,
+    mapper_from_dict,
+    register_mapper,
+)
+from gazescope.calibration.profile import FittedCalibration, ProfileInfo, ProfileStore
+from gazescope.calibration.session import (
+    CalibrationResult,
+    CalibrationSession,
+    DriftCheck,
+    PointError,
+    check_drift,
+    grade_for,
+)
+from gazescope.calibration.targets import LAYOUT_NAMES, TargetLayout, grid_layout, pursuit_path
+
+__all__ = [
+    "FEATURE_NAMES",
+    "LAYOUT_NAMES",
+    "CalibrationResult",
+    "CalibrationSession",
+    "DriftCheck",
+    "FittedCalibration",
+    "GazeFeatures",
+    "Mapper",
+    "PointError",
+    "ProfileInfo",
+    "ProfileStore",
+    "TargetLayout",
+    "available_mappers",
+    "check_drift",
+    "create_mapper",
+    "extract_features",
+    "eye_patches",
+    "grade_for",
+    "grid_layout",
+    "mapper_from_dict",
+    "pursuit_path",
+    "register_mapper",
+]

@@ -1,0 +1,337 @@
+"""A fitted calibration (:class:`FittedCalibration`) and per-user profile files (:class:`ProfileStore`).
+
+The JSON form is the unit of storage: a versioned object (``version``), numbers and lists only (NumPy
+arrays become lists), never pickle, so a profile can be read by any language and cannot execute code
+when loaded. Profiles are saved one file per profile in ``Settings.profiles_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gazescope.calibration.features import FEATURE_NAMES, HEAD_RANGE_FEATURES, GazeFeatures, extract_features
+from gazescope.calibration.mappers import Mapper, mapper_from_dict
+from gazescope.config import Settings
+from gazescope.domain import FrameFeatures
+from gazescope.errors import CalibrationError, ProfileNotFoundError, StorageError, ValidationError
+
+PROFILE_SCHEMA_VERSION = 1
+
+HEAD_RANGE_MARGINS: dict[str, float] = {
+    "yaw_deg": 10.0,
+    "pitch_deg": 10.0,
+    "nose_x_norm": 0.1,
+    "nose_y_norm": 0.1,
+    "interocular_norm": 0.2,  # relative: +-20% of the calibrated range's ends (distance to the camera)
+}
+"""Margins beyond the calibrated range within which the head still counts as in range. A heuristic: a
+10-degree head rotation or a 10%-of-frame move shifts a webcam estimate by more than its own accuracy
+(about 1-2 degrees of gaze per degree of uncorrected head rotation), and a 20% change of the iris
+distance is a 20% change of viewing distance."""
+
+
+@dataclass(frozen=True, eq=False)
+class FittedCalibration:
+    """A fitted screen mapping for one person and one screen.
+
+    Attributes:
+        mapper: the fitted :class:`~gazescope.calibration.mappers.Mapper`.
+        screen_w_px, screen_h_px: the screen (viewport) size the calibration was made on, in px.
+        accuracy: the validation figures of :class:`~gazescope.calibration.session.CalibrationResult`
+            (``mean_error_px``, ``median_error_px``, ``mean_error_pct_width``, ``precision_rms_px``,
+            ``grade`` ...), JSON-able.
+        head_range: {feature: [min, max]} of head pose/position seen while calibrating.
+        mirror: whether features were mirror-averaged (then ``predict_screen`` needs mirrored features).
+        user_id, profile_id, created_at_ms, layout: bookkeeping.
+    """
+
+    mapper: Mapper
+    screen_w_px: int
+    screen_h_px: int
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    head_range: dict[str, list[float]] = field(default_factory=dict)
+    mirror: bool = False
+    user_id: str | None = None
+    profile_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    created_at_ms: float = field(default_factory=lambda: time.time() * 1000.0)
+    layout: str | None = None
+
+    @property
+    def mapper_name(self) -> str:
+        return self.mapper.name
+
+    # -- prediction ----------------------------------------------------------------------------------
+    def predict_features(self, feats: list[GazeFeatures], *, clip: bool = True) -> np.ndarray:
+        """Screen points (n, 2) px for calibration features; clipped to the screen when ``clip``.
+
+        Raises:
+            CalibrationError: the mapper needs eye patches and a feature has none.
+        """
+        if not feats:
+            return np.zeros((0, 2))
+        rows = [f.row(self.mapper.needs_patches) for f in feats]
+        if any(r is None for r in rows):
+            raise CalibrationError(f"mapper {self.mapper_name!r} needs eye patches: pass image_rgb")
+        P = self.mapper.predict(np.stack(rows))  # type: ignore[arg-type]
+        if clip:
+            P = np.clip(P, [0.0, 0.0], [float(self.screen_w_px), float(self.screen_h_px)])
+        return P
+
+    def predict_screen(
+        self,
+        ff: FrameFeatures,
+        image_rgb: np.ndarray | None = None,
+        *,
+        mirrored: FrameFeatures | None = None,
+        clip: bool = True,
+    ) -> tuple[float, float] | None:
+        """Screen point (x, y) in px of one frame, or None when the face, head pose, irises (or, for an
+        appearance mapper, the frame ``image_rgb``) are missing.
+
+        Predictions are clipped to the screen rectangle by default (people look at the screen during
+        use; clipping halves large errors: webcam_dots 416 -> 357 px); ``clip=False`` gives the raw
+        mapping, for deciding whether the gaze is off the screen.
+        """
+        if self.mapper.needs_patches and image_rgb is None:
+            return None
+        gf = extract_features(ff, image_rgb if self.mapper.needs_patches else None, mirrored=mirrored)
+        if gf is None:
+            return None
+        p = self.predict_features([gf], clip=clip)[0]
+        return float(p[0]), float(p[1])
+
+    def head_in_range(self, ff: FrameFeatures) -> bool:
+        """True when head pose and position lie within the calibrated range plus
+        :data:`HEAD_RANGE_MARGINS`; False without a face or head pose, or without a recorded range."""
+        gf = extract_features(ff)
+        if gf is None or not self.head_range:
+            return False
+        for name, (lo, hi) in self.head_range.items():
+            v = getattr(gf, name)
+            m = HEAD_RANGE_MARGINS.get(name, 0.0)
+            if name == "interocular_norm":
+                lo, hi = lo * (1 - m), hi * (1 + m)
+            else:
+                lo, hi = lo - m, hi + m
+            if not lo <= v <= hi:
+                return False
+        return True
+
+    @staticmethod
+    def head_range_of(feats: list[GazeFeatures]) -> dict[str, list[float]]:
+        """{feature: [min, max]} over calibration features, for :data:`HEAD_RANGE_FEATURES`."""
+        if not feats:
+            return {}
+        return {
+            n: [float(min(getattr(f, n) for f in feats)), float(max(getattr(f, n) for f in feats))]
+            for n in HEAD_RANGE_FEATURES
+        }
+
+    # -- JSON ----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": PROFILE_SCHEMA_VERSION,
+            "profile_id": self.profile_id,
+            "user_id": self.user_id,
+            "created_at_ms": self.created_at_ms,
+            "screen_w_px": int(self.screen_w_px),
+            "screen_h_px": int(self.screen_h_px),
+            "layout": self.layout,
+            "mirror": self.mirror,
+            "feature_names": list(FEATURE_NAMES),
+            "mapper_name": self.mapper_name,
+            "mapper": self.mapper.to_dict(),
+            "accuracy": self.accuracy,
+            "head_range": self.head_range,
+        }
+
+    def to_json(self) -> str:
+        """The profile as JSON (schema ``version`` :data:`PROFILE_SCHEMA_VERSION`)."""
+        return json.dumps(self.to_dict(), default=_json_default)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FittedCalibration:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            CalibrationError: wrong ``version``, other feature columns, or missing fields.
+        """
+        if not isinstance(d, dict):
+            raise CalibrationError("a calibration profile must be a JSON object")
+        if d.get("version") != PROFILE_SCHEMA_VERSION:
+            raise CalibrationError(
+                f"unsupported calibration profile version {d.get('version')!r} (expected {PROFILE_SCHEMA_VERSION})"
+            )
+        if d.get("feature_names") != list(FEATURE_NAMES):
+            raise CalibrationError("the profile was made with other calibration features; recalibrate")
+        try:
+            return cls(
+                mapper=mapper_from_dict(d["mapper"]),
+                screen_w_px=int(d["screen_w_px"]),
+                screen_h_px=int(d["screen_h_px"]),
+                accuracy=dict(d.get("accuracy") or {}),
+                head_range={k: [float(a), float(b)] for k, (a, b) in (d.get("head_range") or {}).items()},
+                mirror=bool(d.get("mirror", False)),
+                user_id=d.get("user_id"),
+                profile_id=str(d["profile_id"]),
+                created_at_ms=float(d["created_at_ms"]),
+                layout=d.get("layout"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"malformed calibration profile: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> FittedCalibration:
+        """Parse :meth:`to_json` output. Raises CalibrationError on bad JSON or schema."""
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CalibrationError(f"calibration profile is not valid JSON: {exc}") from exc
+        return cls.from_dict(d)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def sanitise_name(name: str, max_len: int = 64) -> str:
+    """A file-name-safe form of a user or profile id: letters, digits, ``_ . -``; no leading dots.
+
+    Raises:
+        ValidationError: nothing usable is left.
+    """
+    s = _SAFE.sub("_", str(name)).strip("._")[:max_len]
+    if not s:
+        raise ValidationError(f"unusable id {name!r}")
+    return s
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInfo:
+    """A stored profile's summary."""
+
+    profile_id: str
+    user_id: str | None
+    created_at_ms: float
+    mapper_name: str
+    mean_error_px: float | None
+    path: str
+
+
+class ProfileStore:
+    """Calibration profiles as JSON files in a folder, one per profile:
+    ``<user>__<profile_id>.json`` (``_anon`` for no user). Writes are atomic (temp file + rename), so a
+    crash never leaves a half-written profile.
+
+    Args:
+        settings_or_dir: a :class:`~gazescope.config.Settings` (uses ``profiles_dir``) or a folder path.
+
+    Raises:
+        StorageError: the folder cannot be created.
+    """
+
+    def __init__(self, settings_or_dir: Settings | Path | str | None = None) -> None:
+        if settings_or_dir is None:
+            settings_or_dir = Settings()
+        self.dir = Path(
+            settings_or_dir.profiles_dir if isinstance(settings_or_dir, Settings) else settings_or_dir
+        )
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the profiles folder {self.dir}: {exc}") from exc
+
+    def _path(self, user_id: str | None, profile_id: str) -> Path:
+        user = sanitise_name(user_id) if user_id else "_anon"
+        return self.dir / f"{user}__{sanitise_name(profile_id)}.json"
+
+    def save(self, cal: FittedCalibration, user_id: str | None = None) -> str:
+        """Store a profile (``user_id`` overrides ``cal.user_id``); returns its profile id."""
+        if user_id is not None and user_id != cal.user_id:
+            cal = replace(cal, user_id=user_id)
+        if sanitise_name(cal.profile_id) != cal.profile_id:
+            cal = replace(cal, profile_id=sanitise_name(cal.profile_id))
+        path = self._path(cal.user_id, cal.profile_id)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(cal.to_json())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"cannot write calibration profile {path.name}: {exc}") from exc
+        return cal.profile_id
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.dir.glob("*__*.json") if not p.name.startswith("."))
+
+    def _find(self, profile_id: str) -> Path:
+        pid = sanitise_name(profile_id)
+        for p in self._files():
+            if p.stem.rsplit("__", 1)[-1] == pid:
+                return p
+        raise ProfileNotFoundError(f"no calibration profile {profile_id!r}")
+
+    def list(self, user_id: str | None = None) -> list[ProfileInfo]:
+        """Summaries of stored profiles (of one user when given), newest first. Unreadable files are
+        skipped."""
+        out = []
+        for p in self._files():
+            try:
+                d = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            if user_id is not None and d.get("user_id") != user_id:
+                continue
+            acc = d.get("accuracy") or {}
+            out.append(
+                ProfileInfo(
+                    profile_id=str(d.get("profile_id")),
+                    user_id=d.get("user_id"),
+                    created_at_ms=float(d.get("created_at_ms", 0.0)),
+                    mapper_name=str(d.get("mapper_name")),
+                    mean_error_px=acc.get("mean_error_px"),
+                    path=str(p),
+                )
+            )
+        return sorted(out, key=lambda i: i.created_at_ms, reverse=True)
+
+    def load(self, profile_id: str) -> FittedCalibration:
+        """Load one profile. Raises ProfileNotFoundError, or CalibrationError for a bad file."""
+        path = self._find(profile_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"cannot read calibration profile {path.name}: {exc}") from exc
+        return FittedCalibration.from_json(text)
+
+    def latest(self, user_id: str) -> FittedCalibration:
+        """The newest profile of a user. Raises ProfileNotFoundError when the user has none."""
+        infos = self.list(user_id)
+        if not infos:
+            raise ProfileNotFoundError(f"no calibration profile for user {user_id!r}")
+        return self.load(infos[0].profile_id)
+
+    def delete(self, profile_id: str) -> None:
+        """Remove a profile. Raises ProfileNotFoundError when absent."""
+        path = self._find(profile_id)
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise StorageError(f"cannot delete calibration profile {path.name}: {exc}") from exc

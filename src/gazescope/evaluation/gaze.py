@@ -1,0 +1,199 @@
+"""Screen-gaze evaluation on a folder of labelled webcam snapshots (the webcam_dots format).
+
+Folder format: ``labels.csv`` with columns ``image,subject,session,x,y,screen_w,screen_h`` (image path
+relative to the folder; x, y the dot in screen px) and the images (JPEG/PNG).
+
+Protocol (the data README's): for each subject and each of its sessions used as the calibration (all of
+that session's images), fit the mapper and predict every image of the subject's *other* sessions;
+report mean and median error in px and in % of screen width, per subject and overall (mean over all
+predictions). Predictions are clipped to the screen, as :meth:`FittedCalibration.predict_screen` does.
+The calibration never sees an image it is scored on. Per-image features are computed once per run and
+kept in memory only.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gazescope.calibration.features import GazeFeatures, extract_features
+from gazescope.calibration.mappers import create_mapper
+from gazescope.config import Settings
+from gazescope.errors import NotEnoughDataError, VideoReadError
+
+REQUIRED_COLUMNS = ("image", "subject", "session", "x", "y", "screen_w", "screen_h")
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    subject: str
+    session: str
+    target_px: tuple[float, float]
+    screen_w_px: float
+    screen_h_px: float
+    features: GazeFeatures | None
+
+
+def _read_labels(folder: Path) -> list[dict[str, str]]:
+    path = folder / "labels.csv"
+    if not path.is_file():
+        raise VideoReadError(f"no labels.csv in {folder}")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise VideoReadError(f"labels.csv lacks columns: {', '.join(missing)}")
+        return list(reader)
+
+
+def load_items(
+    folder: Path,
+    settings: Settings | None = None,
+    *,
+    with_patches: bool = False,
+    mirror: bool = False,
+    subjects: list[str] | None = None,
+) -> list[_Item]:
+    """Features of every labelled image (None where no face/iris was found), in labels.csv order.
+
+    Raises:
+        VideoReadError: missing labels.csv or columns, or an image that cannot be read.
+    """
+    from gazescope.vision.pipeline import FrameAnalyzer
+
+    folder = Path(folder)
+    rows = _read_labels(folder)
+    if subjects is not None:
+        rows = [r for r in rows if r["subject"] in subjects]
+    analyzer = FrameAnalyzer(settings or Settings(), static=True)
+    items = []
+    try:
+        for r in rows:
+            bgr = cv2.imread(str(folder / r["image"]), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise VideoReadError(f"cannot read image {r['image']}")
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            ff = analyzer.analyze(rgb)
+            mirrored = analyzer.analyze(np.ascontiguousarray(rgb[:, ::-1])) if mirror else None
+            gf = extract_features(ff, rgb if with_patches else None, mirrored=mirrored)
+            items.append(
+                _Item(
+                    subject=r["subject"],
+                    session=r["session"],
+                    target_px=(float(r["x"]), float(r["y"])),
+                    screen_w_px=float(r["screen_w"]),
+                    screen_h_px=float(r["screen_h"]),
+                    features=gf,
+                )
+            )
+    finally:
+        analyzer.close()
+    return items
+
+
+def _stats(errs: np.ndarray, pct: np.ndarray) -> dict[str, Any]:
+    if len(errs) == 0:
+        return {"mean_error_px": None, "median_error_px": None, "mean_error_pct_width": None, "n": 0}
+    return {
+        "mean_error_px": round(float(errs.mean()), 2),
+        "median_error_px": round(float(np.median(errs)), 2),
+        "mean_error_pct_width": round(float(pct.mean()), 3),
+        "n": len(errs),
+    }
+
+
+def evaluate_items(
+    items: list[_Item],
+    mapper: str = "ridge",
+    mapper_params: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol on already extracted items (see :func:`evaluate_gaze`)."""
+    probe = create_mapper(mapper, **(mapper_params or {}))
+    by_subject: dict[str, dict[str, list[_Item]]] = defaultdict(lambda: defaultdict(list))
+    for it in items:
+        by_subject[it.subject][it.session].append(it)
+    all_err: list[float] = []
+    all_pct: list[float] = []
+    subjects: dict[str, Any] = {}
+    skipped = {"calibrations_not_enough_data": 0, "images_without_features": 0}
+    skipped["images_without_features"] = sum(1 for it in items if it.features is None)
+    for subj, sessions in by_subject.items():
+        errs: list[float] = []
+        pcts: list[float] = []
+        for cal_name, cal_items in sessions.items():
+            cal = [it for it in cal_items if it.features is not None]
+            rows = [it.features.row(probe.needs_patches) for it in cal]  # type: ignore[union-attr]
+            try:
+                m = create_mapper(mapper, **(mapper_params or {})).fit(
+                    np.stack(rows) if rows else np.zeros((0, 1)), np.array([it.target_px for it in cal])
+                )
+            except NotEnoughDataError:
+                skipped["calibrations_not_enough_data"] += 1
+                continue
+            test = [
+                it for s, its in sessions.items() if s != cal_name for it in its if it.features is not None
+            ]
+            if not test:
+                continue
+            P = m.predict(np.stack([it.features.row(probe.needs_patches) for it in test]))  # type: ignore[union-attr,misc]
+            for it, p in zip(test, P, strict=True):
+                px = min(max(p[0], 0.0), it.screen_w_px)
+                py = min(max(p[1], 0.0), it.screen_h_px)
+                e = float(np.hypot(px - it.target_px[0], py - it.target_px[1]))
+                errs.append(e)
+                pcts.append(100.0 * e / it.screen_w_px)
+            if progress is not None:
+                progress(f"{subj} calibration session {cal_name}: {len(test)} predictions")
+        subjects[subj] = _stats(np.array(errs), np.array(pcts))
+        all_err += errs
+        all_pct += pcts
+    return {
+        "overall": _stats(np.array(all_err), np.array(all_pct)),
+        "subjects": subjects,
+        "mapper": mapper,
+        "skipped": skipped,
+    }
+
+
+def evaluate_gaze(
+    dir: Path,
+    mapper: str = "ridge",
+    settings: Settings | None = None,
+    *,
+    mapper_params: dict[str, Any] | None = None,
+    mirror: bool = False,
+    subjects: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate screen-gaze calibration on a labelled folder (see the module docstring).
+
+    Args:
+        dir: folder with ``labels.csv`` and the images.
+        mapper: registered mapper name; ``mapper_params`` passed to it.
+        settings: landmark backend settings (default ``Settings()``).
+        mirror: mirror-average the features (a second Face Mesh pass on the flipped image).
+        subjects: only these subjects (default all).
+        progress: called with a line of text after each calibration session.
+
+    Returns:
+        ``{"overall": {"mean_error_px", "median_error_px", "mean_error_pct_width", "n"},
+        "subjects": {name: {...}}, "mapper": name, "skipped": {...}}``.
+
+    Raises:
+        VideoReadError: bad folder, labels or image. UnknownMapperError / ConfigurationError: bad mapper.
+    """
+    probe = create_mapper(mapper, **(mapper_params or {}))
+    items = load_items(
+        Path(dir), settings, with_patches=probe.needs_patches, mirror=mirror, subjects=subjects
+    )
+    out = evaluate_items(items, mapper, mapper_params, progress)
+    out["mirror"] = mirror
+    return out

@@ -40,6 +40,15 @@ Defaults for 15-30 Hz webcam gaze:
 * ``max_gap_ms = 200``: longer pauses between valid samples split a fixation. Olsen 2012 interpolates
   gaps up to 75 ms at lab rates; one dropped frame at 15 Hz already leaves 133 ms, so webcam data needs
   about two frame intervals more.
+* Merging adjacent fixations (Olsen 2012: merge when at most 75 ms and 0.5 degree apart): with webcam noise
+  the dispersion of a long fixation keeps growing with its length, so I-DT cuts it into neighbours at the
+  same place, and one noisy frame cuts an I-VT group. Consecutive fixations of one segment whose gap is at
+  most ``merge_gap_ms`` (default 150 ms: one or two frame intervals at 10-30 Hz instead of Olsen's 75 ms)
+  and whose centroids are at most ``merge_distance_px`` apart (default half the I-DT dispersion threshold
+  in use, and for I-VT half the default one, 50 px or 1.25 degrees: points closer than that could not be
+  told apart by the threshold) become one
+  fixation over all samples from the first one's start to the second one's end. ``merge_distance_px=0``
+  turns merging off.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ DEFAULT_DISPERSION_DEG = 2.5
 DEFAULT_VELOCITY_PX_S = 2000.0
 DEFAULT_VELOCITY_DEG_S = 50.0
 DEFAULT_MAX_GAP_MS = 200.0
+DEFAULT_MERGE_GAP_MS = 150.0
 
 FixationMethod = Literal["idt", "ivt"]
 
@@ -388,6 +398,35 @@ def _make_fixation(ga: GazeArrays, idx: np.ndarray) -> Fixation:
 _EPS_MS = 1e-6
 
 
+def _merge_distance(merge_distance_px: float | None, geometry: ScreenGeometry | None) -> float:
+    if merge_distance_px is not None:
+        if not merge_distance_px >= 0:
+            raise ValidationError(f"merge_distance_px must be >= 0, got {merge_distance_px!r}")
+        return float(merge_distance_px)
+    thr, _ = _resolve_threshold(None, None, geometry, DEFAULT_DISPERSION_PX, DEFAULT_DISPERSION_DEG)
+    return thr / 2.0
+
+
+def _merge_adjacent(
+    ga: GazeArrays, fixations: list[Fixation], distance_px: float, gap_ms: float
+) -> list[Fixation]:
+    """Merge consecutive fixations of one segment that are close in time and space (Olsen 2012)."""
+    if distance_px <= 0 or not fixations:
+        return fixations
+    out = [fixations[0]]
+    for f in fixations[1:]:
+        prev = out[-1]
+        if (
+            ga.segment[prev.end_index] == ga.segment[f.start_index]
+            and f.start_ms - prev.end_ms <= gap_ms + _EPS_MS
+            and math.hypot(f.x_px - prev.x_px, f.y_px - prev.y_px) <= distance_px + 1e-9
+        ):
+            out[-1] = _make_fixation(ga, np.arange(prev.start_index, f.end_index + 1))
+        else:
+            out.append(f)
+    return out
+
+
 def detect_fixations_idt(
     samples: Sequence[Mapping[str, Any]],
     *,
@@ -396,6 +435,8 @@ def detect_fixations_idt(
     min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
     geometry: ScreenGeometry | None = None,
     max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+    merge_distance_px: float | None = None,
+    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
 ) -> list[Fixation]:
     """Fixations by dispersion threshold (I-DT, Salvucci & Goldberg 2000), in time order.
 
@@ -403,7 +444,9 @@ def detect_fixations_idt(
     ``dispersion_deg`` converted with ``geometry`` (required then), else 2.5 deg with geometry or 100 px
     without (sources in the module docstring). Dispersion is ``(max x - min x) + (max y - min y)`` (px);
     a window qualifies when it is ``<= threshold``. ``min_duration_ms`` >= 0 (default 100). Samples whose
-    timestamps are within 1e-6 ms of the minimum duration count as reaching it.
+    timestamps are within 1e-6 ms of the minimum duration count as reaching it. Adjacent fixations are
+    then merged (``merge_distance_px``, default half the dispersion threshold; ``merge_gap_ms``;
+    see the module docstring).
 
     Returns a list of :class:`Fixation` (possibly empty). Raises
     :class:`gazescope.errors.ValidationError` for bad thresholds or timestamps.
@@ -436,7 +479,8 @@ def detect_fixations_idt(
                 i = j + 1
             else:
                 i += 1
-    return out
+    merge_px = thr / 2.0 if merge_distance_px is None else _merge_distance(merge_distance_px, geometry)
+    return _merge_adjacent(ga, out, merge_px, merge_gap_ms)
 
 
 def _velocities_px_s(ga: GazeArrays, a: np.ndarray) -> np.ndarray:
@@ -458,6 +502,8 @@ def detect_fixations_ivt(
     min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
     geometry: ScreenGeometry | None = None,
     max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+    merge_distance_px: float | None = None,
+    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
 ) -> list[Fixation]:
     """Fixations by velocity threshold (I-VT, Salvucci & Goldberg 2000), in time order.
 
@@ -466,6 +512,8 @@ def detect_fixations_ivt(
     first interval at or over the threshold, at an invalid sample or at a gap. Groups lasting less than
     ``min_duration_ms`` (default 100) are dropped. Threshold: ``velocity_px_s`` if given, else
     ``velocity_deg_s`` with ``geometry`` (required then), else 50 deg/s with geometry or 2000 px/s without.
+    Adjacent groups are merged before the duration filter (``merge_distance_px``, ``merge_gap_ms``; see the
+    module docstring).
 
     Returns a list of :class:`Fixation`. Raises :class:`gazescope.errors.ValidationError` for bad
     thresholds or timestamps.
@@ -483,10 +531,10 @@ def detect_fixations_ivt(
             slow = _velocities_px_s(ga, seg) < thr
             # break the segment at every fast interval
             groups = np.split(seg, np.flatnonzero(~slow) + 1)
-        for g in groups:
-            if len(g) and ga.t_ms[g[-1]] - ga.t_ms[g[0]] >= min_duration_ms - _EPS_MS:
-                out.append(_make_fixation(ga, g))
-    return out
+        out += [_make_fixation(ga, g) for g in groups if len(g)]
+    # merge first, then drop short ones (Olsen 2012's order)
+    out = _merge_adjacent(ga, out, _merge_distance(merge_distance_px, geometry), merge_gap_ms)
+    return [f for f in out if f.duration_ms >= min_duration_ms - _EPS_MS]
 
 
 def detect_fixations(
@@ -498,6 +546,8 @@ def detect_fixations(
     min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
     geometry: ScreenGeometry | None = None,
     max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+    merge_distance_px: float | None = None,
+    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
 ) -> list[Fixation]:
     """Fixations by ``method`` "idt" (default; threshold = dispersion in px or deg) or "ivt" (threshold =
     velocity in px/s or deg/s). See :func:`detect_fixations_idt` and :func:`detect_fixations_ivt`.
@@ -512,6 +562,8 @@ def detect_fixations(
             min_duration_ms=min_duration_ms,
             geometry=geometry,
             max_gap_ms=max_gap_ms,
+            merge_distance_px=merge_distance_px,
+            merge_gap_ms=merge_gap_ms,
         )
     if method == "ivt":
         return detect_fixations_ivt(
@@ -521,6 +573,8 @@ def detect_fixations(
             min_duration_ms=min_duration_ms,
             geometry=geometry,
             max_gap_ms=max_gap_ms,
+            merge_distance_px=merge_distance_px,
+            merge_gap_ms=merge_gap_ms,
         )
     raise ValidationError(f"unknown fixation method {method!r}; available: 'idt', 'ivt'")
 
@@ -637,6 +691,8 @@ def detect_events(
     min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
     geometry: ScreenGeometry | None = None,
     max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+    merge_distance_px: float | None = None,
+    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
 ) -> GazeEvents:
     """Fixations, saccades and blinks of one sample list in one call (arguments as
     :func:`detect_fixations`). Returns :class:`GazeEvents` with the thresholds used."""
@@ -648,6 +704,8 @@ def detect_events(
         min_duration_ms=min_duration_ms,
         geometry=geometry,
         max_gap_ms=max_gap_ms,
+        merge_distance_px=merge_distance_px,
+        merge_gap_ms=merge_gap_ms,
     )
     if method == "idt":
         thr_px, thr_deg = _resolve_threshold(

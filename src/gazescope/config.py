@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         "carried in between), so that counting costs little.",
     )
 
+    small_face_fallback: bool = Field(
+        True,
+        description="When Face Mesh finds no face, look again with MediaPipe's full-range face detector and "
+        "run Face Mesh on an upscaled crop (small or distant faces; costs only on such frames).",
+    )
+
     # --- per-frame measures -------------------------------------------------------------------------
     direction_right_threshold: float = Field(
         0.35, ge=0, le=1, description="horizontal_ratio at or below this is 'right' (GazeTracking)."

@@ -57,6 +57,7 @@ class FrameAnalyzer:
             min_detection_confidence=s.min_detection_confidence,
             min_tracking_confidence=s.min_tracking_confidence,
             face_count_interval=s.face_count_interval,
+            small_face_fallback=s.small_face_fallback,
         )
 
     def analyze(self, image_rgb: np.ndarray) -> FrameFeatures:

@@ -15,6 +15,7 @@ def create_detector(
     min_detection_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
     face_count_interval: int = 15,
+    small_face_fallback: bool = True,
 ) -> LandmarkDetector:
     """Create a landmark detector by name ('mediapipe' or 'dlib').
 
@@ -29,6 +30,7 @@ def create_detector(
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
             face_count_interval=face_count_interval,
+            small_face_fallback=small_face_fallback,
         )
     if name == "dlib":
         from gazescope.vision.landmarks.dlib68 import Dlib68Detector

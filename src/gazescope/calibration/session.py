@@ -40,6 +40,7 @@ from gazescope.errors import CalibrationError, NotEnoughDataError, ValidationErr
 GRADE_GOOD_PCT = 10.0
 GRADE_FAIR_PCT = 20.0
 MIN_SAMPLES_PER_POINT = 3
+PURSUIT_STEP_FRAC = 0.05
 DRIFT_FACTOR = 2.0
 """Recalibration is advised when a drift check's error exceeds ``max(GRADE_GOOD_PCT, DRIFT_FACTOR x the
 validated mean error)`` (in % of width): one point's error is noisy, so only an error clearly worse than
@@ -213,7 +214,11 @@ class CalibrationSession:
     ) -> int:
         """The client now shows ``target``: a layout index (into ``targets_px``) or a screen point (x, y)
         in px (matched to an existing target within 1 px, else added as a custom target, a calibration
-        target unless ``validation``). Starts the settle window. Returns the target's index.
+        target unless ``validation``). Starts the settle window,
+        unless the target moved by less than ``PURSUIT_STEP_FRAC`` (5%) of the screen width: a
+        smooth-pursuit target (:func:`~gazescope.calibration.targets.pursuit_path`, sent as points frame by
+        frame) is followed without saccades, so only its first appearance settles; for pursuit use
+        ``min_samples_per_point=1`` and mark some points ``validation=True``. Returns the target's index.
 
         Raises:
             ValidationError: index out of range or a point off the screen. CalibrationError: finished.
@@ -245,8 +250,12 @@ class CalibrationSession:
                 self._targets.append(_Target((x, y), validation))
                 idx = len(self._targets) - 1
         if idx != self._current:
+            prev = self._targets[self._current].point_px if self._current is not None else None
+            new = self._targets[idx].point_px
+            step = math.inf if prev is None else math.hypot(new[0] - prev[0], new[1] - prev[1])
             self._current = idx
-            self._shown_at_ms = float(t_ms)
+            if step > PURSUIT_STEP_FRAC * self.screen_w_px:
+                self._shown_at_ms = float(t_ms)
         return idx
 
     def add(

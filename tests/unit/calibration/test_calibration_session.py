@@ -138,3 +138,15 @@ def test_layouts_and_pursuit_path() -> None:
 
 def test_grades() -> None:
     assert grade_for(5.0) == "good" and grade_for(15.0) == "fair" and grade_for(30.0) == "poor"
+
+
+def test_pursuit_points_settle_only_once(make_ff, gaze_of) -> None:
+    s = CalibrationSession("9", W, H, settle_ms=300, min_samples_per_point=1)
+    kept = 0
+    for k, (t_ms, xn, yn) in enumerate(pursuit_path(duration_ms=6000, rate_hz=30)):
+        x, y = xn * W, yn * H
+        s.target_shown((x, y), t_ms, validation=k % 5 == 4)
+        kept += s.add(make_ff(*gaze_of(x, y, W, H)), t_ms + 1.0)
+    assert kept >= 170 - 10  # only the first ~300 ms are skipped
+    r = s.finish()
+    assert r.validation_source == "validation" and r.mean_error_px < 10.0

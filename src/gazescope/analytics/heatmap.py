@@ -34,7 +34,7 @@ from matplotlib.patches import Circle
 from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import gaussian_filter
 
-from gazescope.analytics.aoi import screen_to_stimulus
+from gazescope.analytics.aoi import AOI, screen_to_stimulus
 from gazescope.analytics.events import (
     DEFAULT_MAX_GAP_MS,
     Fixation,
@@ -376,6 +376,7 @@ def render_heatmap_png(
     max_alpha: float = 0.65,
     title: str | None = None,
     max_side_px: int = DEFAULT_MAX_SIDE_PX,
+    aois: Sequence[AOI] | None = None,
 ) -> bytes:
     """Render a heatmap to PNG bytes.
 
@@ -385,6 +386,7 @@ def render_heatmap_png(
     ``max_side_px`` on the longer side are scaled down (aspect kept). Colour: ``cmap`` (matplotlib name)
     over density relative to the peak; opacity rises from 0 below 2 % of the peak to ``max_alpha`` (0-1)
     at 35 % and above, so that unlooked-at regions stay clear. ``title``: optional caption at top-left.
+    ``aois``: outlined and labelled (in the grid's pixel space).
 
     Raises :class:`gazescope.errors.FrameDecodeError` for an undecodable stimulus and
     :class:`gazescope.errors.ValidationError` for an unknown colour map or an alpha outside 0-1.
@@ -409,6 +411,7 @@ def render_heatmap_png(
         ax.imshow(rgba, extent=(0, gw * sx, gh * sy, 0), interpolation="bilinear", aspect="auto")
         ax.set_xlim(0, w)
         ax.set_ylim(h, 0)
+    _draw_aois(ax, aois, w / grid.width_px, h / grid.height_px, size[1])
     _caption(ax, title, size[1])
     return _png(fig, size, transparent=stim is None)
 
@@ -421,6 +424,7 @@ def render_scanpath_png(
     screen_size_px: tuple[float, float] | None = None,
     title: str | None = None,
     max_side_px: int = DEFAULT_MAX_SIDE_PX,
+    aois: Sequence[AOI] | None = None,
 ) -> bytes:
     """Scanpath PNG: fixations as numbered circles (area proportional to duration), joined in time order
     by lines (the saccades), on the stimulus or on white.
@@ -429,7 +433,8 @@ def render_scanpath_png(
     px; with ``screen_size_px`` they are scaled to ``size_px`` (a stretched stimulus). The PNG has
     ``size_px`` (scaled down to ``max_side_px``); with ``stimulus_image`` the image is stretched over it.
     The largest circle's radius is 4 % of the shorter side. Colour runs from purple (first) to yellow (last)
-    (viridis). ``title``: caption at top-left (default: counts and the size legend).
+    (viridis). ``title``: caption at top-left (default: counts and the size legend). ``aois`` (in
+    ``size_px`` space) are outlined and labelled.
 
     Raises :class:`gazescope.errors.FrameDecodeError` for an undecodable stimulus and
     :class:`gazescope.errors.ValidationError` for a non-positive size.
@@ -439,6 +444,7 @@ def render_scanpath_png(
     fig, ax, size = _canvas(w, h, stimulus=stim, max_side_px=max_side_px, background="white")
     if stim is None:
         _frame(ax, w, h)
+    _draw_aois(ax, aois, 1.0, 1.0, size[1])
     xs, ys = screen_to_stimulus(
         [f.x_px for f in fixations],
         [f.y_px for f in fixations],
@@ -545,6 +551,23 @@ def _frame(ax: Any, w: float, h: float) -> None:
         ax.axvline(w * k / 4, color="0.88", lw=0.8, zorder=0)
         ax.axhline(h * k / 4, color="0.88", lw=0.8, zorder=0)
     ax.plot([0, w, w, 0, 0], [0, 0, h, h, 0], color="0.6", lw=2, zorder=0)
+
+
+def _draw_aois(ax: Any, aois: Sequence[AOI] | None, sx: float, sy: float, out_h: int) -> None:
+    """Dashed outlines (white over black, visible on any background) with the AOI name at top-left."""
+    from matplotlib.patches import Polygon
+
+    for a in aois or []:
+        v = a.vertices_px * np.array([sx, sy])
+        ax.add_patch(Polygon(v, closed=True, fill=False, edgecolor="black", lw=2.6, zorder=5))
+        ax.add_patch(
+            Polygon(v, closed=True, fill=False, edgecolor="white", lw=1.4, ls=(0, (5, 3)), zorder=5.1)
+        )
+        x0, y0 = v[:, 0].min(), v[:, 1].min()
+        ax.text(
+            x0 + 4 * sx, y0 + 4 * sy, a.name, ha="left", va="top", fontsize=max(7.0, min(11.0, out_h / 65)),
+            color="white", zorder=6, path_effects=_outline(),
+        )  # fmt: skip
 
 
 def _outline() -> list[Any]:

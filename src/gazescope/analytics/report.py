@@ -207,6 +207,10 @@ def _session_report(
             if session.get(k) is not None
         },
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "screen_w_px": screen[0] if screen else None,
+        "screen_h_px": screen[1] if screen else None,
+        "calibration_accuracy_px": calibration_accuracy_px,
+        "fps": fps_hint,
     }  # fmt: skip
     n = len(samples)
     if n == 0:
@@ -219,6 +223,8 @@ def _session_report(
         return _jsonable(report), None
     samples, t = _timed_samples(samples, fps_hint)
     dur = _durations(t, fps_hint)
+    if fps_hint is None and n > 1 and np.median(np.diff(t)) > 0:
+        report["fps"] = 1000.0 / float(np.median(np.diff(t)))
     face = np.array([s.get("face_detected", True) is not False for s in samples])
     states = [str(s.get("attention_state") or AttentionState.ABSENT.value) for s in samples]
     scores = np.array([_f(s.get("attention_score")) for s in samples])
@@ -319,6 +325,8 @@ def build_session_report(
     """The report of one session as a JSON-able dict.
 
     Always: ``kind`` ("session"), ``session`` (identifying fields), ``generated_at`` (UTC ISO 8601),
+    ``screen_w_px``/``screen_h_px`` (from the session, or None), ``calibration_accuracy_px`` (as given),
+    ``fps`` (``fps_hint``, else measured from the median frame interval; None for < 2 samples),
     ``frames``, ``frames_with_face``, ``duration_s`` (first to last sample plus the last one's interval),
     ``tracked_s`` (sum of per-sample durations, see module docstring), ``blink_count`` (the tracker's
     cumulative ``blink_count``, else the number of ``is_blinking`` runs), ``blink_rate_per_min``,
@@ -541,11 +549,13 @@ def session_images(
     calibration_accuracy_px: float | None = None,
     fps_hint: float | None = None,
     method: FixationMethod = "idt",
+    aois: Sequence[AOI | Mapping[str, Any]] | None = None,
 ) -> dict[str, bytes]:
     """PNG figures of one session for :func:`render_report_html`: ``timeline`` always; ``heatmap``,
     ``scanpath`` and ``trail`` when the samples hold screen points and the screen size is known (from
     the session's ``screen_w_px``/``screen_h_px``). With ``stimulus_image`` the gaze figures are drawn on
-    it (its size is the stimulus size unless ``stimulus_size_px`` says otherwise).
+    it (its size is the stimulus size unless ``stimulus_size_px`` says otherwise). ``aois`` (stimulus px)
+    are outlined on the heatmap and the scanpath.
 
     Raises as :func:`render_timeline_png` and :func:`gazescope.analytics.heatmap.render_heatmap_png`.
     """
@@ -572,10 +582,15 @@ def session_images(
         fixations=list(ev.fixations),
     )
     title = f"Heatmap: {len(ev.fixations)} fixations, duration-weighted; σ = {grid.sigma_px:.0f} px"
-    images["heatmap"] = render_heatmap_png(grid, stimulus_image=stimulus_image, title=title)
+    parsed = parse_aois(aois) if aois else None
+    images["heatmap"] = render_heatmap_png(grid, stimulus_image=stimulus_image, title=title, aois=parsed)
     scale_from = screen if stimulus_size_px else None
     images["scanpath"] = render_scanpath_png(
-        list(ev.fixations), size_px=space, stimulus_image=stimulus_image, screen_size_px=scale_from
+        list(ev.fixations),
+        size_px=space,
+        stimulus_image=stimulus_image,
+        screen_size_px=scale_from,
+        aois=parsed,
     )
     images["trail"] = render_gaze_trail_png(
         timed, size_px=space, stimulus_image=stimulus_image, screen_size_px=scale_from

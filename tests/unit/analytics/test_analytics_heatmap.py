@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gazescope.analytics.aoi import AOI
 from gazescope.analytics.events import Fixation, ScreenGeometry
 from gazescope.analytics.heatmap import (
     aggregate_heatmap,
@@ -95,7 +96,9 @@ def test_pngs_decode_with_the_promised_size(make_sample):
         assert im.size == (1280, 720) and im.mode == "RGBA"
         assert im.getpixel((5, 715))[3] == 0  # nobody looked there: fully transparent
     fixes = [Fixation(0, 200, 200, 300, 200, 5, 3, 0, 4), Fixation(250, 450, 200, 1200, 700, 5, 3, 5, 9)]
-    assert png_size(render_scanpath_png(fixes, size_px=(1280, 720))) == (1280, 720)
+    aois = [AOI.rect("a", 100, 100, 300, 200), AOI.polygon("p", [(900, 500), (1200, 500), (1000, 700)])]
+    assert png_size(render_scanpath_png(fixes, size_px=(1280, 720), aois=aois)) == (1280, 720)
+    assert png_size(render_heatmap_png(g, aois=aois)) == (1023, 577)
     assert png_size(render_scanpath_png([], size_px=(2400, 1200))) == (1920, 960)  # capped at 1920
     assert png_size(render_gaze_trail_png(s, size_px=(1280, 720), stimulus_image=stimulus_png(64, 36))) == (
         1280,

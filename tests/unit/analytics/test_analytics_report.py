@@ -91,6 +91,7 @@ def test_session_report_with_screen_gaze_and_aois(scene_samples):
     assert (left["ttff_ms"], left["dwell_ms"], left["fixation_count"]) == (0, 250, 1)
     assert (right["ttff_ms"], right["dwell_ms"], right["visits"]) == (650, 300, 1)
     assert r["methods"]["fixation_method"] == "idt" and r["methods"]["threshold_px"] == 100
+    assert (r["screen_w_px"], r["screen_h_px"], r["fps"]) == (1280, 720, 20.0)
 
 
 def test_aggregate_report(scene_samples, make_sample):

@@ -101,7 +101,7 @@ def build_report(
 
 def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str, Any]) -> dict[str, Path]:
     """Write samples.csv, report.json and report.html (with plots) into ``out_dir``."""
-    from gazescope.analytics.report import render_report_html
+    from gazescope.analytics.report import render_report_html, session_images
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
@@ -115,5 +115,10 @@ def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str
         for s in samples:
             w.writerow(sample_to_row(s))
     files["report_json"].write_text(json.dumps(report, indent=2, default=str))
-    files["report_html"].write_text(render_report_html(report, samples=samples))
+    session = {"screen_w_px": report.get("screen_w_px"), "screen_h_px": report.get("screen_h_px")}
+    images = session_images(
+        session, samples, calibration_accuracy_px=report.get("calibration_accuracy_px"),
+        fps_hint=report.get("fps"),
+    )  # fmt: skip
+    files["report_html"].write_text(render_report_html(report, images))
     return files

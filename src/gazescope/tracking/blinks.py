@@ -41,7 +41,9 @@ from gazescope.domain import BlinkEvent
 class BlinkUpdate:
     """Result of one :meth:`BlinkDetector.update`.
 
-    ``is_closed``: the eye is currently below the blink threshold (blink in progress or eye closure).
+    ``is_closed``: a closure deep enough to be a blink or closed eyes is in progress (EAR went below
+    the threshold and has reached ``depth_ratio x baseline``); lids merely lowered, as when looking down
+    at a desk, do not count.
     ``event``: a blink that ended with this frame, else None. ``closed_ms``: how long the current closure
     has lasted (0 when open). ``baseline``: current open-eye EAR estimate (None before the first value).
     ``openness``: EAR / baseline clipped to 0..1.5 (1.0 = as open as usual).
@@ -175,7 +177,6 @@ class BlinkDetector:
             else:
                 self._closure.append((t_ms, frame_index, ear))
         self._last = (t_ms, frame_index)
-        closed_ms = 0.0 if self._closed_since is None else t_ms - self._closed_since[0]
-        return BlinkUpdate(
-            self._closed_since is not None, event, closed_ms, self._baseline, min(ear / base, 1.5)
-        )
+        deep = self._closed_since is not None and self._min_ear <= self.depth_ratio * base
+        closed_ms = t_ms - self._closed_since[0] if deep and self._closed_since is not None else 0.0
+        return BlinkUpdate(deep, event, closed_ms, self._baseline, min(ear / base, 1.5))

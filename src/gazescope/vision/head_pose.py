@@ -61,7 +61,7 @@ def estimate_head_pose(face: FaceLandmarks) -> HeadPose | None:
         return None
     fwd = -rot[:, 2]  # the face's forward axis (toward the camera for a frontal face)
     yaw = math.degrees(math.atan2(fwd[0], -fwd[2]))
-    pitch = math.degrees(math.atan2(-fwd[1], -fwd[2]))
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, -fwd[1]))))
     roll = math.degrees(math.atan2(rot[1, 0], rot[0, 0]))
     proj, _ = cv2.projectPoints(CANONICAL_FACE_3D, rvec, tvec, cam, _DIST)
     err = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img_pts) ** 2, axis=1))))

@@ -1,0 +1,136 @@
+"""The FastAPI application: :func:`create_app` (the factory ``gazescope serve`` runs on uvicorn).
+
+The lifespan creates the store (SQLite at ``Settings.db_path`` by default, Redis when
+``GAZESCOPE_REDIS_URL`` is set), the live hub, a ``ThreadPoolExecutor(Settings.worker_threads)`` for CPU
+work and the Prometheus registry, and on shutdown closes the open tracking connections (flushing their
+samples), the hub, the pool and the store. OpenAPI docs are at ``/docs``.
+
+Routers: :mod:`~gazescope.api.routes.sessions` (REST ``/api/sessions``), :mod:`~gazescope.api.routes.tracking`
+(WebSockets ``/ws/sessions/{id}/track`` and ``/live``), :mod:`~gazescope.api.routes.seeds` (the seeds'
+endpoints), :mod:`~gazescope.api.routes.ops` (``/healthz``, ``/readyz``, ``/metrics``). The web app is
+served at ``/app/`` from ``src/gazescope/web`` when it exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from gazescope import __version__
+from gazescope.api import logs
+from gazescope.api.metrics import Metrics
+from gazescope.api.routes import ops, seeds, sessions, tracking
+from gazescope.api.security import LOCAL_ORIGIN_RE
+from gazescope.api.state import AppState
+from gazescope.api.tracking import WS_GOING_AWAY
+from gazescope.config import Settings
+from gazescope.errors import (
+    ConfigurationError,
+    GazescopeError,
+    NotFoundError,
+    SessionNotFoundError,
+    StorageError,
+    ValidationError,
+)
+from gazescope.storage import create_live_hub, create_store
+from gazescope.storage.redis import redact_url
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+_STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
+    (SessionNotFoundError, 404),
+    (NotFoundError, 404),
+    (StorageError, 503),
+    (ValidationError, 422),
+    (ConfigurationError, 500),
+)
+
+
+def _status_of(exc: GazescopeError) -> int:
+    for cls, code in _STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 400
+
+
+async def _gazescope_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GazescopeError)
+    code = _status_of(exc)
+    if code >= 500:
+        logs.event("request_failed", path=request.url.path, code=exc.code, error=exc.message)
+    return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=code)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service app for ``settings`` (default: ``Settings()`` from the environment).
+
+    The store and the other service objects are created when the app starts (lifespan), not here, so
+    building an app never touches the database.
+    """
+    settings = settings or Settings()
+    logs.configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = create_store(settings)
+        hub = create_live_hub(settings)
+        executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="gazescope-cpu")
+        state = AppState(settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics())
+        app.state.gs = state
+        where = (
+            redact_url(settings.redis_url or "") if settings.store_kind == "redis" else str(settings.db_path)
+        )
+        logs.event(
+            "service_start",
+            version=__version__,
+            store=settings.store_kind,
+            location=where,
+            worker_threads=settings.worker_threads,
+            token_required=settings.api_token is not None,
+        )
+        try:
+            yield
+        finally:
+            for conn in list(state.connections.values()):
+                with contextlib.suppress(Exception):
+                    await conn.stop(WS_GOING_AWAY, "server shutting down")
+            with contextlib.suppress(Exception):
+                await hub.close()
+            executor.shutdown(wait=True, cancel_futures=True)
+            with contextlib.suppress(Exception):
+                store.close()
+            logs.event("service_stop")
+
+    app = FastAPI(
+        title="gazescope",
+        version=__version__,
+        description="Webcam gaze and attention tracking: sessions, live tracking WebSockets, reports.",
+        lifespan=lifespan,
+    )
+    origins = ["*"] if "*" in settings.allowed_origins else list(settings.allowed_origins)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_origin_regex=LOCAL_ORIGIN_RE,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        allow_credentials=False,
+    )
+    app.add_exception_handler(GazescopeError, _gazescope_error)
+    app.include_router(sessions.router)
+    app.include_router(tracking.router)
+    app.include_router(seeds.protected)
+    app.include_router(seeds.router)
+    app.include_router(ops.router)
+    if (WEB_DIR / "index.html").is_file():
+        app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
+    else:
+        app.add_api_route("/app/", seeds.placeholder_app, methods=["GET"], include_in_schema=False)
+    return app

@@ -1,0 +1,68 @@
+"""Structured logs of the service: one ``key=value`` line per event.
+
+Every service log line reads ``ts=... level=... logger=... event=<name> key=value ...`` (values with
+spaces or quotes are JSON-quoted), so that it is both readable and machine-parseable (the logfmt
+convention, https://brandur.org/logfmt). Frames, sample payloads and the API token are never passed to
+these functions; error messages of :mod:`gazescope.vision.frames` never contain image data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+LOGGER_NAME = "gazescope.api"
+log = logging.getLogger(LOGGER_NAME)
+
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def _fmt_value(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    s = str(v)
+    if not s or any(c in s for c in ' "=\n\t'):
+        return json.dumps(s)
+    return s
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``ts=<ISO time> level=<level> logger=<name> event=<message> k=v ...`` (logfmt)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        parts = [
+            f"ts={ts}",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name}",
+            f"event={_fmt_value(record.getMessage())}",
+        ]
+        for k, v in record.__dict__.items():
+            if k not in _RESERVED and not k.startswith("_"):
+                parts.append(f"{k}={_fmt_value(v)}")
+        if record.exc_info:
+            parts.append(f"exc={_fmt_value(self.formatException(record.exc_info))}")
+        return " ".join(parts)
+
+
+def configure_logging(level: str = "info") -> None:
+    """Give the ``gazescope`` logger a stderr handler with :class:`KeyValueFormatter` (once)."""
+    root = logging.getLogger("gazescope")
+    root.setLevel(level.upper())
+    if not any(getattr(h, "_gazescope", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(KeyValueFormatter())
+        handler._gazescope = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def event(name: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    """Log event ``name`` with ``fields`` as key=value pairs (never pass frame data or secrets)."""
+    log.log(level, name, extra={k: v for k, v in fields.items() if k not in _RESERVED})

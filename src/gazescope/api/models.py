@@ -1,0 +1,80 @@
+"""Request and response models of the REST API (pydantic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gazescope.domain import SessionInfo
+
+_ID = r"^[A-Za-z0-9_.\-]{1,128}$"
+
+
+class SessionCreate(BaseModel):
+    """Body of ``POST /api/sessions`` (every field optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, min_length=1, max_length=256, description="Who is tracked.")
+    label: str | None = Field(None, max_length=512, description="Free text shown in lists and reports.")
+    screen_w_px: int | None = Field(None, gt=0, le=100_000, description="Viewport width in CSS pixels.")
+    screen_h_px: int | None = Field(None, gt=0, le=100_000, description="Viewport height in CSS pixels.")
+    stimulus_id: str | None = Field(None, min_length=1, max_length=256, description="Shown stimulus.")
+    calibration_id: str | None = Field(None, min_length=1, max_length=256, description="Calibration used.")
+
+
+class SeedSessionStart(SessionCreate):
+    """Body of seed 000's ``POST /session/start``: optional, unknown keys are ignored; ``session_id``
+    chooses the id (1-128 characters of letters, digits, ``_.-``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str | None = Field(None, pattern=_ID)
+
+
+class SeedSessionEnd(BaseModel):
+    """Body of seed 000's ``POST /session/end``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str = Field(..., pattern=_ID)
+
+
+class SessionOut(BaseModel):
+    """A session as stored. Times are epoch milliseconds; ``ended_at_ms`` is null while it runs;
+    ``tracking`` says whether a tracking WebSocket is connected now."""
+
+    id: str
+    created_at_ms: float
+    user_id: str | None = None
+    label: str | None = None
+    screen_w_px: int | None = None
+    screen_h_px: int | None = None
+    stimulus_id: str | None = None
+    calibration_id: str | None = None
+    ended_at_ms: float | None = None
+    status: str = "active"
+    sample_count: int = 0
+    dropped_frames: int = 0
+    tracking: bool = False
+
+    @classmethod
+    def of(cls, info: SessionInfo, tracking: bool = False) -> SessionOut:
+        return cls(**info.to_dict(), tracking=tracking)
+
+
+class SamplesPage(BaseModel):
+    """Samples of a session from sample index ``start``; ``total`` is the session's stored count."""
+
+    session_id: str
+    start: int
+    total: int
+    samples: list[dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    """Error body: a human-readable ``detail`` and, for gazescope errors, a stable ``code``."""
+
+    detail: Any
+    code: str | None = None

@@ -1,0 +1,167 @@
+"""Sessions REST API under ``/api/sessions``: create, list, get, end (report), report, samples, delete."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.responses import PlainTextResponse
+
+from gazescope.api import service
+from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
+from gazescope.api.security import require_token
+from gazescope.api.state import AppState, get_state
+from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
+
+router = APIRouter(
+    prefix="/api/sessions",
+    tags=["sessions"],
+    dependencies=[Depends(require_token)],
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def parse_time_ms(value: str | None, name: str) -> float | None:
+    """A query time as epoch milliseconds: a number (epoch ms) or an ISO 8601 date-time (naive = UTC).
+    Raises HTTP 422 naming the parameter otherwise."""
+    if value is None or value == "":
+        return None
+    try:
+        v = float(value)
+        if math.isfinite(v):
+            return v
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(
+            status_code=422,
+            detail=f"{name} must be epoch milliseconds or an ISO 8601 date-time, got {value[:64]!r}",
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp() * 1000.0
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+async def create_session(state: State, body: SessionCreate | None = None) -> SessionOut:
+    """Start a session; all fields are optional. Returns it with its new ``id`` (201)."""
+    fields = body.model_dump(exclude_none=True) if body else {}
+    info = await service.create_session(state, **fields)
+    return SessionOut.of(info)
+
+
+@router.get("", response_model=list[SessionOut])
+async def list_sessions(
+    state: State,
+    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    stimulus_id: Annotated[str | None, Query(max_length=256)] = None,
+    since: Annotated[str | None, Query(description="Created at or after: epoch ms or ISO 8601.")] = None,
+    until: Annotated[str | None, Query(description="Created at or before: epoch ms or ISO 8601.")] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SessionOut]:
+    """Sessions newest first, filtered by user, stimulus and creation time."""
+    since_ms, until_ms = parse_time_ms(since, "since"), parse_time_ms(until, "until")
+    infos = await state.io(
+        state.store.list_sessions,
+        user_id=user_id,
+        stimulus_id=stimulus_id,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        limit=limit,
+        offset=offset,
+    )
+    return [SessionOut.of(i, i.id in state.connections) for i in infos]
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+async def get_session(state: State, session_id: str) -> SessionOut:
+    """One session (404 when unknown)."""
+    info = await service.get_session(state, session_id)
+    return SessionOut.of(info, session_id in state.connections)
+
+
+@router.post("/{session_id}/end")
+async def end_session(state: State, session_id: str) -> dict[str, Any]:
+    """End the session (its tracking WebSocket is closed after its samples are stored), build, store and
+    return its report. Idempotent: ending an ended session returns the stored report."""
+    return await service.end_session(state, session_id)
+
+
+@router.get("/{session_id}/report")
+async def get_report(state: State, session_id: str) -> dict[str, Any]:
+    """The stored report of an ended session; for a running session a provisional report over the
+    samples stored so far (``provisional: true``, not stored)."""
+    info = await service.get_session(state, session_id)
+    report = await state.io(state.store.get_report, session_id)
+    if report is None:
+        report = await service.build_report(state, info)
+        report["provisional"] = True
+    return report
+
+
+def _csv(samples: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(SAMPLE_CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for s in samples:
+        w.writerow(sample_to_row(s))
+    return buf.getvalue()
+
+
+async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:
+    info = await service.get_session(state, session_id)
+    samples = await state.io(state.store.get_samples, session_id, start=start, limit=limit)
+    return info.sample_count, samples
+
+
+@router.get(
+    "/{session_id}/samples.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_samples_csv(
+    state: State,
+    session_id: str,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """Samples as CSV (columns ``gazescope.domain.SAMPLE_CSV_COLUMNS``)."""
+    _, samples = await _samples(state, session_id, start, limit)
+    return Response(
+        _csv(samples),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{session_id}-samples.csv"'},
+    )
+
+
+@router.get(
+    "/{session_id}/samples", response_model=SamplesPage, responses={200: {"content": {"text/csv": {}}}}
+)
+async def get_samples(
+    state: State,
+    session_id: str,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    """Stored samples in order from sample index ``start`` (JSON), or CSV with ``?format=csv``."""
+    if format == "csv":
+        return await get_samples_csv(state, session_id, start, limit)
+    total, samples = await _samples(state, session_id, start, limit)
+    return SamplesPage(session_id=session_id, start=start, total=total, samples=samples)
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_session(state: State, session_id: str) -> Response:
+    """Delete the session with its samples, report and linked documents (204); later requests 404."""
+    await service.delete_session(state, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

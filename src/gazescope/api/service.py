@@ -1,0 +1,119 @@
+"""Session operations shared by the REST routes, the seed-compatible routes and the WebSockets.
+
+They run the blocking store calls in a thread (``AppState.io``) and report building in the CPU pool
+(``AppState.cpu``), and coordinate with open tracking connections: ending or deleting a session first
+closes its tracking connection and waits until its samples are flushed, under a per-session lock, so no
+sample is lost or written after the end.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from gazescope.api import logs
+from gazescope.api.state import AppState
+from gazescope.api.tracking import WS_NORMAL, WS_SESSION_DELETED
+from gazescope.domain import SessionInfo
+
+
+def new_session_id() -> str:
+    """A fresh session id (32 hex digits of a random UUID4)."""
+    return uuid.uuid4().hex
+
+
+async def create_session(state: AppState, session_id: str | None = None, **fields: Any) -> SessionInfo:
+    """Create and store a session with ``fields`` (``SessionInfo`` fields); returns it as stored.
+
+    Raises ``ValidationError`` (code ``session_exists``) for a taken id, ``StorageError`` when the store fails.
+    """
+    info = SessionInfo(
+        id=session_id or new_session_id(),
+        created_at_ms=round(time.time() * 1000.0, 3),
+        **{k: v for k, v in fields.items() if v is not None},
+    )
+    stored = await state.io(state.store.create_session, info)
+    logs.event("session_created", session_id=stored.id, user_id=stored.user_id)
+    return stored
+
+
+async def get_session(state: AppState, session_id: str) -> SessionInfo:
+    """The stored session; ``SessionNotFoundError`` when unknown (invalid ids are unknown too)."""
+    return await state.io(state.store.get_session, session_id)
+
+
+async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
+    """The report of a session's stored samples (analytics ``build_session_report``), not stored."""
+    from gazescope.analytics.report import build_session_report
+
+    samples = await state.io(state.store.get_samples, info.id)
+    report = await state.cpu(build_session_report, info.to_dict(), samples)
+    report["session_id"] = info.id
+    return report
+
+
+async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
+    """End a session: close its tracking connection (flushing it), build, store and return the report.
+
+    Idempotent: a session already ended returns its stored report. ``SessionNotFoundError`` when unknown.
+    """
+    lock = state.session_lock(session_id)
+    try:
+        async with lock:
+            conn = state.connections.get(session_id)
+            if conn is not None:
+                if conn.wire.announces:
+                    await conn.send({"type": "session_ended", "session_id": session_id})
+                await conn.stop(WS_NORMAL, "session ended")
+            info = await get_session(state, session_id)
+            if info.status == "ended":
+                stored = await state.io(state.store.get_report, session_id)
+                if stored is not None:
+                    return stored
+            ended = replace(
+                info, ended_at_ms=info.ended_at_ms or round(time.time() * 1000.0, 3), status="ended"
+            )
+            report = await build_report(state, ended)
+            await state.io(state.store.save_report, session_id, report)
+            await state.io(
+                state.store.update_session, session_id, ended_at_ms=ended.ended_at_ms, status="ended"
+            )
+            logs.event(
+                "session_ended",
+                session_id=session_id,
+                frames=report.get("frames"),
+                dropped_frames=report.get("dropped_frames"),
+            )
+            try:
+                await state.hub.publish(
+                    session_id, {"type": "event", "event": "session_ended", "session_id": session_id}
+                )
+            except Exception as exc:
+                logs.event("live_publish_failed", session_id=session_id, error=str(exc))
+            return report
+    finally:
+        state.release_session_lock(session_id)
+
+
+async def delete_session(state: AppState, session_id: str) -> None:
+    """Delete every trace of a session (closing its tracking connection first).
+    ``SessionNotFoundError`` when unknown."""
+    lock = state.session_lock(session_id)
+    try:
+        async with lock:
+            await get_session(state, session_id)
+            conn = state.connections.get(session_id)
+            if conn is not None:
+                await conn.stop(WS_SESSION_DELETED, "session deleted", deleted=True)
+            await state.io(state.store.delete_session, session_id)
+            logs.event("session_deleted", session_id=session_id)
+            try:
+                await state.hub.publish(
+                    session_id, {"type": "event", "event": "session_deleted", "session_id": session_id}
+                )
+            except Exception as exc:
+                logs.event("live_publish_failed", session_id=session_id, error=str(exc))
+    finally:
+        state.release_session_lock(session_id)

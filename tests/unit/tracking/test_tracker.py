@@ -1,0 +1,124 @@
+"""GazeTracker: attention states, rolling figures, gaze held through blinks, calibrated screen points."""
+
+from __future__ import annotations
+
+import pytest
+
+from gazescope.config import Settings
+from gazescope.domain import AttentionState, EyeState, FrameFeatures, HeadPose
+from gazescope.tracking.tracker import GazeTracker
+
+FPS = 30.0
+
+
+def feat(*, ear=0.28, yaw=0.0, pitch=0.0, h=0.5, face=True) -> FrameFeatures:
+    if not face:
+        return FrameFeatures(face_detected=False, face_count=0, image_size=(640, 480))
+    eye = EyeState(ear, (300.0, 200.0), h, 0.5, h - 0.5, 0.0, 30.0, 0.3)
+    return FrameFeatures(
+        face_detected=True,
+        face_count=1,
+        image_size=(640, 480),
+        confidence=1.0,
+        right_eye=eye,
+        left_eye=eye,
+        head=HeadPose(yaw, pitch, 0.0, (0.0, 0.0, 600.0), 0.5),
+        gaze_yaw_deg=yaw,
+        gaze_pitch_deg=pitch,
+    )
+
+
+def run(tracker, frames, start=0):
+    out = []
+    for k, f in enumerate(frames):
+        i = start + k
+        out.append(tracker.update(f, i * 1000 / FPS, i))
+    return out
+
+
+def test_focused_then_looking_away_then_absent():
+    tr = GazeTracker(Settings())
+    s = run(tr, [feat() for _ in range(60)])
+    assert s[-1].attention_state == AttentionState.FOCUSED
+    assert s[-1].eye_contact and s[-1].eye_contact_pct > 95
+    assert s[-1].attention_score > 0.9
+    s = run(tr, [feat(yaw=50.0) for _ in range(60)], start=60)
+    assert s[10].attention_state == AttentionState.FOCUSED  # not yet a second away
+    assert s[-1].attention_state == AttentionState.LOOKING_AWAY
+    assert not s[-1].eye_contact and s[-1].attention_score < 0.5
+    s = run(tr, [feat(face=False) for _ in range(45)], start=120)
+    assert s[-1].attention_state == AttentionState.ABSENT
+    assert not s[-1].face_detected and s[-1].gaze_vector is None
+
+
+def test_eyes_closed_after_a_second():
+    tr = GazeTracker(Settings())
+    run(tr, [feat() for _ in range(90)])
+    s = run(tr, [feat(ear=0.05) for _ in range(45)], start=90)
+    assert s[5].is_blinking and s[5].attention_state == AttentionState.FOCUSED
+    assert s[-1].attention_state == AttentionState.EYES_CLOSED
+    assert s[-1].blink_count == 0  # 1.5 s shut is not a blink
+
+
+def test_drowsy_from_perclos():
+    tr = GazeTracker(Settings())
+    frames = []
+    for _ in range(20):  # 40 s: every 2 s the eyes are shut for 0.5 s, PERCLOS 0.25
+        frames += [feat() for _ in range(45)] + [feat(ear=0.04) for _ in range(15)]
+    s = run(tr, frames)
+    assert s[-1].perclos > 0.15
+    assert s[-1].attention_state == AttentionState.DROWSY
+    assert s[-1].blink_count == 19  # the 20th closure is still open at the last frame
+    assert s[-1].blink_rate_per_min == pytest.approx(30, abs=3)
+
+
+def test_gaze_is_held_through_a_blink():
+    tr = GazeTracker(Settings())
+    run(tr, [feat(h=0.5) for _ in range(30)])
+    s = run(tr, [feat(ear=0.04, h=0.9, yaw=20.0) for _ in range(6)], start=30)
+    assert all(x.is_blinking for x in s[1:])
+    assert s[-1].horizontal_ratio == pytest.approx(0.5, abs=0.02)
+    assert s[-1].direction == "center"
+
+
+def test_direction_follows_gaztracking_thresholds():
+    tr = GazeTracker(Settings())
+    assert run(tr, [feat(h=0.9) for _ in range(60)])[-1].direction == "left"
+    tr = GazeTracker(Settings())
+    assert run(tr, [feat(h=0.1) for _ in range(60)])[-1].direction == "right"
+
+
+class FixedMapper:
+    screen_w_px = 1920
+    screen_h_px = 1080
+
+    def __init__(self, point):
+        self.point = point
+
+    def predict_screen(self, ff, image_rgb=None):
+        return self.point
+
+    def head_in_range(self, ff):
+        return abs(ff.head.yaw_deg) < 20
+
+
+def test_calibrated_samples_carry_screen_points():
+    tr = GazeTracker(Settings(), calibration=FixedMapper((960.0, 540.0)))
+    s = run(tr, [feat() for _ in range(10)])[-1]
+    assert s.screen_x_px == pytest.approx(960.0) and s.screen_y_px == pytest.approx(540.0)
+    assert s.on_screen is True and s.head_in_range is True
+    tr.set_calibration(FixedMapper((2500.0, 540.0)))
+    s = run(tr, [feat(yaw=30.0) for _ in range(10)], start=10)[-1]
+    assert s.on_screen is False and s.head_in_range is False
+    uncal = run(GazeTracker(Settings()), [feat()])[-1]
+    assert uncal.screen_x_px is None and uncal.on_screen is None
+
+
+def test_sample_dict_round_trip():
+    from gazescope.domain import GazeSample
+
+    s = run(GazeTracker(Settings()), [feat() for _ in range(3)])[-1]
+    d = s.to_dict()
+    assert d["gaze_vector"] == [0.0, 0.0] and isinstance(d["pupil_left_px"], list)
+    assert GazeSample.from_dict(d).to_dict() == d
+    assert GazeSample.from_dict(d).t_ms == pytest.approx(s.t_ms)

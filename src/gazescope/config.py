@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(2 * MiB, ge=1024, description="Largest encoded frame accepted.")
     max_frame_width: int = Field(4096, ge=16, description="Largest frame width in pixels (from header).")
     max_frame_height: int = Field(4096, ge=16, description="Largest frame height in pixels (from header).")
+    max_stimulus_bytes: int = Field(
+        16 * MiB,
+        ge=1024,
+        description="Largest uploaded stimulus image (JPEG/PNG, POST /api/stimuli); its pixel size is "
+        "limited by max_frame_width/max_frame_height. 16 MiB holds a lossless 4K screenshot.",
+    )
 
     # --- landmarks ----------------------------------------------------------------------------------
     landmark_backend: Literal["mediapipe", "dlib"] = Field(

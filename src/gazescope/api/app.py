@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from gazescope import __version__
 from gazescope.api import logs
 from gazescope.api.metrics import Metrics
-from gazescope.api.routes import ops, seeds, sessions, tracking
+from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
@@ -125,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(GazescopeError, _gazescope_error)
     app.include_router(sessions.router)
+    app.include_router(stimuli.router)
+    app.include_router(analytics.router)
     app.include_router(tracking.router)
     app.include_router(seeds.protected)
     app.include_router(seeds.router)

@@ -47,9 +47,12 @@ async def get_session(state: AppState, session_id: str) -> SessionInfo:
 async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
     """The report of a session's stored samples (analytics ``build_session_report``), not stored."""
     from gazescope.analytics.report import build_session_report
+    from gazescope.api.routes.analytics import report_context
 
     samples = await state.io(state.store.get_samples, info.id)
-    report = await state.cpu(build_session_report, info.to_dict(), samples)
+    # AOIs of the session's stimulus and the calibration accuracy (heatmap kernel), when stored
+    context = await state.io(report_context, state.store, info, profiles_dir=state.settings.profiles_dir)
+    report = await state.cpu(build_session_report, info.to_dict(), samples, **context)
     report["session_id"] = info.id
     return report
 

@@ -1,0 +1,226 @@
+"""Stimuli (images shown to viewers) and their areas of interest (AOIs), under ``/api/stimuli``.
+
+* ``POST /api/stimuli``: multipart ``file`` (JPEG or PNG, at most ``Settings.max_stimulus_bytes`` and
+  ``max_frame_width`` x ``max_frame_height`` pixels, checked by :func:`gazescope.vision.frames.decode_frame`)
+  and optional ``name``; the image is stored as a blob (an explicit upload), the stimulus document records
+  ``id``, ``name``, ``width_px``, ``height_px``, ``format``, ``bytes``, ``created_at_ms``. 201 with it.
+* ``GET /api/stimuli`` (newest first), ``GET /api/stimuli/{id}`` (with its AOIs),
+  ``GET /api/stimuli/{id}/image`` (the stored bytes), ``DELETE /api/stimuli/{id}`` (image, document and
+  AOIs; sessions keep their ``stimulus_id`` and are analysed on the screen from then on).
+* ``PUT /api/stimuli/{id}/aois`` with ``{"aois": [AOI, ...]}`` replaces the AOI list (each AOI as
+  :class:`gazescope.analytics.aoi.AOI`: ``{"name", "kind": "rect", "x_px", "y_px", "w_px", "h_px"}`` or
+  ``{"name", "kind": "polygon", "points_px": [[x, y], ...]}`` in stimulus pixels; names unique; every AOI
+  must overlap the image). ``GET /api/stimuli/{id}/aois``.
+
+A session shows a stimulus when it is created with ``stimulus_id``; its gaze (viewport px) is scaled into
+stimulus px when the sizes differ (the stimulus fills the viewport). The analyses across the sessions of a
+stimulus are in :mod:`gazescope.api.routes.analytics`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from gazescope.analytics.aoi import AOI, parse_aois
+from gazescope.api import logs
+from gazescope.api.models import ErrorOut
+from gazescope.api.routes.analytics import STIMULI, STIMULUS_AOIS, load_stimulus, stimulus_blob_key
+from gazescope.api.security import require_token
+from gazescope.api.state import AppState, get_state
+from gazescope.errors import FrameTooLargeError, NotFoundError, ValidationError
+
+MAX_AOIS = 500
+"""Most AOIs on one stimulus."""
+
+router = APIRouter(
+    prefix="/api/stimuli",
+    tags=["stimuli"],
+    dependencies=[Depends(require_token)],
+    responses={
+        401: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        413: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+        503: {"model": ErrorOut},
+    },
+)
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+class StimulusOut(BaseModel):
+    """A stored stimulus: size in pixels, encoded ``format`` (jpeg/png) and ``bytes``, ``aoi_count``;
+    ``aois`` in the single-stimulus reply."""
+
+    id: str
+    name: str
+    width_px: int
+    height_px: int
+    format: str
+    bytes: int
+    created_at_ms: float
+    aoi_count: int = 0
+    image_url: str
+    aois: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, doc: dict[str, Any], aois: list[dict[str, Any]] | None, *, detail: bool) -> StimulusOut:
+        fields = {
+            k: doc[k] for k in ("id", "name", "width_px", "height_px", "format", "bytes", "created_at_ms")
+        }
+        return cls(
+            **fields,
+            aoi_count=len(aois or []),
+            image_url=f"/api/stimuli/{doc['id']}/image",
+            aois=(aois or []) if detail else None,
+        )
+
+
+class AOIList(BaseModel):
+    """Body of ``PUT /api/stimuli/{id}/aois`` and reply of the AOI routes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aois: list[dict[str, Any]] = Field(..., max_length=MAX_AOIS, description="AOIs in stimulus pixels.")
+
+
+class AOIListOut(AOIList):
+    stimulus_id: str
+
+
+def _aoi_json(a: AOI) -> dict[str, Any]:
+    return a.model_dump(mode="json", exclude_none=True)
+
+
+def _decode(data: bytes, max_bytes: int, max_w: int, max_h: int) -> tuple[str, int, int]:
+    from gazescope.vision.frames import decode_frame, sniff_format
+
+    img = decode_frame(data, max_bytes=max_bytes, max_width=max_w, max_height=max_h)
+    return str(sniff_format(data)), int(img.shape[1]), int(img.shape[0])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StimulusOut)
+async def create_stimulus(
+    state: State,
+    file: Annotated[UploadFile, File(description="The stimulus image, JPEG or PNG.")],
+    name: Annotated[str | None, Form(max_length=200, description="Label (default: the file name).")] = None,
+) -> StimulusOut:
+    """Upload a stimulus image (JPEG/PNG). 413 over the size limits, 400 for a file that is not a
+    decodable JPEG/PNG."""
+    s = state.settings
+    data = await file.read(s.max_stimulus_bytes + 1)
+    if len(data) > s.max_stimulus_bytes:
+        raise HTTPException(413, f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes")
+    try:
+        fmt, w, h = await state.cpu(
+            _decode, data, s.max_stimulus_bytes, s.max_frame_width, s.max_frame_height
+        )
+    except FrameTooLargeError as exc:
+        raise HTTPException(413, exc.message) from None
+    sid = uuid.uuid4().hex
+    label = (name or "").strip() or (file.filename or "").strip()[:200] or sid
+    doc = {
+        "id": sid,
+        "name": label,
+        "width_px": w,
+        "height_px": h,
+        "format": fmt,
+        "bytes": len(data),
+        "created_at_ms": round(time.time() * 1000.0, 3),
+    }
+    await state.io(state.store.put_blob, stimulus_blob_key(sid), data)
+    try:
+        await state.io(state.store.put_document, STIMULI, sid, doc)
+    except Exception:
+        await state.io(state.store.delete_blob, stimulus_blob_key(sid))
+        raise
+    logs.event("stimulus_created", stimulus_id=sid, width_px=w, height_px=h, bytes=len(data))
+    return StimulusOut.of(doc, [], detail=True)
+
+
+async def _aoi_docs(state: AppState, stimulus_id: str) -> list[dict[str, Any]]:
+    try:
+        doc = await state.io(state.store.get_document, STIMULUS_AOIS, stimulus_id)
+    except NotFoundError:
+        return []
+    return list(doc.get("aois") or [])
+
+
+@router.get("", response_model=list[StimulusOut])
+async def list_stimuli(state: State) -> list[StimulusOut]:
+    """All stimuli, newest first, with their AOI counts."""
+    docs = await state.io(state.store.list_documents, STIMULI)
+    aois = {
+        d.get("stimulus_id"): d.get("aois") or []
+        for d in await state.io(state.store.list_documents, STIMULUS_AOIS)
+    }
+    docs.sort(key=lambda d: (d.get("created_at_ms") or 0.0, d["id"]), reverse=True)
+    return [StimulusOut.of(d, aois.get(d["id"]), detail=False) for d in docs]
+
+
+@router.get("/{stimulus_id}", response_model=StimulusOut)
+async def get_stimulus(state: State, stimulus_id: str) -> StimulusOut:
+    """One stimulus with its AOIs (404 when unknown)."""
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    return StimulusOut.of(stim.doc, [_aoi_json(a) for a in stim.aois], detail=True)
+
+
+@router.get(
+    "/{stimulus_id}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+async def get_stimulus_image(state: State, stimulus_id: str) -> Response:
+    """The stored image bytes (``image/jpeg`` or ``image/png``)."""
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=True)
+    media = "image/png" if stim.doc.get("format") == "png" else "image/jpeg"
+    return Response(stim.image, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.delete("/{stimulus_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_stimulus(state: State, stimulus_id: str) -> Response:
+    """Delete the stimulus: its document, image and AOIs (204; 404 when unknown)."""
+    await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    await state.io(state.store.delete_document, STIMULUS_AOIS, stimulus_id)
+    await state.io(state.store.delete_document, STIMULI, stimulus_id)
+    await state.io(state.store.delete_blob, stimulus_blob_key(stimulus_id))
+    logs.event("stimulus_deleted", stimulus_id=stimulus_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def check_aois(aois: list[dict[str, Any]], width_px: float, height_px: float) -> list[AOI]:
+    """Parse AOIs (:func:`gazescope.analytics.aoi.parse_aois`) and check that each overlaps the
+    ``width_px`` x ``height_px`` stimulus. Raises ``ValidationError`` naming the bad AOI."""
+    parsed = parse_aois(aois)
+    for a in parsed:
+        x0, y0, x1, y1 = a.bbox_px
+        if x1 <= 0 or y1 <= 0 or x0 >= width_px or y0 >= height_px:
+            raise ValidationError(
+                f"AOI {a.name!r} (x {x0:g}..{x1:g}, y {y0:g}..{y1:g}) lies outside the "
+                f"{width_px:g}x{height_px:g} stimulus; AOIs are in stimulus pixels"
+            )
+    return parsed
+
+
+@router.put("/{stimulus_id}/aois", response_model=AOIListOut)
+async def put_aois(state: State, stimulus_id: str, body: AOIList) -> AOIListOut:
+    """Replace the stimulus' AOIs (422 naming the first invalid AOI; nothing is stored then)."""
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    parsed = check_aois(body.aois, *stim.size_px)
+    out = [_aoi_json(a) for a in parsed]
+    doc = {"stimulus_id": stimulus_id, "aois": out, "updated_at_ms": round(time.time() * 1000.0, 3)}
+    await state.io(state.store.put_document, STIMULUS_AOIS, stimulus_id, doc)
+    logs.event("stimulus_aois_set", stimulus_id=stimulus_id, count=len(out))
+    return AOIListOut(stimulus_id=stimulus_id, aois=out)
+
+
+@router.get("/{stimulus_id}/aois", response_model=AOIListOut)
+async def get_aois(state: State, stimulus_id: str) -> AOIListOut:
+    """The stimulus' AOIs (an empty list before any are set)."""
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    return AOIListOut(stimulus_id=stimulus_id, aois=[_aoi_json(a) for a in stim.aois])

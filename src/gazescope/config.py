@@ -184,6 +184,14 @@ class Settings(BaseSettings):
     calibration_settle_ms: float = Field(
         300.0, ge=0, description="Samples this soon after a target moves are skipped (saccade latency)."
     )
+    calibration_samples_per_target: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Usable samples a grid calibration target needs before it is done: 5 is about 1/3 s at "
+        "15 FPS after the settle window, the length of one fixation (200-400 ms; Holmqvist et al., "
+        "'Eye Tracking', OUP 2011, ch. 4).",
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

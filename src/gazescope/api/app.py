@@ -27,6 +27,7 @@ from gazescope import __version__
 from gazescope.api import logs
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking
+from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(seeds.protected)
     app.include_router(seeds.router)
     app.include_router(ops.router)
+    app.include_router(calibration_routes.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

@@ -83,6 +83,8 @@ MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
 
 _HANDLERS: dict[str, MessageHandler] = {}
+StartHook = Callable[["TrackingConnection"], Awaitable[None]]
+_START_HOOKS: list[StartHook] = []
 
 
 def register_message_handler(message_type: str, handler: MessageHandler) -> None:
@@ -96,6 +98,14 @@ def register_message_handler(message_type: str, handler: MessageHandler) -> None
     if message_type in ("frame", "ping"):
         raise ValueError(f"message type {message_type!r} is built in")
     _HANDLERS[message_type] = handler
+
+
+def register_start_hook(hook: StartHook) -> None:
+    """Run ``await hook(conn)`` when a tracking connection starts serving, after the ``session`` message
+    and before any frame is read (e.g. to apply the session's saved calibration). A failing hook is
+    logged; the connection goes on."""
+    if hook not in _START_HOOKS:
+        _START_HOOKS.append(hook)
 
 
 def message_types() -> list[str]:
@@ -172,6 +182,12 @@ class TrackingConnection:
         """Frames dropped in the session so far (earlier connections included)."""
         return self._dropped_base + self.dropped
 
+    @property
+    def next_frame_index(self) -> int:
+        """The ``frame_index`` the next frame received will get: frames with a lower index arrived before
+        now (e.g. before a calibration target was announced)."""
+        return self._next_index
+
     def add_frame_observer(self, observer: FrameObserver) -> None:
         """Call ``observer(features, sample, image_rgb)`` in the worker thread after every processed frame
         (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``."""
@@ -246,6 +262,11 @@ class TrackingConnection:
                 }
             )
         await self._publish({"type": "event", "event": "tracking_started", "session_id": self.session_id})
+        for hook in list(_START_HOOKS):
+            try:
+                await hook(self)
+            except Exception:
+                logs.log.exception("tracking start hook failed", extra={"session_id": self.session_id})
         processor = asyncio.create_task(self._process_loop(), name=f"gs-process-{self.conn_id}")
         flusher = asyncio.create_task(self._flush_loop(), name=f"gs-flush-{self.conn_id}")
         self._recv_task = asyncio.create_task(self._receive_loop(), name=f"gs-recv-{self.conn_id}")

@@ -1,0 +1,121 @@
+"""Calibration REST API: target layouts and calibration profiles.
+
+* ``GET /api/calibration/layouts``: grid layouts (normalised target and validation points), the smooth-pursuit
+  parameters, registered mappers and the defaults.
+* ``GET /api/profiles?user_id=&limit=``: profile summaries (no fitted mapper), newest first.
+* ``GET /api/profiles/{id}``: one profile document, with the profile JSON under ``profile``.
+* ``DELETE /api/profiles/{id}``: 204; 404 when unknown.
+* ``POST /api/profiles``: store a profile JSON (``FittedCalibration.to_json()``, e.g. made offline), either
+  bare or as a document from ``GET /api/profiles/{id}`` (``{"profile": {...}, ...}``); ``user_id`` in the
+  body (or the query) overrides the profile's. A missing ``profile_id``/``created_at_ms`` is filled in.
+  201 with the summary; 409 when the id is taken; 422 when the profile cannot be read (wrong version,
+  other features, unknown mapper, malformed).
+
+Profiles live in the store (see :mod:`gazescope.api.calibration`), so every server on one Redis shares them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
+
+from gazescope.api import calibration as cal_api
+from gazescope.api.models import ErrorOut
+from gazescope.api.security import require_token
+from gazescope.api.state import AppState, get_state
+from gazescope.calibration.profile import FittedCalibration
+from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
+
+router = APIRouter(
+    tags=["calibration"],
+    dependencies=[Depends(require_token)],
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _not_found(exc: ProfileNotFoundError) -> NotFoundError:
+    return NotFoundError(exc.message, code=exc.code)
+
+
+@router.get("/api/calibration/layouts")
+async def get_layouts(state: State) -> dict[str, Any]:
+    """Calibration layouts (``5``, ``9``, ``13``, ``16`` grids; ``pursuit``), mappers and defaults."""
+    return cal_api.layouts_info(state.settings)
+
+
+@router.get("/api/profiles")
+async def list_profiles(
+    state: State,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Profile summaries (of one user with ``user_id``), newest first."""
+    docs = await state.io(cal_api.list_profiles, state.store, user_id)
+    return [cal_api.profile_summary(d) for d in docs[:limit]]
+
+
+@router.get("/api/profiles/{profile_id}")
+async def get_profile(state: State, profile_id: str) -> dict[str, Any]:
+    """One stored profile document (summary fields plus ``profile``, the profile JSON)."""
+    try:
+        return await state.io(cal_api.get_profile_document, state.store, profile_id)
+    except ProfileNotFoundError as exc:
+        raise _not_found(exc) from None
+
+
+@router.delete("/api/profiles/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_profile(state: State, profile_id: str) -> Response:
+    """Delete a profile (204). Sessions that used it keep their recorded accuracy."""
+    try:
+        await state.io(cal_api.delete_profile, state.store, profile_id)
+    except ProfileNotFoundError as exc:
+        raise _not_found(exc) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibration:
+    wrapped = isinstance(body.get("profile"), dict)
+    prof = dict(body["profile"] if wrapped else body)
+    prof.setdefault("profile_id", uuid.uuid4().hex[:12])
+    prof.setdefault("created_at_ms", round(time.time() * 1000.0, 3))
+    try:
+        cal = FittedCalibration.from_dict(prof)
+    except CalibrationError as exc:
+        raise ValidationError(
+            f"not a usable calibration profile: {exc.message}", code="bad_profile"
+        ) from None
+    uid = user_id
+    if uid is None and wrapped and body.get("user_id") is not None:
+        uid = body["user_id"]
+    if uid is not None and uid != cal.user_id:
+        if not isinstance(uid, str) or not 0 < len(uid) <= 256:
+            raise ValidationError("user_id must be a string of 1-256 characters")
+        cal = replace(cal, user_id=uid)
+    cal_api.check_profile_id(cal.profile_id)
+    return cal
+
+
+@router.post("/api/profiles", status_code=status.HTTP_201_CREATED)
+async def create_profile(
+    state: State,
+    body: Annotated[dict[str, Any], Body(description="A profile JSON, bare or as a profile document.")],
+    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> dict[str, Any]:
+    """Store a calibration profile; returns its summary (201)."""
+    cal = await state.cpu(_parse_profile, body, user_id)
+
+    def put() -> dict[str, Any]:
+        try:
+            state.store.get_document(cal_api.PROFILES, cal.profile_id)
+        except NotFoundError:
+            return cal_api.save_profile(state.store, cal)
+        raise HTTPException(status.HTTP_409_CONFLICT, f"a profile {cal.profile_id!r} exists already")
+
+    doc = await state.io(put)
+    return cal_api.profile_summary(doc)

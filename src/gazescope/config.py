@@ -10,12 +10,13 @@ at 640x480.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    allowed_origins: list[str] = Field(
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to open WebSockets and make CORS requests, besides the server's own "
         "origin and http(s)://localhost / 127.0.0.1 on any port. '*' allows every origin.",
@@ -199,7 +200,7 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             v = v.strip()
             if v.startswith("["):
-                return v  # JSON list, parsed by pydantic
+                return json.loads(v)  # a JSON list (NoDecode: the env value arrives raw)
             return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
         return v
 

@@ -117,6 +117,22 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         s.stop()
 
 
+@pytest.fixture(scope="module")
+def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Like ``serve`` but the servers live for the whole test module (fewer start-ups)."""
+    servers: list[Server] = []
+    tmp = tmp_path_factory.mktemp("serve")
+
+    def _start(**env: str) -> Server:
+        s = start_server(tmp, **env)
+        servers.append(s)
+        return s
+
+    yield _start
+    for s in servers:
+        s.stop()
+
+
 @pytest.fixture
 def server(serve: Callable[..., Server]) -> Server:
     """One server on SQLite with default settings."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -51,8 +52,31 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
+_TOKEN_RE = re.compile(r"((?:^|[?&\s])token=)[^&\s\"']+")
+
+
+class RedactTokenFilter(logging.Filter):
+    """Replace the value of ``token=`` query parameters in log messages by ``***`` (uvicorn logs the
+    path and query string of every WebSocket it accepts)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if "token=" in message:
+            record.msg = _TOKEN_RE.sub(r"\1***", message)
+            record.args = None
+        return True
+
+
 def configure_logging(level: str = "info") -> None:
-    """Give the ``gazescope`` logger a stderr handler with :class:`KeyValueFormatter` (once)."""
+    """Give the ``gazescope`` logger a stderr handler with :class:`KeyValueFormatter` (once), and make
+    uvicorn's loggers redact ``token=`` query values."""
+    for name in ("uvicorn.error", "uvicorn.access", "uvicorn"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokenFilter) for f in lg.filters):
+            lg.addFilter(RedactTokenFilter())
     root = logging.getLogger("gazescope")
     root.setLevel(level.upper())
     if not any(getattr(h, "_gazescope", False) for h in root.handlers):

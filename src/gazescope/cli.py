@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from gazescope import cli_analytics
 from gazescope.config import Settings
 from gazescope.errors import GazescopeError
 
@@ -191,6 +192,10 @@ def bench(
         f"without decode: {res['ratio_pipeline_to_landmarks']:.3f}"
     )
     _write_json(res, json_out)
+
+
+app.command("heatmap")(cli_analytics.heatmap)
+app.command("report")(cli_analytics.report)
 
 
 def main() -> None:  # pragma: no cover - console entry

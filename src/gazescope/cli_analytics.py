@@ -1,0 +1,347 @@
+"""``gazescope heatmap`` and ``gazescope report``: analytics figures and reports from the command line.
+
+Sources (pick one kind):
+
+* stored sessions: ``--db PATH`` (a SQLite file written by ``gazescope serve``) or ``--redis-url URL``,
+  with session ids as arguments, and/or ``--stimulus ID`` (every session on that stimulus, or the given
+  ids restricted to it), or ``--user ID`` (every session of a user);
+* ``gazescope analyze`` output folders: ``--folder DIR`` (repeatable; each holds ``samples.csv`` and
+  ``report.json``), optionally with ``--image FILE`` (the stimulus shown, JPEG/PNG) and ``--aois FILE``
+  (a JSON list of AOIs in stimulus px, or ``{"aois": [...]}``).
+
+One session gives that session's figure/report; several give the aggregate (each viewer weighing the same;
+per-AOI % viewers, dwell and time to first fixation). The computations are the API's
+(:mod:`gazescope.api.routes.analytics`), so files and HTTP answers agree.
+
+Examples::
+
+    gazescope heatmap --db gazescope.db --stimulus 3f2a... --out stimulus.png
+    gazescope heatmap --db gazescope.db 9b1c... --kind scanpath --overlay --out scanpath.png
+    gazescope heatmap --redis-url redis://localhost:6379/0 --user alice --out alice.png
+    gazescope report --db gazescope.db --stimulus 3f2a... --out reports/landing
+    gazescope report --folder out/run1 --folder out/run2 --image page.png --aois aois.json --out reports/runs
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from gazescope.errors import GazescopeError, ValidationError
+
+if TYPE_CHECKING:
+    from gazescope.api.routes.analytics import SessionData, StimulusData
+    from gazescope.storage import Store
+
+DbOpt = Annotated[
+    Path | None, typer.Option("--db", help="SQLite database of a gazescope service.", dir_okay=False)
+]
+RedisOpt = Annotated[str | None, typer.Option("--redis-url", help="Redis URL of a gazescope service.")]
+StimulusOpt = Annotated[str | None, typer.Option("--stimulus", help="Every session on this stimulus id.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Every session of this user id.")]
+FolderOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--folder", help="A `gazescope analyze` output folder (repeatable).", file_okay=False),
+]
+ImageOpt = Annotated[
+    Path | None,
+    typer.Option("--image", help="Stimulus image (JPEG/PNG) for --folder sources.", dir_okay=False),
+]
+AoisOpt = Annotated[
+    Path | None, typer.Option("--aois", help="AOIs JSON (stimulus px) for --folder sources.", dir_okay=False)
+]
+IdsArg = Annotated[list[str] | None, typer.Argument(help="Session ids (with --db or --redis-url).")]
+MethodOpt = Annotated[str, typer.Option("--method", help="Fixation method: idt or ivt.")]
+
+
+def _fail(exc: Exception | str) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _method(method: str) -> Literal["idt", "ivt"]:
+    if method not in ("idt", "ivt"):
+        raise ValidationError(f"unknown fixation method {method!r}; available: idt, ivt")
+    return method  # type: ignore[return-value]
+
+
+def open_store(db: Path | None, redis_url: str | None) -> Store:
+    """The store named by ``--db`` (must exist: a typo never creates an empty database) or
+    ``--redis-url``. ``ValidationError`` when both or neither are given."""
+    if (db is None) == (redis_url is None):
+        raise ValidationError("give exactly one of --db PATH or --redis-url URL")
+    if db is not None:
+        from gazescope.storage import SQLiteStore
+
+        if not db.is_file():
+            raise ValidationError(f"no database file at {db}")
+        return SQLiteStore(db)
+    from gazescope.storage import RedisStore
+
+    store = RedisStore(redis_url or "")
+    if not store.ping():
+        raise ValidationError("the Redis server does not answer at the given --redis-url")
+    return store
+
+
+def load_folder(folder: Path) -> SessionData:
+    """A ``gazescope analyze`` output folder as a session: ``samples.csv`` (required) and ``report.json``
+    (screen size, calibration accuracy; optional). ``ValidationError`` when ``samples.csv`` is missing or
+    malformed."""
+    from gazescope.analytics.export import read_samples_csv
+    from gazescope.api.routes.analytics import SessionData
+    from gazescope.domain import SessionInfo
+
+    csv_path = folder / "samples.csv"
+    if not csv_path.is_file():
+        raise ValidationError(f"{folder} has no samples.csv (is it a `gazescope analyze` output folder?)")
+    samples = read_samples_csv(csv_path.read_text())
+    report: dict[str, Any] = {}
+    if (folder / "report.json").is_file():
+        try:
+            report = json.loads((folder / "report.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{folder / 'report.json'} is not JSON: {exc}") from exc
+    w, h = report.get("screen_w_px"), report.get("screen_h_px")
+    sid = re.sub(r"[^A-Za-z0-9_.-]", "_", folder.resolve().name)[:128] or "folder"
+    info = SessionInfo(
+        id=sid,
+        created_at_ms=0.0,
+        label=str(folder),
+        screen_w_px=int(w) if w else None,
+        screen_h_px=int(h) if h else None,
+        status="ended",
+        sample_count=len(samples),
+    )
+    acc = report.get("calibration_accuracy_px")
+    return SessionData(info, samples, report or None, float(acc) if acc else None)
+
+
+def folder_stimulus(image: Path | None, aois: Path | None) -> StimulusData | None:
+    """A stimulus from an image file (size from its header, checked like uploads) and an AOI file."""
+    from gazescope.analytics.aoi import parse_aois
+    from gazescope.api.routes.analytics import StimulusData
+
+    if image is None:
+        if aois is not None:
+            raise ValidationError("--aois needs --image (AOIs are in stimulus pixels)")
+        return None
+    from gazescope.vision.frames import decode_frame, sniff_format
+
+    data = image.read_bytes()
+    arr = decode_frame(data, max_bytes=64 * 1024 * 1024, max_width=16384, max_height=16384)
+    doc = {
+        "id": image.stem,
+        "name": image.name,
+        "width_px": int(arr.shape[1]),
+        "height_px": int(arr.shape[0]),
+        "format": sniff_format(data),
+    }
+    parsed: list = []
+    if aois is not None:
+        try:
+            raw = json.loads(aois.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{aois} is not JSON: {exc}") from exc
+        parsed = parse_aois(raw.get("aois") if isinstance(raw, dict) else raw)
+    return StimulusData(doc, data, tuple(parsed))
+
+
+def gather(
+    ids: list[str] | None,
+    db: Path | None,
+    redis_url: str | None,
+    stimulus: str | None,
+    user: str | None,
+    folders: list[Path] | None,
+    image: Path | None,
+    aois: Path | None,
+) -> tuple[list[SessionData], StimulusData | None]:
+    """The sessions and (optional) stimulus the options select. ``ValidationError`` for a contradictory
+    or empty selection."""
+    from gazescope.api.routes.analytics import load_session, load_stimulus, select_sessions
+
+    if folders:
+        if ids or stimulus or user or db or redis_url:
+            raise ValidationError("--folder cannot be combined with stored-session options")
+        return [load_folder(f) for f in folders], folder_stimulus(image, aois)
+    if image or aois:
+        raise ValidationError("--image/--aois go with --folder; stored sessions use their stimulus")
+    if not (ids or stimulus or user):
+        raise ValidationError("name session ids, --stimulus ID or --user ID (or use --folder)")
+    store = open_store(db, redis_url)
+    try:
+        infos = select_sessions(store, stimulus_id=stimulus, user_id=user, session_ids=ids)
+        if not infos:
+            raise ValidationError("no session matches the selection")
+        datas = [load_session(store, i.id) for i in infos]
+        stim_ids = {d.info.stimulus_id for d in datas}
+        stim = None
+        sid = stimulus or (next(iter(stim_ids)) if len(stim_ids) == 1 else None)
+        if sid:
+            try:
+                stim = load_stimulus(store, sid)
+            except GazescopeError:
+                if stimulus:
+                    raise
+        return datas, stim
+    finally:
+        store.close()
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+def heatmap(
+    ids: IdsArg = None,
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.", dir_okay=False)] = Path(
+        "heatmap.png"
+    ),
+    db: DbOpt = None,
+    redis_url: RedisOpt = None,
+    stimulus: StimulusOpt = None,
+    user: UserOpt = None,
+    folder: FolderOpt = None,
+    image: ImageOpt = None,
+    aois: AoisOpt = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="heatmap, or for one session scanpath or trail.")
+    ] = "heatmap",
+    overlay: Annotated[
+        bool | None,
+        typer.Option("--overlay/--no-overlay", help="Draw on the stimulus (default: when known)."),
+    ] = None,
+    transparent: Annotated[
+        bool, typer.Option("--transparent", help="RGBA heatmap only (no background).")
+    ] = False,
+    source: Annotated[str, typer.Option("--source", help="fixations or samples.")] = "fixations",
+    method: MethodOpt = "idt",
+) -> None:
+    """Write a gaze heatmap (or one session's scanpath/trail) PNG of stored sessions or analyze folders."""
+    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen, session_figure_png
+
+    try:
+        m = _method(method)
+        if source not in ("fixations", "samples"):
+            raise ValidationError(f"unknown --source {source!r}; available: fixations, samples")
+        if kind not in ("heatmap", "scanpath", "trail"):
+            raise ValidationError(f"unknown --kind {kind!r}; available: heatmap, scanpath, trail")
+        datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
+        draw_on = (stim is not None and not transparent) if overlay is None else overlay
+        if len(datas) == 1:
+            png = session_figure_png(
+                datas[0],
+                stim,
+                kind,
+                overlay=draw_on,
+                transparent=transparent,
+                source=source,
+                method=m,  # type: ignore[arg-type]
+            )
+        else:
+            if kind != "heatmap":
+                raise ValidationError(f"--kind {kind} draws one session; {len(datas)} are selected")
+            space = stim.size_px if stim is not None else common_screen(datas)
+            png, n = aggregate_heatmap_png(
+                datas,
+                space=space,
+                stim=stim,
+                overlay=draw_on,
+                transparent=transparent,
+                source=source,  # type: ignore[arg-type]
+                method=m,
+                what=f"{len(datas)} sessions",
+            )
+            typer.echo(f"{n} of {len(datas)} sessions have gaze to draw")
+    except GazescopeError as exc:
+        _fail(exc)
+    _write(out, png)
+
+
+def report(
+    ids: IdsArg = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json, report.html and PNGs.", file_okay=False)
+    ] = Path("report"),
+    db: DbOpt = None,
+    redis_url: RedisOpt = None,
+    stimulus: StimulusOpt = None,
+    user: UserOpt = None,
+    folder: FolderOpt = None,
+    image: ImageOpt = None,
+    aois: AoisOpt = None,
+    method: MethodOpt = "idt",
+) -> None:
+    """Write report.json and a self-contained report.html (plus heatmap/scanpath/trail PNGs) for one
+    session, or the aggregate report (% viewers per AOI, dwell, TTFF) and heatmap of several."""
+    from gazescope.analytics.report import (
+        build_aggregate_report,
+        build_session_report,
+        render_report_html,
+        session_images,
+    )
+    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen
+
+    try:
+        m = _method(method)
+        datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
+        aoi_list = list(stim.aois) if stim is not None else None
+        if len(datas) == 1:
+            d = datas[0]
+            rep = build_session_report(
+                d.info.to_dict(),
+                d.samples,
+                aois=aoi_list,
+                calibration_accuracy_px=d.calibration_accuracy_px,
+                stimulus_size_px=stim.size_px if stim is not None else None,
+                fps_hint=(d.report or {}).get("fps"),
+                method=m,
+            )
+            images = session_images(
+                d.info.to_dict(),
+                d.samples,
+                stimulus_image=stim.image if stim is not None else None,
+                stimulus_size_px=stim.size_px if stim is not None else None,
+                calibration_accuracy_px=d.calibration_accuracy_px,
+                fps_hint=(d.report or {}).get("fps"),
+                method=m,
+                aois=aoi_list,
+            )
+        else:
+            stim_doc = (
+                {k: stim.doc[k] for k in ("id", "name", "width_px", "height_px")}
+                if stim is not None
+                else {"name": f"{len(datas)} sessions"}
+            )
+            rep = build_aggregate_report(
+                stim_doc, [(d.info.to_dict(), d.samples) for d in datas], aoi_list, method=m
+            )
+            images = {}
+            if any(d.has_gaze() for d in datas):
+                space = stim.size_px if stim is not None else common_screen(datas)
+                images["heatmap"], _ = aggregate_heatmap_png(
+                    datas, space=space, stim=stim, overlay=stim is not None, method=m, what="the sessions"
+                )
+        page = render_report_html(rep, images)
+    except GazescopeError as exc:
+        _fail(exc)
+    _write(out / "report.json", json.dumps(rep, indent=2))
+    _write(out / "report.html", page)
+    for name, png in images.items():
+        if name != "timeline":
+            _write(out / f"{name}.png", png)
+    if rep.get("kind") == "aggregate":
+        for a in rep.get("aois") or []:
+            typer.echo(
+                f"AOI {a['name']}: {a['viewers_pct']:.0f}% of viewers ({a['n_viewers']}/{a['n_sessions']})"
+            )

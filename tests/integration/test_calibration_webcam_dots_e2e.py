@@ -72,7 +72,13 @@ class Client:
         return await self.next("sample")
 
 
-async def calibrate(client: Client, points: list[dict[str, Any]], user_id: str | None) -> dict[str, Any]:
+async def calibrate(
+    client: Client,
+    points: list[dict[str, Any]],
+    user_id: str | None,
+    mapper: str = "ridge",
+    mapper_params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     w, h = points[0]["w"], points[0]["h"]
     await client.send(
         {
@@ -80,7 +86,8 @@ async def calibrate(client: Client, points: list[dict[str, Any]], user_id: str |
             "layout": "16",
             "screen_w_px": w,
             "screen_h_px": h,
-            "mapper": "ridge",
+            "mapper": mapper,
+            "mapper_params": mapper_params or {},
             "user_id": user_id,
             "settle_ms": 0,
             "samples_per_target": 3,
@@ -92,11 +99,11 @@ async def calibrate(client: Client, points: list[dict[str, Any]], user_id: str |
         await client.send({"type": "calibration_target", "x_px": p["x"], "y_px": p["y"]})
         for _ in range(REPEATS):
             await client.frame(p["jpeg"])
-        if k == 2:  # three points are not enough for the ridge mapper (4); the calibration stays open
+        if k == 2:  # three points are too few (ridge needs 4, cnn 9); the calibration stays open
             await client.send({"type": "calibration_finish"})
             err = await client.next("error")
             assert err["code"] == "not_enough_data"
-            assert "at least 4" in err["message"]
+            assert f"at least {4 if mapper == 'ridge' else 9}" in err["message"]
     await client.send({"type": "calibration_finish"})
     return await client.next("calibration_result", "error")
 
@@ -132,13 +139,13 @@ async def sample_with_profile(ws_url: str, sid: str, jpeg: bytes, use: dict | No
         return applied, await c.frame(jpeg)
 
 
-def check_result(result: dict[str, Any], n_points: int) -> None:
+def check_result(result: dict[str, Any], n_points: int, mapper: str = "ridge") -> None:
     acc = result["accuracy"]
     for key in ("mean_error_px", "median_error_px", "mean_error_pct_width"):
         assert math.isfinite(acc[key]) and acc[key] >= 0, (key, acc)
     assert acc["precision_rms_px"] is None or math.isfinite(acc["precision_rms_px"])
     assert result["grade"] in ("good", "fair", "poor")
-    assert result["mapper"] == "ridge"
+    assert result["mapper"] == mapper
     assert len(result["points"]) == n_points
     for p in result["points"]:
         assert math.isfinite(p["error_px"]) and p["samples"] >= 3
@@ -252,3 +259,81 @@ def test_profile_shared_between_servers_on_redis(
         assert http.delete(f"/api/profiles/{pid}").status_code == 204
     with httpx.Client(base_url=a.url) as http:
         assert http.get(f"/api/profiles/{pid}").status_code == 404
+
+
+def test_cnn_mapper_on_real_frames(serve: Callable[..., Any], data_dir: Path) -> None:
+    """The personal CNN (seed 004's "mini training") over the WebSocket: eye patches are cut from the
+    frames in memory; the fitted network maps later frames, and a drift check (which needs the frames)
+    answers."""
+    pytest.importorskip("torch")
+    points = dots(data_dir, "6")
+    server = serve()
+
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            sid = (await http.post("/api/sessions", json={})).json()["id"]
+        async with websockets.connect(f"{server.ws_url}/ws/sessions/{sid}/track", max_size=None) as ws:
+            c = Client(ws)
+            await c.next("session")
+            result = await calibrate(c, points, None, "cnn", {"epochs": 40, "time_budget_s": 5.0})
+            assert result["type"] == "calibration_result", result
+            after = await c.frame(points[1]["jpeg"])
+            await c.send(
+                {"type": "drift_start", "x_px": points[1]["x"], "y_px": points[1]["y"], "settle_ms": 0}
+            )
+            await c.next("drift_started")
+            for _ in range(2):
+                await c.frame(points[1]["jpeg"])
+            await c.send({"type": "drift_finish"})
+            drift = await c.next("drift_result", "error")
+            return {"result": result, "after": after, "drift": drift}
+
+    out = asyncio.run(run())
+    result = out["result"]
+    print(
+        f"webcam_dots {SUBJECT}/6 cnn: mean {result['accuracy']['mean_error_px']} px, grade {result['grade']}"
+    )
+    check_result(result, len(result["points"]), "cnn")
+    assert result["profile_id"] is None  # no user: not saved
+    assert out["after"]["screen_x_px"] is not None
+    assert out["drift"]["type"] == "drift_result" and out["drift"]["n_samples"] == 2
+
+
+def test_pursuit_layout_on_real_frames(serve: Callable[..., Any], data_dir: Path) -> None:
+    """Smooth-pursuit plumbing with real frames: each webcam_dots image is shown as the path point nearest
+    to its dot (path indices announced as the client would, frame by frame); validation points of the
+    path are held out; the result names path indices."""
+    points = dots(data_dir, "7")
+    w, h = points[0]["w"], points[0]["h"]
+    server = serve()
+
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            sid = (await http.post("/api/sessions", json={"screen_w_px": w, "screen_h_px": h})).json()["id"]
+        async with websockets.connect(f"{server.ws_url}/ws/sessions/{sid}/track", max_size=None) as ws:
+            c = Client(ws)
+            await c.next("session")
+            await c.send({"type": "calibration_start", "layout": "pursuit", "settle_ms": 0, "rate_hz": 10})
+            started = await c.next("calibration_started")
+            path = started["targets"]
+            used = set()
+            for p in points:
+                near = min(path, key=lambda t: math.hypot(t["x_px"] - p["x"], t["y_px"] - p["y"]))
+                used.add(near["index"])
+                await c.send({"type": "calibration_target", "index": near["index"]})
+                await c.frame(p["jpeg"])
+                await c.frame(p["jpeg"])
+            await c.send({"type": "calibration_finish"})
+            result = await c.next("calibration_result", "error")
+            return {"started": started, "result": result, "used": used, "messages": c.messages}
+
+    out = asyncio.run(run())
+    result = out["result"]
+    assert result["type"] == "calibration_result", result
+    assert out["started"]["samples_per_target"] == 1
+    assert {p["index"] for p in result["points"]} <= out["used"]
+    assert math.isfinite(result["accuracy"]["mean_error_px"]) and result["grade"] in ("good", "fair", "poor")
+    validation = {t["index"] for t in out["started"]["targets"] if t["validation"]}
+    if out["used"] & validation:
+        assert result["accuracy"]["validation_source"] == "validation"
+        assert {p["index"] for p in result["points"]} <= validation

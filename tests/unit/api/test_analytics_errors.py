@@ -24,7 +24,9 @@ def png_bytes(w: int = 640, h: int = 360) -> bytes:
     return buf.getvalue()
 
 
-def fixation_points(x: float, y: float, n: int = 10, t0: float = 0.0, dt: float = 40.0) -> list[dict[str, Any]]:
+def fixation_points(
+    x: float, y: float, n: int = 10, t0: float = 0.0, dt: float = 40.0
+) -> list[dict[str, Any]]:
     return [{"t_ms": t0 + k * dt, "x_px": x + (2 if k % 2 else -2), "y_px": y} for k in range(n)]
 
 
@@ -77,7 +79,9 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
 
 
 def test_upload_checks_format_and_limits(tmp_path: Path) -> None:
-    s = Settings(db_path=tmp_path / "up.db", max_stimulus_bytes=4096, max_frame_width=320, max_frame_height=320)
+    s = Settings(
+        db_path=tmp_path / "up.db", max_stimulus_bytes=4096, max_frame_width=320, max_frame_height=320
+    )
     with TestClient(create_app(s)) as c:
         gif = b"GIF89a" + b"\x00" * 40
         r = c.post("/api/stimuli", files={"file": ("a.gif", gif, "image/gif")})
@@ -89,7 +93,9 @@ def test_upload_checks_format_and_limits(tmp_path: Path) -> None:
         r = c.post("/api/stimuli", files={"file": ("big.png", png_bytes(400, 100), "image/png")})
         assert r.status_code == 413 and "400x100" in r.json()["detail"]
         noisy = io.BytesIO()
-        Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)).save(noisy, "PNG")
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)).save(
+            noisy, "PNG"
+        )
         r = c.post("/api/stimuli", files={"file": ("noise.png", noisy.getvalue(), "image/png")})
         assert r.status_code == 413 and "4096 bytes" in r.json()["detail"]
         assert c.get("/api/stimuli").json() == []  # nothing stored by refused uploads
@@ -120,7 +126,9 @@ def test_stimulus_crud_and_aoi_validation(client: TestClient) -> None:
 
     # a session on the stimulus is still analysed (on its screen) after the stimulus is deleted
     sess = new_session(client, stimulus_id=sid, screen_w_px=640, screen_h_px=360)
-    assert client.post(f"/api/sessions/{sess}/gaze", json={"points": fixation_points(35, 35)}).status_code == 200
+    assert (
+        client.post(f"/api/sessions/{sess}/gaze", json={"points": fixation_points(35, 35)}).status_code == 200
+    )
     assert client.delete(f"/api/stimuli/{sid}").status_code == 204
     assert client.get(f"/api/stimuli/{sid}").status_code == 404
     assert client.get(f"/api/stimuli/{sid}/image").status_code == 404
@@ -139,7 +147,9 @@ def test_gaze_batches_are_validated(client: TestClient) -> None:
     r = client.post(f"/api/sessions/{sid}/gaze", json={"points": pts, "screen_w_px": 800, "screen_h_px": 600})
     assert r.status_code == 200 and r.json()["accepted"] == len(pts)
     assert client.get(f"/api/sessions/{sid}").json()["screen_w_px"] == 800
-    r = client.post(f"/api/sessions/{sid}/gaze", json={"points": pts, "screen_w_px": 1024, "screen_h_px": 768})
+    r = client.post(
+        f"/api/sessions/{sid}/gaze", json={"points": pts, "screen_w_px": 1024, "screen_h_px": 768}
+    )
     assert r.status_code == 409 and "contradicts" in r.json()["detail"]
     r = client.post(f"/api/sessions/{sid}/gaze", json={"points": pts})  # back in time
     assert r.status_code == 409 and "back in time" in r.json()["detail"]
@@ -175,7 +185,9 @@ def test_gaze_batches_are_validated(client: TestClient) -> None:
         "without_point": 1,
         "sample_count": len(pts) + 3,
     }
-    assert client.post(f"/api/sessions/{sid}/end").status_code == 200
+    rep = client.post(f"/api/sessions/{sid}/end").json()
+    states = rep["attention_state_s"]  # off-screen: looking away; no point: absent; the rest focused
+    assert states["absent"] > 0 and states["looking_away"] > 0 and states["focused"] > states["absent"]
     r = client.post(f"/api/sessions/{sid}/gaze", json={"points": [{"t_ms": 9000, "x_px": 1, "y_px": 1}]})
     assert r.status_code == 409 and "ended" in r.json()["detail"]
 

@@ -54,7 +54,7 @@ from gazescope.api import logs, service
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
-from gazescope.domain import SessionInfo
+from gazescope.domain import AttentionState, SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
 from gazescope.storage import Store
 
@@ -436,8 +436,8 @@ def _scaled(data: SessionData, space: tuple[float, float], method: FixationMetho
             samples = [
                 {
                     **s,
-                    "screen_x_px": s["screen_x_px"] * sx if _positive_or_zero(s.get("screen_x_px")) else None,
-                    "screen_y_px": s["screen_y_px"] * sy if _positive_or_zero(s.get("screen_y_px")) else None,
+                    "screen_x_px": s["screen_x_px"] * sx if _finite(s.get("screen_x_px")) else None,
+                    "screen_y_px": s["screen_y_px"] * sy if _finite(s.get("screen_y_px")) else None,
                 }
                 for s in samples
             ]
@@ -445,7 +445,7 @@ def _scaled(data: SessionData, space: tuple[float, float], method: FixationMetho
     return samples, fix, sigma
 
 
-def _positive_or_zero(v: Any) -> bool:
+def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -769,13 +769,26 @@ class GazeAccepted(BaseModel):
     sample_count: int
 
 
+def _client_attention(sample: Mapping[str, Any]) -> str:
+    """Attention state of a client gaze sample, with the tracker's meanings
+    (:class:`gazescope.domain.AttentionState`): ``focused`` when the point is on the screen, ``looking_away``
+    when it is off the screen, ``absent`` when the client had no gaze (face not found)."""
+    if sample.get("screen_x_px") is None:
+        return AttentionState.ABSENT.value
+    return (AttentionState.LOOKING_AWAY if sample.get("on_screen") is False else AttentionState.FOCUSED).value
+
+
 @router.post("/api/sessions/{session_id}/gaze", response_model=GazeAccepted)
 async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccepted:
     """Store client-side gaze points as samples (``analytics.events.gaze_points_to_samples``) so the
     session's events, heatmaps and report use them. Points are sorted by ``t_ms``; a batch must not start
     before the last stored sample (409). The session needs ``screen_w_px``/``screen_h_px`` (set at
     creation or given here once; 422 when missing, 409 when they contradict the session's), must be
-    running (409 when ended) and must not be tracked over its WebSocket at the same time (409)."""
+    running (409 when ended) and must not be tracked over its WebSocket at the same time (409).
+
+    Each stored sample gets ``source: "client_gaze"`` and an ``attention_state`` read from its point
+    (:func:`_client_attention`), so the report's attention time shares and focus % mean something; eye
+    contact, blinks, EAR and head pose are not measured by such clients and stay absent."""
     from gazescope.analytics.events import gaze_points_to_samples
 
     if (body.screen_w_px is None) != (body.screen_h_px is None):
@@ -825,6 +838,7 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
             for s in samples:
                 s["frame_index"] += count
                 s["source"] = "client_gaze"
+                s["attention_state"] = _client_attention(s)
             total = await state.io(state.store.append_samples, session_id, samples)
     finally:
         state.release_session_lock(session_id)

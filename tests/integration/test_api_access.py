@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import httpx
 import pytest
@@ -103,3 +104,29 @@ def test_idle_connection_is_closed_with_1001(server):
 
     assert asyncio.run(run()) == 1001
     assert httpx.get(f"{server.url}/api/sessions/{sid}", headers=auth()).json()["status"] == "active"
+
+
+def test_unreachable_store_is_not_ready_and_errors_are_clear(serve):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    server = serve(GAZESCOPE_REDIS_URL=f"redis://127.0.0.1:{dead}/0")
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    r = httpx.get(f"{server.url}/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "unavailable", "store": "redis"}
+    assert httpx.get(f"{server.url}/health").status_code == 503
+    r = httpx.post(f"{server.url}/api/sessions", timeout=30)
+    assert r.status_code == 503 and r.json()["code"] == "storage_error"
+
+    async def connect():
+        async with websockets.connect(f"{server.ws_url}/ws/sessions/abc/track") as ws:
+            msg = json.loads(await ws.recv())
+            try:
+                await asyncio.wait_for(ws.recv(), 20)
+            except ConnectionClosed as exc:
+                return msg, exc.rcvd.code if exc.rcvd else None
+        return msg, None
+
+    msg, code = asyncio.run(connect())
+    assert msg["type"] == "error" and msg["code"] == "storage_error" and code == 1011
+    assert server.alive()

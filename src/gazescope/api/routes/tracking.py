@@ -76,6 +76,10 @@ async def run_tracking(
                         f"no session {session_id[:128]!r}",
                     )
                     return
+                except GazescopeError as exc:  # the store is unreachable
+                    logs.event("tracking_lookup_failed", session_id=session_id, error=exc.message)
+                    await _refuse(ws, wire, WS_INTERNAL_ERROR, exc.code, "the session store is unavailable")
+                    return
                 if info.status == "ended":
                     await _refuse(
                         ws, wire, WS_SESSION_ENDED, "session_ended", "the session has ended; start a new one"
@@ -124,6 +128,9 @@ async def live(ws: WebSocket, session_id: str) -> None:
         info = await service.get_session(state, session_id)
     except SessionNotFoundError:
         await _refuse(ws, NativeWire(), WS_SESSION_NOT_FOUND, "session_not_found", "no such session")
+        return
+    except GazescopeError as exc:
+        await _refuse(ws, NativeWire(), WS_INTERNAL_ERROR, exc.code, "the session store is unavailable")
         return
     gauge = state.metrics.active_connections.labels(kind="live")
     gauge.inc()

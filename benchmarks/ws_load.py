@@ -1,0 +1,325 @@
+"""Load benchmark of the tracking WebSocket: N concurrent clients stream real webcam frames at 15 FPS.
+
+Each client creates a session (``POST /api/sessions``), opens ``/ws/sessions/{id}/track`` and sends the
+frames of the desk video (JPEG, quality 70, each client starting at a different frame) as
+``{"type": "frame", "data": <base64>, "t_ms": <sequence number>}`` on a fixed 15 FPS schedule for the given
+time, then waits for the sample of its last frame. Printed per run:
+
+* round trip p50/p99 (ms): from sending a frame to receiving the sample that echoes its ``t_ms``
+  (dropped frames have none);
+* processed FPS (all clients), drop ratio (frames replaced while waiting: newest wins);
+* server RSS (peak and at the end, from /proc when the server runs here);
+* stored vs processed samples (``sample_count`` of the sessions after the last flush).
+
+By default a real ``gazescope serve`` subprocess is started on a free port with SQLite in a temporary
+folder; ``--url`` uses a running server instead. Examples::
+
+    python benchmarks/ws_load.py --clients 4 --seconds 30
+    python benchmarks/ws_load.py --clients 2,4,6,8 --seconds 20     # a sweep, one server
+    python benchmarks/ws_load.py --url http://127.0.0.1:8000 --clients 4
+
+The client runs on the same machine and takes CPU too (JSON framing, WebSocket I/O): figures are for
+"server and clients on one host" unless ``--url`` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = (
+    Path(os.environ.get("GAZESCOPE_DATA_DIR", ROOT.parent / "shared" / "data"))
+    / "videos"
+    / ("desk_webcam_640x480.avi")
+)
+P99_LIMIT_MS = 150.0
+
+
+@dataclass
+class ClientResult:
+    session_id: str
+    sent: int = 0
+    processed: int = 0
+    dropped: int = 0
+    errors: int = 0
+    rtts_ms: list[float] = field(default_factory=list)
+    stored: int = -1
+    completed: bool = False
+
+
+def load_frames(video: Path, quality: int, limit: int) -> list[str]:
+    """Base64 JPEGs of the video's first ``limit`` frames."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    out: list[str] = []
+    while len(out) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out.append(base64.b64encode(buf.tobytes()).decode())
+    cap.release()
+    if not out:
+        sys.exit(f"no frames read from {video}")
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """``gazescope serve`` in a subprocess, SQLite in a temporary folder."""
+
+    def __init__(self, env_extra: dict[str, str]) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="gazescope-bench-")
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
+        env.update(GAZESCOPE_DB_PATH=str(Path(self.tmp.name) / "bench.db"), **env_extra)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+        self.log = open(Path(self.tmp.name) / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.tmp.name,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"server exited: {(Path(self.tmp.name) / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        sys.exit("server did not start within 60 s")
+
+    def rss_mb(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            return None
+        return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+        self.tmp.cleanup()
+
+
+async def run_client(
+    idx: int, base_url: str, frames: list[str], fps: float, seconds: float, headers: dict, token: str | None
+) -> ClientResult:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        r = await http.post("/api/sessions", json={"label": f"ws_load client {idx}"})
+        r.raise_for_status()
+        sid = r.json()["id"]
+    res = ClientResult(sid)
+    ws_url = base_url.replace("http", "ws", 1) + f"/ws/sessions/{sid}/track"
+    if token:
+        ws_url += f"?token={token}"
+    sent_at: dict[float, float] = {}
+    offset = (idx * 97) % len(frames)
+    async with websockets.connect(ws_url, max_size=None) as ws:
+        await ws.recv()  # the session message
+        last = {"t": -1.0}
+        finished = asyncio.Event()
+
+        async def receive() -> None:
+            async for raw in ws:
+                now = time.perf_counter()
+                msg = json.loads(raw)
+                if msg.get("type") == "sample":
+                    res.processed += 1
+                    res.dropped = int(msg.get("dropped_frames") or 0)
+                    t = msg.get("client_t_ms")
+                    if t in sent_at:
+                        res.rtts_ms.append((now - sent_at.pop(t)) * 1000.0)
+                    if finished.is_set() and t == last["t"]:
+                        res.completed = True
+                        return
+                elif msg.get("type") == "error":
+                    res.errors += 1
+
+        rx = asyncio.create_task(receive())
+        await asyncio.sleep((idx % 8) / (8 * fps))  # spread the clients over one frame interval
+        t0 = time.perf_counter()
+        n = int(seconds * fps)
+        for i in range(n):
+            delay = t0 + i / fps - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t = float(i)
+            data = frames[(offset + i) % len(frames)]
+            sent_at[t] = time.perf_counter()
+            last["t"] = t
+            await ws.send('{"type":"frame","t_ms":%r,"data":"%s"}' % (t, data))  # noqa: UP031
+            res.sent += 1
+        finished.set()
+        # the last frame is never dropped (newest wins): wait for its sample
+        if last["t"] not in sent_at:  # its sample came already
+            res.completed = True
+            rx.cancel()
+        else:
+            try:
+                await asyncio.wait_for(rx, 30)
+            except TimeoutError:
+                rx.cancel()
+    return res
+
+
+async def one_run(
+    base_url: str, n: int, frames: list[str], args: argparse.Namespace, server: LocalServer | None
+):
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    rss: list[float] = []
+
+    async def watch_rss() -> None:
+        while True:
+            if server is not None and (v := server.rss_mb()) is not None:
+                rss.append(v)
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.create_task(watch_rss())
+    t0 = time.perf_counter()
+    results = await asyncio.gather(
+        *(run_client(i, base_url, frames, args.fps, args.seconds, headers, args.token) for i in range(n))
+    )
+    wall = time.perf_counter() - t0
+    watcher.cancel()
+    # the clients are gone: their last samples are flushed on disconnect (poll for up to 30 s)
+    t_end = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        while True:
+            for r in results:
+                r.stored = (await http.get(f"/api/sessions/{r.session_id}")).json()["sample_count"]
+            if all(r.stored >= r.processed for r in results) or time.perf_counter() - t_end > 30:
+                break
+            await asyncio.sleep(0.25)
+        flush_wait_s = time.perf_counter() - t_end
+        if not args.keep:
+            for r in results:
+                await http.delete(f"/api/sessions/{r.session_id}")
+    rtts = np.array([x for r in results for x in r.rtts_ms])
+    sent = sum(r.sent for r in results)
+    processed = sum(r.processed for r in results)
+    dropped = sum(r.dropped for r in results)
+    stored = sum(r.stored for r in results)
+    out = {
+        "clients": n,
+        "seconds": args.seconds,
+        "fps_per_client": args.fps,
+        "sent": sent,
+        "processed": processed,
+        "dropped": dropped,
+        "errors": sum(r.errors for r in results),
+        "accounted": processed + dropped == sent,
+        "drop_ratio": dropped / sent if sent else 0.0,
+        "processed_fps": processed / wall,
+        "rtt_p50_ms": float(np.percentile(rtts, 50)) if len(rtts) else None,
+        "rtt_p99_ms": float(np.percentile(rtts, 99)) if len(rtts) else None,
+        "stored": stored,
+        "stored_equals_processed": stored == processed,
+        "stored_after_s": flush_wait_s,
+        "all_completed": all(r.completed for r in results),
+        "server_rss_peak_mb": max(rss) if rss else None,
+        "server_rss_end_mb": server.rss_mb() if server else None,
+    }
+    return out
+
+
+def fmt(v: object) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", default="4", help="clients per run, or a comma-separated sweep (4,8,12)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="streaming time per run")
+    ap.add_argument("--fps", type=float, default=15.0, help="frames per second per client")
+    ap.add_argument("--url", default=None, help="a running server (default: start one here)")
+    ap.add_argument("--token", default=os.environ.get("GAZESCOPE_API_TOKEN"), help="API token, if required")
+    ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    ap.add_argument("--quality", type=int, default=70, help="JPEG quality of the frames")
+    ap.add_argument("--workers", type=int, default=None, help="GAZESCOPE_WORKER_THREADS of the local server")
+    ap.add_argument("--keep", action="store_true", help="keep the sessions (default: delete them)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = ap.parse_args()
+    counts = [int(x) for x in str(args.clients).split(",") if x.strip()]
+    frames = load_frames(args.video, args.quality, 842)
+    server = None
+    if args.url is None:
+        env = {"GAZESCOPE_WORKER_THREADS": str(args.workers)} if args.workers else {}
+        server = LocalServer(env)
+        base_url = server.url
+    else:
+        base_url = args.url.rstrip("/")
+    print(f"server {base_url} ({'local subprocess, SQLite' if server else 'external'}); {len(frames)} frames")
+    print(f"cpu count {os.cpu_count()}; {args.fps:g} FPS per client for {args.seconds:g} s")
+    runs = []
+    try:
+        for n in counts:
+            r = asyncio.run(one_run(base_url, n, frames, args, server))
+            runs.append(r)
+            print(
+                f"N={n:>3}  sent={r['sent']:>6}  processed={r['processed']:>6}  dropped={r['dropped']:>5} "
+                f"(ratio {r['drop_ratio']:.3f})  processed_fps={fmt(r['processed_fps'])}  "
+                f"rtt p50={fmt(r['rtt_p50_ms'])} ms p99={fmt(r['rtt_p99_ms'])} ms  "
+                f"stored={r['stored']} (== processed: {r['stored_equals_processed']}, after "
+                f"{r['stored_after_s']:.1f} s)  "
+                f"rss peak={fmt(r['server_rss_peak_mb'])} MB end={fmt(r['server_rss_end_mb'])} MB  "
+                f"errors={r['errors']}  accounted={r['accounted']}",
+                flush=True,
+            )
+    finally:
+        if server is not None:
+            server.stop()
+    ok = [
+        r["clients"]
+        for r in runs
+        if r["rtt_p99_ms"] is not None and r["rtt_p99_ms"] <= P99_LIMIT_MS and r["stored_equals_processed"]
+    ]
+    print(f"largest N with p99 <= {P99_LIMIT_MS:g} ms and stored == processed: {max(ok) if ok else 'none'}")
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({"runs": runs, "largest_ok_clients": max(ok) if ok else None}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import threading
 import time
 from typing import Any
@@ -287,6 +288,24 @@ def test_reconnect_continues_the_session_and_a_newer_connection_takes_over(serve
     assert info["sample_count"] == 14
 
 
+def test_a_crashed_client_loses_nothing_processed(server, session, desk_jpegs):
+    async def run():
+        ws = await websockets.connect(f"{server.ws_url}/ws/sessions/{session}/track")
+        await next_json(ws)
+        got = await lockstep(ws, desk_jpegs[:6])
+        ws.transport.abort()  # TCP reset, no close frame
+        return got
+
+    got = asyncio.run(run())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        info = httpx.get(f"{server.url}/api/sessions/{session}").json()
+        if not info["tracking"]:
+            break
+        time.sleep(0.1)
+    assert info["tracking"] is False and info["sample_count"] == len(got) == 6
+
+
 def test_bystander_and_server_were_unaffected(server, bystander):
     time.sleep(1.0)
     bystander.finish()
@@ -299,3 +318,24 @@ def test_bystander_and_server_were_unaffected(server, bystander):
     assert info["sample_count"] == processed
     assert httpx.get(f"{server.url}/readyz").status_code == 200
     assert server.alive()
+
+
+def test_server_shutdown_flushes_open_sessions(serve, desk_jpegs):
+    import sqlite3
+
+    srv = serve()
+    sid = httpx.post(f"{srv.url}/api/sessions").json()["id"]
+
+    async def run():
+        async with websockets.connect(f"{srv.ws_url}/ws/sessions/{sid}/track") as ws:
+            await next_json(ws)
+            got = await lockstep(ws, desk_jpegs[:5])
+            srv.proc.send_signal(signal.SIGTERM)  # graceful shutdown while the client is connected
+            return got, await close_code(ws)
+
+    got, code = asyncio.run(run())
+    assert code in (1001, 1012)  # going away / service restart
+    srv.proc.wait(timeout=30)
+    with sqlite3.connect(srv.db_path) as conn:
+        n = conn.execute("SELECT count(*) FROM samples WHERE session_id = ?", (sid,)).fetchone()[0]
+    assert n == len(got) == 5

@@ -140,3 +140,19 @@ def test_ops_endpoints(client):
     ):
         assert name in text
     assert client.get("/openapi.json").json()["info"]["title"] == "gazescope"
+
+
+def test_oversize_message_is_refused_by_the_app_too(tmp_path, desk_jpegs):
+    """Without uvicorn's ws_max_size (another ASGI server), the app itself closes with 1009."""
+    app = create_app(Settings(db_path=tmp_path / "g.db", max_message_bytes=64 * 1024))
+    with TestClient(app) as client:
+        sid = client.post("/api/sessions").json()["id"]
+        with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
+            ws.receive_json()
+            ws.send_bytes(desk_jpegs[0])
+            assert ws.receive_json()["type"] == "sample"
+            ws.send_bytes(b"\xff\xd8" + b"\x00" * (65 * 1024))
+            with pytest.raises(WebSocketDisconnect) as exc:
+                ws.receive_json()
+            assert exc.value.code == 1009
+        assert client.get(f"/api/sessions/{sid}").json()["sample_count"] == 1

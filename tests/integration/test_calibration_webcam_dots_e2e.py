@@ -78,6 +78,7 @@ async def calibrate(
     user_id: str | None,
     mapper: str = "ridge",
     mapper_params: dict[str, Any] | None = None,
+    validation: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     w, h = points[0]["w"], points[0]["h"]
     await client.send(
@@ -96,7 +97,9 @@ async def calibrate(
     started = await client.next("calibration_started")
     assert started["save"] is (user_id is not None)
     for k, p in enumerate(points):
-        await client.send({"type": "calibration_target", "x_px": p["x"], "y_px": p["y"]})
+        await client.send(
+            {"type": "calibration_target", "x_px": p["x"], "y_px": p["y"], "validation": k in validation}
+        )
         for _ in range(REPEATS):
             await client.frame(p["jpeg"])
         if k == 2:  # three points are too few (ridge needs 4, cnn 9); the calibration stays open
@@ -105,7 +108,7 @@ async def calibrate(
             assert err["code"] == "not_enough_data"
             assert f"at least {4 if mapper == 'ridge' else 9}" in err["message"]
     await client.send({"type": "calibration_finish"})
-    return await client.next("calibration_result", "error")
+    return await client.next("calibration_result", "error", timeout=300.0)
 
 
 def progress_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -275,7 +278,10 @@ def test_cnn_mapper_on_real_frames(serve: Callable[..., Any], data_dir: Path) ->
         async with websockets.connect(f"{server.ws_url}/ws/sessions/{sid}/track", max_size=None) as ws:
             c = Client(ws)
             await c.next("session")
-            result = await calibrate(c, points, None, "cnn", {"epochs": 40, "time_budget_s": 5.0})
+            # 4 dots held out as validation points: 12 to fit (cnn needs 9), no leave-one-out refits
+            result = await calibrate(
+                c, points, None, "cnn", {"epochs": 40, "time_budget_s": 5.0}, frozenset({0, 5, 10, 15})
+            )
             assert result["type"] == "calibration_result", result
             after = await c.frame(points[1]["jpeg"])
             await c.send(
@@ -294,6 +300,10 @@ def test_cnn_mapper_on_real_frames(serve: Callable[..., Any], data_dir: Path) ->
         f"webcam_dots {SUBJECT}/6 cnn: mean {result['accuracy']['mean_error_px']} px, grade {result['grade']}"
     )
     check_result(result, len(result["points"]), "cnn")
+    assert result["accuracy"]["validation_source"] == "validation"
+    held_out = {(points[k]["x"], points[k]["y"]) for k in (0, 5, 10, 15)}
+    assert {tuple(p["target_px"]) for p in result["points"]} <= held_out and len(result["points"]) >= 3
+    assert all(p["validation"] for p in result["points"])
     assert result["profile_id"] is None  # no user: not saved
     assert out["after"]["screen_x_px"] is not None
     assert out["drift"]["type"] == "drift_result" and out["drift"]["n_samples"] == 2

@@ -252,6 +252,7 @@ class ConnectionCalibration:
         self.current: int | None = None
         self.counts: dict[int, int] = {}
         self.finishing = False
+        self.finish_task: asyncio.Task[None] | None = None
         self.applied: FittedCalibration | None = None
         self.applied_profile_id: str | None = None
         self.drift: _Drift | None = None
@@ -483,8 +484,12 @@ async def handle_start(conn: TrackingConnection, inbound: Inbound) -> None:
         except TypeError as exc:  # unknown mapper parameter
             raise ValidationError(f"bad mapper_params for {mapper!r}: {exc}") from None
 
-    cs = await conn.state.cpu(build)
     st = state_of(conn)
+    if st.finishing:
+        raise CalibrationError("a calibration is being fitted; wait for its result", code="calibration_busy")
+    cs = await conn.state.cpu(build)
+    if st.finishing:
+        raise CalibrationError("a calibration is being fitted; wait for its result", code="calibration_busy")
     st.clear_calibration()
     cal_id = uuid.uuid4().hex[:12]
     with st.lock:
@@ -609,7 +614,11 @@ async def _apply(conn: TrackingConnection, cal: FittedCalibration, profile_id: s
 
 async def handle_finish(conn: TrackingConnection, inbound: Inbound) -> None:
     """``calibration_finish``: fit and validate in the CPU pool; reply ``calibration_result`` and apply it;
-    ``not_enough_data`` keeps the calibration open."""
+    ``not_enough_data`` keeps the calibration open.
+
+    The fit runs as a task, so the connection keeps receiving (a ``cnn`` fit takes seconds); meanwhile
+    ``calibration_start``/``calibration_cancel``/another finish are answered with ``calibration_busy``.
+    A fit whose client has left still stores the profile."""
     st = state_of(conn)
     with st.lock:
         cs = st.require_session()
@@ -618,6 +627,26 @@ async def handle_finish(conn: TrackingConnection, inbound: Inbound) -> None:
         st.finishing = True
         cal_id = st.calibration_id
         assert cal_id is not None
+    st.finish_task = asyncio.create_task(_run_finish(conn, st, cs, cal_id), name=f"gs-calfit-{cal_id}")
+
+
+async def _run_finish(
+    conn: TrackingConnection, st: ConnectionCalibration, cs: CalibrationSession, cal_id: str
+) -> None:
+    try:
+        await _finish(conn, st, cs, cal_id)
+    except GazescopeError as exc:
+        await conn.send(conn.wire.error(exc.code, exc.message))
+    except Exception:
+        logs.log.exception("calibration fit failed", extra={"session_id": conn.session_id})
+        await conn.send(conn.wire.error("internal_error", "fitting the calibration failed"))
+    finally:
+        st.finish_task = None
+
+
+async def _finish(
+    conn: TrackingConnection, st: ConnectionCalibration, cs: CalibrationSession, cal_id: str
+) -> None:
     try:
         result = await conn.state.cpu(cs.finish)
     except BaseException:  # not enough data, a failed fit, or cancellation: the calibration stays open

@@ -20,6 +20,11 @@ from gazescope.tracking.filters import OneEuroFilter
 from gazescope.vision.eyes import mean_or_none
 from gazescope.vision.gaze import gaze_vector, is_eye_contact
 
+# A mapped point this far outside the screen (fraction of its width) still counts as on the screen: webcam
+# gaze estimates are off by 5-20% of the screen width (RealEye 106 px to WebGazer 172 px on ~1500 px wide
+# screens), so a point just past the edge is more likely an error than a look away.
+ON_SCREEN_MARGIN = 0.1
+
 
 class ScreenMapper(Protocol):
     """What the tracker needs of a fitted calibration (``gazescope.calibration.profile``)."""
@@ -27,7 +32,9 @@ class ScreenMapper(Protocol):
     screen_w_px: int
     screen_h_px: int
 
-    def predict_screen(self, ff: FrameFeatures, image_rgb: Any = None) -> tuple[float, float] | None: ...
+    def predict_screen(
+        self, ff: FrameFeatures, image_rgb: Any = None, *, clip: bool = True
+    ) -> tuple[float, float] | None: ...
 
     def head_in_range(self, ff: FrameFeatures) -> bool: ...
 
@@ -89,6 +96,7 @@ class GazeTracker:
         self._frames = 0
         self._first_t: float | None = None
         self._contact = False
+        self._on_screen: bool | None = None
 
     def set_calibration(self, calibration: ScreenMapper | None) -> None:
         """Attach (or detach with None) a fitted calibration; screen smoothing restarts."""
@@ -185,12 +193,16 @@ class GazeTracker:
                 )
             if bu.is_closed:
                 sx, sy = self._screen.last()
+                on_screen = self._on_screen
             else:
-                pt = cal.predict_screen(ff, image_rgb)
-                if pt is not None:
-                    sx, sy = self._screen(pt, t_s)
-            if sx is not None and sy is not None:
-                on_screen = bool(0 <= sx < cal.screen_w_px and 0 <= sy < cal.screen_h_px)
+                raw = cal.predict_screen(ff, image_rgb, clip=False)
+                if raw is not None:
+                    w, h = cal.screen_w_px, cal.screen_h_px
+                    m = ON_SCREEN_MARGIN * w
+                    on_screen = bool(-m <= raw[0] <= w + m and -m <= raw[1] <= h + m)
+                    clipped = (min(max(raw[0], 0.0), w - 1.0), min(max(raw[1], 0.0), h - 1.0))
+                    sx, sy = self._screen(clipped, t_s)
+            self._on_screen = on_screen
         head = ff.head
         right, left = ff.right_eye, ff.left_eye
         return GazeSample(

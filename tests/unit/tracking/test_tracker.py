@@ -95,7 +95,12 @@ class FixedMapper:
     def __init__(self, point):
         self.point = point
 
-    def predict_screen(self, ff, image_rgb=None):
+    def predict_screen(self, ff, image_rgb=None, *, clip=True):
+        if clip:
+            return (
+                min(max(self.point[0], 0), self.screen_w_px),
+                min(max(self.point[1], 0), self.screen_h_px),
+            )
         return self.point
 
     def head_in_range(self, ff):
@@ -107,9 +112,12 @@ def test_calibrated_samples_carry_screen_points():
     s = run(tr, [feat() for _ in range(10)])[-1]
     assert s.screen_x_px == pytest.approx(960.0) and s.screen_y_px == pytest.approx(540.0)
     assert s.on_screen is True and s.head_in_range is True
-    tr.set_calibration(FixedMapper((2500.0, 540.0)))
+    tr.set_calibration(FixedMapper((2500.0, 540.0)))  # 580 px right of a 1920 px screen
     s = run(tr, [feat(yaw=30.0) for _ in range(10)], start=10)[-1]
     assert s.on_screen is False and s.head_in_range is False
+    assert s.screen_x_px == pytest.approx(1919.0)  # the dot stays on the screen's edge
+    tr.set_calibration(FixedMapper((1950.0, 540.0)))  # just past the edge: within the error margin
+    assert run(tr, [feat() for _ in range(5)], start=20)[-1].on_screen is True
     uncal = run(GazeTracker(Settings()), [feat()])[-1]
     assert uncal.screen_x_px is None and uncal.on_screen is None
 

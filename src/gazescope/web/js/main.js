@@ -169,9 +169,9 @@ function renderMetrics(s) {
   $("m-latency").textContent = lat === null ? "–" : `${lat.toFixed(0)} ms`;
   $("m-fps").textContent = fmt(client.fps(), "", 1);
   const skipped = client.stats.skipped;
-  $("m-dropped").textContent = `${s.dropped_frames ?? 0} server · ${skipped} not sent`;
-  $("m-dropped").title = "server: frames dropped while another was processed (newest wins); " +
-    "not sent: capture ticks skipped because frames were still in flight";
+  $("m-dropped").textContent = `${s.dropped_frames ?? 0} · ${skipped} skipped`;
+  $("m-dropped").title = "first: frames the server dropped while another was processed (newest wins); " +
+    "skipped: frames not sent because earlier ones were still in flight";
   $("m-samples").textContent = String(client.stats.samples);
   $("m-samples").dataset.count = String(client.stats.samples);
   $("no-face").hidden = s.face_detected !== false;
@@ -584,6 +584,7 @@ async function route() {
       break;
     default:
       showView("track");
+      if (!$("start-panel").hidden) refreshProfileInfo();
   }
 }
 
@@ -635,6 +636,10 @@ function init() {
     if (!document.fullscreenElement && app.recording) stopStimulusRecording();
   });
   window.addEventListener("hashchange", route);
+  window.addEventListener("gazescope:need-token", () => {
+    showBanner("This server needs an API token: enter it under Settings, then try again.");
+    openSettings(true);
+  });
   updateStartButtons();
   refreshProfileInfo();
   route();

@@ -51,7 +51,8 @@ export async function showDashboard() {
   try {
     all = await api("/api/sessions?limit=1000");
   } catch (err) {
-    showBanner(`Sessions could not be listed: ${err.message}`);
+    if (err.status === 401) window.dispatchEvent(new CustomEvent("gazescope:need-token"));
+    else showBanner(`Sessions could not be listed: ${err.message}`);
     return;
   }
   const stims = await stimuli();
@@ -170,7 +171,6 @@ function drawTimeline(canvas, timeline) {
   ctx.fillText("0 s", left, H - 8);
   const end = `${(t1 - t0).toFixed(0)} s`;
   ctx.fillText(end, W - 6 - ctx.measureText(end).width, H - 8);
-  ctx.fillText("attention score", left + 6, 18);
 }
 
 /** A heatmap drawn in the browser from the stored samples (used when the server has no heatmap.png). */
@@ -256,6 +256,7 @@ export async function showReport(sessionId) {
     [session, r] = await Promise.all([api(`/api/sessions/${sid}`), api(`/api/sessions/${sid}/report`)]);
   } catch (err) {
     $("report-meta").textContent = `The report could not be loaded: ${err.message}`;
+    if (err.status === 401) window.dispatchEvent(new CustomEvent("gazescope:need-token"));
     return;
   }
   const view = $("view-report");
@@ -292,14 +293,19 @@ export async function showReport(sessionId) {
   if (typeof r.calibration_accuracy_px === "number") cards.push(card("Calibration error", fmt(r.calibration_accuracy_px, " px", 0)));
   $("report-cards").innerHTML = cards.join("");
   drawTimeline($("report-timeline"), r.attention_timeline || []);
-  $("report-states").innerHTML = Object.entries(r.attention_state_s || {})
+  $("report-states").innerHTML = '<span><i style="background:#2563eb;height:3px;vertical-align:3px"></i>attention score</span>' + Object.entries(r.attention_state_s || {})
     .map(([k, v]) => `<span><i style="background:${STATE_COLOURS[k] || "#bbb"}"></i>${esc(k.replace("_", " "))} ${fmt(v, " s", 1)}</span>`)
     .join("");
   // figures
-  const overlay = session.stimulus_id ? "?overlay=1" : "";
+  const params = new URLSearchParams();
+  if (session.stimulus_id) params.set("overlay", "1");
+  const fixations = (r.fixation_count || 0) > 0;
+  const heatParams = new URLSearchParams(params);
+  if (!fixations) heatParams.set("source", "samples"); // the fixation heatmap needs a fixation
+  const q = (p) => (p.toString() ? `?${p}` : "");
   if (r.has_gaze) {
     await Promise.all([
-      figure($("report-heatmap"), "/api/sessions/{session_id}/heatmap.png", `/api/sessions/${sid}/heatmap.png${overlay}`, {
+      figure($("report-heatmap"), "/api/sessions/{session_id}/heatmap.png", `/api/sessions/${sid}/heatmap.png${q(heatParams)}`, {
         fallback: async () => {
           const { canvas, n } = await clientHeatmap(sessionId, r);
           canvas.title = `${n} gaze samples (drawn in the browser)`;
@@ -307,9 +313,11 @@ export async function showReport(sessionId) {
           return canvas;
         },
       }),
-      figure($("report-scanpath"), "/api/sessions/{session_id}/scanpath.png", `/api/sessions/${sid}/scanpath.png${overlay}`, {
-        missing: "This server has no scanpath endpoint.",
-      }),
+      fixations
+        ? figure($("report-scanpath"), "/api/sessions/{session_id}/scanpath.png", `/api/sessions/${sid}/scanpath.png${q(params)}`, {
+          missing: "This server has no scanpath endpoint.",
+        })
+        : ($("report-scanpath").textContent = "No fixation was detected in this session, so there is no scanpath."),
     ]);
   } else {
     const why = "No screen gaze in this session: calibrate to get a heatmap and a scanpath.";
@@ -331,7 +339,15 @@ export async function showReport(sessionId) {
     const href = withToken(`/api/sessions/${sid}/report.html`);
     $("report-html").href = href;
     $("report-html").hidden = false;
-    $("report-frame").src = href;
+    const frame = $("report-frame");
+    frame.removeAttribute("src");
+    frame.hidden = true;
+    $("report-frame-load").hidden = false;
+    $("report-frame-load").onclick = () => {
+      $("report-frame-load").hidden = true;
+      frame.hidden = false;
+      frame.src = href;
+    };
     $("report-frame-panel").hidden = false;
   } else {
     $("report-html").hidden = true;
@@ -346,6 +362,17 @@ export async function deleteSession(sessionId) {
 // ------------------------------------------------------------------------------------------------
 // aggregate heatmaps
 
+/** "samples" when none of the (ended) sessions has a fixation (the fixation heatmap would be empty),
+ * else null (the server's default, fixations). Looks at no more than 50 stored reports. */
+async function heatmapSource(sessions) {
+  const ended = sessions.filter((s) => s.status === "ended").slice(0, 50);
+  if (!ended.length || ended.length < sessions.filter((s) => s.status === "ended").length) return null;
+  const reports = await Promise.all(
+    ended.map((s) => api(`/api/sessions/${encodeURIComponent(s.id)}/report`).catch(() => null)),
+  );
+  return reports.some((r) => r && (r.fixation_count || 0) > 0) ? null : "samples";
+}
+
 export async function showAggregate(kind, id) {
   const enc = encodeURIComponent(id);
   const img = $("agg-image");
@@ -358,7 +385,8 @@ export async function showAggregate(kind, id) {
   if (kind === "user") {
     $("agg-title").textContent = `Heatmap of user ${id}`;
     $("agg-meta").textContent = `${sessions.length} session(s) of this user, all stimuli and screens together.`;
-    await figure(img, "/api/users/{user_id}/heatmap.png", `/api/users/${enc}/heatmap.png`, {
+    const source = await heatmapSource(sessions);
+    await figure(img, "/api/users/{user_id}/heatmap.png", `/api/users/${enc}/heatmap.png${source ? `?source=${source}` : ""}`, {
       missing: "This server has no per-user heatmap endpoint.",
     });
     return;
@@ -371,11 +399,15 @@ export async function showAggregate(kind, id) {
     .join("");
   const load = async () => {
     const chosen = [...chips.querySelectorAll("input:checked")].map((i) => i.value);
-    const q = chosen.length === sessions.length ? "" : `?sessions=${chosen.map(encodeURIComponent).join(",")}`;
     if (!chosen.length) {
       img.textContent = "No session chosen.";
       return;
     }
+    const params = new URLSearchParams();
+    if (chosen.length !== sessions.length) params.set("sessions", chosen.join(","));
+    const source = await heatmapSource(sessions.filter((s) => chosen.includes(s.id)));
+    if (source) params.set("source", source);
+    const q = params.toString() ? `?${params}` : "";
     await figure(img, "/api/stimuli/{stimulus_id}/heatmap.png", `/api/stimuli/${enc}/heatmap.png${q}`, {
       missing: "This server has no aggregate heatmap endpoint.",
     });

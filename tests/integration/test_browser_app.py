@@ -198,6 +198,16 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     assert page.inner_text("#m-dropped")
     page.wait_for_selector("#overlay[data-pupils='2']", timeout=20_000)  # the desk video shows a face
     shot(page, "02_live")
+    # focus alert: attention below a (here unreachable) threshold for 1 s
+    page.click("#settings-toggle")
+    page.fill("#alert-threshold", "1")
+    page.fill("#alert-seconds", "1")
+    page.wait_for_selector("#alert:not([hidden])", timeout=20_000)
+    assert "Attention has been low" in page.inner_text("#alert")
+    shot(page, "02_live_focus_alert", full_page=True)
+    page.fill("#alert-threshold", "0")
+    page.fill("#alert-seconds", "300")
+    page.click("#settings-toggle")
 
     # an observer sees the live samples
     obs = pages.open(f"{server.url}/app/#/observe/{session_id}", LARGE)
@@ -284,6 +294,9 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     page.wait_for_function(
         "Number(document.querySelector('#gaze-canvas').dataset.points || 0) > 5", timeout=30_000
     )
+    page.wait_for_timeout(500)
+    x, y = (int(page.get_attribute("#gaze-canvas", a)) for a in ("data-x", "data-y"))
+    assert 0 <= x <= LARGE["width"] and 0 <= y <= LARGE["height"]
     shot(page, "10_live_saved_profile")
     page.click("#session-end")
     page.wait_for_selector("#view-report[data-loaded='1']", timeout=60_000)
@@ -377,6 +390,18 @@ def test_browser_reconnects_to_the_same_session(
     assert refused, "no reconnection attempt was made while the server was down"
     pages.errors = [e for e in pages.errors if e not in refused]
     shot(page, "12_reconnected")
+    # a reload of the page offers to resume the same session
+    page.reload()
+    page.wait_for_selector("#session-resume:not([hidden])", timeout=10_000)
+    page.check("#consent")
+    page.click("#camera-start")
+    page.wait_for_selector("#session-resume:enabled", timeout=20_000)
+    page.click("#session-resume")
+    page.wait_for_selector("#conn-state[data-state='connected']", timeout=20_000)
+    page.wait_for_function(
+        "Number(document.querySelector('#m-samples').dataset.count || 0) >= 10", timeout=60_000
+    )
+    assert page.inner_text("#session-id").strip() == session_id
     page.click("#session-end")
     page.wait_for_selector("#view-report[data-loaded='1']", timeout=60_000)
     # one session holds the samples of both connections, with increasing frame indexes

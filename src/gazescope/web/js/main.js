@@ -94,27 +94,23 @@ client.addEventListener("state", (ev) => {
   if (d.state === "error") showBanner(`Tracking stopped: ${d.reason}.`);
 });
 
-client.addEventListener("hello", async (ev) => {
-  const hello = ev.detail;
+client.addEventListener("hello", () => {
   hideBanner();
   // keep the calibration across reconnects (and apply the user's saved one on a new session)
   if (!client.supports("calibration_use")) return;
   let msg = null;
   if (app.profileId) msg = { type: "calibration_use", profile_id: app.profileId };
-  else if (app.session && app.session.user_id && !hello.resumed) msg = { type: "calibration_use", user_id: app.session.user_id };
-  if (!msg) return;
-  const reply = client.waitFor((m) => m.type === "calibration_applied" || m.type === "error", 10000);
-  client.send(msg);
-  try {
-    const r = await reply;
-    if (r.type === "calibration_applied") {
-      app.profileId = r.profile_id || app.profileId;
-      const err = r.accuracy && typeof r.accuracy.mean_error_px === "number" ? `, ${r.accuracy.mean_error_px.toFixed(0)} px` : "";
-      setCalibration(`saved profile (${r.grade || "?"}${err})`);
-    }
-  } catch {
-    /* no reply: stays uncalibrated */
-  }
+  else if (app.session && app.session.user_id) msg = { type: "calibration_use", user_id: app.session.user_id };
+  if (msg) client.send(msg); // answered with calibration_applied (below) or error profile_not_found
+});
+
+client.addEventListener("message", (ev) => {
+  const r = ev.detail;
+  if (r.type !== "calibration_applied") return;
+  app.profileId = r.profile_id || app.profileId;
+  if (app.profileId) sessionStorage.setItem("gazescope.profile", app.profileId);
+  const acc = r.accuracy && typeof r.accuracy.mean_error_px === "number" ? `, ${r.accuracy.mean_error_px.toFixed(0)} px` : "";
+  setCalibration(`saved profile (${r.grade || "?"}${acc})`);
 });
 
 client.addEventListener("server-error", (ev) => {
@@ -180,10 +176,12 @@ function renderMetrics(s) {
 function focusAlert(s) {
   const threshold = num("alert-threshold", 0, 1, 0.5);
   const seconds = num("alert-seconds", 1, 300, 5);
-  const low = !(s.attention_score >= threshold) || s.attention_state !== "focused";
+  const state = s.attention_state || "absent";
+  const scoreLow = !(s.attention_score >= threshold);
+  const low = scoreLow || state !== "focused";
   const now = performance.now();
   const el = $("alert");
-  if (!low) {
+  if (!low || app.recording) {
     app.lowSince = null;
     el.hidden = true;
     return;
@@ -191,8 +189,9 @@ function focusAlert(s) {
   if (app.lowSince === null) app.lowSince = now;
   const lowFor = (now - app.lowSince) / 1000;
   if (lowFor >= seconds) {
+    const why = state !== "focused" ? state.replace("_", " ") : `score ${fmt(s.attention_score, "", 2)} < ${threshold}`;
+    el.textContent = `Attention has been low for ${lowFor.toFixed(0)} s (${why}). Are you still with us?`;
     el.hidden = false;
-    el.textContent = `Attention has been low for ${lowFor.toFixed(0)} s (${(s.attention_state || "").replace("_", " ")}, score ${fmt(s.attention_score, "", 2)}).`;
   }
 }
 
@@ -255,6 +254,34 @@ function updateStartButtons() {
   const ok = $("consent").checked;
   $("camera-start").disabled = !ok || camera.running;
   $("session-start").disabled = !ok || !camera.running;
+  $("session-resume").disabled = !ok || !camera.running;
+}
+
+/** After a reload: offer to resume this tab's session if the server still has it running. */
+async function offerResume() {
+  const id = sessionStorage.getItem("gazescope.session");
+  const button = $("session-resume");
+  button.hidden = true;
+  if (!id || app.session) return;
+  let s;
+  try {
+    s = await api(`/api/sessions/${encodeURIComponent(id)}`);
+  } catch {
+    sessionStorage.removeItem("gazescope.session");
+    return;
+  }
+  if (s.status === "ended") {
+    sessionStorage.removeItem("gazescope.session");
+    return;
+  }
+  button.hidden = false;
+  button.textContent = `Resume session ${id.slice(0, 8)}…`;
+  button.title = `Continue session ${id} (${s.sample_count} samples so far)`;
+  button.onclick = () => {
+    app.profileId = sessionStorage.getItem("gazescope.profile") || null;
+    setCalibration(app.profileId ? "restoring…" : "none");
+    track(s);
+  };
 }
 
 async function startCamera() {
@@ -325,6 +352,7 @@ async function startSession() {
   try {
     const s = await createSession();
     app.profileId = null;
+    sessionStorage.removeItem("gazescope.profile");
     setCalibration("none");
     track(s);
   } catch (err) {
@@ -350,6 +378,7 @@ async function endSession({ toReport = true } = {}) {
   $("show-gaze").checked = false;
   app.session = null;
   sessionStorage.removeItem("gazescope.session");
+  sessionStorage.removeItem("gazescope.profile");
   $("session-end").disabled = false;
   $("live").hidden = true;
   $("start-panel").hidden = false;
@@ -392,7 +421,10 @@ async function calibrate() {
     restoreGaze(wasShowing);
     return;
   }
-  if (res.profile_id) app.profileId = res.profile_id;
+  if (res.profile_id) {
+    app.profileId = res.profile_id;
+    sessionStorage.setItem("gazescope.profile", res.profile_id);
+  }
   const acc = res.accuracy || {};
   setCalibration(`${res.grade || "?"}${typeof acc.mean_error_px === "number" ? `, ${acc.mean_error_px.toFixed(0)} px` : ""}`);
   runner.showResult(res, {
@@ -642,6 +674,7 @@ function init() {
   });
   updateStartButtons();
   refreshProfileInfo();
+  offerResume();
   route();
 }
 

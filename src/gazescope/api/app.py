@@ -14,11 +14,15 @@ served at ``/app/`` from ``src/gazescope/web`` when it exists.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -36,6 +40,7 @@ from gazescope.errors import (
     ConfigurationError,
     GazescopeError,
     NotFoundError,
+    ProfileNotFoundError,
     SessionNotFoundError,
     StorageError,
     ValidationError,
@@ -47,6 +52,7 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 _STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
     (SessionNotFoundError, 404),
+    (ProfileNotFoundError, 404),
     (NotFoundError, 404),
     (StorageError, 503),
     (ValidationError, 422),
@@ -59,6 +65,23 @@ def _status_of(exc: GazescopeError) -> int:
         if isinstance(exc, cls):
             return code
     return 400
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with FastAPI's usual body, also when the rejected input is NaN or infinite (Python's JSON
+    parser accepts ``NaN``; the default handler would fail to encode it and answer 500)."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": jsonable_encoder(_json_safe(list(exc.errors())))}, status_code=422)
 
 
 async def _gazescope_error(request: Request, exc: Exception) -> JSONResponse:
@@ -125,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
     )
     app.add_exception_handler(GazescopeError, _gazescope_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(sessions.router)
     app.include_router(stimuli.router)
     app.include_router(analytics.router)

@@ -38,14 +38,12 @@ import io
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.aoi import AOI, parse_aois
@@ -568,38 +566,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return repr(v)
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_safe(x) for x in v]
-    return v
-
-
-class JSONSafeErrorsRoute(APIRoute):
-    """A route whose 422 validation errors are JSON even when the rejected input is NaN or infinite
-    (Python's JSON parser accepts ``NaN``; FastAPI's default handler would fail to encode it and answer
-    500): non-finite inputs are reported as their text."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                raise RequestValidationError(_json_safe(list(exc.errors()))) from None
-
-        return route_handler
-
-
 router = APIRouter(
     tags=["analytics"],
     dependencies=[Depends(require_token)],
     responses=_ERRORS,
-    route_class=JSONSafeErrorsRoute,
 )
 
 State = Annotated[AppState, Depends(get_state)]

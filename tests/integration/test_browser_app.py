@@ -185,6 +185,13 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     """The whole flow at 1280x720 (and its pages again at 1920x1080)."""
     page = pages.open(server.url + "/")  # a browser at / is sent to /app/
     assert page.url.endswith("/app/")
+    sent: list[Any] = []
+    page.on(
+        "websocket",
+        lambda ws: (
+            ws.on("framesent", lambda payload: sent.append(payload)) if ws.url.endswith("/track") else None
+        ),
+    )
     assert "never stored" in page.inner_text(".consent")
     shot(page, "01_start")
 
@@ -198,6 +205,15 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     assert page.inner_text("#m-dropped")
     page.wait_for_selector("#overlay[data-pupils='2']", timeout=20_000)  # the desk video shows a face
     shot(page, "02_live")
+    # frames go as binary JPEG of the default size, at most two unanswered at a time
+    frames = [p for p in sent if isinstance(p, bytes)]
+    assert len(frames) >= 15 and all(f[:2] == b"\xff\xd8" for f in frames)
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(frames[-1], np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == (480, 640, 3)
+    assert 1 <= page.evaluate("window.gazescope.client.stats.maxInFlight") <= 2
     # focus alert: attention below a (here unreachable) threshold for 1 s
     page.click("#settings-toggle")
     page.fill("#alert-threshold", "1")
@@ -411,6 +427,11 @@ def test_browser_reconnects_to_the_same_session(
     sessions = httpx.get(f"{url}/api/sessions").json()
     assert [s["id"] for s in sessions] == [session_id]
     assert proc2.poll() is None
+    # delete it from its report page (after confirming)
+    page.once("dialog", lambda d: d.accept())
+    page.click("#report-delete")
+    page.wait_for_selector("#sessions-empty:not([hidden])", timeout=20_000)
+    assert httpx.get(f"{url}/api/sessions").json() == []
 
 
 def _stimulus_png(path: Path) -> Path:

@@ -32,7 +32,16 @@ export class TrackingClient extends EventTarget {
     this.messageTypes = [];
     this.closing = false;
     this.retryTimer = null;
-    this.stats = { sent: 0, samples: 0, lost: 0, skipped: 0, latencies: [], sampleTimes: [], reconnects: 0 };
+    this.stats = {
+      sent: 0,
+      samples: 0,
+      lost: 0,
+      skipped: 0,
+      maxInFlight: 0,
+      latencies: [],
+      sampleTimes: [],
+      reconnects: 0,
+    };
   }
 
   _setState(state, extra = {}) {
@@ -160,12 +169,14 @@ export class TrackingClient extends EventTarget {
     return this.inFlight.length < this.maxInFlight && ws.bufferedAmount < 256 * 1024;
   }
 
-  sendFrame(blob) {
+  /** Send one encoded frame (JPEG bytes) as a binary message; false when it may not be sent now. */
+  sendFrame(data) {
     if (!this.canSend()) return false;
-    this.ws.send(blob);
+    this.ws.send(data);
     this.inFlight.push({ index: this.nextIndex ?? -1, sentAt: performance.now() });
     if (this.nextIndex !== null) this.nextIndex += 1;
     this.stats.sent += 1;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight.length);
     return true;
   }
 
@@ -264,7 +275,8 @@ export class FrameSender {
       this.busy = true;
       try {
         const blob = await this.camera.capture(s.width, s.height, s.quality);
-        if (blob) this.client.sendFrame(blob);
+        // sent as an ArrayBuffer: one binary message per JPEG, counted in bufferedAmount at once
+        if (blob) this.client.sendFrame(await blob.arrayBuffer());
       } finally {
         this.busy = false;
       }

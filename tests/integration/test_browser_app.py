@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
@@ -156,24 +156,21 @@ def start_tracking(page: Any, user_id: str, label: str = "") -> str:
 
 
 def calibrate(page: Any, layout: str) -> str:
-    """Run a calibration from the live view; return the final phase ("result" or "error")."""
+    """Run a calibration from the live view and wait while the app steps through every target (each ends
+    when the server says it is done, or after the app's timeout); return the final phase ("result" or
+    "error")."""
     page.select_option("#cal-layout", layout)
     page.click("#calibrate")
     page.wait_for_selector("#calibration[data-phase='target']", timeout=20_000)
     n = int(page.get_attribute("#calibration", "data-targets"))
     assert n >= int(layout)
-    seen = set()
-    deadline = time.monotonic() + 15 * n
-    while time.monotonic() < deadline:
-        phase = page.get_attribute("#calibration", "data-phase")
-        if phase in ("result", "error"):
-            break
-        if phase == "target":
-            seen.add(page.get_attribute("#calibration", "data-index"))
-        time.sleep(0.1)
-    else:
-        pytest.fail("the calibration did not finish")
-    assert len(seen) >= n - 1, f"targets shown: {sorted(seen)} of {n}"
+    page.wait_for_selector(
+        "#calibration[data-phase='result'], #calibration[data-phase='error']", timeout=15_000 * n
+    )
+    shown = page.get_attribute("#calibration", "data-shown").split(",")
+    assert len(shown) == len(set(shown)) == n, f"targets shown: {shown} of {n}"
+    outcomes = page.get_attribute("#calibration", "data-outcomes")
+    assert len(outcomes) == n and set(outcomes) <= {"d", "t"}  # done, or timed out
     return page.get_attribute("#calibration", "data-phase")
 
 

@@ -105,6 +105,8 @@ export class CalibrationRunner {
       this.layer.dataset.calibrationId = started.calibration_id || "";
       const targets = started.targets || [];
       this.layer.dataset.targets = String(targets.length);
+      this.layer.dataset.shown = "";
+      this.layer.dataset.outcomes = "";
       this.status.textContent = `${targets.length} dots`;
       await sleep(1200);
       this.intro.hidden = true;
@@ -132,6 +134,7 @@ export class CalibrationRunner {
   async _showTarget(t, started, timeoutS) {
     this._phase("target");
     this.layer.dataset.index = String(t.index);
+    this.layer.dataset.shown += `${this.layer.dataset.shown ? "," : ""}${t.index}`;
     const x = typeof t.x_px === "number" ? t.x_px : t.x_norm * window.innerWidth;
     const y = typeof t.y_px === "number" ? t.y_px : t.y_norm * window.innerHeight;
     this.target.style.left = `${x}px`;
@@ -158,6 +161,7 @@ export class CalibrationRunner {
     this.client.removeEventListener("message", onMsg);
     this.skip = null;
     this.layer.dataset.last = how;
+    this.layer.dataset.outcomes = `${this.layer.dataset.outcomes || ""}${how[0]}`;
     await sleep(150);
   }
 

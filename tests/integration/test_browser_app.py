@@ -139,7 +139,7 @@ def samples_seen(page: Any) -> int:
     return int(page.eval_on_selector("#m-samples", "e => Number(e.dataset.count || 0)"))
 
 
-def start_tracking(page: Any, user_id: str, label: str = "") -> str:
+def start_tracking(page: Any, user_id: str, label: str = "", screenshot: str | None = None) -> str:
     """Consent, start the camera and a session; wait for samples; return the session id."""
     page.fill("#user-id", user_id)
     if label:
@@ -147,6 +147,9 @@ def start_tracking(page: Any, user_id: str, label: str = "") -> str:
     page.check("#consent")
     page.click("#camera-start")
     page.wait_for_selector("#session-start:enabled", timeout=20_000)
+    if screenshot:
+        page.wait_for_timeout(300)
+        shot(page, screenshot)
     page.click("#session-start")
     page.wait_for_selector("#conn-state[data-state='connected']", timeout=20_000)
     page.wait_for_function(
@@ -192,7 +195,7 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     assert "never stored" in page.inner_text(".consent")
     shot(page, "01_start")
 
-    session_id = start_tracking(page, "browser-user", "browser test")
+    session_id = start_tracking(page, "browser-user", "browser test", screenshot="01_camera_on")
     # live metrics update from the samples
     first = samples_seen(page)
     page.wait_for_function(f"Number(document.querySelector('#m-samples').dataset.count) > {first + 10}")

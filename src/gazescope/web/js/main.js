@@ -342,6 +342,7 @@ function track(session) {
   $("session-id").textContent = session.id;
   $("start-panel").hidden = true;
   $("live").hidden = false;
+  $("live").dataset.active = "1";
   sessionStorage.setItem("gazescope.session", session.id);
   client.connect(session.id);
   sender.start();
@@ -381,6 +382,7 @@ async function endSession({ toReport = true } = {}) {
   sessionStorage.removeItem("gazescope.profile");
   $("session-end").disabled = false;
   $("live").hidden = true;
+  $("live").dataset.active = "0";
   $("start-panel").hidden = false;
   $("camera-start").textContent = "Start camera";
   updateStartButtons();
@@ -400,6 +402,10 @@ function reportApiError(prefix, err) {
 // calibration
 
 async function calibrate() {
+  if (!app.session || client.state !== "connected" || !client.ready) {
+    showBanner("Calibration needs a connected session: wait until the connection is back.", "info");
+    return;
+  }
   const layout = $("cal-layout").value;
   const userId = app.session && app.session.user_id ? app.session.user_id : "";
   const wasShowing = gazeLayer.running;

@@ -509,10 +509,18 @@ def test_browser_api_token(serve: Callable[..., Any], pages: Pages) -> None:
         shot(page, "17_token_debug")
         print(page.inner_text("#conn-state"), page.inner_text("#banner"))
         raise
-    info = httpx.get(
-        f"{server.url}/api/sessions/{session_id}", headers={"Authorization": "Bearer browser-secret"}
-    )
+    auth = {"Authorization": "Bearer browser-secret"}
+    info = httpx.get(f"{server.url}/api/sessions/{session_id}", headers=auth)
     assert info.json()["user_id"] == "token-user"
+    # ended from elsewhere: the page stops and shows the report
+    httpx.post(f"{server.url}/api/sessions/{session_id}/end", headers=auth, timeout=60).raise_for_status()
+    page.wait_for_selector("#view-report[data-loaded='1']", timeout=30_000)
+    assert page.get_attribute("#view-report", "data-session") == session_id
+    assert "ended from elsewhere" in page.inner_text("#banner")
+    # a link with ?token= works too, and the token leaves the address bar
+    other = pages.open(server.url + "/app/?token=browser-secret#/review")
+    other.wait_for_selector(f"#sessions-table tr[data-session='{session_id}']")
+    assert "token=" not in other.url
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,10 @@ client.addEventListener("state", (ev) => {
     error: `disconnected: ${d.reason || "error"}`,
   }[d.state];
   setPill(d.state, text || d.state);
-  if (d.state === "error") showBanner(`Tracking stopped: ${d.reason}.`);
+  if (d.state === "error") {
+    sender.stop();
+    showBanner(`Tracking stopped: ${d.reason}.`);
+  }
 });
 
 client.addEventListener("hello", () => {
@@ -123,6 +126,11 @@ client.addEventListener("server-error", (ev) => {
 
 client.addEventListener("ended", () => {
   sender.stop();
+  // ended from elsewhere (another tab, the dashboard, the API): tidy up and show its report
+  if (app.session && !app.ending) {
+    showBanner("This session was ended from elsewhere.", "info");
+    endSession({ alreadyEnded: true });
+  }
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -362,22 +370,25 @@ async function startSession() {
   }
 }
 
-async function endSession({ toReport = true } = {}) {
+async function endSession({ toReport = true, alreadyEnded = false } = {}) {
   const s = app.session;
-  if (!s) return;
+  if (!s || app.ending) return;
+  app.ending = true;
+  app.session = null;
   sender.stop();
   $("session-end").disabled = true;
   try {
-    await api(`/api/sessions/${encodeURIComponent(s.id)}/end`, { method: "POST" });
+    if (!alreadyEnded) await api(`/api/sessions/${encodeURIComponent(s.id)}/end`, { method: "POST" });
   } catch (err) {
     reportApiError("The session could not be ended", err);
+  } finally {
+    app.ending = false;
   }
   client.close();
   setPill("ended", "session ended");
   camera.stop();
   gazeLayer.stop();
   $("show-gaze").checked = false;
-  app.session = null;
   sessionStorage.removeItem("gazescope.session");
   sessionStorage.removeItem("gazescope.profile");
   $("session-end").disabled = false;
@@ -626,7 +637,19 @@ async function route() {
   }
 }
 
+/** `/app/?token=...` stores the token for this tab and removes it from the address bar. */
+function tokenFromUrl() {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (!token) return;
+  setToken(token);
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+}
+
 function init() {
+  tokenFromUrl();
   loadSettings();
   $("server-origin").textContent = location.origin;
   for (const id of SETTING_IDS) $(id).addEventListener("change", saveSettings);

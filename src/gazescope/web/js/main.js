@@ -497,7 +497,12 @@ async function renderStimulusList(selectId = null) {
     b.append(img, cap);
     b.onclick = () => selectStimulus(st, b);
     list.appendChild(b);
-    imageUrl(`/api/stimuli/${encodeURIComponent(st.id)}/image`).then((u) => (img.src = u)).catch(() => {});
+    imageUrl(`/api/stimuli/${encodeURIComponent(st.id)}/image`)
+      .then((u) => {
+        img.onload = () => URL.revokeObjectURL(u);
+        img.src = u;
+      })
+      .catch(() => {});
     if (selectId && st.id === selectId) selectStimulus(st, b);
   }
 }
@@ -584,6 +589,9 @@ async function stopStimulusRecording() {
   app.recording = null;
   $("stimulus-layer").hidden = true;
   delete $("stimulus-layer").dataset.recording;
+  const img = $("stimulus-img");
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.removeAttribute("src");
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   await endSession({ toReport: true });
 }

@@ -219,6 +219,7 @@ async function figure(el, route, path, { fallback, missing }) {
       el.innerHTML = "";
       const img = new Image();
       img.alt = route.split("/").pop();
+      img.onload = () => URL.revokeObjectURL(url);
       img.src = url;
       el.appendChild(img);
       return;

@@ -62,7 +62,7 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory, desk_video: Path) -> P
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the sync API runs an event loop: it must stop with this module
 def playwright_driver() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
@@ -71,7 +71,7 @@ def playwright_driver() -> Iterator[Any]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Any, fake_camera: Path) -> Iterator[Any]:
     """Chromium with a fake camera that plays the desk video and grants camera access."""
     b = playwright_driver.chromium.launch(

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -162,8 +163,14 @@ def test_each_thread_reads_through_its_own_connection(tmp_path: Path) -> None:
     """Connection per thread (file databases), so WAL lets reads of several threads run side by side."""
     with SQLiteStore(tmp_path / "g.db") as store:
         store.create_session(SessionInfo(id="s", created_at_ms=1.0))
+        barrier = threading.Barrier(3, timeout=10)
+
+        def conn_id(_: int) -> int:
+            barrier.wait()  # three threads at once, so the pool cannot serve every call from one thread
+            return id(store._conn())
+
         with ThreadPoolExecutor(3) as pool:
-            conns = set(pool.map(lambda _: id(store._conn()), range(30)))
-        assert len(conns) >= 2
+            conns = set(pool.map(conn_id, range(3)))
+        assert len(conns) == 3
         store.close()
         assert store.ping() is False

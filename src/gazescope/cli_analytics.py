@@ -284,39 +284,15 @@ def report(
 ) -> None:
     """Write report.json and a self-contained report.html (plus heatmap/scanpath/trail PNGs) for one
     session, or the aggregate report (% viewers per AOI, dwell, TTFF) and heatmap of several."""
-    from gazescope.analytics.report import (
-        build_aggregate_report,
-        build_session_report,
-        render_report_html,
-        session_images,
-    )
-    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen
+    from gazescope.analytics.report import build_aggregate_report, render_report_html
+    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen, session_report_and_images
 
     try:
         m = _method(method)
         datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
         aoi_list = list(stim.aois) if stim is not None else None
         if len(datas) == 1:
-            d = datas[0]
-            rep = build_session_report(
-                d.info.to_dict(),
-                d.samples,
-                aois=aoi_list,
-                calibration_accuracy_px=d.calibration_accuracy_px,
-                stimulus_size_px=stim.size_px if stim is not None else None,
-                fps_hint=(d.report or {}).get("fps"),
-                method=m,
-            )
-            images = session_images(
-                d.info.to_dict(),
-                d.samples,
-                stimulus_image=stim.image if stim is not None else None,
-                stimulus_size_px=stim.size_px if stim is not None else None,
-                calibration_accuracy_px=d.calibration_accuracy_px,
-                fps_hint=(d.report or {}).get("fps"),
-                method=m,
-                aois=aoi_list,
-            )
+            rep, images = session_report_and_images(datas[0], stim, m, rebuild=True)
         else:
             stim_doc = (
                 {k: stim.doc[k] for k in ("id", "name", "width_px", "height_px")}

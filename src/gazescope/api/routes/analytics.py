@@ -524,32 +524,35 @@ def stimulus_report(
     )
 
 
-def session_report_html(data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt") -> str:
-    """A self-contained HTML page of one session: the stored report (else a provisional one built now)
-    with its timeline, heatmap, scanpath and trail figures (on the stimulus when the session has one)."""
-    from gazescope.analytics.report import build_session_report, render_report_html, session_images
+def session_report_and_images(
+    data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt", *, rebuild: bool = False
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """One session's report (the stored one unless ``rebuild`` or there is none: then built now) and its
+    timeline, heatmap, scanpath and trail figures (on the stimulus when the session has one)."""
+    from gazescope.analytics.report import build_session_report, session_images
 
     aois = list(stim.aois) if stim is not None else None
+    common: dict[str, Any] = {
+        "calibration_accuracy_px": data.calibration_accuracy_px,
+        "stimulus_size_px": stim.size_px if stim is not None else None,
+        "fps_hint": (data.report or {}).get("fps"),
+        "method": method,
+        "aois": aois,
+    }
     report = data.report
-    if report is None:
-        report = build_session_report(
-            data.info.to_dict(),
-            data.samples,
-            aois=aois,
-            calibration_accuracy_px=data.calibration_accuracy_px,
-            stimulus_size_px=stim.size_px if stim is not None else None,
-            method=method,
-        )
+    if report is None or rebuild:
+        report = build_session_report(data.info.to_dict(), data.samples, **common)
     images = session_images(
-        data.info.to_dict(),
-        data.samples,
-        stimulus_image=stim.image if stim is not None else None,
-        stimulus_size_px=stim.size_px if stim is not None else None,
-        calibration_accuracy_px=data.calibration_accuracy_px,
-        method=method,
-        aois=aois,
+        data.info.to_dict(), data.samples, stimulus_image=stim.image if stim is not None else None, **common
     )
-    return render_report_html(report, images)
+    return report, images
+
+
+def session_report_html(data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt") -> str:
+    """A self-contained HTML page of one session (see :func:`session_report_and_images`)."""
+    from gazescope.analytics.report import render_report_html
+
+    return render_report_html(*session_report_and_images(data, stim, method))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ PORT ?= 8000
 $(BIN)/gazescope: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,dlib]"
+	$(BIN)/pip install -q -e ".[dev,dlib,cnn]"
 	touch $@
 
 install: $(BIN)/gazescope

@@ -62,6 +62,21 @@ def serve(
     )
 
 
+def _load_profile(path: Path):
+    """A calibration profile file: the bare profile JSON, or the document ``GET /api/profiles/{id}`` answers
+    (``{"profile": {...}, ...}``)."""
+    from gazescope.calibration.profile import FittedCalibration
+    from gazescope.errors import CalibrationError
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CalibrationError(f"cannot read calibration profile {path}: {exc}") from exc
+    if isinstance(doc, dict) and isinstance(doc.get("profile"), dict):
+        doc = doc["profile"]
+    return FittedCalibration.from_json(json.dumps(doc))
+
+
 @app.command()
 def analyze(
     video: Annotated[Path, typer.Argument(help="A video OpenCV reads, or a folder of images.")],
@@ -84,9 +99,7 @@ def analyze(
         settings = Settings(landmark_backend=backend) if backend else Settings()
         cal = None
         if calibration is not None:
-            from gazescope.calibration.profile import FittedCalibration
-
-            cal = FittedCalibration.from_json(calibration.read_text())
+            cal = _load_profile(calibration)
         bar = tqdm(unit="frame", desc="analyze")
 
         def progress(done: int, total: int) -> None:

@@ -130,3 +130,51 @@ def _cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no gazescope.db or .env picked up from the repo
     yield
     assert not list(Path(tmp_path).glob("*.db"))
+
+
+def _fit_profile(data_dir: Path) -> str:
+    """A real ridge profile from one webcam_dots session (16 dots), as the service would save it."""
+    from gazescope.calibration.session import CalibrationSession
+    from gazescope.config import Settings
+    from gazescope.vision.pipeline import FrameAnalyzer
+
+    root = data_dir / "gaze" / "webcam_dots"
+    rows = [
+        r
+        for r in csv.DictReader((root / "labels.csv").open())
+        if r["subject"] == "hy" and r["session"] == "1"
+    ]
+    cs = CalibrationSession(
+        "9", int(rows[0]["screen_w"]), int(rows[0]["screen_h"]), "ridge", 0.0, min_samples_per_point=1
+    )
+    analyzer = FrameAnalyzer(Settings(), static=True)
+    for i, r in enumerate(rows):
+        rgb = cv2.cvtColor(cv2.imread(str(root / r["image"])), cv2.COLOR_BGR2RGB)
+        cs.target_shown((float(r["x"]), float(r["y"])), t_ms=i * 1000.0)
+        cs.add(analyzer.analyze(rgb), t_ms=i * 1000.0 + 500)
+    analyzer.close()
+    return cs.finish().calibration.to_json()
+
+
+def test_analyze_with_a_calibration_profile_maps_gaze_to_the_screen(data_dir, desk_video, tmp_path):
+    profile = json.loads(_fit_profile(data_dir))
+    doc = tmp_path / "profile_doc.json"  # the shape GET /api/profiles/{id} answers
+    doc.write_text(json.dumps({"id": "p1", "user_id": "hy", "profile": profile}))
+    res = runner.invoke(
+        app, ["analyze", str(desk_video), "--out", str(tmp_path / "o"), "--calibration", str(doc)]
+    )
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "o" / "samples.csv").open()))
+    xs = [float(r["screen_x_px"]) for r in rows if r["screen_x_px"]]
+    assert len(xs) >= 0.9 * len(rows)
+    assert all(0 <= x < 1536 for x in xs)
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["has_gaze"] and report["fixation_count"] > 5
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert html.count("data:image/png") == 4  # timeline, heatmap, scanpath, gaze trail
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    res = runner.invoke(
+        app, ["analyze", str(desk_video), "--out", str(tmp_path / "o2"), "--calibration", str(bad)]
+    )
+    assert res.exit_code == 2 and "calibration profile" in res.output

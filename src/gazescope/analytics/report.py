@@ -139,9 +139,9 @@ def _weighted_mean(values: np.ndarray, w: np.ndarray) -> float | None:
 def _blink_count(samples: Sequence[Mapping[str, Any]], n_events: int) -> int:
     counts = [_f(s.get("blink_count")) for s in samples]
     counts = [c for c in counts if math.isfinite(c)]
-    if counts and max(counts) > 0:  # cumulative: the blinks completed within these samples
+    if counts:  # the tracker's cumulative count: the blinks completed within these samples (0 is a count)
         return int(max(counts) - min(counts))
-    return n_events
+    return n_events  # sources without a blink count (client-side gaze points): closed-eye runs
 
 
 def _timeline(t: np.ndarray, dur: np.ndarray, scores: np.ndarray, states: list[str]) -> list[dict[str, Any]]:

@@ -130,3 +130,16 @@ def test_empty_session():
     r = build_session_report({"id": "e"}, [])
     assert r["frames"] == 0 and r["has_gaze"] is False and r["attention_timeline"] == []
     assert "<h1>" in render_report_html(r, {"timeline": render_timeline_png([])})
+
+
+def test_the_trackers_blink_count_is_authoritative_even_when_zero():
+    # long closed-eye stretch the tracker did not count as a blink: no blink is reported
+    samples = [
+        {"t_ms": i * 33.3, "face_detected": True, "blink_count": 0, "is_blinking": 30 <= i < 90,
+         "attention_state": "focused", "attention_score": 1.0}
+        for i in range(300)
+    ]  # fmt: skip
+    rep = build_session_report({"id": "s"}, samples)
+    assert rep["blink_count"] == 0 and rep["blink_rate_per_min"] == 0.0
+    without = [{k: v for k, v in s.items() if k != "blink_count"} for s in samples]
+    assert build_session_report({"id": "s"}, without)["blink_count"] == 1  # no count: closed-eye runs

@@ -78,7 +78,8 @@ def build_report(
     calibration: ScreenMapper | None,
     source: str,
 ) -> dict[str, Any]:
-    """The session report of analysed samples (analytics' report plus the blink events of the tracker)."""
+    """The session report of analysed samples (analytics' report, with the tracker's own blink events, which
+    carry frame indices and minimum EAR, as ``blinks``)."""
     from gazescope.analytics.report import build_session_report
 
     session = {"id": None, "label": source, "source": source}
@@ -94,7 +95,6 @@ def build_report(
          "duration_ms": e.duration_ms, "min_ear": round(e.min_ear, 4)}
         for e in tracker.blink_events
     ]  # fmt: skip
-    report["blink_count"] = len(tracker.blink_events)
     report["source"] = source
     return report
 

@@ -7,7 +7,14 @@
 * :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned) and :class:`ProfileStore`.
 """
 
-from gazescope.calibration.features import FEATURE_NAMES, GazeFeatures, extract_features, eye_patches
+from gazescope.calibration.features import (
+    FEATURE_NAMES,
+    GazeFeatures,
+    analyze_views,
+    extract_features,
+    eye_patches,
+    zoom_views,
+)
 from gazescope.calibration.mappers import (
     Mapper,
     available_mappers,
@@ -39,6 +46,7 @@ __all__ = [
     "ProfileInfo",
     "ProfileStore",
     "TargetLayout",
+    "analyze_views",
     "available_mappers",
     "check_drift",
     "create_mapper",
@@ -49,4 +57,5 @@ __all__ = [
     "mapper_from_dict",
     "pursuit_path",
     "register_mapper",
+    "zoom_views",
 ]

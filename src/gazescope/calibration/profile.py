@@ -13,6 +13,7 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -94,17 +95,22 @@ class FittedCalibration:
         *,
         mirrored: FrameFeatures | None = None,
         clip: bool = True,
+        views: Sequence[tuple[FrameFeatures, bool]] = (),
     ) -> tuple[float, float] | None:
         """Screen point (x, y) in px of one frame, or None when the face, head pose, irises (or, for an
         appearance mapper, the frame ``image_rgb``) are missing.
 
         Predictions are clipped to the screen rectangle by default (people look at the screen during
         use; clipping halves large errors: webcam_dots 416 -> 357 px); ``clip=False`` gives the raw
-        mapping, for deciding whether the gaze is off the screen.
+        mapping, for deciding whether the gaze is off the screen. ``mirrored`` / ``views``: extra views
+        of the frame averaged into the features (:func:`~gazescope.calibration.features.analyze_views`);
+        pass the same kind of views the calibration used.
         """
         if self.mapper.needs_patches and image_rgb is None:
             return None
-        gf = extract_features(ff, image_rgb if self.mapper.needs_patches else None, mirrored=mirrored)
+        gf = extract_features(
+            ff, image_rgb if self.mapper.needs_patches else None, mirrored=mirrored, views=views
+        )
         if gf is None:
             return None
         p = self.predict_features([gf], clip=clip)[0]

@@ -266,12 +266,15 @@ class CalibrationSession:
         image_rgb: np.ndarray | None = None,
         *,
         mirrored: FrameFeatures | None = None,
+        views: Sequence[tuple[FrameFeatures, bool]] = (),
     ) -> bool:
         """Offer one frame's features for the target shown now. Returns True when it was kept.
 
         Skipped (and counted in ``counts``): no target shown yet, within ``settle_ms`` of the target
         appearing, a blink, or no usable features (no face/irises/head pose; for an appearance mapper
-        also no ``image_rgb``). ``image_rgb`` is used in memory only (eye patches).
+        also no ``image_rgb``). ``image_rgb`` is used in memory only (eye patches). ``mirrored`` and
+        ``views`` (from :func:`~gazescope.calibration.features.analyze_views`) are averaged into the
+        features (see :func:`~gazescope.calibration.features.extract_features`).
 
         Raises:
             CalibrationError: the session is finished.
@@ -291,7 +294,7 @@ class CalibrationSession:
         if needs and image_rgb is None:
             self.counts["no_features"] += 1
             return False
-        gf = extract_features(features, image_rgb if needs else None, mirrored=mirrored)
+        gf = extract_features(features, image_rgb if needs else None, mirrored=mirrored, views=views)
         if gf is None:
             self.counts["no_features"] += 1
             return False

@@ -41,3 +41,17 @@ def test_ridge_on_one_subject_beats_the_centre(data_dir) -> None:
     assert math.isfinite(hy["mean_error_px"])
     assert hy["mean_error_px"] < baseline
     assert res["overall"]["mean_error_px"] == hy["mean_error_px"]
+
+
+@pytest.mark.slow
+def test_zoomed_and_mirrored_views_lower_the_error(data_dir) -> None:
+    folder = data_dir / "gaze" / "webcam_dots"
+    if not (folder / "labels.csv").is_file():
+        pytest.skip(f"webcam_dots not found under {data_dir}")
+    plain = evaluate_gaze(folder, "ridge", subjects=["hy"])["subjects"]["hy"]
+    res = evaluate_gaze(folder, "ridge", subjects=["hy"], mirror=True, zooms=(0.9, 1.1))
+    views = res["subjects"]["hy"]
+    print(f"hy ridge mean {plain['mean_error_px']} px plain, {views['mean_error_px']} px with 6 views")
+    assert views["n"] == plain["n"] == 8 * 7 * 16
+    assert views["mean_error_px"] < plain["mean_error_px"]
+    assert res["zooms"] == [0.9, 1.1] and res["mirror"] is True

@@ -154,16 +154,26 @@ def evaluate_blink(
 def evaluate_gaze_cmd(
     directory: Annotated[Path, typer.Argument(help="Folder with labels.csv and the images it names.")],
     mapper: Annotated[str, typer.Option(help="Mapper name from the registry (e.g. ridge, cnn).")] = "ridge",
+    views: Annotated[
+        bool,
+        typer.Option(
+            help="Average Face Mesh over mirrored and 0.9x/1.1x zoomed copies of each image (6 passes a frame: "
+            "for offline calibration, not the live path)."
+        ),
+    ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
 ) -> None:
     """Screen-point gaze accuracy: each session calibrates, the subject's other sessions are scored."""
+    from gazescope.calibration.features import DEFAULT_ZOOMS
     from gazescope.evaluation.gaze import evaluate_gaze
 
     try:
-        res = evaluate_gaze(directory, mapper=mapper, settings=Settings())
+        res = evaluate_gaze(
+            directory, mapper=mapper, settings=Settings(), mirror=views, zooms=DEFAULT_ZOOMS if views else ()
+        )
     except GazescopeError as exc:
         _fail(exc)
-    typer.echo(f"mapper: {res['mapper']}")
+    typer.echo(f"mapper: {res['mapper']}" + (" (mirrored + zoomed views)" if views else ""))
     typer.echo(f"{'subject':<12} {'n':>6} {'mean px':>9} {'median px':>10} {'% width':>8}")
     for name, r in res["subjects"].items():
         typer.echo(

@@ -178,3 +178,32 @@ def test_analyze_with_a_calibration_profile_maps_gaze_to_the_screen(data_dir, de
         app, ["analyze", str(desk_video), "--out", str(tmp_path / "o2"), "--calibration", str(bad)]
     )
     assert res.exit_code == 2 and "calibration profile" in res.output
+
+
+def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
+    src = data_dir / "gaze" / "webcam_dots"
+    rows = [
+        r
+        for r in csv.DictReader((src / "labels.csv").open())
+        if r["subject"] == "hy" and r["session"] in "123"
+    ]
+    assert len(rows) == 48
+    with (tmp_path / "labels.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    for r in rows:
+        (tmp_path / r["image"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / r["image"]).symlink_to(src / r["image"])
+    out = tmp_path / "gaze.json"
+    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "ridge", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["mapper"] == "ridge"
+    o = data["overall"]
+    assert {"mean_error_px", "median_error_px", "mean_error_pct_width", "n"} <= set(o)
+    assert o["n"] == 3 * 2 * 16  # each of 3 sessions calibrates, the other 2 are scored
+    assert 0 < o["mean_error_px"] < 559  # better than always answering the centre (data README)
+    assert set(data["subjects"]) == {"hy"} and "overall" in res.output
+    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "nope"])
+    assert res.exit_code == 2 and "ridge" in res.output

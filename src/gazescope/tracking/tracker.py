@@ -189,7 +189,7 @@ class GazeTracker:
                     s.one_euro_min_cutoff,
                     s.one_euro_beta,
                     s.one_euro_d_cutoff,
-                    scale=1.0 / cal.screen_w_px,
+                    scale=float(cal.screen_w_px),
                 )
             if bu.is_closed:
                 sx, sy = self._screen.last()

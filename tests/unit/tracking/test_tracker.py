@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gazescope.config import Settings
@@ -130,3 +131,20 @@ def test_sample_dict_round_trip():
     assert d["gaze_vector"] == [0.0, 0.0] and isinstance(d["pupil_left_px"], list)
     assert GazeSample.from_dict(d).to_dict() == d
     assert GazeSample.from_dict(d).t_ms == pytest.approx(s.t_ms)
+
+
+class NoisyMapper(FixedMapper):
+    """A calibration whose prediction jitters by 40 px around the screen centre."""
+
+    def __init__(self):
+        super().__init__((960.0, 540.0))
+        self.rng = np.random.default_rng(0)
+
+    def predict_screen(self, ff, image_rgb=None, *, clip=True):
+        return (960.0 + self.rng.normal(0, 40), 540.0 + self.rng.normal(0, 40))
+
+
+def test_the_on_screen_dot_is_smoothed():
+    tr = GazeTracker(Settings(), calibration=NoisyMapper())
+    xs = np.array([s.screen_x_px for s in run(tr, [feat() for _ in range(150)])][30:])
+    assert xs.std() < 40 * 0.6  # One Euro at rest removes much of the jitter

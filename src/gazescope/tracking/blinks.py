@@ -150,7 +150,10 @@ class BlinkDetector:
                 self._closed_since = None
                 self._closure = []
             return BlinkUpdate(False, None, 0.0, self._baseline, None)
-        if self._baseline is None:
+        if not self._baseline:  # None, or 0.0 from a stream that began with the lids shut
+            if ear <= 0.0:  # no open-eye reference yet: nothing can be judged from a closed eye
+                return BlinkUpdate(False, None, 0.0, None, None)
+            self._hist.clear()
             self._update_baseline(t_ms, ear)
         base = self._baseline or ear
         event = None

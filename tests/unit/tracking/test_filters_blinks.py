@@ -129,3 +129,10 @@ def test_zju_blinks_f1_with_the_causal_tracker(data_dir):
     assert len(res["clips"]) == 40
     assert o["true"] > 140
     assert o["f1"] >= 0.95
+
+
+def test_a_stream_that_starts_with_a_zero_ear_does_not_divide_by_zero():
+    # dlib's integer landmarks give EAR 0.0 for a shut eye; the stream may begin mid-blink
+    ears = [0.0, 0.0, 0.0, *_trace(dips=[(60, 0.2, 7)])]
+    events, _ = _run(ears)
+    assert len(events) == 1

@@ -251,20 +251,48 @@ class RidgeMapper(Mapper):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RidgeMapper:
+        """Inverse of :meth:`to_dict` (``axes: null`` gives an unfitted mapper).
+
+        Raises:
+            CalibrationError: missing fields, or a fitted axis whose ``powers`` is not (n_terms, n_inputs)
+                of integers 0..3, whose ``mean``/``scale``/``coef`` are not n_terms finite numbers, or
+                whose ``intercept`` is not a finite number.
+        """
         try:
             m = cls(d["x_features"], d["y_features"], d["degrees"], d["alphas"])
             axes = d.get("axes")
             if axes is not None:
-                if len(axes) != 2:
+                if not isinstance(axes, list) or len(axes) != 2:
                     raise CalibrationError("a ridge mapper dict needs two axes")
-                for ax in axes:
-                    n = len(ax["coef"])
-                    if not (len(ax["powers"]) == len(ax["mean"]) == len(ax["scale"]) == n):
-                        raise CalibrationError("inconsistent ridge axis sizes")
+                axes = [
+                    _checked_axis(ax, len(names), k)
+                    for k, (ax, names) in enumerate(zip(axes, (m.x_features, m.y_features), strict=True))
+                ]
             m._axes = axes
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"malformed ridge mapper dict: {exc}") from exc
         return m
+
+
+def _checked_axis(ax: Any, n_in: int, k: int) -> dict[str, Any]:
+    """One fitted ridge axis of a mapper dict, checked (see :meth:`RidgeMapper.from_dict`)."""
+    where = f"ridge axis {k}"
+    if not isinstance(ax, dict):
+        raise CalibrationError(f"{where} must be an object")
+    powers = np.asarray(ax["powers"], dtype=np.float64)
+    n = len(powers)
+    if powers.shape != (n, n_in) or n == 0:
+        raise CalibrationError(f"{where}: powers must be (n_terms, {n_in}), got shape {powers.shape}")
+    if not np.all((powers >= 0) & (powers <= 3) & (powers == np.round(powers))):
+        raise CalibrationError(f"{where}: powers must be integers 0..3")
+    for key in ("mean", "scale", "coef"):
+        v = np.asarray(ax[key], dtype=np.float64)
+        if v.shape != (n,) or not np.all(np.isfinite(v)):
+            raise CalibrationError(f"{where}: {key} must be {n} finite numbers, got shape {v.shape}")
+    b = ax["intercept"]
+    if isinstance(b, bool) or not isinstance(b, int | float) or not np.isfinite(b):
+        raise CalibrationError(f"{where}: intercept must be a finite number, got {str(b)[:32]!r}")
+    return dict(ax)
 
 
 def _register_optional() -> None:

@@ -8,6 +8,7 @@ when loaded. Profiles are saved one file per profile in ``Settings.profiles_dir`
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -20,13 +21,28 @@ from typing import Any
 
 import numpy as np
 
-from gazescope.calibration.features import FEATURE_NAMES, HEAD_RANGE_FEATURES, GazeFeatures, extract_features
+from gazescope.calibration.features import (
+    FEATURE_NAMES,
+    HEAD_RANGE_FEATURES,
+    N_FEATURES,
+    PATCH_SIZE,
+    GazeFeatures,
+    extract_features,
+)
 from gazescope.calibration.mappers import Mapper, mapper_from_dict
 from gazescope.config import Settings
 from gazescope.domain import FrameFeatures
-from gazescope.errors import CalibrationError, ProfileNotFoundError, StorageError, ValidationError
+from gazescope.errors import (
+    CalibrationError,
+    GazescopeError,
+    ProfileNotFoundError,
+    StorageError,
+    ValidationError,
+)
 
 PROFILE_SCHEMA_VERSION = 1
+#: Largest screen side (px) a profile may name; the same limit ``calibration_start`` applies.
+MAX_SCREEN_PX = 100_000
 
 HEAD_RANGE_MARGINS: dict[str, float] = {
     "yaw_deg": 10.0,
@@ -170,7 +186,8 @@ class FittedCalibration:
         """Inverse of :meth:`to_dict`.
 
         Raises:
-            CalibrationError: wrong ``version``, other feature columns, or missing fields.
+            CalibrationError: wrong ``version``, other feature columns, missing or malformed fields, or a
+                profile that could not map a frame (see :meth:`_check_usable`; the message says why).
         """
         if not isinstance(d, dict):
             raise CalibrationError("a calibration profile must be a JSON object")
@@ -181,7 +198,7 @@ class FittedCalibration:
         if d.get("feature_names") != list(FEATURE_NAMES):
             raise CalibrationError("the profile was made with other calibration features; recalibrate")
         try:
-            return cls(
+            cal = cls(
                 mapper=mapper_from_dict(d["mapper"]),
                 screen_w_px=int(d["screen_w_px"]),
                 screen_h_px=int(d["screen_h_px"]),
@@ -195,6 +212,42 @@ class FittedCalibration:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"malformed calibration profile: {exc}") from exc
+        cal._check_usable()
+        return cal
+
+    def _check_usable(self) -> None:
+        """Refuse a profile that would fail on every frame once applied: a screen size outside
+        1..:data:`MAX_SCREEN_PX` px, a ``head_range`` with unknown features or non-finite/reversed
+        bounds, or a mapper whose trial prediction on one all-zero feature row (of the mapper's width)
+        raises or is not a finite (1, 2) array (e.g. an unfitted mapper, wrong-shaped or non-numeric
+        coefficients, a zero scale).
+
+        Raises:
+            CalibrationError: the reason, naming the field.
+        """
+        for name, v in (("screen_w_px", self.screen_w_px), ("screen_h_px", self.screen_h_px)):
+            if not 0 < v <= MAX_SCREEN_PX:
+                raise CalibrationError(f"{name} must be within 1..{MAX_SCREEN_PX}, got {v}")
+        for name, (lo, hi) in self.head_range.items():
+            if name not in HEAD_RANGE_FEATURES:
+                raise CalibrationError(
+                    f"head_range has an unknown feature {name!r}; known: {', '.join(HEAD_RANGE_FEATURES)}"
+                )
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise CalibrationError(f"head_range[{name!r}] must be finite [min, max], got [{lo}, {hi}]")
+        width = N_FEATURES + (PATCH_SIZE if self.mapper.needs_patches else 0)
+        try:
+            with np.errstate(all="ignore"):
+                P = np.asarray(self.mapper.predict(np.zeros((1, width))), dtype=np.float64)
+        except CalibrationError as exc:
+            raise CalibrationError(f"the {self.mapper_name} mapper cannot predict: {exc.message}") from exc
+        except (GazescopeError, ArithmeticError, LookupError, TypeError, ValueError, RuntimeError) as exc:
+            raise CalibrationError(f"the {self.mapper_name} mapper cannot predict: {exc}") from exc
+        if P.shape != (1, 2) or not np.all(np.isfinite(P)):
+            raise CalibrationError(
+                f"the {self.mapper_name} mapper does not predict finite screen points "
+                f"(trial on a zero feature row gave {np.array2string(P.ravel()[:4], precision=3)})"
+            )
 
     @classmethod
     def from_json(cls, text: str) -> FittedCalibration:

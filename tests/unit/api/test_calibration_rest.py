@@ -132,3 +132,20 @@ def test_profiles_survive_a_new_app_on_the_same_database(tmp_path: Path) -> None
         listed = c.get("/api/profiles", params={"user_id": "persist"}).json()
         assert [p["id"] for p in listed] == [cal.profile_id]
         assert c.get(f"/api/profiles/{cal.profile_id}").json()["profile"]["mapper"]["name"] == "ridge"
+
+
+def test_profiles_that_would_break_tracking_are_refused_with_422(client: TestClient) -> None:
+    good = fitted_profile().to_dict()
+    axes = [dict(ax) for ax in good["mapper"]["axes"]]
+    axes[1]["intercept"] = "abc"
+    cases = {
+        "zero screen": ({**good, "screen_w_px": 0}, "screen"),
+        "unfitted mapper": ({**good, "mapper": {**good["mapper"], "axes": None}}, "not fitted"),
+        "string intercept": ({**good, "mapper": {**good["mapper"], "axes": axes}}, "ridge"),
+    }
+    for what, (body, reason) in cases.items():
+        r = client.post("/api/profiles", json=body)
+        assert r.status_code == 422, (what, r.text)
+        assert r.json()["code"] == "bad_profile", what
+        assert reason in r.json()["detail"], (what, r.text)
+    assert client.get("/api/profiles").json() == []

@@ -72,3 +72,28 @@ def test_latest_and_unsafe_names(tmp_path, fitted) -> None:
     assert store.latest("../../etc/passwd").profile_id == "new"
     assert sanitise_name("a b/c") == "a_b_c"
     assert np.isfinite(store.list()[0].created_at_ms)
+
+
+def _with_axis(d: dict, k: int, **changes) -> dict:
+    axes = [dict(ax) for ax in d["mapper"]["axes"]]
+    axes[k].update(changes)
+    return {**d, "mapper": {**d["mapper"], "axes": axes}}
+
+
+def test_profiles_that_would_fail_every_frame_are_refused(fitted) -> None:
+    d = fitted.to_dict()
+    n_terms = len(d["mapper"]["axes"][0]["coef"])
+    cases = {
+        "zero width": ({**d, "screen_w_px": 0}, "screen"),
+        "negative height": ({**d, "screen_h_px": -5}, "screen"),
+        "unfitted mapper": ({**d, "mapper": {**d["mapper"], "axes": None}}, "not fitted"),
+        "wrong-shaped powers": (_with_axis(d, 0, powers=[[1, 0, 0]] * n_terms), "ridge"),
+        "string intercept": (_with_axis(d, 1, intercept="abc"), "ridge"),
+        "zero scale": (_with_axis(d, 0, scale=[0.0] * n_terms), "finite"),
+        "unknown head feature": ({**d, "head_range": {"no_such_feature": [0.0, 1.0]}}, "head_range"),
+    }
+    for what, (bad, reason) in cases.items():
+        with pytest.raises(CalibrationError, match=reason):
+            FittedCalibration.from_dict(bad)
+            pytest.fail(f"accepted: {what}")
+    assert FittedCalibration.from_dict(d).screen_w_px == W

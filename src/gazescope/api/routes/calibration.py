@@ -9,7 +9,8 @@
   bare or as a document from ``GET /api/profiles/{id}`` (``{"profile": {...}, ...}``); ``user_id`` in the
   body (or the query) overrides the profile's. A missing ``profile_id``/``created_at_ms`` is filled in.
   201 with the summary; 409 when the id is taken; 422 when the profile cannot be read (wrong version,
-  other features, unknown mapper, malformed).
+  other features, unknown mapper, malformed, or unable to map a frame: a screen size outside 1..100000 px,
+  an unfitted mapper, coefficients of the wrong shape or type), with code ``bad_profile`` and the reason.
 
 Profiles live in the store (see :mod:`gazescope.api.calibration`), so every server on one Redis shares them.
 """

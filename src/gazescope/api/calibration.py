@@ -86,6 +86,10 @@ PURSUIT_RATE_HZ = 30.0
 #: dropped when the check ends.
 DRIFT_MAX_SAMPLES = 90
 DRIFT_MAX_FRAMES = 30
+#: Most ``calibration_target`` announcements waiting for their first frame (a pursuit client sends one per
+#: frame, so a few dozen wait at most while frames are on their way); more are refused with
+#: ``invalid_request``, so a client that announces targets without sending frames cannot grow it unbounded.
+MAX_PENDING_TARGETS = 256
 #: Ids of profiles and calibrations: 1-128 characters of letters, digits, ``_ . -``.
 ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
@@ -557,6 +561,11 @@ async def handle_target(conn: TrackingConnection, inbound: Inbound) -> None:
                     f"target ({x:g}, {y:g}) lies off the {cs.screen_w_px}x{cs.screen_h_px} screen"
                 )
             target = (x, y)
+        if len(st.pending) >= MAX_PENDING_TARGETS:
+            raise ValidationError(
+                f"too many targets announced before a frame showed them (at most {MAX_PENDING_TARGETS}): "
+                "send frames while showing targets"
+            )
         st.pending.append(_Pending(conn.next_frame_index, target, validation, label))
 
 

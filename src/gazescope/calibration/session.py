@@ -24,6 +24,7 @@ screens about 1,400-1,900 px wide, i.e. roughly 6-12% of the width. "good" is wi
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,19 @@ DRIFT_FACTOR = 2.0
 """Recalibration is advised when a drift check's error exceeds ``max(GRADE_GOOD_PCT, DRIFT_FACTOR x the
 validated mean error)`` (in % of width): one point's error is noisy, so only an error clearly worse than
 the calibration's own validation means the mapping has moved (head or camera moved, lighting changed)."""
+MAX_SAMPLES_PER_TARGET = 120
+"""Most samples kept per target (the newest win). The fit uses one aggregate (median) row per target and
+validation a mean over its samples, so 120 (4 s at 30 fps; ``calibration_start`` asks for at most 100) is
+plenty; the cap bounds the memory a client that keeps one target up can make the server hold (an
+appearance mapper keeps two eye patches, about 17 KB, per sample)."""
+MAX_CUSTOM_TARGETS = 400
+"""Most custom targets (screen points not in the layout) one session accepts; more raise
+ValidationError ("too many targets"). 400 is a 13 s smooth-pursuit path sent as points at 30 Hz or many
+times any grid; longer pursuits use the ``pursuit`` layout, whose points are layout targets."""
+MAX_SAMPLES_TOTAL = 15_000
+"""Most samples kept over all targets; later ones are skipped (counted as ``full``). It is above the
+longest ``pursuit`` layout the service offers (120 s at 120 Hz = 14,400 points, one sample each) and
+bounds an appearance mapper's kept eye patches to about 250 MB."""
 
 
 def grade_for(error_pct_width: float) -> str:
@@ -125,7 +139,9 @@ class CalibrationResult:
 class _Target:
     point_px: tuple[float, float]
     validation: bool
-    samples: list[tuple[float, GazeFeatures]] = field(default_factory=list)
+    samples: deque[tuple[float, GazeFeatures]] = field(
+        default_factory=lambda: deque(maxlen=MAX_SAMPLES_PER_TARGET)
+    )
 
 
 class CalibrationSession:
@@ -181,10 +197,12 @@ class CalibrationSession:
             _Target((x, y), self.layout.is_validation(i))
             for i, (x, y) in enumerate(self.layout.to_px(self.screen_w_px, self.screen_h_px))
         ]
+        self._n_layout_targets = len(self._targets)
+        self._n_kept = 0
         self._current: int | None = None
         self._shown_at_ms = 0.0
         self._finished = False
-        self.counts = {"accepted": 0, "settling": 0, "blink": 0, "no_features": 0, "no_target": 0}
+        self.counts = {"accepted": 0, "settling": 0, "blink": 0, "no_features": 0, "no_target": 0, "full": 0}
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -221,7 +239,8 @@ class CalibrationSession:
         ``min_samples_per_point=1`` and mark some points ``validation=True``. Returns the target's index.
 
         Raises:
-            ValidationError: index out of range or a point off the screen. CalibrationError: finished.
+            ValidationError: index out of range, a point off the screen, or a new point beyond
+                :data:`MAX_CUSTOM_TARGETS` ("too many targets"). CalibrationError: finished.
         """
         if self._finished:
             raise CalibrationError("this calibration session is finished")
@@ -247,6 +266,11 @@ class CalibrationSession:
                 -1,
             )
             if idx < 0:
+                if len(self._targets) - self._n_layout_targets >= MAX_CUSTOM_TARGETS:
+                    raise ValidationError(
+                        f"too many targets: a calibration accepts at most {MAX_CUSTOM_TARGETS} custom "
+                        "points besides its layout's"
+                    )
                 self._targets.append(_Target((x, y), validation))
                 idx = len(self._targets) - 1
         if idx != self._current:
@@ -271,7 +295,7 @@ class CalibrationSession:
         """Offer one frame's features for the target shown now. Returns True when it was kept.
 
         Skipped (and counted in ``counts``): no target shown yet, within ``settle_ms`` of the target
-        appearing, a blink, or no usable features (no face/irises/head pose; for an appearance mapper
+        appearing, a blink, :data:`MAX_SAMPLES_TOTAL` samples kept already (``full``), or no usable features (no face/irises/head pose; for an appearance mapper
         also no ``image_rgb``). ``image_rgb`` is used in memory only (eye patches). ``mirrored`` and
         ``views`` (from :func:`~gazescope.calibration.features.analyze_views`) are averaged into the
         features (see :func:`~gazescope.calibration.features.extract_features`).
@@ -298,7 +322,13 @@ class CalibrationSession:
         if gf is None:
             self.counts["no_features"] += 1
             return False
-        self._targets[self._current].samples.append((float(t_ms), gf))
+        samples = self._targets[self._current].samples
+        if len(samples) < MAX_SAMPLES_PER_TARGET:
+            if self._n_kept >= MAX_SAMPLES_TOTAL:
+                self.counts["full"] += 1
+                return False
+            self._n_kept += 1
+        samples.append((float(t_ms), gf))  # a full target drops its oldest sample
         self.counts["accepted"] += 1
         return True
 

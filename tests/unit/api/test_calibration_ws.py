@@ -228,3 +228,18 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     assert store.list_documents(RESULTS, session_id=sid) == []
     # the profile itself is the person's and stays
     assert client.get(f"/api/profiles/{cal.profile_id}").status_code == 200
+
+
+def test_target_announcements_without_frames_are_bounded(client: TestClient, monkeypatch) -> None:
+    from gazescope.api import calibration as cal_api
+
+    monkeypatch.setattr(cal_api, "MAX_PENDING_TARGETS", 5)
+    sid = new_session(client, screen_w_px=1280, screen_h_px=800)
+    with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "calibration_start", "layout": "9"})
+        recv_type(ws, "calibration_started")
+        for i in range(6):
+            ws.send_json({"type": "calibration_target", "index": i})
+        err = recv_type(ws, "error")
+        assert err["code"] == "invalid_request" and "too many targets" in err["message"]

@@ -50,7 +50,7 @@ def test_session_skips_settle_window_and_blinks(make_ff, gaze_of) -> None:
     assert s.add(make_ff(0, 0), 1300.0) is True
     assert s.add(make_ff(0, 0), 1400.0, is_blinking=True) is False
     assert s.add(FrameFeatures(face_detected=False, face_count=0, image_size=(640, 480)), 1450.0) is False
-    assert s.counts == {"accepted": 1, "settling": 2, "blink": 1, "no_features": 1, "no_target": 1}
+    assert s.counts == {"accepted": 1, "settling": 2, "blink": 1, "no_features": 1, "no_target": 1, "full": 0}
     # showing the same target again does not restart the settle window; a new one does
     s.target_shown(0, 1500.0)
     assert s.add(make_ff(0, 0), 1510.0) is True
@@ -150,3 +150,38 @@ def test_pursuit_points_settle_only_once(make_ff, gaze_of) -> None:
     assert kept >= 170 - 10  # only the first ~300 ms are skipped
     r = s.finish()
     assert r.validation_source == "validation" and r.mean_error_px < 10.0
+
+
+def test_samples_and_custom_targets_are_capped(make_ff, gaze_of) -> None:
+    from gazescope.calibration import session as session_mod
+
+    s = CalibrationSession("9", W, H, settle_ms=0)
+    s.target_shown(0, 0.0)
+    n = session_mod.MAX_SAMPLES_PER_TARGET + 50
+    for k in range(n):
+        assert s.add(make_ff(0, 0), 10.0 + k) is True
+    assert s.progress()[0]["samples"] == session_mod.MAX_SAMPLES_PER_TARGET  # the newest are kept
+    assert s.counts["accepted"] == n
+
+    s = CalibrationSession("9", W, H, settle_ms=0)
+    n_layout = len(s.targets_px)
+    for k in range(session_mod.MAX_CUSTOM_TARGETS):
+        s.target_shown((1.0 + k * 3.0, 5.0 + (k % 7)), float(k))
+    assert len(s.targets_px) == n_layout + session_mod.MAX_CUSTOM_TARGETS
+    with pytest.raises(ValidationError, match="too many targets"):
+        s.target_shown((W - 1.0, H - 1.0), 1e6)
+    assert len(s.targets_px) == n_layout + session_mod.MAX_CUSTOM_TARGETS
+    s.target_shown(0, 1e6 + 1)  # layout targets and known points still work
+
+
+def test_kept_samples_are_capped_in_total(make_ff, gaze_of, monkeypatch) -> None:
+    from gazescope.calibration import session as session_mod
+
+    monkeypatch.setattr(session_mod, "MAX_SAMPLES_TOTAL", 30)
+    s = CalibrationSession("9", W, H, settle_ms=0)
+    kept = 0
+    for i in range(len(s.targets_px)):
+        s.target_shown(i, 1000.0 * i)
+        kept += sum(s.add(make_ff(0, 0), 1000.0 * i + k) for k in range(10))
+    assert kept == 30 and sum(p["samples"] for p in s.progress()) == 30
+    assert s.counts["full"] == 10 * len(s.targets_px) - 30

@@ -206,6 +206,26 @@ def test_unknown_types_and_bad_messages_get_errors(server, session, desk_jpegs):
     assert len(after) == 2
 
 
+def test_a_deeply_nested_message_is_an_error_and_the_seed_session_still_ends(server, bystander):
+    async def run():
+        async with websockets.connect(f"{server.ws_url}/ws") as ws:  # seed 002: an implicit session
+            await ws.send("[" * 100_000)
+            nested = await next_json(ws)
+            await ws.send('{"type": "ping", "t_ms": 1}')
+            return nested, await next_json(ws)
+
+    nested, pong = asyncio.run(run())
+    assert nested["code"] == "bad_message" and "nested" in nested["message"]
+    assert pong["type"] == "pong"
+    deadline = time.monotonic() + 10  # the server ends the implicit session once the client has left
+    while time.monotonic() < deadline:
+        mine = [s for s in httpx.get(f"{server.url}/api/sessions").json() if s["label"] == "seed002 /ws"]
+        if mine and all(s["status"] == "ended" for s in mine):
+            break
+        time.sleep(0.1)
+    assert mine and all(s["status"] == "ended" for s in mine)
+
+
 def test_unknown_and_ended_sessions_are_refused(server, bystander):
     async def connect(sid: str):
         async with websockets.connect(f"{server.ws_url}/ws/sessions/{sid}/track") as ws:

@@ -24,11 +24,12 @@ FPS = 15.0
 
 
 async def stream(ws_url: str, frames: list[bytes], fps: float) -> dict[str, Any]:
-    """Send every frame as ``{"type": "frame", "data": <base64>, "t_ms": i}`` at ``fps``; collect replies
-    until the sample of the last frame arrives (it is never dropped: newest wins)."""
+    """Send every frame as ``{"type": "frame", "data": <base64>, "t_ms": <capture time, ms>}`` at ``fps``;
+    collect replies until the sample of the last frame arrives (it is never dropped: newest wins)."""
     samples: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
-    last_t = float(len(frames) - 1)
+    period_ms = 1000.0 / fps
+    last_t = round((len(frames) - 1) * period_ms, 3)
     async with websockets.connect(ws_url, max_size=None) as ws:
         hello = json.loads(await ws.recv())
 
@@ -47,7 +48,8 @@ async def stream(ws_url: str, frames: list[bytes], fps: float) -> dict[str, Any]
         for i, jpeg in enumerate(frames):
             await asyncio.sleep(max(0.0, t0 + i / fps - time.monotonic()))
             data = base64.b64encode(jpeg).decode()
-            await ws.send(json.dumps({"type": "frame", "data": data, "t_ms": float(i)}))
+            t_ms = round(i * period_ms, 3)  # the capture time, as a browser client stamps it
+            await ws.send(json.dumps({"type": "frame", "data": data, "t_ms": t_ms}))
         await asyncio.wait_for(receiver, 60)
     return {"hello": hello, "samples": samples, "others": others}
 

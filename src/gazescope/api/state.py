@@ -37,7 +37,7 @@ class AppState:
     executor: ThreadPoolExecutor
     metrics: Metrics
     connections: dict[str, TrackingConnection] = field(default_factory=dict)
-    _session_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""
@@ -49,16 +49,25 @@ class AppState:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def session_lock(self, session_id: str) -> asyncio.Lock:
-        """A lock serialising end/delete of one session (created on first use, kept while in use)."""
-        lock = self._session_locks.get(session_id)
+        """The lock serialising claim/end/delete of one session. Every call must be paired with one
+        :meth:`release_session_lock` (in a ``finally``): the lock is kept while anyone holds or waits for
+        it (counted), so a waiter never ends up owning a lock that a newcomer no longer sees."""
+        lock, users = self._session_locks.get(session_id, (None, 0))
         if lock is None:
-            lock = self._session_locks[session_id] = asyncio.Lock()
+            lock = asyncio.Lock()
+        self._session_locks[session_id] = (lock, users + 1)
         return lock
 
     def release_session_lock(self, session_id: str) -> None:
-        lock = self._session_locks.get(session_id)
-        if lock is not None and not lock.locked():
+        """Undo one :meth:`session_lock`; the last user removes the lock."""
+        entry = self._session_locks.get(session_id)
+        if entry is None:
+            return
+        lock, users = entry
+        if users <= 1:
             del self._session_locks[session_id]
+        else:
+            self._session_locks[session_id] = (lock, users - 1)
 
 
 def get_state(request: Request) -> AppState:

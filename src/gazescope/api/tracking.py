@@ -146,6 +146,7 @@ class TrackingConnection:
         self.tracker = GazeTracker(self.settings)
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
+        self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         # counters of this connection
         self.received = 0
         self.processed = 0
@@ -197,6 +198,21 @@ class TrackingConnection:
         with contextlib.suppress(ValueError):
             self._observers.remove(observer)
 
+    def add_close_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await ``callback()`` when the connection ends, after the last frame was processed and before the
+        final flush (e.g. to cancel a calibration fit still running for this connection)."""
+        self._close_callbacks.append(callback)
+
+    @property
+    def closing(self) -> bool:
+        """True once the connection is ending (client left, stopped, or its session was deleted)."""
+        return self._closing or self._deleted or not self._receiving
+
+    @property
+    def deleted(self) -> bool:
+        """True when the session was deleted while this connection served it."""
+        return self._deleted
+
     def set_calibration(self, calibration: ScreenMapper | None) -> None:
         """Attach a fitted calibration: later samples carry screen coordinates."""
         self.tracker.set_calibration(calibration)
@@ -241,6 +257,9 @@ class TrackingConnection:
     async def serve(self) -> None:
         """Run the connection until the client leaves, it idles out, or :meth:`stop` is called; then
         flush everything processed and release the analyzer."""
+        if self._closing:  # stopped (session ended or deleted) between claim and serve
+            self.release_claim()
+            return
         m = self.state.metrics
         m.active_sessions.set(len(self.state.connections))
         logs.event(
@@ -267,6 +286,9 @@ class TrackingConnection:
                 await hook(self)
             except Exception:
                 logs.log.exception("tracking start hook failed", extra={"session_id": self.session_id})
+        if self._closing:  # stopped while the start hooks ran: nothing was processed, nothing to flush
+            self.release_claim()
+            return
         processor = asyncio.create_task(self._process_loop(), name=f"gs-process-{self.conn_id}")
         flusher = asyncio.create_task(self._flush_loop(), name=f"gs-flush-{self.conn_id}")
         self._recv_task = asyncio.create_task(self._receive_loop(), name=f"gs-recv-{self.conn_id}")
@@ -477,7 +499,9 @@ class TrackingConnection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), self.settings.sample_flush_s)
             self._flush_now.clear()
-            await self.flush()
+            # shielded: a cancelled loop (connection ending) lets a write in progress commit, holding the
+            # flush lock, so the final flush comes after it; never a half-awaited write racing the last one
+            await asyncio.shield(self.flush())
 
     async def flush(self) -> None:
         """Append buffered samples to the store and record the dropped count (retried on failure)."""
@@ -534,6 +558,13 @@ class TrackingConnection:
                 self._count_drop(waiting)
             with contextlib.suppress(Exception):
                 await processor
+            for callback in self._close_callbacks:
+                try:
+                    await callback()
+                except Exception:
+                    logs.log.exception(
+                        "tracking close callback failed", extra={"session_id": self.session_id}
+                    )
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await flusher

@@ -56,6 +56,8 @@ def _loads_object(text: str) -> dict[str, Any]:
         msg = json.loads(text)
     except ValueError:
         raise ProtocolError("bad_message", "text messages must be JSON objects") from None
+    except RecursionError:  # e.g. "[" * 100000: nesting deeper than the parser's recursion limit
+        raise ProtocolError("bad_message", "text message nested too deeply") from None
     if not isinstance(msg, dict):
         raise ProtocolError("bad_message", "text messages must be JSON objects, not " + type(msg).__name__)
     return msg

@@ -98,12 +98,14 @@ async def run_tracking(
                     return
         finally:
             state.release_session_lock(session_id)
-        await conn.serve()
-        if implicit is not None:
-            try:
-                await service.end_session(state, session_id)
-            except GazescopeError as exc:
-                logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
+        try:
+            await conn.serve()
+        finally:
+            if implicit is not None:  # seed sessions end with their connection, however it ends
+                try:
+                    await service.end_session(state, session_id)
+                except GazescopeError as exc:
+                    logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
     finally:
         gauge.dec()
 

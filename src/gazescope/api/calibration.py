@@ -261,6 +261,20 @@ class ConnectionCalibration:
         self.applied_profile_id: str | None = None
         self.drift: _Drift | None = None
         conn.add_frame_observer(self.observe)
+        conn.add_close_callback(self.on_close)
+
+    async def on_close(self) -> None:
+        """Close callback of the connection: cancel a fit still running and wait for it to unwind (a
+        store write it had begun completes first, see :func:`_store_write`), so no calibration work
+        outlives the connection; then drop the collected samples."""
+        task = self.finish_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+            logs.event("calibration_fit_cancelled", session_id=self.conn.session_id)
+        self.clear_calibration()
+        with self.lock:
+            self.drift = None
 
     # -- worker thread -------------------------------------------------------------------------------
     def observe(self, ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> None:
@@ -597,25 +611,44 @@ def _result_doc(conn: TrackingConnection, kind: str, **fields: Any) -> dict[str,
     }
 
 
-async def _record(conn: TrackingConnection, doc: dict[str, Any]) -> None:
-    """Store a session-linked result document; a store failure is logged, never fatal."""
+async def _store_write(conn: TrackingConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a store write in the I/O pool; a cancellation (the connection ending) waits until the write in
+    the thread has finished before it propagates, so the connection's end (and a session deletion that
+    waits for it) comes after every write this module began."""
+    fut = asyncio.ensure_future(conn.state.io(fn, *args, **kwargs))
     try:
-        await conn.state.io(conn.state.store.put_document, RESULTS, doc["id"], doc)
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.wait([fut])
+        raise
+
+
+async def _record(conn: TrackingConnection, doc: dict[str, Any]) -> None:
+    """Store a session-linked result document; a store failure is logged, never fatal. Skipped once the
+    connection is ending or its session was deleted (a document written then would outlive the session)."""
+    if conn.closing or conn.deleted:
+        logs.event("calibration_record_skipped", session_id=conn.session_id, kind=doc.get("kind"))
+        return
+    try:
+        await _store_write(conn, conn.state.store.put_document, RESULTS, doc["id"], doc)
     except GazescopeError as exc:
         logs.event("calibration_record_failed", session_id=conn.session_id, error=exc.message)
 
 
 async def _apply(conn: TrackingConnection, cal: FittedCalibration, profile_id: str | None) -> None:
-    """Attach ``cal`` to the tracker and record the profile id on the session."""
+    """Attach ``cal`` to the tracker and record the profile id on the session (not once the connection
+    is ending or its session was deleted)."""
     st = state_of(conn)
     conn.set_calibration(cal)
     with st.lock:
         st.applied = cal
         st.applied_profile_id = profile_id
+    if conn.closing or conn.deleted:
+        return
     if profile_id is not None and conn.session.calibration_id != profile_id:
         try:
-            conn.session = await conn.state.io(
-                conn.state.store.update_session, conn.session_id, calibration_id=profile_id
+            conn.session = await _store_write(
+                conn, conn.state.store.update_session, conn.session_id, calibration_id=profile_id
             )
         except GazescopeError as exc:
             logs.event("calibration_session_update_failed", session_id=conn.session_id, error=exc.message)
@@ -627,7 +660,9 @@ async def handle_finish(conn: TrackingConnection, inbound: Inbound) -> None:
 
     The fit runs as a task, so the connection keeps receiving (a ``cnn`` fit takes seconds); meanwhile
     ``calibration_start``/``calibration_cancel``/another finish are answered with ``calibration_busy``.
-    A fit whose client has left still stores the profile."""
+    When the connection ends (client left, session ended or deleted) a running fit is cancelled
+    (:meth:`ConnectionCalibration.on_close`) and nothing of it is stored: the client never saw its
+    result."""
     st = state_of(conn)
     with st.lock:
         cs = st.require_session()
@@ -663,6 +698,10 @@ async def _finish(
             st.finishing = False
         raise
     fitted = replace(result.calibration, profile_id=cal_id)
+    if conn.closing or conn.deleted:  # nobody to tell and no session to record it on
+        st.clear_calibration()
+        logs.event("calibration_fit_dropped", session_id=conn.session_id, calibration_id=cal_id)
+        return
     with st.lock:
         save, layout_name = st.save, st.layout_name
         points = _point_rows(st, cs, result)
@@ -671,7 +710,9 @@ async def _finish(
     save_error: str | None = None
     if save:
         try:
-            await conn.state.io(save_profile, conn.state.store, fitted, source_session_id=conn.session_id)
+            await _store_write(
+                conn, save_profile, conn.state.store, fitted, source_session_id=conn.session_id
+            )
             profile_id = fitted.profile_id
         except (StorageError, ValidationError) as exc:
             save_error = exc.message

@@ -5,6 +5,7 @@ session starts (``calibration_id`` or ``user_id``), and the session-linked recor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,74 @@ def test_target_announcements_without_frames_are_bounded(client: TestClient, mon
             ws.send_json({"type": "calibration_target", "index": i})
         err = recv_type(ws, "error")
         assert err["code"] == "invalid_request" and "too many targets" in err["message"]
+
+
+def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
+    client: TestClient, desk_video: Path
+) -> None:
+    """A fit still running when its session is deleted is cancelled: no result document with the
+    session's id (nor a profile) appears afterwards, even when the fit's thread finishes later."""
+    import threading
+
+    import cv2
+    import numpy as np
+
+    from gazescope.api.calibration import PROFILES, RESULTS
+    from gazescope.calibration import mappers
+
+    release = threading.Event()
+    fitting = threading.Event()
+    returned = threading.Event()
+
+    class HeldMapper(mappers.Mapper):
+        """A test-only mapper whose fit blocks until released (a slow fit, e.g. the cnn)."""
+
+        min_points = 1
+
+        def fit(self, X, Y_px):
+            fitting.set()
+            release.wait(10.0)
+            returned.set()
+            return self
+
+        def predict(self, X):
+            return np.zeros((len(X), 2))
+
+        def to_dict(self):
+            return {"name": self.name}
+
+    mappers.register_mapper("held-test")(HeldMapper)
+    try:
+        cap = cv2.VideoCapture(str(desk_video))
+        ok, frame = cap.read()
+        cap.release()
+        assert ok
+        jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+        sid = new_session(client, screen_w_px=1280, screen_h_px=800, user_id="held")
+        store = client.app.state.gs.store
+        with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
+            ws.receive_json()
+            ws.send_json(
+                {"type": "calibration_start", "mapper": "held-test", "settle_ms": 0, "samples_per_target": 1}
+            )
+            recv_type(ws, "calibration_started")
+            ws.send_json({"type": "calibration_target", "index": 0})
+            progress = None
+            for _ in range(5):
+                ws.send_bytes(jpeg)
+                msg = recv_type(ws, "calibration_progress")
+                if msg["samples"] >= 1:
+                    progress = msg
+                    break
+            assert progress is not None, "no usable calibration sample from the desk video"
+            ws.send_json({"type": "calibration_finish"})
+            assert fitting.wait(10.0)
+            assert client.delete(f"/api/sessions/{sid}").status_code == 204
+        release.set()
+        assert returned.wait(10.0)
+        time.sleep(0.5)  # what a fit that was not cancelled would store next, it has stored by now
+        assert store.list_documents(RESULTS, session_id=sid) == []
+        assert store.list_documents(PROFILES, user_id="held") == []
+    finally:
+        release.set()
+        mappers._REGISTRY.pop("held-test", None)

@@ -301,17 +301,21 @@ class ProfileStore:
 
     Args:
         settings_or_dir: a :class:`~gazescope.config.Settings` (uses ``profiles_dir``) or a folder path.
+        create: create the folder when missing (default). ``create=False`` is for read-only lookups: a
+            missing folder then holds no profiles, and nothing is made on disk.
 
     Raises:
         StorageError: the folder cannot be created.
     """
 
-    def __init__(self, settings_or_dir: Settings | Path | str | None = None) -> None:
+    def __init__(self, settings_or_dir: Settings | Path | str | None = None, *, create: bool = True) -> None:
         if settings_or_dir is None:
             settings_or_dir = Settings()
         self.dir = Path(
             settings_or_dir.profiles_dir if isinstance(settings_or_dir, Settings) else settings_or_dir
         )
+        if not create:
+            return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

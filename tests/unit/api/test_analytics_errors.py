@@ -263,3 +263,25 @@ def test_calibration_accuracy_sets_report_and_kernel(client: TestClient) -> None
 
     # 250 px mean error -> sigma 199 px, against 80 px by default: a much wider blob
     assert spread(a) > 3 * spread(b)
+
+
+def test_calibration_accuracy_lookup_reads_the_profile_folder_without_creating_it(tmp_path: Path) -> None:
+    import time
+
+    from gazescope.api.routes.analytics import calibration_accuracy_px
+    from gazescope.calibration.profile import ProfileStore
+    from gazescope.domain import SessionInfo
+    from gazescope.storage.sqlite import SQLiteStore
+
+    from .test_calibration_rest import fitted_profile
+
+    store = SQLiteStore(tmp_path / "acc.db")
+    cal = fitted_profile("folder-user")
+    info = store.create_session(
+        SessionInfo(id="s-acc", created_at_ms=time.time() * 1000, calibration_id=cal.profile_id)
+    )
+    missing = tmp_path / "no-profiles-here"
+    assert calibration_accuracy_px(store, info, None, missing) is None
+    assert not missing.exists()  # building a report must not create folders
+    ProfileStore(tmp_path / "profiles").save(cal)
+    assert calibration_accuracy_px(store, info, None, tmp_path / "profiles") == 120.0

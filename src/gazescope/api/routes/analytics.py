@@ -162,7 +162,8 @@ def calibration_accuracy_px(
     (``session_id``), its ``accuracy.mean_error_px`` (the ``calibration_result`` of the wire protocol) or
     ``mean_error_px``; the profile named by the
     session's ``calibration_id`` in the :data:`PROFILES` collection, then in the profile folder
-    ``profiles_dir`` (:class:`gazescope.calibration.profile.ProfileStore`).
+    ``profiles_dir`` (:class:`gazescope.calibration.profile.ProfileStore`, read only: a missing folder
+    is not created).
     """
     if report and _positive(report.get("calibration_accuracy_px")):
         return _positive(report.get("calibration_accuracy_px"))
@@ -185,7 +186,7 @@ def calibration_accuracy_px(
         from gazescope.calibration.profile import ProfileStore
 
         try:
-            for p in ProfileStore(profiles_dir).list():
+            for p in ProfileStore(profiles_dir, create=False).list():  # reads only; makes no folder
                 if p.profile_id == info.calibration_id:
                     return _positive(p.mean_error_px)
         except GazescopeError:

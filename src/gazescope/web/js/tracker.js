@@ -15,6 +15,22 @@ const FINAL_CLOSE = new Map([
 ]);
 /** A frame unanswered this long is taken as lost (the server drops the oldest waiting frame). */
 const FRAME_TIMEOUT_MS = 3000;
+// Error codes the server sends only in answer to text messages (protocol errors, calibration and drift
+// replies; api/tracking.py _dispatch, api/calibration.py). Every other error while frames are in flight
+// answers a frame: a refused one (bad_frame, frame_too_large) or one whose processing failed
+// (internal_error, calibration_error, ...: api/tracking.py _process).
+const NON_FRAME_ERROR_CODES = new Set([
+  "bad_message",
+  "unknown_type",
+  "invalid_request",
+  "no_calibration",
+  "calibration_busy",
+  "not_calibrated",
+  "no_drift_check",
+  "profile_not_found",
+  "unknown_mapper",
+  "not_enough_data",
+]);
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 
@@ -144,8 +160,9 @@ export class TrackingClient extends EventTarget {
         return;
       }
       case "error":
-        // a refused frame is answered with an error (no frame_index): free the oldest slot
-        if (/frame|decode|image/.test(msg.code || "") && this.inFlight.length) this.inFlight.shift();
+        // a frame that was refused or failed is answered with an error (no frame_index): free the oldest
+        // slot. An internal_error answering a text message frees one too early: one extra frame in flight.
+        if (this.inFlight.length && !NON_FRAME_ERROR_CODES.has(msg.code)) this.inFlight.shift();
         this._emit("server-error", msg);
         return;
       case "session_ended":

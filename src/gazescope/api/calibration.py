@@ -25,7 +25,8 @@ lives in :mod:`gazescope.calibration`. This module only drives it from a trackin
 * **Results** (accuracy) of every calibration, applied profile and drift check made in a session are
   documents of :data:`RESULTS` linked to the session (``session_id``), so ``delete_session`` removes them and
   reports/heatmaps can size their kernels from the measured accuracy
-  (:func:`session_calibration_accuracy_px`).
+  (:func:`gazescope.api.routes.analytics.calibration_accuracy_px` reads them). They are written only while
+  the connection is open: a fit still running when it ends is cancelled.
 * **Reuse.** When a tracking connection starts (:func:`~gazescope.api.tracking.register_start_hook`) for a
   session created with ``calibration_id`` (a profile id) or with a ``user_id`` that has a profile, that
   profile is applied and the session's ``calibration_id`` records which (seed 003: no recalibration every
@@ -43,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import re
 import threading
 import time
 import uuid
@@ -69,6 +69,7 @@ from gazescope.errors import (
     ValidationError,
 )
 from gazescope.storage import Store
+from gazescope.storage.base import SESSION_ID_RE
 
 #: Store collection of calibration profiles (not linked to any session).
 PROFILES = "calibration_profiles"
@@ -90,8 +91,8 @@ DRIFT_MAX_FRAMES = 30
 #: frame, so a few dozen wait at most while frames are on their way); more are refused with
 #: ``invalid_request``, so a client that announces targets without sending frames cannot grow it unbounded.
 MAX_PENDING_TARGETS = 256
-#: Ids of profiles and calibrations: 1-128 characters of letters, digits, ``_ . -``.
-ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+#: Ids of profiles and calibrations: 1-128 characters of letters, digits, ``_ . -`` (the store's id rule).
+ID_RE = SESSION_ID_RE
 
 
 # --- profiles in the store -------------------------------------------------------------------------------
@@ -191,24 +192,6 @@ def calibration_from_document(doc: dict[str, Any]) -> FittedCalibration:
     if not isinstance(prof, dict):
         raise CalibrationError("the stored calibration profile has no 'profile' object")
     return FittedCalibration.from_dict(prof)
-
-
-def session_calibration_results(store: Store, session_id: str) -> list[dict[str, Any]]:
-    """The calibration results, applied profiles and drift checks recorded for a session, oldest first
-    (documents of :data:`RESULTS`; ``kind`` is ``calibration``, ``applied`` or ``drift``)."""
-    docs = store.list_documents(RESULTS, session_id=session_id)
-    return sorted(docs, key=lambda d: float(d.get("created_at_ms") or 0.0))
-
-
-def session_calibration_accuracy_px(store: Store, session_id: str) -> float | None:
-    """Mean validated error (px) of the calibration last applied in a session, or None when the session
-    was never calibrated (for sizing heatmap kernels, :func:`gazescope.analytics.heatmap.heatmap_sigma_px`)."""
-    for d in reversed(session_calibration_results(store, session_id)):
-        if d.get("kind") in ("calibration", "applied"):
-            v = (d.get("accuracy") or {}).get("mean_error_px")
-            if isinstance(v, int | float) and math.isfinite(v) and v > 0:
-                return float(v)
-    return None
 
 
 # --- per-connection state --------------------------------------------------------------------------------

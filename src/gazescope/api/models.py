@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.domain import SessionInfo
+from gazescope.storage.base import SESSION_ID_RE
 
-_ID = r"^[A-Za-z0-9_.\-]{1,128}$"
+_ID = SESSION_ID_RE.pattern
 
 
 class SessionCreate(BaseModel):

@@ -213,7 +213,8 @@ def test_profiles_applied_by_message_and_on_session_start(client: TestClient) ->
 def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     client: TestClient,
 ) -> None:
-    from gazescope.api.calibration import RESULTS, session_calibration_accuracy_px
+    from gazescope.api.calibration import RESULTS
+    from gazescope.api.routes.analytics import calibration_accuracy_px
 
     cal = fitted_profile("cy")
     assert client.post("/api/profiles", json=cal.to_dict()).status_code == 201
@@ -224,7 +225,7 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     store = client.app.state.gs.store
     docs = store.list_documents(RESULTS, session_id=sid)
     assert [d["kind"] for d in docs] == ["applied"]
-    assert session_calibration_accuracy_px(store, sid) == 120.0
+    assert calibration_accuracy_px(store, store.get_session(sid), None) == 120.0
     assert client.delete(f"/api/sessions/{sid}").status_code == 204
     assert store.list_documents(RESULTS, session_id=sid) == []
     # the profile itself is the person's and stays

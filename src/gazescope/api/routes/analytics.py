@@ -49,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gazescope.analytics.aoi import AOI, parse_aois
 from gazescope.analytics.events import FixationMethod, detect_events, detect_fixations, gaze_arrays
 from gazescope.api import logs, service
+from gazescope.api.calibration import PROFILES as CALIBRATION_PROFILES
+from gazescope.api.calibration import RESULTS
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
@@ -60,13 +62,13 @@ STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
 STIMULUS_AOIS = "stimulus_aois"
 """Document collection of each stimulus' AOI list (document id = stimulus id)."""
-CALIBRATIONS = "calibration_results"
+CALIBRATIONS = RESULTS
 """Document collection of the calibration results linked to a session (``session_id``; ``kind``
-``calibration``/``applied``/``drift``; ``accuracy.mean_error_px``), written by the calibration routes
-(``gazescope.api.calibration.RESULTS``)."""
-PROFILES = "calibration_profiles"
+``calibration``/``applied``/``drift``; ``accuracy.mean_error_px``), written by the calibration messages
+(:data:`gazescope.api.calibration.RESULTS`, defined there)."""
+PROFILES = CALIBRATION_PROFILES
 """Document collection of calibration profiles (``accuracy.mean_error_px``), looked up by a session's
-``calibration_id`` (``gazescope.api.calibration.PROFILES``)."""
+``calibration_id`` (:data:`gazescope.api.calibration.PROFILES`, defined there)."""
 
 MAX_GAZE_POINTS = 10_000
 """Most gaze points per ``POST /api/sessions/{id}/gaze`` (about 5 minutes at 30 Hz)."""

@@ -2,7 +2,15 @@
 
 The JSON form is the unit of storage: a versioned object (``version``), numbers and lists only (NumPy
 arrays become lists), never pickle, so a profile can be read by any language and cannot execute code
-when loaded. Profiles are saved one file per profile in ``Settings.profiles_dir``.
+when loaded. Where profiles live depends on who keeps them:
+
+* the service stores them as documents of its store (collection
+  :data:`gazescope.api.calibration.PROFILES`, shared by every server on one Redis); it never writes
+  profile files;
+* :class:`ProfileStore` keeps them as one JSON file per profile in a folder (``Settings.profiles_dir`` by
+  default), for library use without a server; the service only reads that folder, when it exists, as a
+  fallback for a session's calibration accuracy in reports;
+* the CLI reads a profile from a file given by path (``--calibration``).
 """
 
 from __future__ import annotations

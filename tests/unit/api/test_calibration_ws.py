@@ -247,8 +247,9 @@ def test_target_announcements_without_frames_are_bounded(client: TestClient, mon
         assert err["code"] == "invalid_request" and "too many targets" in err["message"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
-    client: TestClient, desk_video: Path
+    backend: str, tmp_path: Path, desk_video: Path, request: pytest.FixtureRequest
 ) -> None:
     """A fit still running when its session is deleted is cancelled: no result document with the
     session's id (nor a profile) appears afterwards, even when the fit's thread finishes later."""
@@ -288,6 +289,15 @@ def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
         cap.release()
         assert ok
         jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+        if backend == "redis":
+            settings = Settings(
+                redis_url=request.getfixturevalue("redis_server"), profiles_dir=tmp_path / "p"
+            )
+        else:
+            settings = Settings(db_path=tmp_path / "held.db", profiles_dir=tmp_path / "p")
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        request.addfinalizer(lambda: client.__exit__(None, None, None))
         sid = new_session(client, screen_w_px=1280, screen_h_px=800, user_id="held")
         store = client.app.state.gs.store
         with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,6 +51,7 @@ def serve(
         _fail(exc)
     host = host or settings.host
     port = port or settings.port
+    os.environ["GAZESCOPE_HOST"] = host  # the app factory reads Settings again: it must see the bound host
     typer.echo(f"gazescope serving on http://{host}:{port}/ (store: {settings.store_kind})")
     uvicorn.run(
         "gazescope.api.app:create_app",

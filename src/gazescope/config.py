@@ -14,11 +14,13 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class Settings(BaseSettings):
@@ -36,6 +38,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to open WebSockets and make CORS requests, besides the server's own "
         "origin and http(s)://localhost / 127.0.0.1 on any port. '*' allows every origin.",
+    )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values the server answers (comma-separated; '*' any). Empty: when bound to a "
+        "loopback address, only localhost, 127.0.0.1, ::1 and the hosts of allowed_origins, which stops "
+        "DNS-rebinding pages from reaching a local server (Starlette TrustedHostMiddleware); when bound to "
+        "another address, any host (set this, or api_token, when exposing the server).",
     )
     api_token: SecretStr | None = Field(
         None,
@@ -194,7 +203,7 @@ class Settings(BaseSettings):
         "'Eye Tracking', OUP 2011, ch. 4).",
     )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, v: object) -> object:
         if isinstance(v, str):
@@ -215,6 +224,18 @@ class Settings(BaseSettings):
         if self.store == "redis" and not self.redis_url:
             raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
         return self
+
+    @property
+    def effective_trusted_hosts(self) -> list[str]:
+        """The Host values answered (see ``trusted_hosts``); ``["*"]`` means any."""
+        if self.trusted_hosts:
+            return list(self.trusted_hosts)
+        if self.host not in LOOPBACK_HOSTS and not self.host.startswith("127."):
+            return ["*"]
+        extra = [urlsplit(o).hostname for o in self.allowed_origins if o != "*"]
+        if "*" in self.allowed_origins:
+            return ["*"]
+        return sorted({"localhost", "127.0.0.1", "::1", "[::1]", self.host, *(h for h in extra if h)})
 
     @property
     def store_kind(self) -> Literal["sqlite", "redis"]:

@@ -25,6 +25,13 @@ from PIL import Image
 from gazescope.api.app import create_app
 from gazescope.config import Settings
 
+
+@pytest.fixture(autouse=True)
+def _testclient_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starlette's TestClient sends ``Host: testserver``: trust it here (Host checks: test_api_validation)."""
+    monkeypatch.setenv("GAZESCOPE_TRUSTED_HOSTS", "localhost,127.0.0.1,testserver")
+
+
 STIM_W, STIM_H = 1280, 720
 DT_MS = 40.0
 

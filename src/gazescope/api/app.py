@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
 from gazescope.api import logs
@@ -147,6 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         allow_credentials=False,
     )
+    hosts = settings.effective_trusted_hosts
+    if hosts != ["*"]:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_exception_handler(GazescopeError, _gazescope_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(sessions.router)

@@ -147,6 +147,7 @@ class TrackingConnection:
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
+        self._in_start_hooks = False
         # counters of this connection
         self.received = 0
         self.processed = 0
@@ -281,12 +282,17 @@ class TrackingConnection:
                 }
             )
         await self._publish({"type": "event", "event": "tracking_started", "session_id": self.session_id})
-        for hook in list(_START_HOOKS):
-            try:
-                await hook(self)
-            except Exception:
-                logs.log.exception("tracking start hook failed", extra={"session_id": self.session_id})
+        self._in_start_hooks = True
+        try:
+            for hook in list(_START_HOOKS):
+                try:
+                    await hook(self)
+                except Exception:
+                    logs.log.exception("tracking start hook failed", extra={"session_id": self.session_id})
+        finally:
+            self._in_start_hooks = False
         if self._closing:  # stopped while the start hooks ran: nothing was processed, nothing to flush
+            await self._run_close_callbacks()
             self.release_claim()
             return
         processor = asyncio.create_task(self._process_loop(), name=f"gs-process-{self.conn_id}")
@@ -308,8 +314,8 @@ class TrackingConnection:
             self._closing = True
             self._close_code = code
             await self._close_ws(code, reason)
-        if self._recv_task is None and not self._done.is_set():
-            # claimed but not serving yet: nothing to flush
+        if self._recv_task is None and not self._done.is_set() and not self._in_start_hooks:
+            # claimed but not serving yet: nothing to flush (while start hooks run, wait for them below)
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._done.wait()), 5.0)
@@ -537,6 +543,14 @@ class TrackingConnection:
                     error=str(exc),
                 )
 
+    async def _run_close_callbacks(self) -> None:
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                logs.log.exception("tracking close callback failed", extra={"session_id": self.session_id})
+
     async def _finish(self, processor: asyncio.Task[None], flusher: asyncio.Task[None]) -> None:
         """After receiving ended: drop waiting frames, let the frame in progress finish, flush, clean up.
         Runs to completion even when the handler task is cancelled (server shutdown)."""
@@ -558,13 +572,7 @@ class TrackingConnection:
                 self._count_drop(waiting)
             with contextlib.suppress(Exception):
                 await processor
-            for callback in self._close_callbacks:
-                try:
-                    await callback()
-                except Exception:
-                    logs.log.exception(
-                        "tracking close callback failed", extra={"session_id": self.session_id}
-                    )
+            await self._run_close_callbacks()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await flusher

@@ -76,7 +76,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
     sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
     sample_flush_s: float = Field(1.0, gt=0, description="Longest time a processed sample waits unstored.")
-    profiles_dir: Path = Field(Path("profiles"), description="Folder for calibration profiles (JSON).")
+    profiles_dir: Path = Field(
+        Path("profiles"),
+        description="Folder of calibration profile files (JSON) for the CLI's ProfileStore; the service keeps profiles in its store and only reads this folder as a fallback.",
+    )
 
     # --- frame decoding -----------------------------------------------------------------------------
     max_frame_bytes: int = Field(2 * MiB, ge=1024, description="Largest encoded frame accepted.")

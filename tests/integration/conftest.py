@@ -65,11 +65,14 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(tmp_path: Path, **env_overrides: str) -> Server:
-    """Start ``gazescope serve`` on a free port (SQLite in ``tmp_path`` unless overridden); wait until
-    ``/healthz`` answers (60 s at most)."""
-    port = free_port()
-    db_path = tmp_path / f"gazescope-{port}.db"
+def start_server(
+    tmp_path: Path, *, port: int | None = None, db_path: Path | None = None, **env_overrides: str
+) -> Server:
+    """Start ``gazescope serve`` on ``port`` (default: a free one) with SQLite at ``db_path`` (default: a
+    new file in ``tmp_path``) unless the environment overrides say otherwise; wait until ``/healthz``
+    answers (60 s at most). A restart on the same port and database continues its sessions."""
+    port = port or free_port()
+    db_path = db_path or tmp_path / f"gazescope-{port}.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
     env.update(
         GAZESCOPE_DB_PATH=str(db_path),
@@ -78,7 +81,7 @@ def start_server(tmp_path: Path, **env_overrides: str) -> Server:
         PYTHONUNBUFFERED="1",
     )
     env.update(env_overrides)
-    log_path = tmp_path / f"server-{port}.log"
+    log_path = tmp_path / f"server-{port}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(port)],
@@ -107,8 +110,8 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Factory fixture: ``serve(GAZESCOPE_X="...")`` starts a server; all are stopped afterwards."""
     servers: list[Server] = []
 
-    def _start(**env: str) -> Server:
-        s = start_server(tmp_path, **env)
+    def _start(port: int | None = None, db_path: Path | None = None, **env: str) -> Server:
+        s = start_server(tmp_path, port=port, db_path=db_path, **env)
         servers.append(s)
         return s
 
@@ -123,8 +126,8 @@ def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     servers: list[Server] = []
     tmp = tmp_path_factory.mktemp("serve")
 
-    def _start(**env: str) -> Server:
-        s = start_server(tmp, **env)
+    def _start(port: int | None = None, db_path: Path | None = None, **env: str) -> Server:
+        s = start_server(tmp, port=port, db_path=db_path, **env)
         servers.append(s)
         return s
 

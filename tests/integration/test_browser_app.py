@@ -12,11 +12,8 @@ Screenshots go to ``test-artifacts/browser/`` at the repo root (gitignored), at 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -319,77 +316,29 @@ def test_browser_track_calibrate_review(server: Any, pages: Pages) -> None:
     assert page.get_attribute("#view-report", "data-has-gaze") == "true"
 
 
-def _serve_on(port: int, tmp_path: Path, log_name: str) -> subprocess.Popen:
-    """``gazescope serve`` on a given port (for the restart test, which needs the same port twice)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
-    env.update(
-        GAZESCOPE_DB_PATH=str(tmp_path / "restart.db"),
-        GAZESCOPE_PROFILES_DIR=str(tmp_path / "profiles"),
-        PYTHONPATH=os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p),
-        PYTHONUNBUFFERED="1",
-    )
-    with (tmp_path / log_name).open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(port)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (tmp_path / log_name).read_text(errors="replace")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("gazescope serve did not start")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen]]:
-    """Start ``gazescope serve`` on one port, as often as asked (each previous process must be stopped)."""
-    from socket import socket
+def restartable(serve: Callable[..., Any], tmp_path: Path) -> Callable[[], Any]:
+    """Start ``gazescope serve`` on one port and database, as often as asked (each previous server must be
+    stopped first); the ``serve`` fixture stops whatever still runs at the end."""
+    port: int | None = None
 
-    with socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs: list[subprocess.Popen] = []
+    def start() -> Any:
+        nonlocal port
+        server = serve(port=port, db_path=tmp_path / "restart.db")
+        port = server.port
+        return server
 
-    def start() -> subprocess.Popen:
-        proc = _serve_on(port, tmp_path, f"server-{len(procs)}.log")
-        proc.port = port  # type: ignore[attr-defined]
-        procs.append(proc)
-        return proc
-
-    yield start
-    for p in procs:
-        _stop(p)
+    return start
 
 
-def test_browser_reconnects_to_the_same_session(
-    restartable: Callable[[], subprocess.Popen], pages: Pages
-) -> None:
+def test_browser_reconnects_to_the_same_session(restartable: Callable[[], Any], pages: Pages) -> None:
     """The server goes away mid-session and comes back on the same port: the page shows it is
     reconnecting, reconnects with backoff and goes on streaming into the same session."""
     proc = restartable()
-    url = f"http://127.0.0.1:{proc.port}"  # type: ignore[attr-defined]
+    url = proc.url
     page = pages.open(url + "/app/")
     session_id = start_tracking(page, "reconnect-user")
-    _stop(proc)
+    proc.stop()
     page.wait_for_selector("#conn-state[data-state='reconnecting']", timeout=20_000)
     shot(page, "11_reconnecting")
     time.sleep(1.0)
@@ -426,7 +375,7 @@ def test_browser_reconnects_to_the_same_session(
     assert len(idx) > 25 and idx == sorted(idx) and len(set(idx)) == len(idx)
     sessions = httpx.get(f"{url}/api/sessions").json()
     assert [s["id"] for s in sessions] == [session_id]
-    assert proc2.poll() is None
+    assert proc2.alive()
     # delete it from its report page (after confirming)
     page.once("dialog", lambda d: d.accept())
     page.click("#report-delete")

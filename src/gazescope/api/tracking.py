@@ -560,8 +560,11 @@ class TrackingConnection:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 30.0)
+            # asyncio.wait, unlike wait_for, never cancels the task it waits on: under level-triggered
+            # cancellation (anyio cancel scopes) this await is cancelled again at once, and wait_for would
+            # then cancel the finish mid-flush, losing the batch it had taken from the buffer
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task], timeout=30.0)
             raise
 
     async def _finish_inner(self, processor: asyncio.Task[None], flusher: asyncio.Task[None]) -> None:

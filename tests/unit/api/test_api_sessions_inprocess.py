@@ -4,6 +4,7 @@ real SQLite file, real frames where a face is needed)."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from starlette.websockets import WebSocketDisconnect
 
 from gazescope.api.app import create_app
 from gazescope.config import Settings
+
+
+def wait_until_untracked(client: TestClient, sid: str, timeout_s: float = 10.0) -> None:
+    """The server finishes a connection (final flush, then ``tracking`` false) after the client's socket
+    closes; with the in-process client that happens concurrently, so wait for it before reading the store."""
+    deadline = time.monotonic() + timeout_s
+    while client.get(f"/api/sessions/{sid}").json()["tracking"] and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -100,6 +109,7 @@ def test_tracking_websocket_in_process(client, desk_jpegs):
     assert s1["face_detected"] is True and s1["ear_left"] > 0.1
     assert err["code"] == "unknown_type"
     # the disconnect flushed both samples
+    wait_until_untracked(client, sid)
     page = client.get(f"/api/sessions/{sid}/samples").json()
     assert page["total"] == 2 and [s["frame_index"] for s in page["samples"]] == [0, 1]
 
@@ -155,4 +165,5 @@ def test_oversize_message_is_refused_by_the_app_too(tmp_path, desk_jpegs):
             with pytest.raises(WebSocketDisconnect) as exc:
                 ws.receive_json()
             assert exc.value.code == 1009
+        wait_until_untracked(client, sid)
         assert client.get(f"/api/sessions/{sid}").json()["sample_count"] == 1

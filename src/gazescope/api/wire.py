@@ -91,18 +91,22 @@ class NativeWire(WireFormat):
     """gazescope's own tracking protocol (see module docstring)."""
 
     name = "native"
+    type_hint: ClassVar[str] = "a message needs a string 'type' (e.g. 'frame')"
+    data_hint: ClassVar[str] = "a frame message needs 'data': base64 JPEG/PNG or a data URL"
+    time_keys: ClassVar[tuple[str, ...]] = ("t_ms",)  # the client's capture time, first one present wins
 
     def parse_text(self, text: str) -> Inbound:
         msg = _loads_object(text)
         mtype = msg.get("type")
         if not isinstance(mtype, str) or not mtype:
-            raise ProtocolError("bad_message", "a message needs a string 'type' (e.g. 'frame')")
+            raise ProtocolError("bad_message", self.type_hint)
         if mtype != "frame":
             return Inbound(mtype, body=msg)
         data = msg.get("data")
         if not isinstance(data, str) or not data:
-            raise ProtocolError("bad_message", "a frame message needs 'data': base64 JPEG/PNG or a data URL")
-        return Inbound("frame", payload=data, client_t_ms=_number(msg.get("t_ms")))
+            raise ProtocolError("bad_message", self.data_hint)
+        times = (_number(msg.get(k)) for k in self.time_keys)
+        return Inbound("frame", payload=data, client_t_ms=next((t for t in times if t is not None), None))
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         return {"type": "sample", **sample, "client_t_ms": inbound.client_t_ms}
@@ -179,7 +183,7 @@ class GazeServiceWire(WireFormat):
         return out
 
 
-class EyeContactWire(WireFormat):
+class EyeContactWire(NativeWire):
     """Seed 002's ``/ws``: ``{"type": "frame", "data": <data URL>}`` in, eye-contact metrics out.
 
     ``t``: server epoch milliseconds (integer) when the frame arrived; ``earLeft``/``earRight``: eye
@@ -191,19 +195,9 @@ class EyeContactWire(WireFormat):
 
     name = "seed002"
     announces = False
-
-    def parse_text(self, text: str) -> Inbound:
-        msg = _loads_object(text)
-        mtype = msg.get("type")
-        if not isinstance(mtype, str) or not mtype:
-            raise ProtocolError("bad_message", 'send {"type": "frame", "data": "data:image/jpeg;base64,..."}')
-        if mtype != "frame":
-            return Inbound(mtype, body=msg)
-        data = msg.get("data")
-        if not isinstance(data, str) or not data:
-            raise ProtocolError("bad_message", "a frame message needs 'data': a data URL or base64 JPEG")
-        t = _number(msg.get("t"))
-        return Inbound("frame", payload=data, client_t_ms=t if t is not None else _number(msg.get("t_ms")))
+    type_hint = 'send {"type": "frame", "data": "data:image/jpeg;base64,..."}'
+    data_hint = "a frame message needs 'data': a data URL or base64 JPEG"
+    time_keys = ("t", "t_ms")
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         gv = sample.get("gaze_vector") or [0.0, 0.0]

@@ -60,6 +60,8 @@ def serve(
         port=port,
         log_level=settings.log_level,
         ws_max_size=settings.max_message_bytes,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
         access_log=False,
     )
 

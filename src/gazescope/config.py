@@ -206,6 +206,40 @@ class Settings(BaseSettings):
         "'Eye Tracking', OUP 2011, ch. 4).",
     )
 
+    # --- seed-compatible endpoints (docs/seeds.md) -------------------------------------------------------
+    ws_ping_interval_s: float = Field(
+        20.0,
+        gt=0,
+        description="uvicorn sends a WebSocket ping this often; a peer that does not answer within "
+        "ws_ping_timeout_s is closed, so idle-but-alive connections (seed 002) are told apart from dead ones "
+        "(uvicorn's own default).",
+    )
+    ws_ping_timeout_s: float = Field(20.0, gt=0, description="Wait for a ping's pong (uvicorn's default).")
+    seed002_idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
+        "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
+    )
+    seed003_canvas_w_px: int = Field(
+        1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."
+    )
+    seed003_canvas_h_px: int = Field(
+        1080, gt=0, le=16_384, description="Height of seed 003's /upload heatmap canvas (the seed's 1080)."
+    )
+    seed003_max_points: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most points one seed 003 /upload may carry (the page sends about 30 a second).",
+    )
+    seed003_session_gap_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seed 003 uploads from one client address go into one session while they come less than "
+        "this far apart (the page posts every second; a minute's pause is a new visit).",
+    )
+
     @field_validator("allowed_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, v: object) -> object:

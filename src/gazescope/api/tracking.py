@@ -119,6 +119,7 @@ class _Job:
     frame_index: int
     t_ms: float
     epoch_ms: float
+    features: FrameFeatures | None = None  # set in the worker thread, read by the wire's reply
 
 
 class TrackingConnection:
@@ -154,6 +155,8 @@ class TrackingConnection:
         self.dropped = 0
         self.refused = 0
         self.stored = 0
+        #: The newest processed sample (a dict as stored), None before the first.
+        self.last_sample: dict[str, Any] | None = None
         # continuation from the stored session
         self._next_index = 0
         self._blink_offset = 0
@@ -273,13 +276,15 @@ class TrackingConnection:
         )
         if self.wire.announces:
             await self.send(
-                {
-                    "type": "session",
-                    "session": self.session.to_dict(),
-                    "resumed": self.session.sample_count > 0,
-                    "next_frame_index": self._next_index,
-                    "message_types": message_types(),
-                }
+                self.wire.hello(
+                    {
+                        "type": "session",
+                        "session": self.session.to_dict(),
+                        "resumed": self.session.sample_count > 0,
+                        "next_frame_index": self._next_index,
+                        "message_types": message_types(),
+                    }
+                )
             )
         await self._publish({"type": "event", "event": "tracking_started", "session_id": self.session_id})
         self._in_start_hooks = True
@@ -335,13 +340,14 @@ class TrackingConnection:
 
     async def _receive_loop(self) -> None:
         s = self.settings
+        idle_s = self.wire.idle_timeout_s(s)
         while not self._closing:
             try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout=s.idle_timeout_s)
+                message = await asyncio.wait_for(self.ws.receive(), timeout=idle_s)
             except TimeoutError:
                 self._close_code = WS_GOING_AWAY
                 logs.event("tracking_idle_timeout", session_id=self.session_id, conn=self.conn_id)
-                await self._close_ws(WS_GOING_AWAY, f"idle for {s.idle_timeout_s:g} s")
+                await self._close_ws(WS_GOING_AWAY, f"idle for {idle_s:g} s")
                 return
             except (WebSocketDisconnect, RuntimeError, OSError):
                 return
@@ -365,14 +371,18 @@ class TrackingConnection:
                 self.state.metrics.frame_errors.labels(code=exc.code).inc()
                 await self.send(self.wire.error(exc.code, exc.message))
                 continue
-            await self._dispatch(inbound)
+            if inbound is not None:  # None: a message the wire format ignores
+                await self._dispatch(inbound)
 
     async def _dispatch(self, inbound: Inbound) -> None:
         if inbound.type == "frame":
-            self._enqueue(inbound)
+            for job in self._enqueue(inbound):  # frames pushed out of the slot
+                reply = self.wire.dropped(job.inbound, job.epoch_ms)
+                if reply is not None:
+                    await self.send(reply)
             return
         if inbound.type == "ping":
-            await self.send({"type": "pong", "t_ms": inbound.body.get("t_ms")})
+            await self.send(self.wire.pong(inbound))
             return
         handler = _HANDLERS.get(inbound.type)
         if handler is None:
@@ -407,17 +417,20 @@ class TrackingConnection:
         self._last_t = t
         return t, epoch_ms
 
-    def _enqueue(self, inbound: Inbound) -> None:
+    def _enqueue(self, inbound: Inbound) -> list[_Job]:
+        """Put a frame in the slot; returns the waiting frames it pushed out (dropped)."""
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
         t_ms, epoch_ms = self._stamp(inbound.client_t_ms)
         job = _Job(inbound, self._next_index, t_ms, epoch_ms)
         self._next_index += 1
+        dropped: list[_Job] = []
         while len(self._waiting) >= self.settings.frame_queue_size:
-            self._waiting.popleft()
+            dropped.append(self._waiting.popleft())
             self._count_drop()
         self._waiting.append(job)
         self._wake.set()
+        return dropped
 
     def _count_drop(self, n: int = 1) -> None:
         self.dropped += n
@@ -449,6 +462,7 @@ class TrackingConnection:
         if self._analyzer is None:
             self._analyzer = FrameAnalyzer(s)
         ff = self._analyzer.analyze(rgb)
+        job.features = ff
         ms = (time.perf_counter() - t0) * 1000.0
         sample = self.tracker.update(
             ff, job.t_ms, job.frame_index, processing_ms=ms, dropped_frames=dropped_total, image_rgb=rgb
@@ -484,7 +498,9 @@ class TrackingConnection:
         m.processing_seconds.observe(time.perf_counter() - t0)
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
-        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
+        self.last_sample = sample
+        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms, job.features))
+        job.features = None
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
         self._buffer.append(sample)
         if len(self._buffer) >= self.settings.sample_batch_size:

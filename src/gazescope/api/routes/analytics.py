@@ -54,7 +54,7 @@ from gazescope.api.calibration import RESULTS
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
-from gazescope.domain import AttentionState, SessionInfo
+from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
 from gazescope.storage import Store
 
@@ -745,15 +745,6 @@ class GazeAccepted(BaseModel):
     sample_count: int
 
 
-def _client_attention(sample: Mapping[str, Any]) -> str:
-    """Attention state of a client gaze sample, with the tracker's meanings
-    (:class:`gazescope.domain.AttentionState`): ``focused`` when the point is on the screen, ``looking_away``
-    when it is off the screen, ``absent`` when the client had no gaze (face not found)."""
-    if sample.get("screen_x_px") is None:
-        return AttentionState.ABSENT.value
-    return (AttentionState.LOOKING_AWAY if sample.get("on_screen") is False else AttentionState.FOCUSED).value
-
-
 @router.post("/api/sessions/{session_id}/gaze", response_model=GazeAccepted)
 async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccepted:
     """Store client-side gaze points as samples (``analytics.events.gaze_points_to_samples``) so the
@@ -763,9 +754,9 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
     running (409 when ended) and must not be tracked over its WebSocket at the same time (409).
 
     Each stored sample gets ``source: "client_gaze"`` and an ``attention_state`` read from its point
-    (:func:`_client_attention`), so the report's attention time shares and focus % mean something; eye
+    (:func:`~gazescope.analytics.events.client_gaze_samples`), so the report's attention time shares and focus % mean something; eye
     contact, blinks, EAR and head pose are not measured by such clients and stay absent."""
-    from gazescope.analytics.events import gaze_points_to_samples
+    from gazescope.analytics.events import client_gaze_samples
 
     if (body.screen_w_px is None) != (body.screen_h_px is None):
         raise HTTPException(422, "give both screen_w_px and screen_h_px, or neither")
@@ -798,10 +789,10 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                     "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
                     "with the points",
                 )
-            samples = gaze_points_to_samples(
-                [p.model_dump() for p in body.points], screen_w_px=w, screen_h_px=h
-            )
             count = await state.io(state.store.count_samples, session_id)
+            samples = client_gaze_samples(
+                [p.model_dump() for p in body.points], screen_w_px=w, screen_h_px=h, first_index=count
+            )
             if count:
                 last = await state.io(state.store.get_samples, session_id, start=count - 1, limit=1)
                 last_t = last[0].get("t_ms") if last else None
@@ -811,10 +802,6 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                         f"points go back in time: the first t_ms {samples[0]['t_ms']} is before the last "
                         f"stored sample's {last_t}",
                     )
-            for s in samples:
-                s["frame_index"] += count
-                s["source"] = "client_gaze"
-                s["attention_state"] = _client_attention(s)
             total = await state.io(state.store.append_samples, session_id, samples)
     finally:
         state.release_session_lock(session_id)

@@ -10,7 +10,7 @@ import pytest
 from gazescope.api.seeds.seed000 import Seed000Wire, face_box, times_of
 from gazescope.api.seeds.seed001 import GazeServiceWire
 from gazescope.api.seeds.seed002 import EyeContactWire
-from gazescope.api.seeds.seed003 import NO_DATA, UploadError, read_points
+from gazescope.api.seeds.seed003 import NO_DATA, UploadError, batch_times_ms, read_points
 from gazescope.api.wire import ProtocolError
 from gazescope.config import Settings
 from gazescope.domain import FaceLandmarks, FrameFeatures, GazeSample
@@ -138,3 +138,10 @@ def test_seed003_reads_points_like_the_seed():
         assert exc.value.status == 400 and exc.value.message != NO_DATA
     with pytest.raises(UploadError, match="at most 2 points"):
         read_points(b'{"points": [{"x": 1, "y": 1}, {"x": 1, "y": 1}, {"x": 1, "y": 1}]}', 2)
+
+
+def test_seed003_batch_times_spread_over_the_last_second_and_increase():
+    assert batch_times_ms(4, 3.0, None) == [250.0, 500.0, 750.0, 1000.0]  # first batch: the first second
+    assert batch_times_ms(2, 2100.0, 1000.0) == [1600.0, 2100.0]  # the second before it arrived
+    assert batch_times_ms(2, 1500.0, 1000.0) == [1250.0, 1500.0]  # never before the previous batch
+    assert batch_times_ms(1, 900.0, 1000.0) == [1001.0]  # a clock step back still increases

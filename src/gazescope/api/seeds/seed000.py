@@ -37,6 +37,8 @@ message plus:
   ``focused``, ``looking_away``, ``eyes_closed``, ``drowsy``, ``absent``), ``blink_rate`` (blinks per
   minute over ``Settings.blink_rate_window_s``).
 
+A frame dropped under load (a newer one arrived while it waited) is answered ``{"type": "frame_dropped",
+"message", "face", "gaze", ...}`` with the last known face, gaze and activity, so every frame gets a reply.
 Errors on the socket are the native ``{"type": "error", "code", "message"}`` with ``face`` and ``gaze``
 null, so the client always finds both keys; the connection goes on. ``focus_time`` is the time in the
 ``focused`` state; ``distraction_time`` the time in every other state.
@@ -143,6 +145,15 @@ class Seed000Wire(NativeWire):
     name = "seed000"
     frame_hint = 'send {"image": "data:image/jpeg;base64,...", "timestamp": <epoch ms>}'
 
+    def __init__(self) -> None:
+        self._last: dict[str, Any] = {
+            "face": None,
+            "gaze": None,
+            "gaze_direction": None,
+            "activity": None,
+            "blink_rate": 0.0,
+        }
+
     def parse_text(self, text: str) -> Inbound:
         msg = loads_object(text)
         if "type" in msg:
@@ -157,7 +168,17 @@ class Seed000Wire(NativeWire):
     ) -> dict[str, Any]:
         out = super().sample(sample, inbound, epoch_ms, features)
         out.update(face=face_box(features), gaze=gaze_of(sample), **activity_record(sample, epoch_ms))
+        self._last = {k: out[k] for k in ("face", "gaze", "gaze_direction", "activity", "blink_rate")}
         return out
+
+    def dropped(self, inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+        return {
+            "type": "frame_dropped",
+            "message": "a newer frame arrived before this one was processed; face and gaze are the last known",
+            **self._last,
+            "timestamp": iso_utc(epoch_ms),
+            "client_t_ms": inbound.client_t_ms,
+        }
 
     def error(self, code: str, message: str, inbound: Inbound | None = None) -> dict[str, Any]:
         return {**super().error(code, message, inbound), "face": None, "gaze": None}

@@ -108,7 +108,8 @@ def _client_doc_id(request: Request) -> str:
 
 
 async def _client_session(state: AppState, doc_id: str, now_ms: float) -> tuple[SessionInfo, float | None]:
-    """The client's running session and its previous upload time, or a new session (None)."""
+    """The client's running session and the ``t_ms`` of its last stored point, or a new session (None).
+    A session whose client paused ``seed003_session_gap_s`` or more is ended (its report built)."""
     s = state.settings
     try:
         doc = await state.io(state.store.get_document, COLLECTION, doc_id)
@@ -119,10 +120,10 @@ async def _client_session(state: AppState, doc_id: str, now_ms: float) -> tuple[
             info = await service.get_session(state, str(doc["session_id"]))
         except SessionNotFoundError:  # deleted meanwhile
             info = None
-        last = number(doc.get("last_upload_ms"))
-        if info is not None and info.status != "ended" and last is not None:
-            if now_ms - last < s.seed003_session_gap_s * 1000.0:
-                return info, last
+        last_upload, last_t = number(doc.get("last_upload_ms")), number(doc.get("last_t_ms"))
+        if info is not None and info.status != "ended" and last_upload is not None and last_t is not None:
+            if now_ms - last_upload < s.seed003_session_gap_s * 1000.0:
+                return info, last_t
             await service.end_session(state, info.id)  # the visit is over: build its report
     info = await service.create_session(
         state, label=LABEL, screen_w_px=s.seed003_canvas_w_px, screen_h_px=s.seed003_canvas_h_px
@@ -130,35 +131,50 @@ async def _client_session(state: AppState, doc_id: str, now_ms: float) -> tuple[
     return info, None
 
 
+def batch_times_ms(n: int, elapsed_ms: float, last_t_ms: float | None) -> list[float]:
+    """Session times (ms) of a batch of ``n`` points that arrived ``elapsed_ms`` after the session was
+    created: evenly spread over the last :data:`MAX_BATCH_SPAN_MS` before arrival (the first batch: over
+    the session's first second), after ``last_t_ms`` (the previous batch's last point), increasing."""
+    if last_t_ms is None:
+        end = max(elapsed_ms, MAX_BATCH_SPAN_MS)
+        start = end - MAX_BATCH_SPAN_MS
+    else:
+        end = max(elapsed_ms, last_t_ms + 1.0)
+        start = max(last_t_ms, end - MAX_BATCH_SPAN_MS)
+    step = (end - start) / n
+    return [round(start + (i + 1) * step, 3) for i in range(n)]
+
+
 async def store_points(state: AppState, doc_id: str, points: list[tuple[float, float, float]]) -> str:
     """Append the batch to the client's session (see module docstring); returns the session id."""
-    lock_key = f"seed003-{doc_id}"
-    lock = state.session_lock(lock_key)
+    client_key = f"seed003-{doc_id}"
+    client_lock = state.session_lock(client_key)
     try:
-        async with lock:
+        async with client_lock:
             now_ms = time.time() * 1000.0
-            info, last = await _client_session(state, doc_id, now_ms)
-            end_t = now_ms - info.created_at_ms
-            span = min(MAX_BATCH_SPAN_MS, now_ms - last) if last is not None else MAX_BATCH_SPAN_MS
-            start_t = max(0.0, end_t - span)
-            n = len(points)
-            step = (end_t - start_t) / n
-            count = await state.io(state.store.count_samples, info.id)
-            samples = client_gaze_samples(
-                [
-                    {"t_ms": start_t + (i + 1) * step, "x_px": x, "y_px": y}
-                    for i, (x, y, _) in enumerate(points)
-                ],
-                screen_w_px=info.screen_w_px or state.settings.seed003_canvas_w_px,
-                screen_h_px=info.screen_h_px or state.settings.seed003_canvas_h_px,
-                first_index=count,
-            )
-            await state.io(state.store.append_samples, info.id, samples)
-            doc = {"session_id": info.id, "last_upload_ms": now_ms}
+            info, last_t = await _client_session(state, doc_id, now_ms)
+            lock = state.session_lock(info.id)  # against a concurrent end or delete of the session
+            try:
+                async with lock:
+                    times = batch_times_ms(len(points), time.time() * 1000.0 - info.created_at_ms, last_t)
+                    count = await state.io(state.store.count_samples, info.id)
+                    samples = client_gaze_samples(
+                        [
+                            {"t_ms": t, "x_px": x, "y_px": y}
+                            for t, (x, y, _) in zip(times, points, strict=True)
+                        ],
+                        screen_w_px=info.screen_w_px or state.settings.seed003_canvas_w_px,
+                        screen_h_px=info.screen_h_px or state.settings.seed003_canvas_h_px,
+                        first_index=count,
+                    )
+                    await state.io(state.store.append_samples, info.id, samples)
+            finally:
+                state.release_session_lock(info.id)
+            doc = {"session_id": info.id, "last_upload_ms": now_ms, "last_t_ms": times[-1]}
             await state.io(state.store.put_document, COLLECTION, doc_id, doc)
             return info.id
     finally:
-        state.release_session_lock(lock_key)
+        state.release_session_lock(client_key)
 
 
 @router.options("/upload", include_in_schema=False)

@@ -33,6 +33,10 @@ Flow of a frame (DESIGN.md "Data flow")::
   message; :meth:`TrackingConnection.add_frame_observer` gives it every frame's features in the worker
   thread, and :meth:`TrackingConnection.set_calibration` attaches the fitted calibration to the tracker.
   Unknown types are answered with an ``unknown_type`` error; the connection goes on.
+* **Wire hooks.** The route's wire format shapes every message (``sample``, ``error``, ``pong``, the
+  ``session`` hello, and a reply to a dropped frame where its protocol wants one, e.g. seed 001's), may
+  ignore a message (``parse_text`` returns None, e.g. seed 002's ``init``), gets the frame's features
+  (seed 000's face box) and sets the idle timeout (seed 002: 30 minutes).
 
 Close codes: 1000 session ended, 1001 idle timeout or server shutdown, 1009 message too big (from uvicorn's
 ``ws_max_size``, checked here too), 1011 internal error, :data:`WS_REPLACED` taken over by a newer

@@ -21,6 +21,7 @@ import base64
 import csv
 import io
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,12 @@ def test_seed001_gaze_client_flow(server, data_urls):
             failed = await next_gaze_data()
             await ws.send(json.dumps({"type": "frame", "data": data_urls[30]}))
             got.append(await next_gaze_data())
+            # a client that does not wait: still one gaze_data per frame (dropped ones say so)
+            for url in data_urls[40:48]:
+                await ws.send(json.dumps({"type": "frame", "data": url}))
+            burst = [await next_gaze_data() for _ in range(8)]
+            assert all(d["frame_processed"] or d["error"] == "frame_dropped" for d in burst), burst
+            print(f"\nseed 001: burst of 8 frames -> {sum(d['frame_processed'] for d in burst)} processed")
         return got, pong, failed
 
     t0 = time.time()
@@ -260,6 +267,33 @@ def test_seed002_interview_client_flow(server, small_data_urls):
     faces = [m for m in metrics if m["conf"] > 0]
     assert len(faces) >= 0.8 * len(metrics)
     print(f"\nseed 002: {sent} frames at 8 FPS -> {len(metrics)} metric replies")
+
+
+def test_seed002_dead_peer_is_found_by_websocket_pings(serve):
+    """A peer that never answers pings (a raw socket after the handshake) is closed by the server within
+    ping interval + timeout, although /ws itself waits 30 minutes for messages."""
+    server = serve(GAZESCOPE_WS_PING_INTERVAL_S="0.5", GAZESCOPE_WS_PING_TIMEOUT_S="0.5")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        key = base64.b64encode(b"0123456789abcdef").decode()
+        sock.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        t0 = time.monotonic()
+        received = b""
+        while True:  # read everything the server sends until it hangs up; never answer
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+            assert time.monotonic() - t0 < 10, "the dead peer was not closed within 10 s"
+        waited = time.monotonic() - t0
+    head, _, frames = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    assert frames[:1] == b"\x89"  # the first frame is a ping (FIN + opcode 9)
+    print(f"\nseed 002: silent peer closed after {waited:.2f} s (ping interval 0.5 s, timeout 0.5 s)")
 
 
 # --- seed 003 -------------------------------------------------------------------------------------------

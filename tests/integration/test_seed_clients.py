@@ -39,11 +39,15 @@ SEED000_ORIGIN = "http://localhost:3000"
 METRIC_KEYS = {"t", "earLeft", "earRight", "blink", "eyeContact", "eyeContactPct", "gazeVector", "conf"}
 #: The native idle timeout of the test server (s): seed 002's /ws must outlive it.
 NATIVE_IDLE_S = 3
+#: Seed 003's session gap on the test server (s): uploads a second apart continue a session.
+SEED003_GAP_S = 3
 
 
 @pytest.fixture(scope="module")
 def server(module_serve):
-    return module_serve(GAZESCOPE_IDLE_TIMEOUT_S=str(NATIVE_IDLE_S))
+    return module_serve(
+        GAZESCOPE_IDLE_TIMEOUT_S=str(NATIVE_IDLE_S), GAZESCOPE_SEED003_SESSION_GAP_S=str(SEED003_GAP_S)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +352,14 @@ def test_seed003_file_page_flow(server, screen_points):
     assert t == sorted(t)
     heat = httpx.get(f"{server.url}/api/sessions/{sid}/heatmap.png", params={"source": "samples"})
     assert heat.status_code == 200 and heat.content[:8] == b"\x89PNG\r\n\x1a\n"  # the dashboard's view
+
+    time.sleep(SEED003_GAP_S + 0.5)  # the visitor comes back later: a new session, the old one ended
+    r = httpx.post(f"{server.url}/upload", json={"points": batches[0]}, headers=null)
+    assert r.status_code == 200 and r.headers["x-gazescope-session"] != sid
+    ended = httpx.get(f"{server.url}/api/sessions/{sid}").json()
+    assert ended["status"] == "ended" and ended["sample_count"] == 90
+    report = httpx.get(f"{server.url}/api/sessions/{sid}/report").json()
+    assert report["frames"] == 90
 
 
 # --- all: token ------------------------------------------------------------------------------------------

@@ -132,7 +132,14 @@ def test_seed003_reads_points_like_the_seed():
         with pytest.raises(UploadError) as exc:
             read_points(body, 10)
         assert exc.value.message == NO_DATA and exc.value.status == 400
-    for body in (b"not json", b'{"points": [{"x": "a", "y": 1}]}', b'{"points": [1]}', b'{"points": "xy"}'):
+    for body in (
+        b"not json",
+        b'{"points": [{"x": "a", "y": 1}]}',
+        b'{"points": [1]}',
+        b'{"points": "xy"}',
+        b'{"points": [{"x": 1e300, "y": 1}]}',
+        b'{"points": [{"x": 1, "y": 1, "weight": -1}]}',
+    ):
         with pytest.raises(UploadError) as exc:
             read_points(body, 10)
         assert exc.value.status == 400 and exc.value.message != NO_DATA

@@ -45,6 +45,8 @@ NO_DATA = "No gaze data provided"
 #: Store collection of each client's current session: ``{session_id, last_upload_ms}``.
 COLLECTION = "seed003_clients"
 LABEL = "seed003 /upload"
+#: Largest |x| or |y| accepted (px): the bound of gazescope's own client gaze points.
+MAX_ABS_PX = 100_000.0
 #: Longest span one batch's points are spread over (the page posts every second).
 MAX_BATCH_SPAN_MS = 1000.0
 CORS_HEADERS = {
@@ -86,8 +88,10 @@ def read_points(body: bytes, max_points: int) -> list[tuple[float, float, float]
     for i, p in enumerate(points):
         x, y = (number(p.get(k)) for k in ("x", "y")) if isinstance(p, dict) else (None, None)
         w = number(p.get("weight", 1)) if isinstance(p, dict) else None
-        if x is None or y is None or w is None or w < 0:
-            raise UploadError(f"point {i} needs numeric x and y (px) and a weight >= 0")
+        if x is None or y is None or w is None or w < 0 or max(abs(x), abs(y)) > MAX_ABS_PX:
+            raise UploadError(
+                f"point {i} needs numeric x and y (px, within +-{MAX_ABS_PX:g}) and a weight >= 0"
+            )
         out.append((x, y, w))
     return out
 

@@ -31,7 +31,12 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from gazescope.analytics.events import client_gaze_samples
-from gazescope.analytics.heatmap import HeatmapGrid, density_grid, heatmap_sigma_px, render_heatmap_png
+from gazescope.analytics.heatmap import (
+    HeatmapGrid,
+    density_grid,
+    heatmap_sigma_px,
+    render_heatmap_overlay_png,
+)
 from gazescope.api import service
 from gazescope.api.security import bearer_token, token_ok
 from gazescope.api.seeds.base import State, number, routers
@@ -103,7 +108,7 @@ def heatmap_png(points: list[tuple[float, float, float]], width: int, height: in
     density = density_grid(xs, ys, ws, width_px=width, height_px=height, sigma_px=sigma)
     inside = sum(1 for x, y, _ in points if 0 <= x < width and 0 <= y < height)
     grid = HeatmapGrid(density, float(width), float(height), max(1.0, round(sigma / 4.0)), sigma, inside, 1)
-    return render_heatmap_png(grid)
+    return render_heatmap_overlay_png(grid)
 
 
 def _client_doc_id(request: Request) -> str:

@@ -76,6 +76,16 @@ async def recv_json(ws, timeout: float = 30.0) -> dict[str, Any]:
 
 
 def test_seed000_react_client_flow(server, data_urls):
+    seed000_flow(server, data_urls, "seed000-user")
+
+
+def test_seed000_react_client_flow_on_redis(serve, redis_server, data_urls):
+    """The seed kept its sessions in Redis: the same flow on gazescope's Redis store."""
+    seed000_flow(serve(GAZESCOPE_REDIS_URL=redis_server), data_urls[50:], "seed000-redis-user")
+
+
+def seed000_flow(server, data_urls: list[str], user: str) -> None:
+    """Seed 000's React client, step by step (see module docstring)."""
     origin = {"Origin": SEED000_ORIGIN}
     with httpx.Client(base_url=server.url, headers=origin, timeout=30) as c:
         pre = c.options(
@@ -89,7 +99,7 @@ def test_seed000_react_client_flow(server, data_urls):
         assert pre.headers["access-control-allow-origin"] == SEED000_ORIGIN
         assert pre.headers["access-control-allow-credentials"] == "true"
 
-        r = c.post("/session/start", json={"session_duration": 25, "user_id": "seed000-user"})
+        r = c.post("/session/start", json={"session_duration": 25, "user_id": user})
         assert r.status_code == 201, r.text
         assert r.headers["access-control-allow-origin"] == SEED000_ORIGIN  # never "*"
         assert r.headers["access-control-allow-credentials"] == "true"
@@ -167,9 +177,9 @@ def test_seed000_react_client_flow(server, data_urls):
         listed = {s["session_id"]: s for s in c.get("/sessions").json()}
         mine = listed[sid]
         assert mine["status"] == "completed" and mine["session_duration"] == 25
-        assert mine["focus_time"] == e["focus_time"] and mine["user_id"] == "seed000-user"
+        assert mine["focus_time"] == e["focus_time"] and mine["user_id"] == user
         assert mine["start_time"] == started["start_time"]
-        by_user = c.get("/sessions/user/seed000-user").json()
+        by_user = c.get(f"/sessions/user/{user}").json()
         assert by_user["message"] and [s["session_id"] for s in by_user["data"]] == [sid]
         assert c.get(f"/session/{sid}").json()["data"]["status"] == "completed"
         native = httpx.get(f"{server.url}/api/sessions/{sid}/samples").json()

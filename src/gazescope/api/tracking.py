@@ -123,7 +123,7 @@ class _Job:
     frame_index: int
     t_ms: float
     epoch_ms: float
-    features: FrameFeatures | None = None  # set in the worker thread, read by the wire's reply
+    features: FrameFeatures | None = None  # set in the worker thread for wires that want them
 
 
 class TrackingConnection:
@@ -466,7 +466,8 @@ class TrackingConnection:
         if self._analyzer is None:
             self._analyzer = FrameAnalyzer(s)
         ff = self._analyzer.analyze(rgb)
-        job.features = ff
+        if self.wire.wants_features:
+            job.features = ff
         ms = (time.perf_counter() - t0) * 1000.0
         sample = self.tracker.update(
             ff, job.t_ms, job.frame_index, processing_ms=ms, dropped_frames=dropped_total, image_rgb=rgb
@@ -503,8 +504,12 @@ class TrackingConnection:
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
         self.last_sample = sample
-        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms, job.features))
-        job.features = None
+        if self.wire.wants_features:
+            reply = self.wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
+            job.features = None
+        else:
+            reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
+        await self.send(reply)
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
         self._buffer.append(sample)
         if len(self._buffer) >= self.settings.sample_batch_size:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gazescope.config import Settings
-from gazescope.domain import FrameFeatures
 
 
 class ProtocolError(Exception):
@@ -45,15 +44,13 @@ class Inbound:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def number(v: Any) -> float | None:
-    """``v`` as a float when it is a finite JSON number (not a bool), else None."""
+def _number(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
     return float(v) if math.isfinite(v) else None
 
 
-def loads_object(text: str) -> dict[str, Any]:
-    """The JSON object in ``text``; ``ProtocolError`` (``bad_message``) for anything else."""
+def _loads_object(text: str) -> dict[str, Any]:
     try:
         msg = json.loads(text)
     except ValueError:
@@ -71,6 +68,8 @@ class WireFormat:
     name: ClassVar[str] = "native"
     #: Whether connections of this format announce their session on connect and its end.
     announces: ClassVar[bool] = True
+    #: Whether :meth:`sample` takes the frame's features (``features=``); they are kept only then.
+    wants_features: ClassVar[bool] = False
 
     def parse_bytes(self, data: bytes) -> Inbound:
         """A binary message is always a frame (JPEG or PNG bytes)."""
@@ -80,11 +79,10 @@ class WireFormat:
         """The message of a text frame; None for a message the format ignores (no reply)."""
         raise NotImplementedError
 
-    def sample(
-        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
-    ) -> dict[str, Any]:
-        """The reply to a processed frame: ``sample`` (as stored), the frame's message, the server's epoch
-        ms when it arrived, and the frame's features (landmarks; None when not kept)."""
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+        """The reply to a processed frame: ``sample`` (as stored), the frame's message and the server's
+        epoch ms when it arrived; formats with ``wants_features`` also get ``features=`` (the frame's
+        :class:`~gazescope.domain.FrameFeatures`, e.g. for a face box)."""
         raise NotImplementedError
 
     def hello(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +117,7 @@ class NativeWire(WireFormat):
     time_keys: ClassVar[tuple[str, ...]] = ("t_ms",)  # the client's capture time, first one present wins
 
     def parse_text(self, text: str) -> Inbound | None:
-        return self.read(loads_object(text))
+        return self.read(_loads_object(text))
 
     def read(self, msg: dict[str, Any]) -> Inbound:
         """The message of a parsed JSON object (``ProtocolError`` when it is not one of ours)."""
@@ -131,10 +129,8 @@ class NativeWire(WireFormat):
         data = msg.get("data")
         if not isinstance(data, str) or not data:
             raise ProtocolError("bad_message", self.data_hint)
-        times = (number(msg.get(k)) for k in self.time_keys)
+        times = (_number(msg.get(k)) for k in self.time_keys)
         return Inbound("frame", payload=data, client_t_ms=next((t for t in times if t is not None), None))
 
-    def sample(
-        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
-    ) -> dict[str, Any]:
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         return {"type": "sample", **sample, "client_t_ms": inbound.client_t_ms}

@@ -16,7 +16,11 @@ from fastapi import APIRouter, Depends, WebSocket
 
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
-from gazescope.api.wire import Inbound, NativeWire, ProtocolError, WireFormat, loads_object, number
+from gazescope.api.wire import Inbound, NativeWire, ProtocolError, WireFormat
+from gazescope.api.wire import (
+    _loads_object as loads_object,
+)  # the JSON object of a message, else ProtocolError
+from gazescope.api.wire import _number as number  # a finite JSON number as float, else None
 
 __all__ = [
     "CORS_OWN_PATHS",

@@ -143,6 +143,7 @@ class Seed000Wire(NativeWire):
     timestamp}`` frames, and ``face``/``gaze``/activity record in every frame reply."""
 
     name = "seed000"
+    wants_features = True
     frame_hint = 'send {"image": "data:image/jpeg;base64,...", "timestamp": <epoch ms>}'
 
     def __init__(self) -> None:
@@ -166,7 +167,7 @@ class Seed000Wire(NativeWire):
     def sample(
         self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
     ) -> dict[str, Any]:
-        out = super().sample(sample, inbound, epoch_ms, features)
+        out = super().sample(sample, inbound, epoch_ms)
         out.update(face=face_box(features), gaze=gaze_of(sample), **activity_record(sample, epoch_ms))
         self._last = {k: out[k] for k in ("face", "gaze", "gaze_direction", "activity", "blink_rate")}
         return out

@@ -36,7 +36,7 @@ from gazescope.api.seeds.base import (
     routers,
 )
 from gazescope.api.tracking import message_types
-from gazescope.domain import Direction, FrameFeatures
+from gazescope.domain import Direction
 
 router, _ = routers("seed 001")
 
@@ -96,9 +96,7 @@ class GazeServiceWire(WireFormat):
             "frame_processed": False,
         }
 
-    def sample(
-        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
-    ) -> dict[str, Any]:
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         out = self.empty(epoch_ms)
         blinking = bool(sample.get("is_blinking"))
         direction = sample.get("direction") if not blinking else None

@@ -29,7 +29,6 @@ from fastapi import WebSocket
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import Inbound, NativeWire, implicit_session, loads_object, routers
 from gazescope.config import Settings
-from gazescope.domain import FrameFeatures
 
 router, _ = routers("seed 002")
 
@@ -65,9 +64,7 @@ class EyeContactWire(NativeWire):
             return None
         return self.read(msg)
 
-    def sample(
-        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
-    ) -> dict[str, Any]:
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         if sample.get("face_detected"):
             self.face_frames += 1
             self.contact_frames += bool(sample.get("eye_contact"))

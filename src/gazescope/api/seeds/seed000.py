@@ -65,7 +65,7 @@ from gazescope.api.seeds.base import (
     routers,
 )
 from gazescope.api.state import AppState
-from gazescope.domain import FrameFeatures, SessionInfo
+from gazescope.domain import AttentionState, FrameFeatures, SessionInfo
 from gazescope.errors import NotFoundError
 from gazescope.storage.base import SESSION_ID_RE
 
@@ -73,7 +73,7 @@ router, protected = routers("seed 000")
 
 #: Store collection holding each seed 000 session's planned duration.
 COLLECTION = "seed000"
-FOCUSED = "focused"
+FOCUSED = AttentionState.FOCUSED.value
 
 
 class SessionStart(SessionCreate):

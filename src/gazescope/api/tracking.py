@@ -61,6 +61,7 @@ from gazescope.api.state import AppState
 from gazescope.api.wire import Inbound, ProtocolError, WireFormat
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.errors import FrameDecodeError, GazescopeError, SessionNotFoundError
+from gazescope.storage import frame_indices
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.frames import decode_frame
 from gazescope.vision.pipeline import FrameAnalyzer
@@ -76,8 +77,6 @@ WS_REPLACED = 4000
 WS_SESSION_NOT_FOUND = 4404
 WS_SESSION_ENDED = 4409
 WS_SESSION_DELETED = 4410
-#: Samples kept for retry while the store fails, per connection (about 10 minutes at 15 FPS).
-MAX_UNSTORED = 10_000
 
 MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
@@ -156,6 +155,7 @@ class TrackingConnection:
         self.stored = 0
         # continuation from the stored session
         self._next_index = 0
+        self._reserved_below = 0
         self._blink_offset = 0
         self._dropped_base = 0
         self._last_t = -math.inf
@@ -168,6 +168,7 @@ class TrackingConnection:
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._stored_dropped = 0
+        self._held_back = 0
         self._send_lock = asyncio.Lock()
         self._gone = False
         self._closing = False
@@ -242,17 +243,17 @@ class TrackingConnection:
         if old is not None:
             await old.stop(WS_REPLACED, "taken over by a newer connection")
         store = self.state.store
+        # samples an earlier connection left unstored go first, so the store keeps them in order
+        await self.state.backlog.drain(self.session_id)
         info = await self.state.io(store.get_session, self.session_id)
         self.session = info
-        count = info.sample_count
-        if count:
-            last = (await self.state.io(store.get_samples, self.session_id, start=count - 1, limit=1)) or [{}]
-            fi = last[0].get("frame_index")
-            self._next_index = int(fi) + 1 if isinstance(fi, int) else count
-            bc = last[0].get("blink_count")
-            self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
-            t = last[0].get("t_ms")
-            self._last_t = float(t) if isinstance(t, int | float) else -math.inf
+        cont = await self.state.io(frame_indices.continuation, store, self.session_id)
+        self._next_index = cont.next_frame_index
+        await self._reserve_frame_indices()
+        bc = cont.last_sample.get("blink_count")
+        self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
+        t = cont.last_sample.get("t_ms")
+        self._last_t = float(t) if isinstance(t, int | float) else -math.inf
         self._dropped_base = self._stored_dropped = int(info.dropped_frames or 0)
 
     async def serve(self) -> None:
@@ -484,11 +485,14 @@ class TrackingConnection:
         m.processing_seconds.observe(time.perf_counter() - t0)
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
-        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
-        await self._publish({"type": "sample", "session_id": self.session_id, **sample})
         self._buffer.append(sample)
         if len(self._buffer) >= self.settings.sample_batch_size:
             self._flush_now.set()
+        if job.frame_index >= self._reserved_below:  # the flushes renew ahead; this is a burst
+            with contextlib.suppress(GazescopeError):  # the store is down: reply anyway (README)
+                await self._reserve_frame_indices()
+        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
+        await self._publish({"type": "sample", "session_id": self.session_id, **sample})
 
     async def _publish(self, message: dict[str, Any]) -> None:
         try:
@@ -509,8 +513,15 @@ class TrackingConnection:
             # flush lock, so the final flush comes after it; never a half-awaited write racing the last one
             await asyncio.shield(self.flush())
 
+    async def _reserve_frame_indices(self) -> None:
+        """Reserve ``Settings.frame_index_reserve`` frame indices past the next one in the store."""
+        below = self._next_index + self.settings.frame_index_reserve
+        await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+        self._reserved_below = max(self._reserved_below, below)
+
     async def flush(self) -> None:
-        """Append buffered samples to the store and record the dropped count (retried on failure)."""
+        """Append buffered samples to the store, record the dropped count and renew the frame index
+        reservation when half of it is used (retried on failure)."""
         async with self._flush_lock:
             if self._deleted:
                 self._buffer.clear()
@@ -526,15 +537,25 @@ class TrackingConnection:
                     total = self.dropped_total
                     await self.state.io(store.update_session, self.session_id, dropped_frames=total)
                     self._stored_dropped = total
+                if self._next_index + self.settings.frame_index_reserve // 2 >= self._reserved_below:
+                    await self._reserve_frame_indices()
             except SessionNotFoundError:
                 self._deleted = True
                 logs.event("tracking_session_gone", session_id=self.session_id, lost_samples=len(batch))
             except Exception as exc:
                 self._buffer[:0] = batch
-                if len(self._buffer) > MAX_UNSTORED:
-                    lost = len(self._buffer) - MAX_UNSTORED
+                limit = self.settings.store_backlog_max_samples
+                if len(self._buffer) > limit:
+                    lost = len(self._buffer) - limit
                     del self._buffer[:lost]
-                    logs.event("samples_lost", level=logging.ERROR, session_id=self.session_id, lost=lost)
+                    logs.event(
+                        "samples_lost",
+                        level=logging.ERROR,
+                        session_id=self.session_id,
+                        lost=lost,
+                        reason="store_backlog_max_samples",
+                        limit=limit,
+                    )
                 logs.event(
                     "store_append_failed",
                     level=logging.WARNING,
@@ -580,8 +601,12 @@ class TrackingConnection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await flusher
             await self.flush()
-            if self._buffer:  # the store failed: one last try
-                await self.flush()
+            if self._buffer or self.dropped_total != self._stored_dropped:
+                # the store failed: the backlog keeps retrying in the background
+                batch, self._buffer = self._buffer, []
+                if not self._deleted:
+                    self.state.backlog.hold(self.session_id, batch, self.dropped_total)
+                    self._held_back = len(batch)
             if self._analyzer is not None:
                 analyzer, self._analyzer = self._analyzer, None
                 with contextlib.suppress(Exception):
@@ -611,7 +636,7 @@ class TrackingConnection:
                 dropped=self.dropped,
                 refused=self.refused,
                 stored=self.stored,
-                unstored=len(self._buffer),
+                held_for_retry=self._held_back,
             )
             self._done.set()
 

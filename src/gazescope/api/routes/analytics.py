@@ -56,7 +56,7 @@ from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
 from gazescope.domain import AttentionState, SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
-from gazescope.storage import Store
+from gazescope.storage import Store, frame_indices
 
 STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
@@ -801,18 +801,17 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
             samples = gaze_points_to_samples(
                 [p.model_dump() for p in body.points], screen_w_px=w, screen_h_px=h
             )
-            count = await state.io(state.store.count_samples, session_id)
-            if count:
-                last = await state.io(state.store.get_samples, session_id, start=count - 1, limit=1)
-                last_t = last[0].get("t_ms") if last else None
+            cont = await state.io(frame_indices.continuation, state.store, session_id)
+            if cont.last_sample:
+                last_t = cont.last_sample.get("t_ms")
                 if isinstance(last_t, int | float) and samples[0]["t_ms"] < last_t:
                     raise HTTPException(
                         409,
                         f"points go back in time: the first t_ms {samples[0]['t_ms']} is before the last "
                         f"stored sample's {last_t}",
                     )
-            for s in samples:
-                s["frame_index"] += count
+            for s in samples:  # frame indices continue the session's (appends skip reused ones)
+                s["frame_index"] += cont.next_frame_index
                 s["source"] = "client_gaze"
                 s["attention_state"] = _client_attention(s)
             total = await state.io(state.store.append_samples, session_id, samples)

@@ -18,13 +18,17 @@ Flow of a frame (DESIGN.md "Data flow")::
   capture time (``t_ms``), intervals follow the client's clock (anchored to the server clock on the first
   frame, re-anchored when it goes backwards or drifts more than :data:`CLOCK_SLACK_MS`); otherwise the
   server's receive time is used. ``t_ms`` strictly increases within a session, across reconnects too.
-* **Continuation.** A client that reconnects continues its session: ``frame_index``, ``blink_count``,
-  ``dropped_frames`` and ``t_ms`` continue from the stored values (smoothing and blink baselines restart).
+* **Continuation.** A client that reconnects continues its session: ``blink_count``, ``dropped_frames``
+  and ``t_ms`` continue from the stored values, ``frame_index`` after every index the session has handed
+  out (smoothing and blink baselines restart).
   A session has at most one tracking connection: a newer one takes over (the older is closed with
   :data:`WS_REPLACED` after its samples are flushed).
 * **Storage.** Samples are appended in batches of ``Settings.sample_batch_size`` or every
-  ``Settings.sample_flush_s``, whichever comes first, and everything processed is flushed when the
-  connection ends, cleanly or not (store failures are retried at the next flush).
+  ``Settings.sample_flush_s``, whichever comes first (or each before its reply with
+  ``Settings.store_before_reply``), and everything processed is flushed when the connection ends, cleanly
+  or not. Store failures are retried at the next flush; what a connection ending during an outage could
+  not store goes to the app's :class:`~gazescope.api.backlog.StoreBacklog`. Frame indices are reserved
+  in the store ahead of use (``Settings.frame_index_reserve``), so none is ever handed out twice.
 * **Messages by type.** Text messages are parsed by the route's :class:`~gazescope.api.wire.WireFormat`
   and dispatched by ``type``: ``frame`` to the slot, ``ping`` to ``pong``, and any other type to a handler
   registered with :func:`register_message_handler`. This is the hook for the calibration protocol
@@ -486,7 +490,9 @@ class TrackingConnection:
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
         self._buffer.append(sample)
-        if len(self._buffer) >= self.settings.sample_batch_size:
+        if self.settings.store_before_reply:
+            await self.flush()  # a failing store keeps it for retry: the reply goes anyway
+        elif len(self._buffer) >= self.settings.sample_batch_size:
             self._flush_now.set()
         if job.frame_index >= self._reserved_below:  # the flushes renew ahead; this is a burst
             with contextlib.suppress(GazescopeError):  # the store is down: reply anyway (README)

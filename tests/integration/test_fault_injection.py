@@ -188,6 +188,7 @@ class Stream:
     url: str
     frames: list[bytes]
     seed002: bool = False
+    fps: float | None = None  # None: as fast as replies come
     hello: dict = field(default_factory=dict)
     replies: list[tuple[dict, float]] = field(default_factory=list)
     error: BaseException | None = None
@@ -205,7 +206,10 @@ class Stream:
                 if not self.seed002:
                     self.hello = json.loads(ws.recv(timeout=10))
                 i = 0
+                t0 = time.monotonic()
                 while not self._stop.is_set():
+                    if self.fps:
+                        time.sleep(max(0.0, t0 + i / self.fps - time.monotonic()))
                     jpeg = self.frames[i % len(self.frames)]
                     i += 1
                     if self.seed002:
@@ -263,17 +267,26 @@ def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
 # --- tests ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize(
+    ("kind", "before_reply"),
+    [
+        pytest.param("sqlite", False, id="sqlite"),
+        pytest.param("redis", False, id="redis"),
+        pytest.param("sqlite", True, id="sqlite-store-before-reply"),
+    ],
+)
 def test_server_kill9_mid_stream_loses_at_most_the_flush_window_and_never_reuses_a_frame_index(
-    kind, serve, desk_jpegs, request
+    kind, before_reply, serve, desk_jpegs, request
 ):
-    env: dict[str, str] = {}
+    """Lost: samples replied within sample_flush_s before the kill; with store_before_reply, none."""
+    env: dict[str, str] = {"GAZESCOPE_STORE_BEFORE_REPLY": str(before_reply).lower()}
     if kind == "redis":
         env["GAZESCOPE_REDIS_URL"] = request.getfixturevalue("aof_redis").url
     server = serve(**env)
     sid = _new_session(server.url)
-    client = Stream(f"{server.ws_url}/ws/sessions/{sid}/track", desk_jpegs[:400]).start()
-    client.wait_for(60)
+    # at a webcam's 15 FPS a batch (30) takes 2 s to fill: the sample_flush_s timer does the flushing
+    client = Stream(f"{server.ws_url}/ws/sessions/{sid}/track", desk_jpegs[:400], fps=15).start()
+    client.wait_for(45)
     time.sleep(0.37)  # mid-way between two flushes, more or less
     server.proc.kill()  # kill -9
     killed_at = time.monotonic()
@@ -295,8 +308,12 @@ def test_server_kill9_mid_stream_loses_at_most_the_flush_window_and_never_reuses
     lost = sorted(set(seen) - set(stored))
     received_at = {m["frame_index"]: t for m, t in client.replies}
     window = killed_at - min((received_at[i] for i in lost), default=killed_at)
-    print(f"\n{kind}: received {len(seen)}, stored {len(stored)}, lost {len(lost)}, window {window:.3f} s")
+    print(
+        f"\n{kind} before_reply={before_reply}: received {len(seen)}, stored {len(stored)}, lost {len(lost)}, window {window:.3f} s"
+    )
     assert window <= FLUSH_S + WRITE_SLACK_S, (lost, window)
+    if before_reply:
+        assert lost == []
 
     # the restarted server continues after every index the client saw
     again = serve(port=server.port, db_path=server.db_path, **env)

@@ -159,6 +159,8 @@ class TrackingConnection:
         self.stored = 0
         # continuation from the stored session
         self._next_index = 0
+        self._first_index = 0
+        self._max_replied = -1
         self._reserved_below = 0
         self._blink_offset = 0
         self._dropped_base = 0
@@ -252,7 +254,7 @@ class TrackingConnection:
         info = await self.state.io(store.get_session, self.session_id)
         self.session = info
         cont = await self.state.io(frame_indices.continuation, store, self.session_id)
-        self._next_index = cont.next_frame_index
+        self._next_index = self._first_index = cont.next_frame_index
         await self._reserve_frame_indices()
         bc = cont.last_sample.get("blink_count")
         self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
@@ -497,6 +499,7 @@ class TrackingConnection:
         if job.frame_index >= self._reserved_below:  # the flushes renew ahead; this is a burst
             with contextlib.suppress(GazescopeError):  # the store is down: reply anyway (README)
                 await self._reserve_frame_indices()
+        self._max_replied = max(self._max_replied, job.frame_index)
         await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
 
@@ -524,6 +527,14 @@ class TrackingConnection:
         below = self._next_index + self.settings.frame_index_reserve
         await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
         self._reserved_below = max(self._reserved_below, below)
+
+    async def _release_frame_indices(self) -> None:
+        """Everything replied is stored: give back the reserved indices no client has seen (frames
+        dropped unseen included), so a clean reconnect continues right after the last sample."""
+        below = max(self._first_index, self._max_replied + 1)
+        if below < self._reserved_below:
+            with contextlib.suppress(GazescopeError):
+                await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
 
     async def flush(self) -> None:
         """Append buffered samples to the store, record the dropped count and renew the frame index
@@ -613,6 +624,8 @@ class TrackingConnection:
                 if not self._deleted:
                     self.state.backlog.hold(self.session_id, batch, self.dropped_total)
                     self._held_back = len(batch)
+            elif not self._deleted:
+                await self._release_frame_indices()
             if self._analyzer is not None:
                 analyzer, self._analyzer = self._analyzer, None
                 with contextlib.suppress(Exception):

@@ -353,6 +353,7 @@ def test_redis_restart_and_kill9_mid_stream_lose_nothing(serve, desk_jpegs, aof_
     finally:
         store.close()
     assert stored == client.frame_indices
+    print(f"\nRedis restart + kill -9: {len(stored)} stored of {len(client.replies)} received")
 
 
 def test_store_down_while_clients_leave_loses_nothing_and_ends_the_seed_session(serve, desk_jpegs, aof_redis):
@@ -381,6 +382,11 @@ def test_store_down_while_clients_leave_loses_nothing_and_ends_the_seed_session(
         seed_id = seeds[0].id
         _wait(lambda: store.get_session(seed_id).status == "ended", 30, "the seed session ended")
         assert store.count_samples(seed_id) == len(seed.replies)
+        print(
+            f"\nstore down at leave: native {store.count_samples(sid)} stored of {len(native.replies)} "
+            f"received; seed 002 {store.count_samples(seed_id)} of {len(seed.replies)}, "
+            f"{store.get_session(seed_id).status}"
+        )
         report = store.get_report(seed_id)
         assert report is not None and report["frames"] == len(seed.replies)
     finally:
@@ -407,6 +413,7 @@ def test_lost_redis_replies_store_no_duplicates(serve, desk_jpegs, aof_redis):
         finally:
             store.close()
         assert stored == client.frame_indices, f"{len(stored)} stored for {len(client.replies)} processed"
+        print(f"\n{proxy.cut} lost replies: {len(stored)} stored for {len(client.replies)} processed")
         r = httpx.post(f"{server.url}/api/sessions/{sid}/end", timeout=60)
         assert r.status_code == 200, r.text
     finally:

@@ -175,6 +175,7 @@ class TrackingConnection:
         self._flush_lock = asyncio.Lock()
         self._stored_dropped = 0
         self._held_back = 0
+        self._store_failing = False
         self._send_lock = asyncio.Lock()
         self._gone = False
         self._closing = False
@@ -492,12 +493,13 @@ class TrackingConnection:
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
         self._buffer.append(sample)
-        if self.settings.store_before_reply:
-            await self.flush()  # a failing store keeps it for retry: the reply goes anyway
+        # while the store fails, replies never wait for it: the flush loop retries (README)
+        if self.settings.store_before_reply and not self._store_failing:
+            await self.flush()
         elif len(self._buffer) >= self.settings.sample_batch_size:
             self._flush_now.set()
-        if job.frame_index >= self._reserved_below:  # the flushes renew ahead; this is a burst
-            with contextlib.suppress(GazescopeError):  # the store is down: reply anyway (README)
+        if job.frame_index >= self._reserved_below and not self._store_failing:
+            with contextlib.suppress(GazescopeError):  # the flushes renew ahead; this is a burst
                 await self._reserve_frame_indices()
         self._max_replied = max(self._max_replied, job.frame_index)
         await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
@@ -550,16 +552,19 @@ class TrackingConnection:
                     await self.state.io(store.append_samples, self.session_id, batch)
                     self.stored += len(batch)
                     self.state.metrics.samples_stored.inc(len(batch))
+                    batch = []  # stored: a later failure below must not put it back
                 if self.dropped_total != self._stored_dropped:
                     total = self.dropped_total
                     await self.state.io(store.update_session, self.session_id, dropped_frames=total)
                     self._stored_dropped = total
                 if self._next_index + self.settings.frame_index_reserve // 2 >= self._reserved_below:
                     await self._reserve_frame_indices()
+                self._store_failing = False
             except SessionNotFoundError:
                 self._deleted = True
                 logs.event("tracking_session_gone", session_id=self.session_id, lost_samples=len(batch))
             except Exception as exc:
+                self._store_failing = True
                 self._buffer[:0] = batch
                 limit = self.settings.store_backlog_max_samples
                 if len(self._buffer) > limit:

@@ -137,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await conn.stop(WS_GOING_AWAY, "server shutting down")
             with contextlib.suppress(Exception):
+                await state.backlog.close()  # one last try; logs what the store never took
+            with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(Exception):

@@ -18,13 +18,17 @@ Flow of a frame (DESIGN.md "Data flow")::
   capture time (``t_ms``), intervals follow the client's clock (anchored to the server clock on the first
   frame, re-anchored when it goes backwards or drifts more than :data:`CLOCK_SLACK_MS`); otherwise the
   server's receive time is used. ``t_ms`` strictly increases within a session, across reconnects too.
-* **Continuation.** A client that reconnects continues its session: ``frame_index``, ``blink_count``,
-  ``dropped_frames`` and ``t_ms`` continue from the stored values (smoothing and blink baselines restart).
+* **Continuation.** A client that reconnects continues its session: ``blink_count``, ``dropped_frames``
+  and ``t_ms`` continue from the stored values, ``frame_index`` after every index the session has handed
+  out (smoothing and blink baselines restart).
   A session has at most one tracking connection: a newer one takes over (the older is closed with
   :data:`WS_REPLACED` after its samples are flushed).
 * **Storage.** Samples are appended in batches of ``Settings.sample_batch_size`` or every
-  ``Settings.sample_flush_s``, whichever comes first, and everything processed is flushed when the
-  connection ends, cleanly or not (store failures are retried at the next flush).
+  ``Settings.sample_flush_s``, whichever comes first (or each before its reply with
+  ``Settings.store_before_reply``), and everything processed is flushed when the connection ends, cleanly
+  or not. Store failures are retried at the next flush; what a connection ending during an outage could
+  not store goes to the app's :class:`~gazescope.api.backlog.StoreBacklog`. Frame indices are reserved
+  in the store ahead of use (``Settings.frame_index_reserve``), so none is ever handed out twice.
 * **Messages by type.** Text messages are parsed by the route's :class:`~gazescope.api.wire.WireFormat`
   and dispatched by ``type``: ``frame`` to the slot, ``ping`` to ``pong``, and any other type to a handler
   registered with :func:`register_message_handler`. This is the hook for the calibration protocol
@@ -65,6 +69,7 @@ from gazescope.api.state import AppState
 from gazescope.api.wire import Inbound, ProtocolError, WireFormat
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.errors import FrameDecodeError, GazescopeError, SessionNotFoundError
+from gazescope.storage import frame_indices
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.frames import decode_frame
 from gazescope.vision.pipeline import FrameAnalyzer
@@ -80,8 +85,6 @@ WS_REPLACED = 4000
 WS_SESSION_NOT_FOUND = 4404
 WS_SESSION_ENDED = 4409
 WS_SESSION_DELETED = 4410
-#: Samples kept for retry while the store fails, per connection (about 10 minutes at 15 FPS).
-MAX_UNSTORED = 10_000
 
 MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
@@ -163,6 +166,9 @@ class TrackingConnection:
         self.last_sample: dict[str, Any] | None = None
         # continuation from the stored session
         self._next_index = 0
+        self._first_index = 0
+        self._max_replied = -1
+        self._reserved_below = 0
         self._blink_offset = 0
         self._dropped_base = 0
         self._last_t = -math.inf
@@ -175,6 +181,8 @@ class TrackingConnection:
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._stored_dropped = 0
+        self._held_back = 0
+        self._store_failing = False
         self._send_lock = asyncio.Lock()
         self._gone = False
         self._closing = False
@@ -249,17 +257,17 @@ class TrackingConnection:
         if old is not None:
             await old.stop(WS_REPLACED, "taken over by a newer connection")
         store = self.state.store
+        # samples an earlier connection left unstored go first, so the store keeps them in order
+        await self.state.backlog.drain(self.session_id)
         info = await self.state.io(store.get_session, self.session_id)
         self.session = info
-        count = info.sample_count
-        if count:
-            last = (await self.state.io(store.get_samples, self.session_id, start=count - 1, limit=1)) or [{}]
-            fi = last[0].get("frame_index")
-            self._next_index = int(fi) + 1 if isinstance(fi, int) else count
-            bc = last[0].get("blink_count")
-            self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
-            t = last[0].get("t_ms")
-            self._last_t = float(t) if isinstance(t, int | float) else -math.inf
+        cont = await self.state.io(frame_indices.continuation, store, self.session_id)
+        self._next_index = self._first_index = cont.next_frame_index
+        await self._reserve_frame_indices()
+        bc = cont.last_sample.get("blink_count")
+        self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
+        t = cont.last_sample.get("t_ms")
+        self._last_t = float(t) if isinstance(t, int | float) else -math.inf
         self._dropped_base = self._stored_dropped = int(info.dropped_frames or 0)
 
     async def serve(self) -> None:
@@ -504,6 +512,16 @@ class TrackingConnection:
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
         self.last_sample = sample
+        self._buffer.append(sample)
+        # while the store fails, replies never wait for it: the flush loop retries (README)
+        if self.settings.store_before_reply and not self._store_failing:
+            await self.flush()
+        elif len(self._buffer) >= self.settings.sample_batch_size:
+            self._flush_now.set()
+        if job.frame_index >= self._reserved_below and not self._store_failing:
+            with contextlib.suppress(GazescopeError):  # the flushes renew ahead; this is a burst
+                await self._reserve_frame_indices()
+        self._max_replied = max(self._max_replied, job.frame_index)
         if self.wire.wants_features:
             reply = self.wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
             job.features = None
@@ -511,9 +529,6 @@ class TrackingConnection:
             reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
         await self.send(reply)
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
-        self._buffer.append(sample)
-        if len(self._buffer) >= self.settings.sample_batch_size:
-            self._flush_now.set()
 
     async def _publish(self, message: dict[str, Any]) -> None:
         try:
@@ -534,8 +549,23 @@ class TrackingConnection:
             # flush lock, so the final flush comes after it; never a half-awaited write racing the last one
             await asyncio.shield(self.flush())
 
+    async def _reserve_frame_indices(self) -> None:
+        """Reserve ``Settings.frame_index_reserve`` frame indices past the next one in the store."""
+        below = self._next_index + self.settings.frame_index_reserve
+        await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+        self._reserved_below = max(self._reserved_below, below)
+
+    async def _release_frame_indices(self) -> None:
+        """Everything replied is stored: give back the reserved indices no client has seen (frames
+        dropped unseen included), so a clean reconnect continues right after the last sample."""
+        below = max(self._first_index, self._max_replied + 1)
+        if below < self._reserved_below:
+            with contextlib.suppress(GazescopeError):
+                await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+
     async def flush(self) -> None:
-        """Append buffered samples to the store and record the dropped count (retried on failure)."""
+        """Append buffered samples to the store, record the dropped count and renew the frame index
+        reservation when half of it is used (retried on failure)."""
         async with self._flush_lock:
             if self._deleted:
                 self._buffer.clear()
@@ -547,19 +577,32 @@ class TrackingConnection:
                     await self.state.io(store.append_samples, self.session_id, batch)
                     self.stored += len(batch)
                     self.state.metrics.samples_stored.inc(len(batch))
+                    batch = []  # stored: a later failure below must not put it back
                 if self.dropped_total != self._stored_dropped:
                     total = self.dropped_total
                     await self.state.io(store.update_session, self.session_id, dropped_frames=total)
                     self._stored_dropped = total
+                if self._next_index + self.settings.frame_index_reserve // 2 >= self._reserved_below:
+                    await self._reserve_frame_indices()
+                self._store_failing = False
             except SessionNotFoundError:
                 self._deleted = True
                 logs.event("tracking_session_gone", session_id=self.session_id, lost_samples=len(batch))
             except Exception as exc:
+                self._store_failing = True
                 self._buffer[:0] = batch
-                if len(self._buffer) > MAX_UNSTORED:
-                    lost = len(self._buffer) - MAX_UNSTORED
+                limit = self.settings.store_backlog_max_samples
+                if len(self._buffer) > limit:
+                    lost = len(self._buffer) - limit
                     del self._buffer[:lost]
-                    logs.event("samples_lost", level=logging.ERROR, session_id=self.session_id, lost=lost)
+                    logs.event(
+                        "samples_lost",
+                        level=logging.ERROR,
+                        session_id=self.session_id,
+                        lost=lost,
+                        reason="store_backlog_max_samples",
+                        limit=limit,
+                    )
                 logs.event(
                     "store_append_failed",
                     level=logging.WARNING,
@@ -605,8 +648,14 @@ class TrackingConnection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await flusher
             await self.flush()
-            if self._buffer:  # the store failed: one last try
-                await self.flush()
+            if self._buffer or self.dropped_total != self._stored_dropped:
+                # the store failed: the backlog keeps retrying in the background
+                batch, self._buffer = self._buffer, []
+                if not self._deleted:
+                    self.state.backlog.hold(self.session_id, batch, self.dropped_total)
+                    self._held_back = len(batch)
+            elif not self._deleted:
+                await self._release_frame_indices()
             if self._analyzer is not None:
                 analyzer, self._analyzer = self._analyzer, None
                 with contextlib.suppress(Exception):
@@ -636,7 +685,7 @@ class TrackingConnection:
                 dropped=self.dropped,
                 refused=self.refused,
                 stored=self.stored,
-                unstored=len(self._buffer),
+                held_for_retry=self._held_back,
             )
             self._done.set()
 

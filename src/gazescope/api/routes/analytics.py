@@ -56,7 +56,7 @@ from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
-from gazescope.storage import Store
+from gazescope.storage import Store, frame_indices
 
 STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
@@ -789,13 +789,16 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                     "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
                     "with the points",
                 )
-            count = await state.io(state.store.count_samples, session_id)
+            cont = await state.io(frame_indices.continuation, state.store, session_id)
+            # frame indices continue the session's (appends skip reused ones)
             samples = client_gaze_samples(
-                [p.model_dump() for p in body.points], screen_w_px=w, screen_h_px=h, first_index=count
+                [p.model_dump() for p in body.points],
+                screen_w_px=w,
+                screen_h_px=h,
+                first_index=cont.next_frame_index,
             )
-            if count:
-                last = await state.io(state.store.get_samples, session_id, start=count - 1, limit=1)
-                last_t = last[0].get("t_ms") if last else None
+            if cont.last_sample:
+                last_t = cont.last_sample.get("t_ms")
                 if isinstance(last_t, int | float) and samples[0]["t_ms"] < last_t:
                     raise HTTPException(
                         409,

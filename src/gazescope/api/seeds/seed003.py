@@ -43,6 +43,7 @@ from gazescope.api.seeds.base import State, number, routers
 from gazescope.api.state import AppState
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, SessionNotFoundError, StorageError
+from gazescope.storage import frame_indices
 
 router, _ = routers("seed 003")
 
@@ -166,7 +167,7 @@ async def store_points(state: AppState, doc_id: str, points: list[tuple[float, f
             try:
                 async with lock:
                     times = batch_times_ms(len(points), time.time() * 1000.0 - info.created_at_ms, last_t)
-                    count = await state.io(state.store.count_samples, info.id)
+                    cont = await state.io(frame_indices.continuation, state.store, info.id)
                     samples = client_gaze_samples(
                         [
                             {"t_ms": t, "x_px": x, "y_px": y}
@@ -174,7 +175,7 @@ async def store_points(state: AppState, doc_id: str, points: list[tuple[float, f
                         ],
                         screen_w_px=info.screen_w_px or state.settings.seed003_canvas_w_px,
                         screen_h_px=info.screen_h_px or state.settings.seed003_canvas_h_px,
-                        first_index=count,
+                        first_index=cont.next_frame_index,
                     )
                     await state.io(state.store.append_samples, info.id, samples)
             finally:

@@ -81,6 +81,10 @@ MAX_UNSTORED = 10_000
 
 MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
+#: ``hook(inbound, features, sample, image_rgb)`` in the worker thread; returns fields to add to the sample.
+FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] | None"]
+#: ``hook(inbound)`` on the event loop when a frame arrives, before it enters the slot.
+ReceiveHook = Callable[[Inbound], None]
 
 _HANDLERS: dict[str, MessageHandler] = {}
 StartHook = Callable[["TrackingConnection"], Awaitable[None]]
@@ -119,6 +123,7 @@ class _Job:
     frame_index: int
     t_ms: float
     epoch_ms: float
+    held: bool = False
 
 
 class TrackingConnection:
@@ -146,6 +151,9 @@ class TrackingConnection:
         self.tracker = GazeTracker(self.settings)
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
+        self._frame_hooks: list[FrameHook] = []
+        self._receive_hooks: list[ReceiveHook] = []
+        self._hold_limit = 0  # > 0 while frames are held (see hold_frames)
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._in_start_hooks = False
         # counters of this connection
@@ -195,6 +203,27 @@ class TrackingConnection:
         (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``."""
         self._observers.append(observer)
 
+    def add_frame_hook(self, hook: FrameHook) -> None:
+        """Call ``hook(inbound, features, sample, image_rgb)`` in the worker thread after the observers; the
+        dict it returns is merged into the sample (e.g. the video time a frame was captured at)."""
+        self._frame_hooks.append(hook)
+
+    def add_receive_hook(self, hook: ReceiveHook) -> None:
+        """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
+        self._receive_hooks.append(hook)
+
+    def hold_frames(self, limit: int) -> None:
+        """From now on keep received frames instead of processing them (e.g. while a calibration is
+        fitted, so they are mapped with it): at most ``limit`` are kept, older ones are dropped and
+        counted. :meth:`release_frames` processes them in order; newer frames then follow the
+        latest-wins rule again."""
+        self._hold_limit = max(1, int(limit))
+
+    def release_frames(self) -> None:
+        """End :meth:`hold_frames`: the held frames are processed in arrival order."""
+        self._hold_limit = 0
+        self._wake.set()
+
     def remove_frame_observer(self, observer: FrameObserver) -> None:
         with contextlib.suppress(ValueError):
             self._observers.remove(observer)
@@ -220,9 +249,12 @@ class TrackingConnection:
 
     async def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the client; False when the client is gone."""
+        return await self.send_text(json.dumps(message, separators=(",", ":"), default=_json_default))
+
+    async def send_text(self, text: str) -> bool:
+        """Send a text message as it is (protocols whose replies are not JSON); False when gone."""
         if self._gone:
             return False
-        text = json.dumps(message, separators=(",", ":"), default=_json_default)
         async with self._send_lock:
             if self._gone or self.ws.application_state != WebSocketState.CONNECTED:
                 return False
@@ -410,12 +442,19 @@ class TrackingConnection:
     def _enqueue(self, inbound: Inbound) -> None:
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
+        for hook in list(self._receive_hooks):
+            hook(inbound)
         t_ms, epoch_ms = self._stamp(inbound.client_t_ms)
-        job = _Job(inbound, self._next_index, t_ms, epoch_ms)
+        job = _Job(inbound, self._next_index, t_ms, epoch_ms, held=self._hold_limit > 0)
         self._next_index += 1
-        while len(self._waiting) >= self.settings.frame_queue_size:
-            self._waiting.popleft()
-            self._count_drop()
+        if job.held:
+            while len(self._waiting) >= self._hold_limit:
+                self._waiting.popleft()
+                self._count_drop()
+        else:  # held frames still waiting are kept; the latest-wins rule applies to the others
+            while sum(not j.held for j in self._waiting) >= self.settings.frame_queue_size:
+                self._waiting.remove(next(j for j in self._waiting if not j.held))
+                self._count_drop()
         self._waiting.append(job)
         self._wake.set()
 
@@ -427,7 +466,7 @@ class TrackingConnection:
 
     async def _process_loop(self) -> None:
         while True:
-            while not self._waiting:
+            while not self._waiting or (self._hold_limit and self._receiving):
                 if not self._receiving:
                     return
                 self._wake.clear()
@@ -460,6 +499,11 @@ class TrackingConnection:
                 logs.log.exception("frame observer failed", extra={"session_id": self.session_id})
         d = sample.to_dict()
         d["blink_count"] = int(d.get("blink_count") or 0) + self._blink_offset
+        for hook in list(self._frame_hooks):
+            try:
+                d.update(hook(job.inbound, ff, sample, rgb) or {})
+            except Exception:
+                logs.log.exception("frame hook failed", extra={"session_id": self.session_id})
         return d
 
     async def _process(self, job: _Job) -> None:
@@ -484,7 +528,9 @@ class TrackingConnection:
         m.processing_seconds.observe(time.perf_counter() - t0)
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
-        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
+        reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
+        if reply is not None:  # some protocols (seed 004) expect no reply to a frame
+            await self.send(reply)
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
         self._buffer.append(sample)
         if len(self._buffer) >= self.settings.sample_batch_size:

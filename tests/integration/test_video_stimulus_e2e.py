@@ -1,5 +1,5 @@
-"""Video stimuli end to end on a real ``gazescope serve``: a short real video (cut from
-``../shared/data/videos/hamilton_clip_640x360.mp4`` with ffmpeg at test time, into tmp_path) is uploaded,
+"""Video stimuli end to end on a real ``gazescope serve``: a short real video (``short_video``: cut
+from ``../shared/data/videos/hamilton_clip_640x360.mp4`` with ffmpeg at test time, into tmp_path) is uploaded,
 served with range requests, given AOIs with time ranges, and watched by two sessions over the tracking
 WebSocket (real webcam_dots frames of one person, calibrated with the dots of another of their sessions;
 ``stimulus_time`` messages give the video position of each frame). Checked: stored samples carry the
@@ -10,11 +10,8 @@ time ranges, and the overlay MP4 has the video's frame count and size.
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,31 +29,6 @@ SUBJECT = "hy"
 FPS = 30
 SECONDS = 3
 W, H = 320, 180
-
-
-def make_clip(data_dir: Path, out: Path) -> Path:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
-    src = data_dir / "videos" / "hamilton_clip_640x360.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-t", str(SECONDS), "-vf", f"scale={W}:{H},fps={FPS}",
-         "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
-
-
-def dot_rows(data_dir: Path, session: str) -> list[dict[str, Any]]:
-    folder = data_dir / "gaze" / "webcam_dots"
-    if not (folder / "labels.csv").is_file():
-        pytest.skip(f"webcam_dots not found under {data_dir}")
-    with (folder / "labels.csv").open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r["subject"] == SUBJECT and r["session"] == session]
-    return [
-        {"jpeg": (folder / r["image"]).read_bytes(), "x": float(r["x"]), "y": float(r["y"]),
-         "w": int(r["screen_w"]), "h": int(r["screen_h"])}
-        for r in rows
-    ]  # fmt: skip
 
 
 async def recv_type(ws: Any, *types: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -100,10 +72,10 @@ async def watch(ws_base: str, sid: str, video_id: str, frames: list[bytes]) -> N
 
 
 def test_video_stimulus_two_viewers_windows_aois_overlay(
-    serve: Callable[..., Any], data_dir: Path, tmp_path: Path
+    serve: Callable[..., Any], short_video: Path, webcam_dots: Callable[..., Any], tmp_path: Path
 ) -> None:
-    clip = make_clip(data_dir, tmp_path / "clip.mp4")
-    calib, watch_a, watch_b = dot_rows(data_dir, "1"), dot_rows(data_dir, "4"), dot_rows(data_dir, "5")
+    clip = short_video
+    calib, watch_a, watch_b = (webcam_dots(SUBJECT, s) for s in ("1", "4", "5"))
     screen = {"screen_w_px": calib[0]["w"], "screen_h_px": calib[0]["h"]}
     server = serve(GAZESCOPE_STIMULUS_VIDEO_DIR=str(tmp_path / "videos"))
     with httpx.Client(base_url=server.url, timeout=120) as http:

@@ -37,6 +37,7 @@ from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
 from gazescope.api.security import LOCAL_ORIGIN_RE
+from gazescope.api.seeds import seed004
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
 from gazescope.config import Settings
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tracking.router)
     app.include_router(seeds.protected)
     app.include_router(seeds.router)
+    app.include_router(seed004.router)
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
     if (WEB_DIR / "index.html").is_file():

@@ -154,6 +154,9 @@ class TrackingConnection:
         self._frame_hooks: list[FrameHook] = []
         self._receive_hooks: list[ReceiveHook] = []
         self._hold_limit = 0  # > 0 while frames are held (see hold_frames)
+        self._pause_from: int | None = None
+        self._current_index: int | None = None
+        self._progress = asyncio.Event()
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._in_start_hooks = False
         # counters of this connection
@@ -212,17 +215,29 @@ class TrackingConnection:
         """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
         self._receive_hooks.append(hook)
 
-    def hold_frames(self, limit: int) -> None:
-        """From now on keep received frames instead of processing them (e.g. while a calibration is
-        fitted, so they are mapped with it): at most ``limit`` are kept, older ones are dropped and
-        counted. :meth:`release_frames` processes them in order; newer frames then follow the
-        latest-wins rule again."""
+    def hold_frames(self, limit: int, *, pause_from: int | None = None) -> None:
+        """From now on keep every received frame instead of the latest-wins rule (e.g. calibration frames,
+        all of which count): at most ``limit`` wait, older ones are dropped and counted. Frames with
+        ``frame_index >= pause_from`` are not processed until :meth:`release_frames` (e.g. while a
+        calibration is fitted, so they are mapped with it); earlier ones are processed in order."""
         self._hold_limit = max(1, int(limit))
+        self._pause_from = pause_from
+        self._wake.set()
 
     def release_frames(self) -> None:
-        """End :meth:`hold_frames`: the held frames are processed in arrival order."""
+        """End :meth:`hold_frames`: the frames kept are processed in arrival order; newer frames follow
+        the latest-wins rule again."""
         self._hold_limit = 0
+        self._pause_from = None
         self._wake.set()
+
+    async def drained(self, before_index: int) -> None:
+        """Return once every frame with ``frame_index < before_index`` was processed, dropped or refused."""
+        while any(j.frame_index < before_index for j in self._waiting) or (
+            self._current_index is not None and self._current_index < before_index
+        ):
+            self._progress.clear()
+            await self._progress.wait()
 
     def remove_frame_observer(self, observer: FrameObserver) -> None:
         with contextlib.suppress(ValueError):
@@ -460,19 +475,29 @@ class TrackingConnection:
 
     def _count_drop(self, n: int = 1) -> None:
         self.dropped += n
+        self._progress.set()
         self.state.metrics.frames_dropped.labels(route=self.route).inc(n)
 
     # --- processing ---------------------------------------------------------------------------------
 
     async def _process_loop(self) -> None:
         while True:
-            while not self._waiting or (self._hold_limit and self._receiving):
+            while not self._waiting or self._paused():
                 if not self._receiving:
                     return
                 self._wake.clear()
                 await self._wake.wait()
             job = self._waiting.popleft()
-            await self._process(job)
+            self._current_index = job.frame_index
+            try:
+                await self._process(job)
+            finally:
+                self._current_index = None
+                self._progress.set()
+
+    def _paused(self) -> bool:
+        p = self._pause_from
+        return p is not None and self._receiving and bool(self._waiting) and self._waiting[0].frame_index >= p
 
     def _work(self, job: _Job, dropped_total: int) -> dict[str, Any]:
         """Decode, analyse and track one frame (worker thread)."""

@@ -218,6 +218,12 @@ class Settings(BaseSettings):
         description="Folder of stimulus video files kept beside the store's copy, so they can be served "
         "with range requests and decoded by OpenCV (rebuilt from the store when missing).",
     )
+    video_overlay_max_frames: int = Field(
+        18_000,
+        ge=1,
+        description="Longest video (frames) whose gaze overlay MP4 is rendered on request: 10 minutes at "
+        "30 FPS, about 3 minutes of one worker thread at ~10 ms a frame.",
+    )
     seed004_screen_w_px: int = Field(
         1600, ge=1, le=100_000, description="Screen width of seed 004's phone app (it sends none)."
     )

@@ -33,6 +33,11 @@ Flow of a frame (DESIGN.md "Data flow")::
   message; :meth:`TrackingConnection.add_frame_observer` gives it every frame's features in the worker
   thread, and :meth:`TrackingConnection.set_calibration` attaches the fitted calibration to the tracker.
   Unknown types are answered with an ``unknown_type`` error; the connection goes on.
+* **Hooks for protocols.** :meth:`TrackingConnection.add_receive_hook` sees each frame message as it
+  arrives; :meth:`TrackingConnection.add_frame_hook` adds fields to its sample (e.g. the video time);
+  :meth:`TrackingConnection.hold_frames` keeps frames instead of latest-wins, optionally pausing them
+  (e.g. while a calibration is fitted), until :meth:`TrackingConnection.release_frames`. A wire whose
+  ``sample`` returns None sends no reply to frames.
 
 Close codes: 1000 session ended, 1001 idle timeout or server shutdown, 1009 message too big (from uvicorn's
 ``ws_max_size``, checked here too), 1011 internal error, :data:`WS_REPLACED` taken over by a newer

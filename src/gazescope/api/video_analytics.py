@@ -148,10 +148,19 @@ def overlay_file(
     mode: OverlayMode = "heatmap",
     window_s: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
+    max_frames: int | None = None,
 ) -> Path:
     """The overlay MP4 of the video for these viewers, rendered unless the same one (same mode, window,
-    sessions and sample counts) was rendered before; kept under ``<stimulus_video_dir>/overlays``."""
+    sessions and sample counts) was rendered before; kept under ``<stimulus_video_dir>/overlays``.
+    ValidationError (``video_too_long``) for a video of more than ``max_frames`` frames."""
     _no_gaze(stim, viewers)
+    frames = int(stim.doc.get("frame_count") or 0)
+    if max_frames is not None and frames > max_frames:
+        raise ValidationError(
+            f"the video has {frames} frames; overlays are rendered for at most {max_frames} "
+            "(GAZESCOPE_VIDEO_OVERLAY_MAX_FRAMES)",
+            code="video_too_long",
+        )
     key = hashlib.sha1(
         repr((mode, round(window_s, 6), sorted((v.session_id, len(v.samples)) for v in viewers))).encode()
     ).hexdigest()[:16]

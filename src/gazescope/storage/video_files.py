@@ -58,4 +58,7 @@ class VideoFiles:
         return self.write(stimulus_id, fmt, store.get_blob(video_blob_key(stimulus_id)))
 
     def delete(self, stimulus_id: str, fmt: str) -> None:
+        """Remove the video's file and the overlays rendered from it."""
         self.path(stimulus_id, fmt).unlink(missing_ok=True)
+        for overlay in (self.folder / "overlays").glob(f"{stimulus_id}-*.mp4"):
+            overlay.unlink(missing_ok=True)

@@ -80,5 +80,8 @@ async def get_video_overlay(
     video's frame count, size and rate. 422 ``no_gaze`` when no viewer has calibrated gaze."""
     stim, viewers = await _viewers(state, stimulus_id, sessions)
     files = VideoFiles(state.settings.stimulus_video_dir)
-    path = await state.cpu(overlay_file, files, state.store, stim, viewers, mode=mode, window_s=window_s)
+    path = await state.cpu(
+        overlay_file, files, state.store, stim, viewers, mode=mode, window_s=window_s,
+        max_frames=state.settings.video_overlay_max_frames,
+    )  # fmt: skip
     return FileResponse(path, media_type="video/mp4", filename=f"{stimulus_id}-{mode}-overlay.mp4")

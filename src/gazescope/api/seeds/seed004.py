@@ -20,8 +20,10 @@ Both routes accept the path with and without the trailing slash. What gazescope 
   stored (latest-wins: frames arriving faster than they are processed are dropped and counted).
 * Calibration frames are grouped by their coordinates into targets of a
   :class:`~gazescope.calibration.session.CalibrationSession` (blinks and each target's first
-  ``Settings.calibration_settle_ms`` skipped). The first ``P`` or ``RequestVideoURL`` (or
-  ``Settings.seed004_max_calibration_frames`` calibration frames) starts the fit ("mini training") with
+  ``Settings.calibration_settle_ms`` skipped); until the fit every frame is kept (bounded by
+  ``Settings.seed004_hold_frames``) instead of latest-wins, since every calibration frame counts. The
+  first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
+  starts the fit ("mini training"), once every frame received before it was processed, with
   ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
   arriving meanwhile are held (:meth:`~gazescope.api.tracking.TrackingConnection.hold_frames`, at most
   ``Settings.seed004_hold_frames``) and mapped once it is done. The fit is saved as the user's profile and

@@ -1,4 +1,4 @@
-"""Seed 004's message format (api.seeds.seed004.Seed004Wire) and the clocks that stamp video time."""
+"""Seed 004's message format (api.seeds.seed004.Seed004Wire)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from gazescope.api.seeds.seed004 import Seed004Wire
 from gazescope.api.wire import ProtocolError
-from gazescope.tracking.video_clock import Playlist, VideoClock
 
 
 def test_calibration_frame_binary_with_user() -> None:
@@ -61,21 +60,3 @@ def test_bad_messages_are_protocol_errors(text: str) -> None:
 def test_frames_get_no_reply() -> None:
     wire = Seed004Wire("test_dispatcher")
     assert wire.sample({"t_ms": 1.0}, wire.parse_text('P{"images": "QUJD"}'), 0.0) is None
-
-
-def test_playlist_plays_videos_back_to_back() -> None:
-    p = Playlist([("a", 2.0), ("b", 1.0)], start_t_ms=1000.0)
-    assert p.at(500.0) is None
-    assert p.at(1500.0).to_fields() == {"stimulus_id": "a", "video_t_s": 0.5}
-    assert p.at(3500.0).to_fields() == {"stimulus_id": "b", "video_t_s": 0.5}
-    assert p.at(4100.0) is None
-
-
-def test_video_clock_extrapolates_while_playing_and_stands_when_paused() -> None:
-    c = VideoClock()
-    assert c.at(0.0) is None
-    c.report("v", 10.0, 1000.0, playing=True, duration_s=12.0)
-    assert c.at(2000.0).video_t_s == pytest.approx(11.0)
-    assert c.at(9000.0).video_t_s == pytest.approx(12.0)  # clamped to the duration
-    c.report("v", 4.0, 3000.0, playing=False, duration_s=12.0)
-    assert c.at(8000.0).video_t_s == pytest.approx(4.0)

@@ -534,3 +534,8 @@ def test_browser_video_stimulus_recording(
     timed = [s for s in samples if s.get("video_t_s") is not None]
     assert timed and all(s["stimulus_id"] == info["stimulus_id"] for s in timed)
     assert 0 <= min(s["video_t_s"] for s in timed) < max(s["video_t_s"] for s in timed) <= 3.0
+    # the video's aggregate view links the gaze overlay video, which renders
+    page.goto(f"{server.url}/app/#/stimulus/{info['stimulus_id']}")
+    page.wait_for_selector("#agg-overlay:not([hidden])", timeout=30_000)
+    r = httpx.get(server.url + page.get_attribute("#agg-overlay", "href"), timeout=120)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4", r.text

@@ -238,6 +238,14 @@ class Settings(BaseSettings):
     seed004_cnn_time_budget_s: float = Field(
         20.0, gt=0, le=600, description="Training time limit of seed 004's cnn fit (the mapper's default)."
     )
+    seed004_close_wait_s: float = Field(
+        60.0,
+        ge=0,
+        le=600,
+        description="How long a seed 004 connection whose client left during the fit waits for it, so the "
+        "frames held meanwhile are still mapped and stored: the 20 s training plus feature extraction "
+        "and PyTorch's first import on a busy machine.",
+    )
     seed004_max_calibration_frames: int = Field(
         600,
         ge=10,

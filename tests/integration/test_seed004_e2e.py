@@ -8,7 +8,8 @@ session of the same person. The phone screen is set to the data's 1536x920 (``GA
 "mini training" is the personal CNN (PyTorch is installed here) with a 3 s budget. Checked: the video URL
 answer, the stored session (user, screen size, fitted profile applied, calibrated screen points stamped
 with the video and its time, processed + dropped == frames sent), the session's video heatmap, and the
-reuse of the profile by a later connection of the same user without calibration frames.
+reuse of the profile by a later connection of the same user without calibration frames. The Android client
+leaves as soon as its prediction frames are sent, while the fit still runs.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def paced(ws: Any, messages: list[str | bytes]) -> None:
 
 async def all_processed(base_url: str, label: str, sent: int) -> None:
     """Wait until the running session ``label`` has processed or dropped every frame sent (the fit is done
-    and the frames held meanwhile are mapped); a client that left earlier would cancel the fit."""
+    and the frames held meanwhile are mapped)."""
     async with httpx.AsyncClient(base_url=base_url) as http:
         for _ in range(600):
             running = [
@@ -83,7 +84,7 @@ def c_message(p: dict[str, Any], binary: bool, user: str | None) -> str | bytes:
     return text.encode() if binary else text
 
 
-async def android_app(base_url: str, ws_url: str, calib: list[dict], predict: list[dict]) -> str:
+async def android_app(ws_url: str, calib: list[dict], predict: list[dict]) -> str:
     """The Android client: C frames (binary), RequestVideoURL, P frames; returns the URL answer."""
     async with websockets.connect(f"{ws_url}/ws/test_dispatcher/", max_size=None) as ws:
         await paced(ws, [c_message(p, True, SUBJECT) for p in calib for _ in range(DOT_FRAMES)])
@@ -97,7 +98,7 @@ async def android_app(base_url: str, ws_url: str, calib: list[dict], predict: li
             for _ in range(3)
         ]
         await paced(ws, p_msgs)
-        await all_processed(base_url, "seed004 /ws/test_dispatcher/", len(calib) * DOT_FRAMES + len(p_msgs))
+    # the app leaves when the video ends, here while the fit still runs: the held frames are still mapped
     return str(answer)
 
 
@@ -137,7 +138,7 @@ def test_android_client_on_test_dispatcher(
     server = serve(**env(tmp_path))
     with httpx.Client(base_url=server.url, timeout=120) as http:
         vid = http.post("/api/stimuli", files={"file": ("clip.mp4", short_video.read_bytes())}).json()["id"]
-        answer = asyncio.run(android_app(server.url, server.ws_url, calib, predict))
+        answer = asyncio.run(android_app(server.ws_url, calib, predict))
         assert answer == f"VideoURLs:{server.url}/api/stimuli/{vid}/video"
         r = http.get(answer.split(":", 1)[1])
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"

@@ -36,8 +36,10 @@ Flow of a frame (DESIGN.md "Data flow")::
 * **Hooks for protocols.** :meth:`TrackingConnection.add_receive_hook` sees each frame message as it
   arrives; :meth:`TrackingConnection.add_frame_hook` adds fields to its sample (e.g. the video time);
   :meth:`TrackingConnection.hold_frames` keeps frames instead of latest-wins, optionally pausing them
-  (e.g. while a calibration is fitted), until :meth:`TrackingConnection.release_frames`. A wire whose
-  ``sample`` returns None sends no reply to frames.
+  (e.g. while a calibration is fitted), until :meth:`TrackingConnection.release_frames`; when the client
+  leaves meanwhile, :meth:`TrackingConnection.add_release_waiter` waiters are awaited and the frames
+  released then are still processed and stored. A wire whose ``sample`` returns None sends no reply to
+  frames.
 
 Close codes: 1000 session ended, 1001 idle timeout or server shutdown, 1009 message too big (from uvicorn's
 ``ws_max_size``, checked here too), 1011 internal error, :data:`WS_REPLACED` taken over by a newer
@@ -162,6 +164,7 @@ class TrackingConnection:
         self._pause_from: int | None = None
         self._current_index: int | None = None
         self._progress = asyncio.Event()
+        self._release_waiters: list[Callable[[], Awaitable[None]]] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._in_start_hooks = False
         # counters of this connection
@@ -228,6 +231,12 @@ class TrackingConnection:
         self._hold_limit = max(1, int(limit))
         self._pause_from = pause_from
         self._wake.set()
+
+    def add_release_waiter(self, waiter: Callable[[], Awaitable[None]]) -> None:
+        """When the client leaves while frames are paused (:meth:`hold_frames`), ``await waiter()`` (e.g.
+        until the fit that releases them is done; bound it) before the frames released are processed and
+        stored, and the rest dropped."""
+        self._release_waiters.append(waiter)
 
     def release_frames(self) -> None:
         """End :meth:`hold_frames`: the frames kept are processed in arrival order; newer frames follow
@@ -502,7 +511,7 @@ class TrackingConnection:
 
     def _paused(self) -> bool:
         p = self._pause_from
-        return p is not None and self._receiving and bool(self._waiting) and self._waiting[0].frame_index >= p
+        return p is not None and bool(self._waiting) and self._waiting[0].frame_index >= p
 
     def _work(self, job: _Job, dropped_total: int) -> dict[str, Any]:
         """Decode, analyse and track one frame (worker thread)."""
@@ -619,6 +628,27 @@ class TrackingConnection:
                     error=str(exc),
                 )
 
+    async def _finish_paused(self) -> None:
+        """Frames still paused when the client left: await the release waiters (e.g. the calibration fit
+        that will map them), then process the released frames; drop the rest. Not when the server stopped
+        the connection or its session was deleted."""
+        if self._waiting and not (self._closing or self._deleted):
+            for waiter in list(self._release_waiters):
+                try:
+                    await waiter()
+                except Exception:
+                    logs.log.exception("release waiter failed", extra={"session_id": self.session_id})
+            while self._waiting and not self._paused():
+                job = self._waiting.popleft()
+                self._current_index = job.frame_index
+                try:
+                    await self._process(job)
+                finally:
+                    self._current_index = None
+        if self._waiting:
+            self._count_drop(len(self._waiting))
+            self._waiting.clear()
+
     async def _run_close_callbacks(self) -> None:
         callbacks, self._close_callbacks = self._close_callbacks, []
         for callback in callbacks:
@@ -645,12 +675,14 @@ class TrackingConnection:
 
     async def _finish_inner(self, processor: asyncio.Task[None], flusher: asyncio.Task[None]) -> None:
         try:
-            waiting = len(self._waiting)
-            self._waiting.clear()
-            if waiting:
-                self._count_drop(waiting)
+            p = self._pause_from  # frames paused by hold_frames wait for their release (_finish_paused)
+            kept = deque(j for j in self._waiting if p is not None and j.frame_index >= p)
+            if len(self._waiting) > len(kept):
+                self._count_drop(len(self._waiting) - len(kept))
+            self._waiting = kept
             with contextlib.suppress(Exception):
                 await processor
+            await self._finish_paused()
             await self._run_close_callbacks()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -166,6 +166,7 @@ class Seed004Connection:
         conn.add_receive_hook(self.on_receive)
         conn.add_frame_hook(self.on_frame)
         conn.add_close_callback(self.on_close)
+        conn.add_release_waiter(self.wait_fit)
 
     # -- event loop ------------------------------------------------------------------------------------
     def on_receive(self, inbound: Inbound) -> None:
@@ -243,6 +244,10 @@ class Seed004Connection:
                     save_profile, conn.state.store, fitted, source_session_id=conn.session_id
                 )
                 await use_profile(conn, doc, "seed004_fit")
+                if conn.closing and not conn.deleted:  # the client left during the fit: still record it
+                    conn.session = await conn.state.io(
+                        conn.state.store.update_session, conn.session_id, calibration_id=fitted.profile_id
+                    )
             elif self.user_id is not None:
                 with contextlib.suppress(ProfileNotFoundError):
                     doc = await conn.state.io(
@@ -257,6 +262,12 @@ class Seed004Connection:
                 self.calibration = None
                 self.phase = "predicting"
             conn.release_frames()
+
+    async def wait_fit(self) -> None:
+        """Release waiter: the client left during the fit; let it finish (at most
+        ``Settings.seed004_close_wait_s``) so the frames held meanwhile are mapped and stored."""
+        if self.task is not None and not self.task.done():
+            await asyncio.wait([self.task], timeout=self.settings.seed004_close_wait_s)
 
     async def on_close(self) -> None:
         if self.task is not None and not self.task.done():

@@ -501,13 +501,17 @@ class TrackingConnection:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            job = self._waiting.popleft()
-            self._current_index = job.frame_index
-            try:
-                await self._process(job)
-            finally:
-                self._current_index = None
-                self._progress.set()
+            await self._process_next()
+
+    async def _process_next(self) -> None:
+        """Process the oldest waiting frame, noting which one is in progress (see :meth:`drained`)."""
+        job = self._waiting.popleft()
+        self._current_index = job.frame_index
+        try:
+            await self._process(job)
+        finally:
+            self._current_index = None
+            self._progress.set()
 
     def _paused(self) -> bool:
         p = self._pause_from
@@ -639,12 +643,7 @@ class TrackingConnection:
                 except Exception:
                     logs.log.exception("release waiter failed", extra={"session_id": self.session_id})
             while self._waiting and not self._paused():
-                job = self._waiting.popleft()
-                self._current_index = job.frame_index
-                try:
-                    await self._process(job)
-                finally:
-                    self._current_index = None
+                await self._process_next()
         if self._waiting:
             self._count_drop(len(self._waiting))
             self._waiting.clear()

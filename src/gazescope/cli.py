@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from gazescope import cli_analytics
+from gazescope import cli_analytics, cli_video
 from gazescope.config import Settings
 from gazescope.errors import GazescopeError
 
@@ -223,6 +223,7 @@ def bench(
 
 app.command("heatmap")(cli_analytics.heatmap)
 app.command("report")(cli_analytics.report)
+app.command("video-overlay")(cli_video.video_overlay)
 
 
 def main() -> None:  # pragma: no cover - console entry

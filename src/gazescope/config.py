@@ -274,6 +274,61 @@ class Settings(BaseSettings):
         "this far apart (the page posts every second; a minute's pause is a new visit).",
     )
 
+    # --- video stimuli and seed 004 (issue 12) ------------------------------------------------------
+    max_stimulus_video_bytes: int = Field(
+        64 * MiB,
+        ge=1024,
+        description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
+        "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
+    )
+    stimulus_video_dir: Path = Field(
+        Path("stimulus_videos"),
+        description="Folder of stimulus video files kept beside the store's copy, so they can be served "
+        "with range requests and decoded by OpenCV (rebuilt from the store when missing).",
+    )
+    video_overlay_max_frames: int = Field(
+        18_000,
+        ge=1,
+        description="Longest video (frames) whose gaze overlay MP4 is rendered on request: 10 minutes at "
+        "30 FPS, about 3 minutes of one worker thread at ~10 ms a frame.",
+    )
+    seed004_screen_w_px: int = Field(
+        1600, ge=1, le=100_000, description="Screen width of seed 004's phone app (it sends none)."
+    )
+    seed004_screen_h_px: int = Field(
+        720, ge=1, le=100_000, description="Screen height of seed 004's phone app (it sends none)."
+    )
+    seed004_mapper: str | None = Field(
+        None,
+        description="Mapper of seed 004's 'mini training'; unset: 'cnn' when PyTorch is importable, else "
+        "'ridge'.",
+    )
+    seed004_cnn_time_budget_s: float = Field(
+        20.0, gt=0, le=600, description="Training time limit of seed 004's cnn fit (the mapper's default)."
+    )
+    seed004_close_wait_s: float = Field(
+        60.0,
+        ge=0,
+        le=600,
+        description="How long a seed 004 connection whose client left during the fit waits for it, so the "
+        "frames held meanwhile are still mapped and stored: the 20 s training plus feature extraction "
+        "and PyTorch's first import on a busy machine.",
+    )
+    seed004_max_calibration_frames: int = Field(
+        600,
+        ge=10,
+        le=10_000,
+        description="Calibration frames after which seed 004's fit starts without waiting for a 'P' frame "
+        "or RequestVideoURL: 9 dots x 4 s x 15 processed FPS is 540.",
+    )
+    seed004_hold_frames: int = Field(
+        900,
+        ge=1,
+        le=10_000,
+        description="Frames held (not dropped) per connection while seed 004's fit runs, mapped once it is "
+        "done: 30 s at 30 FPS, about 30 MB of phone JPEGs; older ones beyond are dropped and counted.",
+    )
+
     @field_validator("allowed_origins", "trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, v: object) -> object:

@@ -29,9 +29,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
-from gazescope.api import logs, seeds
+from gazescope.api import (
+    logs,
+    seeds,
+    video_time,  # noqa: F401  (registers the stimulus_time message)
+)
 from gazescope.api.metrics import Metrics
-from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking
+from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
@@ -169,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(stimuli.router)
     app.include_router(analytics.router)
+    app.include_router(videos.router)
     app.include_router(tracking.router)
     for seed_router in seeds.ROUTERS:
         app.include_router(seed_router)

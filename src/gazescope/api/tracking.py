@@ -41,6 +41,13 @@ Flow of a frame (DESIGN.md "Data flow")::
   ``session`` hello, and a reply to a dropped frame where its protocol wants one, e.g. seed 001's), may
   ignore a message (``parse_text`` returns None, e.g. seed 002's ``init``), gets the frame's features
   (seed 000's face box) and sets the idle timeout (seed 002: 30 minutes).
+* **Hooks for protocols.** :meth:`TrackingConnection.add_receive_hook` sees each frame message as it
+  arrives; :meth:`TrackingConnection.add_frame_hook` adds fields to its sample (e.g. the video time);
+  :meth:`TrackingConnection.hold_frames` keeps frames instead of latest-wins, optionally pausing them
+  (e.g. while a calibration is fitted), until :meth:`TrackingConnection.release_frames`; when the client
+  leaves meanwhile, :meth:`TrackingConnection.add_release_waiter` waiters are awaited and the frames
+  released then are still processed and stored. A wire whose ``sample`` returns None sends no reply to
+  frames.
 
 Close codes: 1000 session ended, 1001 idle timeout or server shutdown, 1009 message too big (from uvicorn's
 ``ws_max_size``, checked here too), 1011 internal error, :data:`WS_REPLACED` taken over by a newer
@@ -88,6 +95,10 @@ WS_SESSION_DELETED = 4410
 
 MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
+#: ``hook(inbound, features, sample, image_rgb)`` in the worker thread; returns fields to add to the sample.
+FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] | None"]
+#: ``hook(inbound)`` on the event loop when a frame arrives, before it enters the slot.
+ReceiveHook = Callable[[Inbound], None]
 
 _HANDLERS: dict[str, MessageHandler] = {}
 StartHook = Callable[["TrackingConnection"], Awaitable[None]]
@@ -127,6 +138,7 @@ class _Job:
     t_ms: float
     epoch_ms: float
     features: FrameFeatures | None = None  # set in the worker thread for wires that want them
+    held: bool = False
 
 
 class TrackingConnection:
@@ -154,6 +166,13 @@ class TrackingConnection:
         self.tracker = GazeTracker(self.settings)
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
+        self._frame_hooks: list[FrameHook] = []
+        self._receive_hooks: list[ReceiveHook] = []
+        self._hold_limit = 0  # > 0 while frames are held (see hold_frames)
+        self._pause_from: int | None = None
+        self._current_index: int | None = None
+        self._progress = asyncio.Event()
+        self._release_waiters: list[Callable[[], Awaitable[None]]] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._in_start_hooks = False
         # counters of this connection
@@ -210,6 +229,45 @@ class TrackingConnection:
         (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``."""
         self._observers.append(observer)
 
+    def add_frame_hook(self, hook: FrameHook) -> None:
+        """Call ``hook(inbound, features, sample, image_rgb)`` in the worker thread after the observers; the
+        dict it returns is merged into the sample (e.g. the video time a frame was captured at)."""
+        self._frame_hooks.append(hook)
+
+    def add_receive_hook(self, hook: ReceiveHook) -> None:
+        """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
+        self._receive_hooks.append(hook)
+
+    def hold_frames(self, limit: int, *, pause_from: int | None = None) -> None:
+        """From now on keep every received frame instead of the latest-wins rule (e.g. calibration frames,
+        all of which count): at most ``limit`` wait, older ones are dropped and counted. Frames with
+        ``frame_index >= pause_from`` are not processed until :meth:`release_frames` (e.g. while a
+        calibration is fitted, so they are mapped with it); earlier ones are processed in order."""
+        self._hold_limit = max(1, int(limit))
+        self._pause_from = pause_from
+        self._wake.set()
+
+    def add_release_waiter(self, waiter: Callable[[], Awaitable[None]]) -> None:
+        """When the client leaves while frames are paused (:meth:`hold_frames`), ``await waiter()`` (e.g.
+        until the fit that releases them is done; bound it) before the frames released are processed and
+        stored, and the rest dropped."""
+        self._release_waiters.append(waiter)
+
+    def release_frames(self) -> None:
+        """End :meth:`hold_frames`: the frames kept are processed in arrival order; newer frames follow
+        the latest-wins rule again."""
+        self._hold_limit = 0
+        self._pause_from = None
+        self._wake.set()
+
+    async def drained(self, before_index: int) -> None:
+        """Return once every frame with ``frame_index < before_index`` was processed, dropped or refused."""
+        while any(j.frame_index < before_index for j in self._waiting) or (
+            self._current_index is not None and self._current_index < before_index
+        ):
+            self._progress.clear()
+            await self._progress.wait()
+
     def remove_frame_observer(self, observer: FrameObserver) -> None:
         with contextlib.suppress(ValueError):
             self._observers.remove(observer)
@@ -235,9 +293,12 @@ class TrackingConnection:
 
     async def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the client; False when the client is gone."""
+        return await self.send_text(json.dumps(message, separators=(",", ":"), default=_json_default))
+
+    async def send_text(self, text: str) -> bool:
+        """Send a text message as it is (protocols whose replies are not JSON); False when gone."""
         if self._gone:
             return False
-        text = json.dumps(message, separators=(",", ":"), default=_json_default)
         async with self._send_lock:
             if self._gone or self.ws.application_state != WebSocketState.CONNECTED:
                 return False
@@ -433,32 +494,55 @@ class TrackingConnection:
         """Put a frame in the slot; returns the waiting frames it pushed out (dropped)."""
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
+        for hook in list(self._receive_hooks):
+            hook(inbound)
         t_ms, epoch_ms = self._stamp(inbound.client_t_ms)
-        job = _Job(inbound, self._next_index, t_ms, epoch_ms)
+        job = _Job(inbound, self._next_index, t_ms, epoch_ms, held=self._hold_limit > 0)
         self._next_index += 1
         dropped: list[_Job] = []
-        while len(self._waiting) >= self.settings.frame_queue_size:
-            dropped.append(self._waiting.popleft())
-            self._count_drop()
+        if job.held:
+            while len(self._waiting) >= self._hold_limit:
+                dropped.append(self._waiting.popleft())
+                self._count_drop()
+        else:  # held frames still waiting are kept; the latest-wins rule applies to the others
+            while sum(not j.held for j in self._waiting) >= self.settings.frame_queue_size:
+                old = next(j for j in self._waiting if not j.held)
+                self._waiting.remove(old)
+                dropped.append(old)
+                self._count_drop()
         self._waiting.append(job)
         self._wake.set()
         return dropped
 
     def _count_drop(self, n: int = 1) -> None:
         self.dropped += n
+        self._progress.set()
         self.state.metrics.frames_dropped.labels(route=self.route).inc(n)
 
     # --- processing ---------------------------------------------------------------------------------
 
     async def _process_loop(self) -> None:
         while True:
-            while not self._waiting:
+            while not self._waiting or self._paused():
                 if not self._receiving:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            job = self._waiting.popleft()
+            await self._process_next()
+
+    async def _process_next(self) -> None:
+        """Process the oldest waiting frame, noting which one is in progress (see :meth:`drained`)."""
+        job = self._waiting.popleft()
+        self._current_index = job.frame_index
+        try:
             await self._process(job)
+        finally:
+            self._current_index = None
+            self._progress.set()
+
+    def _paused(self) -> bool:
+        p = self._pause_from
+        return p is not None and bool(self._waiting) and self._waiting[0].frame_index >= p
 
     def _work(self, job: _Job, dropped_total: int) -> dict[str, Any]:
         """Decode, analyse and track one frame (worker thread)."""
@@ -487,6 +571,11 @@ class TrackingConnection:
                 logs.log.exception("frame observer failed", extra={"session_id": self.session_id})
         d = sample.to_dict()
         d["blink_count"] = int(d.get("blink_count") or 0) + self._blink_offset
+        for hook in list(self._frame_hooks):
+            try:
+                d.update(hook(job.inbound, ff, sample, rgb) or {})
+            except Exception:
+                logs.log.exception("frame hook failed", extra={"session_id": self.session_id})
         return d
 
     async def _process(self, job: _Job) -> None:
@@ -527,7 +616,8 @@ class TrackingConnection:
             job.features = None
         else:
             reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
-        await self.send(reply)
+        if reply is not None:  # some protocols (seed 004) expect no reply to a frame
+            await self.send(reply)
         await self._publish({"type": "sample", "session_id": self.session_id, **sample})
 
     async def _publish(self, message: dict[str, Any]) -> None:
@@ -611,6 +701,22 @@ class TrackingConnection:
                     error=str(exc),
                 )
 
+    async def _finish_paused(self) -> None:
+        """Frames still paused when the client left: await the release waiters (e.g. the calibration fit
+        that will map them), then process the released frames; drop the rest. Not when the server stopped
+        the connection or its session was deleted."""
+        if self._waiting and not (self._closing or self._deleted):
+            for waiter in list(self._release_waiters):
+                try:
+                    await waiter()
+                except Exception:
+                    logs.log.exception("release waiter failed", extra={"session_id": self.session_id})
+            while self._waiting and not self._paused():
+                await self._process_next()
+        if self._waiting:
+            self._count_drop(len(self._waiting))
+            self._waiting.clear()
+
     async def _run_close_callbacks(self) -> None:
         callbacks, self._close_callbacks = self._close_callbacks, []
         for callback in callbacks:
@@ -637,12 +743,14 @@ class TrackingConnection:
 
     async def _finish_inner(self, processor: asyncio.Task[None], flusher: asyncio.Task[None]) -> None:
         try:
-            waiting = len(self._waiting)
-            self._waiting.clear()
-            if waiting:
-                self._count_drop(waiting)
+            p = self._pause_from  # frames paused by hold_frames wait for their release (_finish_paused)
+            kept = deque(j for j in self._waiting if p is not None and j.frame_index >= p)
+            if len(self._waiting) > len(kept):
+                self._count_drop(len(self._waiting) - len(kept))
+            self._waiting = kept
             with contextlib.suppress(Exception):
                 await processor
+            await self._finish_paused()
             await self._run_close_callbacks()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

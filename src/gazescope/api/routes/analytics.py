@@ -589,6 +589,18 @@ SourceQ = Annotated[
     Source, Query(description="fixations (duration-weighted centroids) or samples (every valid point).")
 ]
 Caption = Annotated[bool, Query(description="Write a caption (counts, kernel) at the top left.")]
+VideoT = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        allow_inf_nan=False,
+        description="Video stimuli: the moment (s) whose heatmap is drawn on its frame.",
+    ),
+]
+VideoWindow = Annotated[
+    float,
+    Query(gt=0, le=3600, allow_inf_nan=False, description="Video stimuli: window width (s) around t_s."),
+]
 
 
 def _png_response(png: bytes, filename: str, **headers: str) -> Response:
@@ -653,10 +665,26 @@ async def get_session_heatmap(
     source: SourceQ = "fixations",
     method: Method = "idt",
     caption: Caption = True,
+    t_s: VideoT = None,
+    window_s: VideoWindow = 2.0,
+    stimulus_id: Annotated[
+        str | None, Query(description="With t_s: the video (default the session's).")
+    ] = None,
 ) -> Response:
     """Gaze heatmap of the session (Gaussian kernel from its calibration accuracy); on white, on the
     session's stimulus (``?overlay=1``) or transparent (``?transparent=1``). 422 ``no_gaze`` when the
-    session has no calibrated gaze."""
+    session has no calibrated gaze. With ``t_s``: the heatmap of that moment of a video stimulus drawn on
+    its frame (:mod:`gazescope.api.video_analytics`)."""
+    if t_s is not None:
+        from gazescope.api.video_analytics import moment_png
+
+        video = stimulus_id or (await service.get_session(state, session_id)).stimulus_id
+        if not video:
+            raise ValidationError(f"session {session_id!r} has no video stimulus: give ?stimulus_id=")
+        png = await moment_png(
+            state, video, [session_id], t_s, window_s, source=source, method=method, caption=caption
+        )
+        return _png_response(png, f"{session_id}-heatmap-{t_s:g}s.png")
     return await _session_png(
         state,
         session_id,
@@ -863,9 +891,21 @@ async def get_stimulus_heatmap(
     source: SourceQ = "fixations",
     method: Method = "idt",
     caption: Caption = True,
+    t_s: VideoT = None,
+    window_s: VideoWindow = 2.0,
 ) -> Response:
     """Aggregate heatmap of every session on the stimulus (or ``?sessions=a,b``), each viewer weighing
-    the same, drawn on the stimulus by default. Header ``X-Gazescope-Sessions``: sessions drawn."""
+    the same, drawn on the stimulus by default. Header ``X-Gazescope-Sessions``: sessions drawn. With
+    ``t_s`` (video stimuli): the window ``window_s`` around that moment over every session that watched
+    it, drawn on the frame at ``t_s``."""
+    if t_s is not None:
+        from gazescope.api.video_analytics import moment_png
+
+        png = await moment_png(
+            state, stimulus_id, _session_list(sessions), t_s, window_s, source=source, method=method,
+            caption=caption,
+        )  # fmt: skip
+        return _png_response(png, f"stimulus-{stimulus_id}-heatmap-{t_s:g}s.png")
     if overlay is None:
         overlay = not transparent
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=overlay)

@@ -8,8 +8,11 @@ time, then waits for the sample of its last frame. Printed per run:
 * round trip p50/p99 (ms): from sending a frame to receiving the sample that echoes its ``t_ms``
   (dropped frames have none), in steady state: frames of each client's first ``--warmup`` seconds (the
   Face Mesh graph starts on the first frame) are left out, and the p99 with them is printed too;
-* processed FPS (all clients), drop ratio (frames replaced while waiting: newest wins);
-* server RSS (peak and at the end, from /proc when the server runs here);
+* processed FPS (all clients), and per stream (each client's samples / its time from the first frame
+  sent to the sample of its last frame: min and median over the clients, to see a starved stream);
+  drop ratio (frames replaced while waiting: newest wins);
+* server RSS (peak and at the end) and CPU time per processed frame (user + system, all threads, while
+  the clients stream), from /proc when the server runs here;
 * stored vs processed samples (``sample_count`` of the sessions after the last flush).
 
 By default a real ``gazescope serve`` subprocess is started on a free port with SQLite in a temporary
@@ -18,6 +21,7 @@ folder; ``--url`` uses a running server instead. Examples::
     python benchmarks/ws_load.py --clients 4 --seconds 30
     python benchmarks/ws_load.py --clients 2,4,6,8 --seconds 20     # a sweep, one server
     python benchmarks/ws_load.py --url http://127.0.0.1:8000 --clients 4
+    python benchmarks/ws_load.py --url ws://127.0.0.1:8080 --clients 4,8   # e.g. nginx in front
 
 The client runs on the same machine and takes CPU too (JSON framing, WebSocket I/O): figures are for
 "server and clients on one host" unless ``--url`` points elsewhere.
@@ -63,6 +67,11 @@ class ClientResult:
     warm_rtts_ms: list[float] = field(default_factory=list)
     stored: int = -1
     completed: bool = False
+    stream_s: float = 0.0  # from the first frame sent to the sample of the last one
+
+    @property
+    def processed_fps(self) -> float:
+        return self.processed / self.stream_s if self.stream_s > 0 else 0.0
 
 
 def load_frames(video: Path, quality: int, limit: int) -> list[str]:
@@ -128,6 +137,14 @@ class LocalServer:
         except OSError:
             return None
         return None
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system, all threads) the server process has used so far."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -207,6 +224,7 @@ async def run_client(
                 await asyncio.wait_for(rx, 30)
             except TimeoutError:
                 rx.cancel()
+        res.stream_s = time.perf_counter() - t0
     return res
 
 
@@ -223,6 +241,7 @@ async def one_run(
             await asyncio.sleep(0.5)
 
     watcher = asyncio.create_task(watch_rss())
+    cpu0 = server.cpu_s() if server is not None else None
     t0 = time.perf_counter()
     results = await asyncio.gather(
         *(
@@ -231,6 +250,7 @@ async def one_run(
         )
     )
     wall = time.perf_counter() - t0
+    cpu1 = server.cpu_s() if server is not None else None
     watcher.cancel()
     # the clients are gone: their last samples are flushed on disconnect (poll for up to 30 s)
     t_end = time.perf_counter()
@@ -245,6 +265,7 @@ async def one_run(
         if not args.keep:
             for r in results:
                 await http.delete(f"/api/sessions/{r.session_id}")
+    per_stream = np.array([r.processed_fps for r in results])
     rtts = np.array([x for r in results for x in r.rtts_ms])
     all_rtts = np.array([x for r in results for x in r.rtts_ms + r.warm_rtts_ms])
     sent = sum(r.sent for r in results)
@@ -262,6 +283,8 @@ async def one_run(
         "accounted": processed + dropped == sent,
         "drop_ratio": dropped / sent if sent else 0.0,
         "processed_fps": processed / wall,
+        "stream_fps_min": float(per_stream.min()),
+        "stream_fps_median": float(np.median(per_stream)),
         "rtt_p50_ms": float(np.percentile(rtts, 50)) if len(rtts) else None,
         "rtt_p99_ms": float(np.percentile(rtts, 99)) if len(rtts) else None,
         "rtt_p99_with_warmup_ms": float(np.percentile(all_rtts, 99)) if len(all_rtts) else None,
@@ -270,10 +293,23 @@ async def one_run(
         "stored_equals_processed": stored == processed,
         "stored_after_s": flush_wait_s,
         "all_completed": all(r.completed for r in results),
+        "server_cpu_ms_per_frame": (cpu1 - cpu0) * 1e3 / processed
+        if cpu0 is not None and cpu1 is not None and processed
+        else None,
         "server_rss_peak_mb": max(rss) if rss else None,
         "server_rss_end_mb": server.rss_mb() if server else None,
     }
     return out
+
+
+def http_base(url: str) -> str:
+    """The server's HTTP base from ``--url``: ``ws://`` and ``wss://`` (e.g. nginx in front) become
+    ``http://`` and ``https://``; REST calls and WebSockets both go to that host."""
+    url = url.rstrip("/")
+    for ws, http in (("ws://", "http://"), ("wss://", "https://")):
+        if url.startswith(ws):
+            return http + url[len(ws) :]
+    return url
 
 
 def fmt(v: object) -> str:
@@ -289,7 +325,11 @@ def main() -> None:
     ap.add_argument("--clients", default="4", help="clients per run, or a comma-separated sweep (4,8,12)")
     ap.add_argument("--seconds", type=float, default=30.0, help="streaming time per run")
     ap.add_argument("--fps", type=float, default=15.0, help="frames per second per client")
-    ap.add_argument("--url", default=None, help="a running server (default: start one here)")
+    ap.add_argument(
+        "--url",
+        default=None,
+        help="a running server, http(s):// or ws(s):// (e.g. nginx in front); default: start one here",
+    )
     ap.add_argument("--token", default=os.environ.get("GAZESCOPE_API_TOKEN"), help="API token, if required")
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     ap.add_argument(
@@ -319,7 +359,7 @@ def main() -> None:
         server = LocalServer(env)
         base_url = server.url
     else:
-        base_url = args.url.rstrip("/")
+        base_url = http_base(args.url)
     print(f"server {base_url} ({'local subprocess, SQLite' if server else 'external'}); {len(frames)} frames")
     print(f"cpu count {os.cpu_count()}; {args.fps:g} FPS per client for {args.seconds:g} s")
     runs = []
@@ -329,11 +369,13 @@ def main() -> None:
             runs.append(r)
             print(
                 f"N={n:>3}  sent={r['sent']:>6}  processed={r['processed']:>6}  dropped={r['dropped']:>5} "
-                f"(ratio {r['drop_ratio']:.3f})  processed_fps={fmt(r['processed_fps'])}  "
+                f"(ratio {r['drop_ratio']:.3f})  processed_fps={fmt(r['processed_fps'])} "
+                f"(per stream min {fmt(r['stream_fps_min'])} median {fmt(r['stream_fps_median'])})  "
                 f"rtt p50={fmt(r['rtt_p50_ms'])} ms p99={fmt(r['rtt_p99_ms'])} ms "
                 f"(p99 incl. warm-up {fmt(r['rtt_p99_with_warmup_ms'])} ms)  "
                 f"stored={r['stored']} (== processed: {r['stored_equals_processed']}, after "
                 f"{r['stored_after_s']:.1f} s)  "
+                f"server cpu={fmt(r['server_cpu_ms_per_frame'])} ms/frame  "
                 f"rss peak={fmt(r['server_rss_peak_mb'])} MB end={fmt(r['server_rss_end_mb'])} MB  "
                 f"errors={r['errors']}  accounted={r['accounted']}",
                 flush=True,

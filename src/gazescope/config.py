@@ -249,6 +249,13 @@ class Settings(BaseSettings):
         "(uvicorn's own default).",
     )
     ws_ping_timeout_s: float = Field(20.0, gt=0, description="Wait for a ping's pong (uvicorn's default).")
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="Offer WebSocket permessage-deflate (uvicorn's default is on). Off: frames are JPEG, "
+        "already compressed; their base64 text deflates by about a quarter (32.5 to 23.8 kB a desk-video "
+        "frame) for about 1 ms of the client's CPU and 0.1 ms of the server's event loop a frame, and samples "
+        "are small (docs/performance.md).",
+    )
     seed002_idle_timeout_s: float = Field(
         1800.0,
         gt=0,

@@ -214,18 +214,45 @@ def evaluate_gaze_cmd(
         ),
     ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="session: one sitting calibrates, the others are scored (data README); pooled: all other "
+            "sittings calibrate each sitting; online: as pooled, plus each click of the scored sitting "
+            "refits before the next (weighted --weight)."
+        ),
+    ] = "session",
+    weight: Annotated[
+        float, typer.Option(help="--protocol online: weight of the new sitting's clicks.")
+    ] = 3.0,
+    stretch: Annotated[
+        bool, typer.Option(help="Ridge: per-axis slope stretch fitted by leave-one-out.")
+    ] = False,
 ) -> None:
     """Screen-point gaze accuracy: each session calibrates, the subject's other sessions are scored."""
     from gazescope.calibration.features import DEFAULT_ZOOMS
     from gazescope.evaluation.gaze import evaluate_gaze
 
+    params = {"stretch": True} if stretch else None
     try:
         res = evaluate_gaze(
-            directory, mapper=mapper, settings=Settings(), mirror=views, zooms=DEFAULT_ZOOMS if views else ()
+            directory,
+            mapper=mapper,
+            settings=Settings(),
+            mirror=views,
+            zooms=DEFAULT_ZOOMS if views else (),
+            mapper_params=params,
+            protocol=protocol,
+            weight=weight,
         )
     except GazescopeError as exc:
         _fail(exc)
-    typer.echo(f"mapper: {res['mapper']}" + (" (mirrored + zoomed views)" if views else ""))
+    typer.echo(
+        f"mapper: {res['mapper']}, protocol {protocol}"
+        + (f" (weight {weight:g})" if protocol == "online" else "")
+        + (", stretch" if stretch else "")
+        + (" (mirrored + zoomed views)" if views else "")
+    )
     typer.echo(f"{'subject':<12} {'n':>6} {'mean px':>9} {'median px':>10} {'% width':>8}")
     for name, r in res["subjects"].items():
         typer.echo(

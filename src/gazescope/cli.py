@@ -219,7 +219,8 @@ def evaluate_gaze_cmd(
         typer.Option(
             help="session: one sitting calibrates, the others are scored (data README); pooled: all other "
             "sittings calibrate each sitting; online: as pooled, plus each click of the scored sitting "
-            "refits before the next (weighted --weight)."
+            "refits before the next (weighted --weight); profile: each sitting calibrates (weighted --weight) "
+            "pooled with the others but the scored one, the others are scored."
         ),
     ] = "session",
     weight: Annotated[
@@ -249,7 +250,7 @@ def evaluate_gaze_cmd(
         _fail(exc)
     typer.echo(
         f"mapper: {res['mapper']}, protocol {protocol}"
-        + (f" (weight {weight:g})" if protocol == "online" else "")
+        + (f" (weight {weight:g})" if protocol in ("online", "profile") else "")
         + (", stretch" if stretch else "")
         + (" (mirrored + zoomed views)" if views else "")
     )

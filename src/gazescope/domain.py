@@ -169,7 +169,8 @@ class GazeSample:
     Fields follow DESIGN.md. Optional fields are None where they cannot be measured (no face, eyes
     closed, not calibrated). ``eye_contact_pct`` is 0..100 over ``eye_contact_window_s``;
     ``attention_score`` 0..1; ``gaze_vector`` (x, y) in -1..1, x toward the subject's left (camera image
-    right), y down, 1.0 = 45 degrees or more off the camera axis.
+    right), y down, 1.0 = 45 degrees or more off the camera axis. ``calibration_fit``: which fit mapped
+    ``screen_x_px``/``screen_y_px`` (a profile id, ``+N`` after N click refits; None when not mapped).
     """
 
     t_ms: float
@@ -204,6 +205,7 @@ class GazeSample:
     head_in_range: bool | None = None
     processing_ms: float = 0.0
     dropped_frames: int = 0
+    calibration_fit: str | None = None
     features: dict[str, float] | None = field(default=None, compare=False)
 
     def to_dict(self, *, with_features: bool = False) -> dict[str, Any]:

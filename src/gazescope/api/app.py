@@ -33,6 +33,7 @@ from gazescope.api import logs
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
+from gazescope.api.routes import clicks as click_routes  # registers the click WS handler
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(seeds.router)
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
+    app.include_router(click_routes.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

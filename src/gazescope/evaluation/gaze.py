@@ -198,8 +198,8 @@ def evaluate_gaze(
             :mod:`gazescope.calibration.features`. ``mirror=True, zooms=(0.9, 1.1)`` is the most accurate
             setting measured (6 Face Mesh passes per image).
         subjects: only these subjects (default all).
-        protocol: ``session`` (above), or ``pooled`` / ``online`` with the new sitting's clicks weighted
-            ``weight`` (:mod:`gazescope.evaluation.gaze_protocols`).
+        protocol: ``session`` (above), or ``pooled`` / ``online`` / ``profile`` with the new sitting
+            weighted ``weight`` (:mod:`gazescope.evaluation.gaze_protocols`).
         progress: called with a line of text after each calibration session.
 
     Returns:
@@ -210,8 +210,8 @@ def evaluate_gaze(
         VideoReadError: bad folder, labels or image. UnknownMapperError / ConfigurationError: bad mapper.
         ValidationError: unknown protocol or a weight that is not positive.
     """
-    if protocol not in ("session", "pooled", "online"):
-        raise ValidationError(f"protocol must be session, pooled or online, got {protocol!r}")
+    if protocol not in ("session", "pooled", "online", "profile"):
+        raise ValidationError(f"protocol must be session, pooled, online or profile, got {protocol!r}")
     probe = create_mapper(mapper, **(mapper_params or {}))
     items = load_items(
         Path(dir),

@@ -13,7 +13,11 @@ subject as a *new* sitting, the person's other sittings being the *earlier* ones
   IJCAI 2016), with the new sitting weighted more since the head and lighting of this sitting are what
   the earlier ones lack.
 
-Neither variant ever fits on the image it scores. Mapper rows are the features of
+- ``profile``: what an accumulating profile gives: sitting ``c`` is the newest calibration (all its
+  images, weight ``W``), pooled with every other sitting but the scored one (weight 1); each other
+  sitting ``t`` is scored, as in the session protocol (so the figures compare with it directly).
+
+No variant ever fits on the image it scores. Mapper rows are the features of
 :mod:`gazescope.calibration.features`; the mapper must take ``sample_weight`` (``ridge``).
 """
 
@@ -50,14 +54,14 @@ def evaluate_reuse(
     mapper: str = "ridge",
     mapper_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run ``pooled`` or ``online`` (module docstring) on extracted items; same result keys as
+    """Run ``pooled``, ``online`` or ``profile`` (module docstring) on extracted items; same result keys as
     :func:`~gazescope.evaluation.gaze.evaluate_items` plus ``protocol`` and ``weight``.
 
     Raises:
         ValidationError: unknown protocol, weight not positive, or a mapper that needs eye patches.
     """
-    if protocol not in ("pooled", "online"):
-        raise ValidationError(f"protocol must be 'pooled' or 'online', got {protocol!r}")
+    if protocol not in ("pooled", "online", "profile"):
+        raise ValidationError(f"protocol must be 'pooled', 'online' or 'profile', got {protocol!r}")
     if not weight > 0:
         raise ValidationError("weight must be positive")
     params = mapper_params or {}
@@ -80,6 +84,21 @@ def evaluate_reuse(
                     continue
                 P = m.predict(np.stack([it.features.vector() for it in new]))  # type: ignore[union-attr]
                 e, p = errors(new, P)
+            elif protocol == "profile":
+                e, p = [], []
+                for scored, its in sessions.items():
+                    if scored == name:
+                        continue
+                    rest = [it for s, ss in sessions.items() if s not in (name, scored) for it in ss]
+                    w = np.concatenate([np.full(len(new), float(weight)), np.ones(len(rest))])
+                    try:
+                        m = _fit(mapper, params, new + rest, w)
+                    except NotEnoughDataError:
+                        skipped += 1
+                        continue
+                    ek, pk = errors(its, m.predict(np.stack([it.features.vector() for it in its])))  # type: ignore[union-attr]
+                    e += ek
+                    p += pk
             else:
                 e, p = [], []
                 for k, it in enumerate(new):
@@ -103,6 +122,6 @@ def evaluate_reuse(
         "subjects": subjects,
         "mapper": mapper,
         "protocol": protocol,
-        "weight": weight if protocol == "online" else None,
+        "weight": weight if protocol != "pooled" else None,
         "skipped": {"fits_not_enough_data": skipped},
     }

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from . import test_browser_app as app_tests
-from .test_browser_app import LARGE, Pages, _stimulus_png, calibrate, shot, start_tracking
+from .test_browser_app import LARGE, Pages, calibrate, record_stimulus, shot, start_tracking
 
 # the browser fixtures of the app tests (a module-scoped Chromium with the fake camera)
 playwright_driver = app_tests.playwright_driver
@@ -29,17 +29,7 @@ def test_browser_clicks_on_a_stimulus_refit_the_calibration(
     page = pages.open(server.url + "/app/", LARGE)
     start_tracking(page, "clicking-user")
     assert calibrate(page, "9") == "result"
-    page.click("#cal-done")
-    page.click("#stimulus-open")
-    page.wait_for_selector("#stimulus-dialog[open]")
-    page.set_input_files("#stimulus-file", str(_stimulus_png(tmp_path / "panels.png")))
-    page.fill("#stimulus-name", "panels")
-    page.click("#stimulus-upload")
-    page.wait_for_selector("#stimulus-list button[aria-pressed='true']", timeout=20_000)
-    page.fill("#stimulus-seconds", "12")
-    page.click("#stimulus-go")
-    page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
-    rec_id = page.get_attribute("#stimulus-layer", "data-recording")
+    rec_id = record_stimulus(page, tmp_path, seconds=12)
     page.wait_for_timeout(2000)  # samples mapped by the profile first
     page.mouse.click(300, 200)
     page.wait_for_selector("#stimulus-layer[data-fit]", timeout=20_000)

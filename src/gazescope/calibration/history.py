@@ -27,17 +27,35 @@ from gazescope.calibration.features import N_FEATURES, GazeFeatures
 from gazescope.calibration.mappers import Mapper, create_mapper
 from gazescope.errors import CalibrationError, NotEnoughDataError, ValidationError
 
+MAX_SITTING_ROWS = 400
+"""Most fit rows a sitting keeps (evenly spaced when a smooth pursuit gives more), bounding a profile of
+``max_sittings`` sittings to a few hundred kB of JSON and each pooled fit's cost; 400 is the service's
+limit of custom targets per calibration."""
+MAX_LOO_TARGETS = 40
+"""Most targets of the new sitting scored by :func:`loo_error_px` (evenly spaced): one refit each."""
+
+
+def _even(n: int, k: int) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` items, evenly spaced, first and last included."""
+    return np.arange(n) if n <= k else np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Sitting:
     """One calibration's fit rows: ``rows`` (n, N_FEATURES) feature vectors, ``targets_px`` (n, 2) screen
-    points in px of a ``screen_w_px`` x ``screen_h_px`` screen, made at ``created_at_ms`` (Unix ms)."""
+    points in px of a ``screen_w_px`` x ``screen_h_px`` screen, made at ``created_at_ms`` (Unix ms).
+    At most :data:`MAX_SITTING_ROWS` rows are stored (see :meth:`bounded`)."""
 
     created_at_ms: float
     rows: np.ndarray
     targets_px: np.ndarray
     screen_w_px: int
     screen_h_px: int
+
+    def bounded(self) -> Sitting:
+        """This sitting with at most :data:`MAX_SITTING_ROWS` rows (evenly spaced)."""
+        keep = _even(len(self.rows), MAX_SITTING_ROWS)
+        return replace(self, rows=self.rows[keep], targets_px=self.targets_px[keep])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,23 +80,13 @@ class Sitting:
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"malformed calibration sitting: {exc}") from exc
         n = len(rows)
-        if rows.shape != (n, N_FEATURES) or tg.shape != (n, 2) or n == 0:
-            raise CalibrationError(f"a sitting needs (n, {N_FEATURES}) rows and (n, 2) targets")
+        if rows.shape != (n, N_FEATURES) or tg.shape != (n, 2) or not 0 < n <= MAX_SITTING_ROWS:
+            raise CalibrationError(
+                f"a sitting needs (n, {N_FEATURES}) rows and (n, 2) targets, n within 1..{MAX_SITTING_ROWS}"
+            )
         if not (np.all(np.isfinite(rows)) and np.all(np.isfinite(tg))):
             raise CalibrationError("a sitting holds non-finite numbers")
         return s
-
-
-def sitting_of(features: Sequence[GazeFeatures], targets_px: Sequence[tuple[float, float]], created_at_ms: float,
-               screen_w_px: int, screen_h_px: int) -> Sitting:  # fmt: skip
-    """A :class:`Sitting` from one aggregate feature row per target."""
-    return Sitting(
-        float(created_at_ms),
-        np.stack([f.vector() for f in features]),
-        np.asarray(targets_px, dtype=np.float64).reshape(-1, 2),
-        int(screen_w_px),
-        int(screen_h_px),
-    )
 
 
 def same_screen(history: Sequence[Sitting], new: Sitting, max_sittings: int) -> list[Sitting]:
@@ -107,9 +115,10 @@ def loo_error_px(mapper: str, params: dict[str, Any], new: Sitting, earlier: Seq
                  newest_weight: float) -> float | None:  # fmt: skip
     """Mean leave-one-target-out error (px) over ``new``'s targets: each is predicted by the fit on the
     other targets of ``new`` (weight ``newest_weight``) plus every row of ``earlier`` (weight 1), clipped to
-    the screen. ``earlier`` empty gives the sitting-alone figure. None when too few targets remain."""
+    the screen. ``earlier`` empty gives the sitting-alone figure. None when too few targets remain. At most
+    :data:`MAX_LOO_TARGETS` targets (evenly spaced) are scored."""
     errs = []
-    for k in range(len(new.rows)):
+    for k in _even(len(new.rows), MAX_LOO_TARGETS):
         keep = np.arange(len(new.rows)) != k
         parts = [(new.rows[keep], new.targets_px[keep], newest_weight)]
         parts += [(s.rows, s.targets_px, 1.0) for s in earlier]
@@ -143,6 +152,7 @@ def pooled_calibration(mapper: str, params: dict[str, Any], new: Sitting, histor
     """
     if not newest_weight > 0 or max_sittings < 1:
         raise ValidationError("newest_weight must be positive and max_sittings at least 1")
+    new = new.bounded()
     earlier = same_screen(history, new, max_sittings)
     parts = [(s.rows, s.targets_px, 1.0) for s in earlier] + [(new.rows, new.targets_px, newest_weight)]
     m = fit_weighted(mapper, params, parts)
@@ -202,8 +212,3 @@ class OnlineRefit:
         m = fit_weighted(self.mapper, self.params, parts)
         self.refits += 1
         return m
-
-
-def with_mapper(cal: Any, mapper: Mapper, **changes: Any) -> Any:
-    """A copy of a :class:`~gazescope.calibration.profile.FittedCalibration` with another mapper."""
-    return replace(cal, mapper=mapper, **changes)

@@ -368,7 +368,7 @@ class CalibrationSession:
         if not with_patches:  # the fit rows, so later sittings can pool with this one
             fitted = replace(
                 fitted,
-                sittings=(Sitting(fitted.created_at_ms, X, Y, self.screen_w_px, self.screen_h_px),),
+                sittings=(Sitting(fitted.created_at_ms, X, Y, self.screen_w_px, self.screen_h_px).bounded(),),
             )
 
         points: list[PointError] = []

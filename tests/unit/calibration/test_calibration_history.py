@@ -71,3 +71,18 @@ def test_clicks_move_the_fit_toward_a_shifted_sitting():
         refit.add_click(feats[0], 5000.0, 10.0)
     with pytest.raises(CalibrationError):
         OnlineRefit("ridge", {}, [], 2.0, 3.0, 5)
+
+
+def test_a_long_pursuit_sitting_is_kept_bounded():
+    from gazescope.calibration.history import MAX_SITTING_ROWS
+
+    rng = np.random.default_rng(1)
+    n = 3 * MAX_SITTING_ROWS
+    big = Sitting(1.0, rng.normal(size=(n, N_FEATURES)), rng.uniform(0, 800, size=(n, 2)), 1000, 800)
+    small = big.bounded()
+    assert len(small.rows) == len(small.targets_px) == MAX_SITTING_ROWS
+    np.testing.assert_array_equal(small.rows[0], big.rows[0])
+    np.testing.assert_array_equal(small.rows[-1], big.rows[-1])
+    with pytest.raises(CalibrationError):
+        Sitting.from_dict(big.to_dict())  # a stored profile cannot carry more
+    assert Sitting.from_dict(small.to_dict()).rows.shape == (MAX_SITTING_ROWS, N_FEATURES)

@@ -234,7 +234,7 @@ SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "blink_count", "yaw_deg", "pitch_deg", "roll_deg", "gaze_yaw_deg", "gaze_pitch_deg",
     "gaze_vector_x", "gaze_vector_y", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
     "attention_score", "attention_state", "screen_x_px", "screen_y_px", "on_screen", "head_in_range",
-    "processing_ms", "dropped_frames",
+    "processing_ms", "dropped_frames", "calibration_fit",
 )  # fmt: skip
 
 

@@ -36,7 +36,7 @@ from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 from gazescope.errors import ValidationError
 
 _INT_COLUMNS = {"frame_index", "face_count", "blink_count", "dropped_frames"}
-_STR_COLUMNS = {"direction", "attention_state"}
+_STR_COLUMNS = {"direction", "attention_state", "calibration_fit"}
 _BOOL_COLUMNS = {"face_detected", "is_blinking", "eye_contact", "on_screen", "head_in_range"}
 _PAIRS = (
     ("pupil_left_px", "pupil_left_x_px", "pupil_left_y_px"),

@@ -198,6 +198,11 @@ def _evaluate_blink_loso(directory: Path, cache: Path | None, json_out: Path | N
             f"{label[name]:<18} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
             f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
         )
+    for name, o in res["conditions"].items():
+        typer.echo(
+            f"  held out, {name:<14} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+            f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
+        )
     typer.echo(f"grid points {res['grid_size']}, clips {res['clips']}")
     _write_json(res, json_out)
 

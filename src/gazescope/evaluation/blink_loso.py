@@ -16,6 +16,7 @@ The detector replayed is :class:`~gazescope.tracking.blinks.BlinkDetector`, exac
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -114,6 +115,25 @@ def astuple_params(p: BlinkParams) -> tuple[float, ...]:
     return tuple(getattr(p, f.name) for f in fields(BlinkParams))
 
 
+CONDITIONS: dict[str, tuple[str, ...]] = {
+    "camera": ("frontal", "upward"),
+    "glasses": ("no glasses", "thin rims", "black frames"),
+}
+_CODES = {
+    "camera": {"F": "frontal", "U": "upward"},
+    "glasses": {"N": "no glasses", "T": "thin rims", "B": "black frames"},
+}
+
+
+def condition_of(clip: str) -> dict[str, str]:
+    """Recording condition of a ZJU clip from its name (``000003M_UBN``: camera F/U, glasses N/T/B);
+    {} for other names."""
+    m = re.search(r"_([FU])([NTB])N$", Path(clip).stem)
+    if not m:
+        return {}
+    return {"camera": _CODES["camera"][m.group(1)], "glasses": _CODES["glasses"][m.group(2)]}
+
+
 def load_series(root: Path, settings: Settings, cache_dir: Path | None) -> list[EarSeries]:
     """EAR series of every (video, .tag) clip under ``root``.
 
@@ -135,7 +155,7 @@ def evaluate_loso(
     """Leave-one-subject-out blink evaluation; returns a JSON-able dict.
 
     Keys: ``defaults`` (the current settings on all subjects), ``loso`` (held-out figures pooled over
-    folds), ``folds`` (per held-out subject: the chosen params, its held-out counts and F1), ``all_subjects_best``
+    folds), ``conditions`` (the held-out figures by ZJU camera and glasses condition), ``folds`` (per held-out subject: the chosen params, its held-out counts and F1), ``all_subjects_best``
     (the grid point chosen on all subjects and its, optimistic, F1), ``grid_size``.
 
     Raises:
@@ -152,11 +172,13 @@ def evaluate_loso(
     folds = []
     held = np.zeros(3, dtype=int)
     held_default = np.zeros(3, dtype=int)
+    per_clip = np.zeros((len(series), 3), dtype=int)  # held-out counts of each clip
     for sub in subjects:
         test = np.flatnonzero(subj == sub)
         train = np.flatnonzero(subj != sub)
         k = _pick(table, train, points, ref)
         c = table[k, test, :].sum(axis=0)
+        per_clip[test] = table[k, test, :]
         cd = np.array([counts(series[i], ref, settings) for i in test]).sum(axis=0)
         held += c
         held_default += cd
@@ -190,6 +212,16 @@ def evaluate_loso(
         "loso": fig(held),
         "folds": folds,
         "all_subjects_best": {"params": asdict(points[k_all]), **fig(all_c)},
+        "conditions": {
+            name: fig(
+                per_clip[[i for i, s in enumerate(series) if condition_of(s.clip).get(axis) == name]].sum(
+                    axis=0
+                )
+            )
+            for axis, names in CONDITIONS.items()
+            for name in names
+            if any(condition_of(s.clip).get(axis) == name for s in series)
+        },
         "grid_size": len(points),
         "clips": len(series),
     }

@@ -54,3 +54,7 @@ def test_each_subject_is_scored_with_thresholds_chosen_on_the_others(three_subje
     # a depth of 0.3 x baseline rejects most real blinks: tuning on real clips never picks it
     assert all(f["params"]["depth_ratio"] == 0.7 for f in res["folds"])
     assert res["loso"]["f1"] >= 0.9
+    # held-out figures by recording condition (all three clips: frontal camera, no glasses)
+    assert set(res["conditions"]) == {"frontal", "no glasses"}
+    assert res["conditions"]["frontal"] == res["conditions"]["no glasses"]
+    assert res["conditions"]["frontal"]["true"] == res["loso"]["true"]

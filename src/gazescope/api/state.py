@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request, WebSocket
 
+from gazescope.api.backlog import StoreBacklog
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.storage import LiveHub, Store
@@ -29,6 +30,7 @@ class AppState:
     ``executor``: ``settings.worker_threads`` threads for CPU work (decoding, vision, tracking, reports).
     Store calls run in asyncio's default thread pool (:meth:`io`), so slow frames never delay storage.
     ``connections``: the open tracking connection of each session (at most one; a newer one takes over).
+    ``backlog``: samples and session ends the store refused, retried in the background.
     """
 
     settings: Settings
@@ -38,6 +40,10 @@ class AppState:
     metrics: Metrics
     connections: dict[str, TrackingConnection] = field(default_factory=dict)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
+    backlog: StoreBacklog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.backlog = StoreBacklog(self)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""

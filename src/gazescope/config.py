@@ -74,6 +74,25 @@ class Settings(BaseSettings):
     )
     db_path: Path = Field(Path("gazescope.db"), description="SQLite database file (WAL mode).")
     redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
+    owner_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description="Redis only: lifetime of the key naming the process that tracks a session, renewed every "
+        "third of it; a crashed process stops counting as tracking after this (30 s: ten renewals a "
+        "lifetime would be wasted, a minute of 'tracking' after a crash misleads dashboards).",
+    )
+    takeover_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Redis only: longest wait for another process to close and flush a session's tracking "
+        "connection (takeover, end, delete); the closing side waits up to 5 s for its flush, so 10 s.",
+    )
+    session_lock_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="Redis only: lifetime and longest wait of the cross-process lock of a session (claim, "
+        "end, delete); above a takeover plus a large report build.",
+    )
     sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
     sample_flush_s: float = Field(
         1.0,

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # --- server -------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes `gazescope serve` runs on the one port (uvicorn workers); above 1 "
+        "needs Redis, which they share: one process a core uses every core for frames.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -368,6 +375,8 @@ class Settings(BaseSettings):
             raise ValueError("blink_min_ms must be below blink_max_ms")
         if self.store == "redis" and not self.redis_url:
             raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+        if self.workers > 1 and self.store_kind != "redis":
+            raise ValueError(WORKERS_NEED_REDIS)
         return self
 
     @property
@@ -388,6 +397,13 @@ class Settings(BaseSettings):
         if self.store == "auto":
             return "redis" if self.redis_url else "sqlite"
         return self.store
+
+
+#: Why several server processes refuse the embedded store.
+WORKERS_NEED_REDIS = (
+    "workers > 1 needs Redis (GAZESCOPE_REDIS_URL): the processes share sessions, tracking ownership and "
+    "live observers through it; the SQLite store serves one process"
+)
 
 
 @lru_cache(maxsize=1)

@@ -11,10 +11,13 @@ import asyncio
 import base64
 import json
 import math
+import os
 import shutil
+import signal
 import socket
 import string
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,6 +154,7 @@ def test_two_instances_behind_nginx_share_sessions_tracking_and_observers(
     nginx: Callable[[list[Server]], str],
     redis_server: str,
     desk_jpegs: list[bytes],
+    short_video: Path,
 ) -> None:
     redis_url = redis_server.rsplit("/", 1)[0] + "/7"  # a database of its own on the shared server
     a = serve(GAZESCOPE_REDIS_URL=redis_url)
@@ -275,3 +279,68 @@ def test_two_instances_behind_nginx_share_sessions_tracking_and_observers(
         assert [r.status_code for r in pngs] == [200, 200, 200]
         assert pngs[0].headers["content-type"] == "image/png"
         assert pngs[0].content == pngs[1].content == pngs[2].content
+
+        # a stimulus video uploaded to one instance is served by the other (its local copy is rebuilt
+        # from the store), with range requests through nginx too
+        clip = short_video.read_bytes()
+        r = http.post(f"{a.url}/api/stimuli", files={"file": ("clip.mp4", clip, "video/mp4")})
+        assert r.status_code in (200, 201), r.text
+        vid = r.json()["id"]
+        assert http.get(f"{b.url}/api/stimuli/{vid}/video").content == clip
+        part = http.get(f"{front}/api/stimuli/{vid}/video", headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == clip[100:200]
+
+
+def test_serve_with_two_workers_on_redis_shares_one_port(
+    tmp_path: Path, redis_server: str, desk_jpegs: list[bytes]
+) -> None:
+    """``gazescope serve --workers 2``: two processes answer on one port; a newer tracking connection takes
+    over from an older one whichever process each landed on, and the session continues."""
+    redis_url = redis_server.rsplit("/", 1)[0] + "/8"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
+    env.update(
+        GAZESCOPE_REDIS_URL=redis_url,
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p),
+        PYTHONUNBUFFERED="1",
+    )
+    log_path = tmp_path / "workers.log"
+    with log_path.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(port), "--workers", "2"],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while log_path.read_text(errors="replace").count("service_start") < 2:
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            assert time.monotonic() < deadline, "two workers did not start within 60 s"
+            time.sleep(0.2)
+        sid = httpx.post(f"{url}/api/sessions", json={}, timeout=TIMEOUT_S).json()["id"]
+
+        async def scenario() -> tuple[list[int], int | None, dict[str, Any], list[int]]:
+            c1 = await websockets.connect(f"ws://127.0.0.1:{port}/ws/sessions/{sid}/track", max_size=None)
+            await c1.recv()
+            s1 = await send_frames(c1, desk_jpegs[:10])
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/sessions/{sid}/track") as c2:
+                hello = json.loads(await asyncio.wait_for(c2.recv(), TIMEOUT_S))
+                await asyncio.wait_for(c1.wait_closed(), TIMEOUT_S)
+                s2 = await send_frames(c2, desk_jpegs[10:15])
+            return [m["frame_index"] for m in s1], c1.close_code, hello, [m["frame_index"] for m in s2]
+
+        idx1, code, hello, idx2 = asyncio.run(asyncio.wait_for(scenario(), 120))
+        assert code == WS_REPLACED
+        assert idx1 == list(range(10)) and hello["next_frame_index"] == 10 and idx2 == list(range(10, 15))
+        info = httpx.get(f"{url}/api/sessions/{sid}", timeout=TIMEOUT_S).json()
+        assert info["sample_count"] == 15
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -69,7 +69,7 @@ class SessionOwnership(Protocol):
     instance_id: str
 
     async def start(self, on_stop: StopHandler) -> None:
-        """Begin answering stop requests with ``on_stop``; ``StorageError`` when the backend is unreachable."""
+        """Begin answering stop requests with ``on_stop`` (never fails for an unreachable backend)."""
         ...
 
     async def claim(self, session_id: str, conn_id: str) -> None:
@@ -178,6 +178,7 @@ class RedisOwnership:
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._subscribed = False
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}:owner:{session_id}"
@@ -192,12 +193,15 @@ class RedisOwnership:
         return StorageError(f"Redis ownership at {self.safe_url}: {type(exc).__name__}: {exc}")
 
     async def start(self, on_stop: StopHandler) -> None:
+        """Subscribe to this instance's channel; when Redis is unreachable the reader keeps trying (the
+        server starts and answers 503 until Redis is back, as for the store)."""
         self._on_stop = on_stop
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             await self._pubsub.subscribe(self._channel(self.instance_id))
+            self._subscribed = True
         except redis.exceptions.RedisError as exc:
-            raise self._error(exc) from exc
+            log.warning("ownership: cannot subscribe yet (%s); retrying", self._error(exc))
         self._tasks = [
             asyncio.create_task(self._read(), name="gs-ownership-read"),
             asyncio.create_task(self._renew(), name="gs-ownership-renew"),
@@ -293,6 +297,9 @@ class RedisOwnership:
         assert self._pubsub is not None
         while not self._closed:
             try:
+                if not self._subscribed:
+                    await self._pubsub.subscribe(self._channel(self.instance_id))
+                    self._subscribed = True
                 msg = await self._pubsub.get_message(timeout=1.0)
             except redis.exceptions.RedisError as exc:
                 log.warning("ownership: pub/sub failed (%s); retrying", exc)

@@ -5,11 +5,13 @@ stale releases never remove a newer owner, the per-session lock excludes."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from gazescope.errors import StorageError
 from gazescope.storage import LocalOwnership, RedisOwnership, SessionOwnership
 from gazescope.storage.ownership import StopRequest
 
@@ -119,3 +121,19 @@ async def test_the_session_lock_excludes_other_instances(make_redis) -> None:
     await hold(b, "b")
     await t
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+async def test_an_unreachable_redis_lets_the_server_start_and_fails_calls_with_storage_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    o = RedisOwnership(f"redis://127.0.0.1:{port}/0", takeover_timeout_s=1.0)
+    try:
+        await o.start(Recorder())
+        with pytest.raises(StorageError):
+            await o.claim("s1", "c1")
+        with pytest.raises(StorageError):
+            await o.tracking(["s1"])
+        await o.release("s1", "c1")  # never raises
+    finally:
+        await o.close()

@@ -784,7 +784,8 @@ class TrackingConnection:
         finally:
             if self.state.connections.get(self.session_id) is self:
                 del self.state.connections[self.session_id]
-            await self.state.ownership.release(self.session_id, self.conn_id)
+            with contextlib.suppress(Exception):  # cross-process owner record; expires anyway
+                await self.state.ownership.release(self.session_id, self.conn_id)
             self.state.metrics.active_sessions.set(len(self.state.connections))
             logs.event(
                 "tracking_closed",

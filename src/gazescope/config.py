@@ -265,6 +265,32 @@ class Settings(BaseSettings):
         "15 FPS after the settle window, the length of one fixation (200-400 ms; Holmqvist et al., "
         "'Eye Tracking', OUP 2011, ch. 4).",
     )
+    calibration_profile_max_sittings: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="A user's profile pools at most this many calibrations (sittings, same screen size; the "
+        "newest kept). webcam_dots has 8 and 10 sittings a person; pooled they cut the error on a person's "
+        "other sittings from 356 to 328 px (issue 14, `gazescope evaluate gaze --protocol profile`).",
+    )
+    calibration_profile_newest_weight: float = Field(
+        2.0,
+        gt=0,
+        le=100,
+        description="Weight of the newest sitting's rows in a pooled profile (earlier ones 1). On "
+        "webcam_dots 1-3 score alike (328.3-328.7 px), 10 worse (332 px); 2 leans toward the newest "
+        "sitting (a moved camera or new glasses show there first) at 0.1 px.",
+    )
+    calibration_click_weight: float = Field(
+        3.0,
+        gt=0,
+        le=100,
+        description="Weight of each click's row when a click refits the calibration (earlier sittings 1). "
+        "`gazescope evaluate gaze --protocol online`: weight 3 scores 322 px, 1 scores 323.5 px (issue 14).",
+    )
+    calibration_max_clicks: int = Field(
+        200, ge=1, le=10_000, description="Most click rows one stream keeps for refits (the oldest go)."
+    )
 
     # --- seed-compatible endpoints (docs/seeds.md) -------------------------------------------------------
     ws_ping_interval_s: float = Field(

@@ -207,6 +207,14 @@ def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
     assert set(data["subjects"]) == {"hy"} and "overall" in res.output
     res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "nope"])
     assert res.exit_code == 2 and "ridge" in res.output
+    # the issue-14 variants: each sitting scored once, with the others pooled (and its own earlier clicks)
+    for extra in (["--protocol", "pooled"], ["--protocol", "online", "--weight", "3"]):
+        res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), *extra, "--json", str(out)])
+        assert res.exit_code == 0, res.output
+        data = json.loads(out.read_text())
+        assert data["protocol"] == extra[1] and data["overall"]["n"] == 48
+    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--protocol", "sideways"])
+    assert res.exit_code == 2 and "pooled" in res.output
 
 
 def test_serve_refuses_several_workers_without_redis(monkeypatch):

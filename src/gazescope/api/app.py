@@ -37,6 +37,7 @@ from gazescope.api import (
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
+from gazescope.api.routes import clicks as click_routes  # registers the click WS handler
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(seed_router)
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
+    app.include_router(click_routes.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

@@ -41,10 +41,16 @@ def serve(
         str | None, typer.Option(help="Interface to bind (default GAZESCOPE_HOST or 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default GAZESCOPE_PORT or 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes on the port (default GAZESCOPE_WORKERS or 1); >1 needs Redis."),
+    ] = None,
 ) -> None:
     """Run the tracking service (FastAPI on uvicorn): REST API, WebSockets, browser app at /app/."""
     import uvicorn
 
+    if workers is not None:
+        os.environ["GAZESCOPE_WORKERS"] = str(workers)  # checked by Settings: > 1 only with Redis
     try:
         settings = Settings()
     except Exception as exc:  # pydantic.ValidationError: a bad GAZESCOPE_* value
@@ -52,7 +58,10 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     os.environ["GAZESCOPE_HOST"] = host  # the app factory reads Settings again: it must see the bound host
-    typer.echo(f"gazescope serving on http://{host}:{port}/ (store: {settings.store_kind})")
+    typer.echo(
+        f"gazescope serving on http://{host}:{port}/ (store: {settings.store_kind}, "
+        f"{settings.workers} process{'es' if settings.workers > 1 else ''})"
+    )
     uvicorn.run(
         "gazescope.api.app:create_app",
         factory=True,
@@ -64,6 +73,7 @@ def serve(
         ws_ping_timeout=settings.ws_ping_timeout_s,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         access_log=False,
+        workers=settings.workers if settings.workers > 1 else None,
     )
 
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # --- server -------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes `gazescope serve` runs on the one port (uvicorn workers); above 1 "
+        "needs Redis, which they share: one process a core uses every core for frames.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -74,6 +81,25 @@ class Settings(BaseSettings):
     )
     db_path: Path = Field(Path("gazescope.db"), description="SQLite database file (WAL mode).")
     redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
+    owner_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description="Redis only: lifetime of the key naming the process that tracks a session, renewed every "
+        "third of it; a crashed process stops counting as tracking after this (30 s: ten renewals a "
+        "lifetime would be wasted, a minute of 'tracking' after a crash misleads dashboards).",
+    )
+    takeover_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Redis only: longest wait for another process to close and flush a session's tracking "
+        "connection (takeover, end, delete); the closing side waits up to 5 s for its flush, so 10 s.",
+    )
+    session_lock_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="Redis only: lifetime and longest wait of the cross-process lock of a session (claim, "
+        "end, delete); above a takeover plus a large report build.",
+    )
     sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
     sample_flush_s: float = Field(
         1.0,
@@ -382,6 +408,8 @@ class Settings(BaseSettings):
             raise ValueError("blink_min_ms must be below blink_max_ms")
         if self.store == "redis" and not self.redis_url:
             raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+        if self.workers > 1 and self.store_kind != "redis":
+            raise ValueError(WORKERS_NEED_REDIS)
         return self
 
     @property
@@ -402,6 +430,13 @@ class Settings(BaseSettings):
         if self.store == "auto":
             return "redis" if self.redis_url else "sqlite"
         return self.store
+
+
+#: Why several server processes refuse the embedded store.
+WORKERS_NEED_REDIS = (
+    "workers > 1 needs Redis (GAZESCOPE_REDIS_URL): the processes share sessions, tracking ownership and "
+    "live observers through it; the SQLite store serves one process"
+)
 
 
 @lru_cache(maxsize=1)

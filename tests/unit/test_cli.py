@@ -215,3 +215,10 @@ def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
         assert data["protocol"] == extra[1] and data["overall"]["n"] == 48
     res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--protocol", "sideways"])
     assert res.exit_code == 2 and "pooled" in res.output
+
+
+def test_serve_refuses_several_workers_without_redis(monkeypatch):
+    monkeypatch.setenv("GAZESCOPE_WORKERS", "1")  # restored afterwards; the CLI sets it from --workers
+    monkeypatch.delenv("GAZESCOPE_REDIS_URL", raising=False)
+    res = runner.invoke(app, ["serve", "--workers", "2"])
+    assert res.exit_code == 2 and "needs Redis" in res.output

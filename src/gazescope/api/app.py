@@ -51,7 +51,7 @@ from gazescope.errors import (
     StorageError,
     ValidationError,
 )
-from gazescope.storage import create_live_hub, create_store
+from gazescope.storage import create_live_hub, create_ownership, create_store
 from gazescope.storage.redis import redact_url
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -122,8 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = create_store(settings)
         hub = create_live_hub(settings)
         executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="gazescope-cpu")
-        state = AppState(settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics())
+        ownership = create_ownership(settings)
+        state = AppState(
+            settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics(), ownership=ownership
+        )
         app.state.gs = state
+        await ownership.start(state.stop_local)
         where = (
             redact_url(settings.redis_url or "") if settings.store_kind == "redis" else str(settings.db_path)
         )
@@ -143,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await conn.stop(WS_GOING_AWAY, "server shutting down")
             with contextlib.suppress(Exception):
                 await state.backlog.close()  # one last try; logs what the store never took
+            with contextlib.suppress(Exception):
+                await ownership.close()
             with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)

@@ -37,6 +37,16 @@ async def _refuse(ws: WebSocket, wire: WireFormat, code: int, error_code: str, m
         await ws.close(code=code, reason=message[:120])
 
 
+async def _end_implicit(state: Any, session_id: str) -> None:
+    """End a seed connection's own session (report stored); when the store is down, hold the end for the
+    backlog, which retries it once the store is back."""
+    try:
+        await service.end_session(state, session_id)
+    except GazescopeError as exc:  # the store is down: end it once the store is back
+        logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
+        state.backlog.hold_end(session_id)
+
+
 async def run_tracking(
     ws: WebSocket,
     session_id: str | None,
@@ -98,17 +108,13 @@ async def run_tracking(
                     return
         finally:
             state.release_session_lock(session_id)
-        try:
-            await conn.serve()
-        finally:
-            if implicit is not None:  # seed sessions end with their connection, however it ends
-                try:
-                    await service.end_session(state, session_id)
-                except GazescopeError as exc:  # the store is down: end it once the store is back
-                    logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
-                    state.backlog.hold_end(session_id)
+        await conn.serve()
     finally:
+        # a seed session ends with its connection however it ends: also when it never served (lookup or
+        # claim failed, an early return, the session lock raised)
         gauge.dec()
+        if implicit is not None and session_id is not None:
+            await _end_implicit(state, session_id)
 
 
 @router.websocket("/ws/sessions/{session_id}/track")

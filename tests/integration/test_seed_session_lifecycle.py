@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -51,3 +52,19 @@ def test_seed_session_whose_claim_fails_is_ended(serve, path):
         assert store.get_report(sid) is not None
     finally:
         store.close()
+
+
+def test_idle_seed003_session_is_ended_without_a_next_upload(serve):
+    """A seed 003 page that stops posting (closed) has its session ended once it has been idle for
+    ``seed003_session_gap_s`` (here 1 s), by the server's sweep, not by a next upload that never comes."""
+    server = serve(GAZESCOPE_SEED003_SESSION_GAP_S="1")
+    points = [{"x": 100.0 + i, "y": 200.0, "weight": 1} for i in range(30)]
+    r = httpx.post(f"{server.url}/upload", json={"points": points}, timeout=30)
+    assert r.status_code == 200, r.text
+    sid = r.headers["X-Gazescope-Session"]
+    deadline = time.monotonic() + 30  # a liveness bound: the sweep runs every half gap
+    while httpx.get(f"{server.url}/api/sessions/{sid}", timeout=10).json()["status"] != "ended":
+        assert time.monotonic() < deadline, "the idle seed 003 session was not ended"
+        time.sleep(0.2)
+    report = httpx.get(f"{server.url}/api/sessions/{sid}/report", timeout=30)
+    assert report.status_code == 200, report.text

@@ -13,6 +13,7 @@ served at ``/app/`` from ``src/gazescope/web`` when it exists.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator
@@ -139,9 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker_threads=settings.worker_threads,
             token_required=settings.api_token is not None,
         )
+        sweeper = asyncio.create_task(seeds.seed003.sweep_idle_sessions(state), name="gs-seed003-sweep")
         try:
             yield
         finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             for conn in list(state.connections.values()):
                 with contextlib.suppress(Exception):
                     await conn.stop(WS_GOING_AWAY, "server shutting down")

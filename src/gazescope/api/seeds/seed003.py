@@ -15,7 +15,8 @@
 * The points are kept as client gaze samples (``source: "client_gaze"``) in a session of that client
   (label ``seed003 /upload``, screen = the canvas), created by its first upload and continued while its
   uploads come less than ``Settings.seed003_session_gap_s`` apart; a later upload ends it (report) and
-  starts the next. A client is its address (behind a proxy, every user shares one). Each batch's points
+  starts the next; a session idle that long is also ended by a periodic sweep (:func:`sweep_idle_sessions`,
+  run by the app), since a closed page sends no next upload. A client is its address (behind a proxy, every user shares one). Each batch's points
   are spread evenly over the time since the client's previous upload (at most 1 s), as the page samples
   at a steady rate. The response names the session in ``X-Gazescope-Session``. So the review dashboard,
   aggregate heatmaps, reports and exports show these sessions like any other.
@@ -23,8 +24,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import time
 
 from fastapi import Request, Response
@@ -37,10 +40,11 @@ from gazescope.analytics.heatmap import (
     heatmap_sigma_px,
     render_heatmap_overlay_png,
 )
-from gazescope.api import service
+from gazescope.api import logs, service
 from gazescope.api.security import bearer_token, token_ok
 from gazescope.api.seeds.base import State, number, routers
 from gazescope.api.state import AppState
+from gazescope.config import Settings
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, SessionNotFoundError, StorageError
 from gazescope.storage import frame_indices
@@ -180,11 +184,67 @@ async def store_points(state: AppState, doc_id: str, points: list[tuple[float, f
                     await state.io(state.store.append_samples, info.id, samples)
             finally:
                 state.release_session_lock(info.id)
-            doc = {"session_id": info.id, "last_upload_ms": now_ms, "last_t_ms": times[-1]}
+            doc = {
+                "session_id": info.id,
+                "client_id": doc_id,
+                "last_upload_ms": now_ms,
+                "last_t_ms": times[-1],
+            }
             await state.io(state.store.put_document, COLLECTION, doc_id, doc)
             return info.id
     finally:
         state.release_session_lock(client_key)
+
+
+def sweep_interval_s(settings: Settings) -> float:
+    """Seconds between two sweeps of :func:`end_idle_sessions`: half the session gap, at most a minute, so
+    an idle session is ended at most 1.5 gaps (or gap + 60 s) after its client's last upload."""
+    return min(settings.seed003_session_gap_s / 2.0, 60.0)
+
+
+async def end_idle_sessions(state: AppState) -> list[str]:
+    """End (report built) every seed 003 session whose client has not uploaded for
+    ``Settings.seed003_session_gap_s``: the page was closed, and no next upload would end it. Returns the
+    ids of the sessions ended. Raises the store's errors (``StorageError``)."""
+    gap_ms = state.settings.seed003_session_gap_s * 1000.0
+    ended: list[str] = []
+    for doc in await state.io(state.store.list_documents, COLLECTION):
+        doc_id, last_upload = doc.get("client_id"), number(doc.get("last_upload_ms"))
+        if not isinstance(doc_id, str) or last_upload is None or time.time() * 1000.0 - last_upload < gap_ms:
+            continue
+        client_key = f"seed003-{doc_id}"
+        client_lock = state.session_lock(client_key)
+        try:
+            async with client_lock:  # not while an upload of this client picks or continues its session
+                try:
+                    doc = await state.io(state.store.get_document, COLLECTION, doc_id)
+                except NotFoundError:
+                    continue
+                last_upload = number(doc.get("last_upload_ms"))
+                if last_upload is None or time.time() * 1000.0 - last_upload < gap_ms:
+                    continue  # an upload came meanwhile
+                try:
+                    info = await service.get_session(state, str(doc["session_id"]))
+                except SessionNotFoundError:
+                    continue
+                if info.status != "ended":
+                    await service.end_session(state, info.id)
+                    ended.append(info.id)
+        finally:
+            state.release_session_lock(client_key)
+    return ended
+
+
+async def sweep_idle_sessions(state: AppState) -> None:
+    """Run :func:`end_idle_sessions` every :func:`sweep_interval_s` until cancelled (the app lifespan);
+    a store failure is logged and retried at the next sweep."""
+    while True:
+        await asyncio.sleep(sweep_interval_s(state.settings))
+        try:
+            for session_id in await end_idle_sessions(state):
+                logs.event("seed003_session_idle_ended", session_id=session_id)
+        except GazescopeError as exc:
+            logs.event("seed003_sweep_failed", level=logging.WARNING, error=exc.message)
 
 
 @router.options("/upload", include_in_schema=False)

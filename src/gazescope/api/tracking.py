@@ -653,8 +653,10 @@ class TrackingConnection:
         dropped unseen included), so a clean reconnect continues right after the last sample."""
         below = max(self._first_index, self._max_replied + 1)
         if below < self._reserved_below:
-            with contextlib.suppress(GazescopeError):
-                await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+            with contextlib.suppress(GazescopeError):  # not when another connection reserved since
+                await self.state.io(
+                    frame_indices.release, self.state.store, self.session_id, below, self._reserved_below
+                )
 
     async def flush(self) -> None:
         """Append buffered samples to the store, record the dropped count and renew the frame index

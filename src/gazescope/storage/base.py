@@ -143,6 +143,14 @@ class Store(Protocol):
         key links it to that session (see ``delete_session``)."""
         ...
 
+    def replace_document(
+        self, collection: str, doc_id: str, doc: dict[str, Any], *, expected: dict[str, Any] | None
+    ) -> bool:
+        """Compare-and-set: store ``doc`` as :meth:`put_document` does, but only when the stored document
+        equals ``expected`` (None: when there is none), atomically (no other writer in between). True when
+        stored, False when the stored document differs."""
+        ...
+
     def get_document(self, collection: str, doc_id: str) -> dict[str, Any]:
         """The document; ``NotFoundError`` when there is none."""
         ...
@@ -210,6 +218,35 @@ def check_doc_id(doc_id: object) -> str:
     if not isinstance(doc_id, str) or not 0 < len(doc_id) <= MAX_DOC_ID_CHARS or "\x00" in doc_id:
         raise ValidationError(f"invalid document id {doc_id!r}: use 1-{MAX_DOC_ID_CHARS} characters")
     return doc_id
+
+
+#: ``expected`` of a document write that replaces whatever is stored (``put_document``).
+UNCHECKED = object()
+
+
+class DocumentWrites:
+    """``put_document`` and ``replace_document`` of a store, over its ``_put_document(collection, doc_id,
+    doc, expected)`` (``expected`` :data:`UNCHECKED`: replace whatever is stored)."""
+
+    def _put_document(self, collection: str, doc_id: str, doc: dict[str, Any], expected: object) -> bool:
+        raise NotImplementedError
+
+    def put_document(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
+        """See :meth:`Store.put_document`."""
+        self._put_document(collection, doc_id, doc, UNCHECKED)
+
+    def replace_document(
+        self, collection: str, doc_id: str, doc: dict[str, Any], *, expected: dict[str, Any] | None
+    ) -> bool:
+        """See :meth:`Store.replace_document`."""
+        return self._put_document(collection, doc_id, doc, expected)
+
+
+def document_body(collection: object, doc_id: object, doc: object) -> str:
+    """The JSON body of document ``doc`` after checking its collection and id (``ValidationError``)."""
+    check_collection(collection)
+    check_doc_id(doc_id)
+    return dumps_json(doc, f"document {collection}/{doc_id}")
 
 
 def check_blob_key(key: object) -> str:

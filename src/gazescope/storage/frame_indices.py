@@ -6,7 +6,9 @@ give such an index to a new frame after a restart, the connection *reserves* ind
 it uses them: a document ``frame_indices/{session_id}`` (linked to the session, deleted with it) holds
 ``reserved_below``, and a new connection starts at or above it.
 
-Any store works; the reservation is one ``put_document`` per ``Settings.frame_index_reserve`` frames.
+Any store works; the reservation is one compare-and-set (``replace_document``) per
+``Settings.frame_index_reserve`` / 2 frames, and never lowers the stored value; only :func:`release` lowers
+it, and only while nobody reserved since.
 """
 
 from __future__ import annotations
@@ -50,6 +52,31 @@ def continuation(store: Store, session_id: str) -> Continuation:
     return Continuation(nxt, last)
 
 
+def _doc(session_id: str, below: int) -> dict[str, Any]:
+    return {"session_id": session_id, "reserved_below": int(below)}
+
+
 def reserve(store: Store, session_id: str, below: int) -> None:
-    """Record that frame indices below ``below`` may have been handed out (``StorageError`` on failure)."""
-    store.put_document(COLLECTION, session_id, {"session_id": session_id, "reserved_below": int(below)})
+    """Record that frame indices below ``below`` may have been handed out. Never lowers the stored value
+    (a connection that was taken over must not undo a newer one's reservation): a compare-and-set, retried
+    while another writer changes the document. ``StorageError`` on failure."""
+    while True:
+        try:
+            current: dict[str, Any] | None = store.get_document(COLLECTION, session_id)
+        except NotFoundError:
+            current = None
+        stored = None if current is None else current.get("reserved_below")
+        if isinstance(stored, int) and not isinstance(stored, bool) and stored >= below:
+            return
+        if store.replace_document(COLLECTION, session_id, _doc(session_id, below), expected=current):
+            return
+
+
+def release(store: Store, session_id: str, below: int, reserved_below: int) -> bool:
+    """Give back the indices from ``below`` up: lower the reservation to ``below`` only while it still is
+    ``reserved_below``, the value the releasing connection reserved (compare-and-set, one transaction). A
+    newer connection that reserved since keeps its reservation. True when lowered. ``StorageError`` on
+    failure."""
+    return store.replace_document(
+        COLLECTION, session_id, _doc(session_id, below), expected=_doc(session_id, reserved_below)
+    )

@@ -14,7 +14,8 @@ balancer, or ``gazescope serve --workers N``)::
 
 * :class:`LocalOwnership`: one process (the SQLite deployment): no remote owner, no cross-process lock.
 * :class:`RedisOwnership`: an owner key ``{prefix}:owner:{session_id}`` = ``"{instance}:{conn}"`` with a
-  TTL renewed by the owner (a crashed process stops counting after ``owner_ttl_s``); one pub/sub channel per
+  TTL renewed by the owner (a crashed process stops counting after ``owner_ttl_s``; an owner whose key
+  expired meanwhile sets it again, one that finds another connection's value stops its own); one pub/sub channel per
   process (``{prefix}:instance:{instance}``) carries ``stop`` requests and their ``stopped`` answers (sent
   after the old connection flushed, so the new one continues from what is stored); the per-session lock is
   redis-py's ``Lock`` (``SET NX PX`` with a token).
@@ -132,8 +133,12 @@ class LocalOwnership:
 
 # Compare-and-delete / compare-and-expire: only the holder of the value may release or renew the key.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# Renew: 1 = still ours (expiry pushed back); 2 = the key was gone (expired during a Redis outage longer
+# than the TTL) and is ours again (SET NX); 0 = another connection owns it.
 _RENEW = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+    "local v = redis.call('get', KEYS[1]) "
+    "if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end "
+    "if not v then redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) return 2 end "
     "return 0"
 )
 
@@ -344,12 +349,39 @@ class RedisOwnership:
     async def _renew(self) -> None:
         while not self._closed:
             await asyncio.sleep(self._owner_ttl_ms / 3000.0)
-            for session_id, value in list(self._owned.items()):
+            await self.renew_all()
+
+    async def renew_all(self) -> None:
+        """Renew the owner key of every connection of this process (the renewal task calls this every
+        third of ``owner_ttl_s``). A key that expired (a Redis outage longer than ``owner_ttl_s``) is set
+        again; a key another connection holds means this one lost the session: it is stopped with the
+        takeover code (4000), so two connections never serve one session. Redis errors are ignored (the
+        next renewal retries)."""
+        for session_id, value in list(self._owned.items()):
+            try:
+                renewed = await self._redis.eval(_RENEW, 1, self._key(session_id), value, self._owner_ttl_ms)
+            except redis.exceptions.RedisError:
+                continue
+            if renewed and self._owned.get(session_id) != value:  # released meanwhile: undo the re-set
                 with contextlib.suppress(redis.exceptions.RedisError):
-                    if not await self._redis.eval(
-                        _RENEW, 1, self._key(session_id), value, self._owner_ttl_ms
-                    ):
-                        self._owned.pop(session_id, None)  # taken over: stop renewing
+                    await self._redis.eval(_RELEASE, 1, self._key(session_id), value)
+            elif renewed == 2:
+                log.warning("ownership: the owner key of session %s had expired; set again", session_id)
+            elif not renewed and self._owned.get(session_id) == value:
+                del self._owned[session_id]
+                log.warning("ownership: session %s was taken over elsewhere; stopping it here", session_id)
+                conn_id = value.partition(":")[2]
+                request = StopRequest(session_id, conn_id, 4000, "taken over by a newer connection")
+                task = asyncio.create_task(self._stop_local(request))
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
+
+    async def _stop_local(self, request: StopRequest) -> None:
+        try:
+            if self._on_stop is not None:
+                await self._on_stop(request)
+        except Exception:
+            log.exception("ownership: stopping session %s failed", request.session_id)
 
     async def close(self) -> None:
         if self._closed:

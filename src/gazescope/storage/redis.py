@@ -109,7 +109,7 @@ def _entry_index(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[1]) - 1
 
 
-class RedisStore:
+class RedisStore(base.DocumentWrites):
     """:class:`~gazescope.storage.base.Store` in Redis; see the module docstring for keys and guarantees.
 
     ``url``: ``redis://[[user]:password@]host:port/db`` (or ``rediss://``, ``unix://``); ``prefix``: key
@@ -424,16 +424,17 @@ class RedisStore:
         return json.dumps([collection, doc_id])
 
     @_redis_call
-    def put_document(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
-        base.check_collection(collection)
-        base.check_doc_id(doc_id)
-        body = base.dumps_json(doc, f"document {collection}/{doc_id}")
+    def _put_document(self, collection: str, doc_id: str, doc: dict[str, Any], expected: object) -> bool:
+        """Store ``doc``; unless ``expected`` is ``base.UNCHECKED``, only when the stored one equals it."""
+        body = base.document_body(collection, doc_id, doc)
         new_sid = base.linked_session(doc)
         dk = self._docs_key(collection)
         member = self._link_member(collection, doc_id)
 
-        def tx(pipe: redis.client.Pipeline) -> None:
+        def tx(pipe: redis.client.Pipeline) -> bool:  # WATCH dk: EXEC fails (and is retried) if it changed
             old = pipe.hget(dk, doc_id)
+            if expected is not base.UNCHECKED and (None if old is None else json.loads(old)) != expected:
+                return False
             old_sid = base.linked_session(json.loads(old)) if old is not None else None
             pipe.multi()
             pipe.hset(dk, doc_id, body)
@@ -441,8 +442,9 @@ class RedisStore:
                 pipe.srem(self.links_key(old_sid), member)
             if new_sid is not None:
                 pipe.sadd(self.links_key(new_sid), member)
+            return True
 
-        self._r.transaction(tx, dk)
+        return self._r.transaction(tx, dk, value_from_callable=True)
 
     @_redis_call
     def get_document(self, collection: str, doc_id: str) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def _not_found(session_id: object) -> SessionNotFoundError:
     return SessionNotFoundError(f"session {session_id!r} not found")
 
 
-class SQLiteStore:
+class SQLiteStore(base.DocumentWrites):
     """:class:`~gazescope.storage.base.Store` in a SQLite file (WAL mode); see the module docstring.
 
     ``path``: database file (its folder is created) or ``":memory:"`` (tests). ``busy_timeout_s``: how long
@@ -390,17 +390,23 @@ class SQLiteStore:
 
     # --- documents -----------------------------------------------------------------------------------
 
-    def put_document(self, collection: str, doc_id: str, doc: dict[str, Any]) -> None:
-        base.check_collection(collection)
-        base.check_doc_id(doc_id)
-        body = base.dumps_json(doc, f"document {collection}/{doc_id}")
-        with self._tx(write=True) as conn:
+    def _put_document(self, collection: str, doc_id: str, doc: dict[str, Any], expected: object) -> bool:
+        """Store ``doc``; unless ``expected`` is ``base.UNCHECKED``, only when the stored one equals it."""
+        body = base.document_body(collection, doc_id, doc)
+        with self._tx(write=True) as conn:  # BEGIN IMMEDIATE: the compare and the write are one transaction
+            if expected is not base.UNCHECKED:
+                row = conn.execute(
+                    "SELECT body FROM documents WHERE collection = ? AND doc_id = ?", (collection, doc_id)
+                ).fetchone()
+                if (None if row is None else base.loads_json_list([row[0]])[0]) != expected:
+                    return False
             conn.execute(
                 "INSERT INTO documents (collection, doc_id, session_id, body) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (collection, doc_id) DO UPDATE SET session_id = excluded.session_id, "
                 "body = excluded.body",
                 (collection, doc_id, base.linked_session(doc), body),
             )
+        return True
 
     def get_document(self, collection: str, doc_id: str) -> dict[str, Any]:
         base.check_collection(collection)

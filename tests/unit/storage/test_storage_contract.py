@@ -386,6 +386,21 @@ def test_documents(store: Store) -> None:
     assert store.get_document("stimuli", "bob") == {"name": "other collection"}
 
 
+def test_replace_document_is_a_compare_and_set(store: Store) -> None:
+    store.create_session(sess("s1"))
+    one, two = {"session_id": "s1", "v": 1}, {"session_id": "s1", "v": 2}
+    assert store.replace_document("frame_indices", "s1", one, expected={"v": 0}) is False  # none stored
+    assert store.replace_document("frame_indices", "s1", one, expected=None) is True
+    assert store.replace_document("frame_indices", "s1", two, expected=None) is False  # one is stored
+    assert store.replace_document("frame_indices", "s1", two, expected={"session_id": "s1", "v": 3}) is False
+    assert store.get_document("frame_indices", "s1") == one
+    assert store.replace_document("frame_indices", "s1", two, expected=one) is True
+    assert store.get_document("frame_indices", "s1") == two
+    assert store.list_documents("frame_indices", session_id="s1") == [two]  # linked like put_document's
+    store.delete_session("s1")
+    assert store.list_documents("frame_indices") == []
+
+
 def test_documents_refuse_bad_input(store: Store) -> None:
     with pytest.raises(ValidationError):
         store.put_document("bad collection", "x", {})

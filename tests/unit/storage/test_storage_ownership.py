@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio
 
 from gazescope.errors import StorageError
 from gazescope.storage import LocalOwnership, RedisOwnership, SessionOwnership
@@ -103,6 +104,43 @@ async def test_a_vanished_owner_does_not_block_a_claim(make_redis) -> None:
     await a.close()  # crashed: no release, no one listens on its channel
     await asyncio.wait_for(b.claim("s1", "c2"), 5.0)
     assert rec_a.requests == []
+    assert await b.tracking(["s1"]) == {"s1"}
+
+
+@pytest.fixture
+async def raw_redis(redis_server: str) -> AsyncIterator[redis.asyncio.Redis]:
+    """A plain client of the same redis-server, to change owner keys behind the instances' backs."""
+    raw = redis.asyncio.Redis.from_url(redis_server)
+    yield raw
+    await raw.aclose()
+
+
+async def test_renewal_sets_an_owner_key_that_expired_during_an_outage_again(make_redis, raw_redis) -> None:
+    (a, rec_a), (b, _) = await make_redis(), await make_redis()
+    await a.claim("s1", "c1")
+    await raw_redis.delete(a._key("s1"))  # the key expired while Redis was unreachable longer than its TTL
+    assert await b.tracking(["s1"]) == set()
+    await a.renew_all()
+    assert await b.tracking(["s1"]) == {"s1"}
+    assert await raw_redis.pttl(a._key("s1")) > 0  # with a TTL again
+    assert rec_a.requests == []  # still ours: keeps serving
+
+
+async def test_renewal_stops_the_local_connection_when_another_owns_the_session(
+    make_redis, raw_redis
+) -> None:
+    (a, rec_a), (b, _) = await make_redis(), await make_redis()
+    await a.claim("s1", "c1")
+    # another instance claimed while a's key was gone and a could not hear its stop request
+    await raw_redis.set(a._key("s1"), f"{b.instance_id}:c2")
+    await a.renew_all()
+    for _ in range(50):  # the stop runs in a task; the recorder takes 0.2 s like a flush
+        if rec_a.finished:
+            break
+        await asyncio.sleep(0.05)
+    assert [(r.session_id, r.conn_id, r.code) for r in rec_a.finished] == [("s1", "c1", 4000)]
+    assert await b.tracking(["s1"]) == {"s1"}
+    await a.release("s1", "c1")  # the stopped connection's release leaves the new owner alone
     assert await b.tracking(["s1"]) == {"s1"}
 
 

@@ -8,7 +8,8 @@ until the store takes them; nothing is lost while the server runs and the bounds
 
 * ``Settings.store_backlog_max_samples``: samples held across all sessions; past it the oldest are
   dropped;
-* ``Settings.store_backlog_max_s``: a session whose writes have failed for this long is given up.
+* ``Settings.store_backlog_max_s``: a session whose writes have failed for this long is given up (only
+  samples or a dropped count stored restart its clock, so a held end that keeps failing is given up too).
 
 Anything given up, or still held when the server stops, is logged at ERROR level as ``samples_lost`` /
 ``session_end_lost`` with its counts. Work on one session is serialised (one lock), and the store's
@@ -148,22 +149,26 @@ class StoreBacklog:
         if held is None:
             return
         store, io = self._state.store, self._state.io
+        wrote = False
         try:
             if held.samples:
                 await io(store.append_samples, session_id, held.samples)
                 self._state.metrics.samples_stored.inc(len(held.samples))
                 logs.event("store_backlog_stored", session_id=session_id, samples=len(held.samples))
                 held.samples = []
+                wrote = True
             if held.dropped_frames is not None:
                 await io(store.update_session, session_id, dropped_frames=held.dropped_frames)
                 held.dropped_frames = None
+                wrote = True
         except SessionNotFoundError:
             self._held.pop(session_id, None)
             logs.event("tracking_session_gone", session_id=session_id, lost_samples=len(held.samples))
             raise
         if not held.end:
             self._held.pop(session_id, None)
-        held.since = time.monotonic()
+        if wrote:  # progress: the store_backlog_max_s clock restarts (a held end failing alone never does)
+            held.since = time.monotonic()
 
     def _enforce_bound(self) -> None:
         limit = self._state.settings.store_backlog_max_samples

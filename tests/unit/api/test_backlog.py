@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -76,6 +77,32 @@ def test_bounds_drop_the_oldest_and_give_up_with_an_error_log(caplog) -> None:
     }
     assert all(r.levelno == logging.ERROR for r in caplog.records if r.getMessage() == "samples_lost")
     assert [r.session_id for r in caplog.records if r.getMessage() == "session_end_lost"] == ["b"]
+
+
+def test_a_held_end_that_keeps_failing_is_given_up_after_store_backlog_max_s(tmp_path: Path, caplog) -> None:
+    """Only the session's end fails (a trigger refuses to mark it ended); its samples are all stored, so
+    every retry stores nothing, and that must not restart the store_backlog_max_s clock."""
+    store = SQLiteStore(tmp_path / "g.db")
+    store.create_session(SessionInfo(id="s", created_at_ms=0.0))
+    store.append_samples("s", _samples(0, 5))
+    with sqlite3.connect(tmp_path / "g.db") as db:
+        db.execute(
+            "CREATE TRIGGER refuse_end BEFORE UPDATE ON sessions WHEN NEW.status = 'ended' "
+            "BEGIN SELECT RAISE(ABORT, 'injected: ending fails'); END"
+        )
+    # max_s well above one attempt (a report build): only the failures adding up can pass it
+    state = _state(store, store_retry_s=0.05, store_backlog_max_s=3.0)
+
+    async def run() -> None:
+        backlog = state.backlog
+        backlog.hold_end("s")
+        with caplog.at_level(logging.WARNING, logger="gazescope"):
+            await asyncio.wait_for(_until(lambda: not backlog.sessions()), 20)
+
+    asyncio.run(run())
+    assert store.get_session("s").status == "active"
+    lost = [(r.session_id, r.reason) for r in caplog.records if r.getMessage() == "session_end_lost"]
+    assert lost == [("s", "store_backlog_max_s")]
 
 
 async def _until(cond) -> None:

@@ -10,6 +10,10 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
+from gazescope.api.app import create_app
 from gazescope.api.backlog import StoreBacklog
 from gazescope.api.metrics import Metrics
 from gazescope.api.state import AppState
@@ -108,3 +112,40 @@ def test_a_held_end_that_keeps_failing_is_given_up_after_store_backlog_max_s(tmp
 async def _until(cond) -> None:
     while not cond():
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    "route", [pytest.param("gaze", id="post-gaze"), pytest.param("seed003", id="seed003")]
+)
+def test_posted_points_are_numbered_after_the_samples_the_backlog_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """After an outage the backlog holds a finished connection's samples; points posted then must take
+    frame indices after those, or the idempotent appends drop one side (real app, real SQLite)."""
+    monkeypatch.setenv("GAZESCOPE_TRUSTED_HOSTS", "testserver")
+    settings = Settings(db_path=tmp_path / "g.db", profiles_dir=tmp_path / "p", store_retry_s=600.0)
+    points = [{"t_ms": 1000.0 + 40 * k, "x_px": 100.0 + k, "y_px": 200.0} for k in range(8)]
+    with TestClient(create_app(settings)) as client:
+        backlog = client.app.state.gs.backlog
+        if route == "gaze":
+            sid = client.post("/api/sessions", json={"screen_w_px": 800, "screen_h_px": 600}).json()["id"]
+            first = 0
+        else:
+            r = client.post("/upload", json={"points": [{"x": 1.0, "y": 2.0}] * 3})
+            sid, first = r.headers["X-Gazescope-Session"], 3
+
+        async def hold() -> None:  # the store refused these when their connection ended
+            backlog.hold(sid, [{"t_ms": float(i), "frame_index": i} for i in range(first, first + 5)], None)
+
+        client.portal.call(hold)
+        if route == "gaze":
+            r = client.post(f"/api/sessions/{sid}/gaze", json={"points": points})
+        else:
+            r = client.post("/upload", json={"points": [{"x": p["x_px"], "y": p["y_px"]} for p in points]})
+        assert r.status_code == 200, r.text
+    store = SQLiteStore(tmp_path / "g.db")
+    try:
+        indices = [s["frame_index"] for s in store.get_samples(sid)]
+    finally:
+        store.close()
+    assert indices == list(range(first + 5 + len(points)))  # held and posted: all kept, none reused

@@ -817,6 +817,8 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                     "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
                     "with the points",
                 )
+            # samples held since an outage first: the points must not reuse their frame indices
+            await state.backlog.drain(session_id)
             cont = await state.io(frame_indices.continuation, state.store, session_id)
             # frame indices continue the session's (appends skip reused ones)
             samples = client_gaze_samples(

@@ -171,6 +171,8 @@ async def store_points(state: AppState, doc_id: str, points: list[tuple[float, f
             try:
                 async with lock:
                     times = batch_times_ms(len(points), time.time() * 1000.0 - info.created_at_ms, last_t)
+                    # samples held since an outage first: the points must not reuse their frame indices
+                    await state.backlog.drain(info.id)
                     cont = await state.io(frame_indices.continuation, state.store, info.id)
                     samples = client_gaze_samples(
                         [

@@ -9,8 +9,9 @@ The protocol as the seed's Android client and Django Channels server speak it (d
   answered with the text ``VideoURLs:<url1>,<url2>,...`` (at most n video stimuli, oldest first).
 * ``/ws/dispatcher/`` (the seed's simulation client, text): ``C`` + ``{"images", "coordinates"}``, ``P`` +
   ``{"images", "relativeTime": <ms into the video>, "videoIndex", "videos": [url, ...]}``,
-  ``RequestVideoURL:<n>`` answered with JSON ``{"video_urls": [...]}``, ``END`` ends prediction (the
-  connection is closed, the session ended).
+  ``RequestVideoURL:<n>`` answered with JSON ``{"video_urls": [...]}``, ``END`` ends prediction (once
+  the frames received before it are processed, the fit included, the connection is closed and the
+  session ended).
 
 Both routes accept the path with and without the trailing slash. What gazescope does:
 
@@ -367,8 +368,15 @@ async def handle_video_urls(conn: TrackingConnection, inbound: Inbound) -> None:
 
 
 async def handle_end(conn: TrackingConnection, inbound: Inbound) -> None:
-    """``END``: prediction is over; the connection closes and its session ends."""
+    """``END``: prediction is over; the connection closes and its session ends.
+
+    The seed's client sends ``END`` right after its last ``P`` frame, usually while the fit runs: first
+    every frame received before ``END`` is processed (the fit done, the frames held meanwhile mapped and
+    stored), at most ``Settings.seed004_close_wait_s`` seconds; frames still waiting then are dropped and
+    counted, and a fit still running is cancelled. Messages after ``END`` are not read meanwhile."""
     _state(conn)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.drained(conn.next_frame_index), conn.settings.seed004_close_wait_s)
     asyncio.ensure_future(conn.stop(WS_NORMAL, "END")).add_done_callback(_log_failure)
 
 

@@ -226,6 +226,27 @@ def test_a_deeply_nested_message_is_an_error_and_the_seed_session_still_ends(ser
     assert mine and all(s["status"] == "ended" for s in mine)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("RequestVideoURL:\u00b2", id="superscript-count"),  # "²".isdigit() is True
+        pytest.param("RequestVideoURL:" + "9" * 5000, id="5000-digit-count"),
+        pytest.param('C{"images": "QUJD", "coordinates": [1, ' + "9" * 400 + "]}", id="huge-coordinate"),
+    ],
+)
+def test_seed004_unreadable_numbers_are_errors_and_the_connection_goes_on(server, bystander, bad):
+    async def run():
+        async with websockets.connect(f"{server.ws_url}/ws/dispatcher/") as ws:
+            await ws.send(bad)
+            error = await next_json(ws)
+            await ws.send("RequestVideoURL:1")
+            return error, await next_json(ws)
+
+    error, urls = asyncio.run(run())
+    assert error["type"] == "error" and error["code"] == "bad_message", error
+    assert urls == {"video_urls": []}
+
+
 def test_unknown_and_ended_sessions_are_refused(server, bystander):
     async def connect(sid: str):
         async with websockets.connect(f"{server.ws_url}/ws/sessions/{sid}/track") as ws:

@@ -96,10 +96,24 @@ class Seed004Wire(WireFormat):
             raise ProtocolError("bad_message", "a binary message must be C or P followed by JSON") from None
 
     def parse_text(self, text: str) -> Inbound:
+        """Read one message (module docstring).
+
+        Raises
+        ------
+        ProtocolError
+            ``bad_message`` for anything unreadable, numbers that do not fit included (a 5000-digit
+            count, a 400-digit coordinate): the connection goes on.
+        """
+        try:
+            return self._parse_text(text)
+        except (ValueError, OverflowError):  # a number Python cannot hold or convert
+            raise ProtocolError("bad_message", "a number in the message is out of range") from None
+
+    def _parse_text(self, text: str) -> Inbound:
         if text.startswith("RequestVideoURL:"):
             n = text.split(":", 1)[1].strip()
-            if not n.isdigit():
-                raise ProtocolError("bad_message", "RequestVideoURL:<n> needs a whole number n")
+            if not (n.isascii() and n.isdigit() and len(n) <= 6):  # "²".isdigit() is True
+                raise ProtocolError("bad_message", "RequestVideoURL:<n> needs a whole number n (0..999999)")
             return Inbound("seed004_video_urls", body={"n": min(int(n), MAX_VIDEO_URLS)})
         if text.strip() == "END":
             return Inbound("seed004_end")
@@ -118,19 +132,14 @@ class Seed004Wire(WireFormat):
             body["user_id"] = str(user)
         if kind == "calibration":
             xy = msg.get("coordinates")
-            if not (
-                isinstance(xy, list | tuple)
-                and len(xy) == 2
-                and all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in xy
-                )
-            ):
+            pair = [_finite(v) for v in xy] if isinstance(xy, list | tuple) and len(xy) == 2 else [None]
+            if None in pair:
                 raise ProtocolError("bad_message", "'coordinates' must be [x, y] screen pixels")
-            body["target_px"] = (float(xy[0]), float(xy[1]))
+            body["target_px"] = (pair[0], pair[1])
         else:
-            rel, idx, videos = msg.get("relativeTime"), msg.get("videoIndex"), msg.get("videos")
-            if isinstance(rel, int | float) and not isinstance(rel, bool) and math.isfinite(rel) and rel >= 0:
-                body["relative_s"] = float(rel) / 1000.0
+            rel, idx, videos = _finite(msg.get("relativeTime")), msg.get("videoIndex"), msg.get("videos")
+            if rel is not None and rel >= 0:
+                body["relative_s"] = rel / 1000.0
             if isinstance(idx, int) and isinstance(videos, list) and 0 <= idx < len(videos):
                 match = VIDEO_URL_RE.search(str(videos[idx]))
                 if match:
@@ -139,6 +148,17 @@ class Seed004Wire(WireFormat):
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
         return None
+
+
+def _finite(v: Any) -> float | None:
+    """``v`` as a finite float; None for anything else (bools, strings, NaN, integers beyond a float)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # e.g. a 400-digit integer
+        return None
+    return f if math.isfinite(f) else None
 
 
 def default_mapper(settings: Any) -> str:

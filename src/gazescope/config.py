@@ -385,7 +385,16 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000,
         description="Frames held (not dropped) per connection while seed 004's fit runs, mapped once it is "
-        "done: 30 s at 30 FPS, about 30 MB of phone JPEGs; older ones beyond are dropped and counted.",
+        "done: 30 s at 30 FPS; older ones beyond are dropped and counted. Their bytes are bounded by "
+        "seed004_hold_bytes.",
+    )
+    seed004_hold_bytes: int = Field(
+        64 * MiB,
+        ge=MiB,
+        le=2048 * MiB,
+        description="Bytes of frame messages held per connection while seed 004's fit runs (each held "
+        "frame keeps its payload, up to max_message_bytes): 900 phone JPEGs of ~50 KB in base64 fit, "
+        "where 900 messages of 2 MiB would be 1.8 GiB; older frames beyond are dropped and counted.",
     )
 
     @field_validator("allowed_origins", "trusted_hosts", mode="before")

@@ -22,12 +22,12 @@ Both routes accept the path with and without the trailing slash. What gazescope 
 * Calibration frames are grouped by their coordinates into targets of a
   :class:`~gazescope.calibration.session.CalibrationSession` (blinks and each target's first
   ``Settings.calibration_settle_ms`` skipped); until the fit every frame is kept (bounded by
-  ``Settings.seed004_hold_frames``) instead of latest-wins, since every calibration frame counts. The
+  ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) instead of latest-wins, since every calibration frame counts. The
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
   ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
   arriving meanwhile are held (:meth:`~gazescope.api.tracking.TrackingConnection.hold_frames`, at most
-  ``Settings.seed004_hold_frames``) and mapped once it is done. The fit is saved as the user's profile and
+  ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
   applied; a later connection of the same user that sends no calibration frame gets that profile.
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are
   taken to play back to back from the moment their URLs were sent
@@ -237,7 +237,9 @@ class Seed004Connection:
             return
         self.phase = "fitting"
         boundary = self.conn.next_frame_index
-        self.conn.hold_frames(self.settings.seed004_hold_frames, pause_from=boundary)
+        self.conn.hold_frames(
+            self.settings.seed004_hold_frames, pause_from=boundary, max_bytes=self.settings.seed004_hold_bytes
+        )
         self.task = asyncio.ensure_future(self._fit(why, boundary))
 
     async def _fit(self, why: str, boundary: int) -> None:
@@ -369,7 +371,7 @@ async def _start(conn: TrackingConnection) -> None:
         docs = await conn.state.io(list_videos, conn.state.store)
         st.durations.update({d["id"]: float(d.get("duration_s") or 0.0) for d in docs})
         # calibration frames all count: keep them (bounded) instead of latest-wins until the fit
-        conn.hold_frames(conn.settings.seed004_hold_frames)
+        conn.hold_frames(conn.settings.seed004_hold_frames, max_bytes=conn.settings.seed004_hold_bytes)
 
 
 async def handle_video_urls(conn: TrackingConnection, inbound: Inbound) -> None:

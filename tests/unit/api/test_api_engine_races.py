@@ -8,8 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gazescope.api.metrics import Metrics
-from gazescope.api.state import AppState
 from gazescope.api.seeds import seed004
+from gazescope.api.state import AppState
 from gazescope.api.tracking import TrackingConnection
 from gazescope.api.wire import Inbound, NativeWire
 from gazescope.config import Settings
@@ -102,7 +102,9 @@ def test_seed004_held_frames_are_bounded_in_bytes_and_the_oldest_are_dropped(tmp
     mib = 1024 * 1024
 
     def frame(n_bytes: int) -> Inbound:
-        return Inbound("frame", payload="x" * n_bytes, body={"seed004": "calibration", "target_px": (1.0, 1.0)})
+        return Inbound(
+            "frame", payload="x" * n_bytes, body={"seed004": "calibration", "target_px": (1.0, 1.0)}
+        )
 
     async def scenario():
         settings = Settings(seed004_hold_frames=900, seed004_hold_bytes=2 * mib)

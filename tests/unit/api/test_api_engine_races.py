@@ -1,16 +1,19 @@
 """Races and bounds in the tracking engine: a flush in progress when a connection ends, the session lock,
-the byte bound of held frames."""
+the byte bound of held frames, a video seek reported while a frame waits for the worker thread."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 from gazescope.api.metrics import Metrics
+from gazescope.api.routes.analytics import STIMULI
 from gazescope.api.seeds import seed004
 from gazescope.api.state import AppState
 from gazescope.api.tracking import TrackingConnection
+from gazescope.api.video_time import handle_stimulus_time
 from gazescope.api.wire import Inbound, NativeWire
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
@@ -119,3 +122,31 @@ def test_seed004_held_frames_are_bounded_in_bytes_and_the_oldest_are_dropped(tmp
     dropped, waiting, count = asyncio.run(scenario())
     assert waiting == [2, 3, 4]  # 3 x 600 KiB fit in 2 MiB, 4 do not: the 2 oldest were dropped
     assert dropped == [0, 1] and count == 2
+
+
+def test_a_frame_received_before_a_seek_keeps_the_position_it_arrived_at(tmp_path) -> None:
+    async def scenario() -> list[float]:
+        settings = Settings(frame_queue_size=2)  # both frames wait
+        store = SQLiteStore(tmp_path / "g.db")
+        store.put_document(STIMULI, "v1", {"id": "v1", "kind": "video", "duration_s": 100.0})
+        info = store.create_session(SessionInfo(id="s1", created_at_ms=time.time() * 1000))
+        conn = TrackingConnection(_state(store, settings), QuietWebSocket(), info, NativeWire(), "track")
+
+        async def report(video_t_s: float) -> None:
+            body = {"stimulus_id": "v1", "video_t_s": video_t_s, "playing": False}
+            await handle_stimulus_time(conn, Inbound("stimulus_time", body=body))
+
+        await report(10.0)
+        conn._enqueue(Inbound("frame", payload=b"jpeg"))  # arrives at 10 s (paused)
+        await report(50.0)  # the user seeks before the worker thread gets to the frame
+        conn._enqueue(Inbound("frame", payload=b"jpeg"))  # arrives at 50 s
+        out = []
+        for job in conn._waiting:  # what the worker thread does with each frame, later
+            sample = SimpleNamespace(t_ms=job.t_ms)
+            fields = {}
+            for hook in conn._frame_hooks:
+                fields.update(hook(job.inbound, None, sample, None) or {})
+            out.append(fields["video_t_s"])
+        return out
+
+    assert asyncio.run(scenario()) == [10.0, 50.0]

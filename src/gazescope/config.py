@@ -351,6 +351,30 @@ class Settings(BaseSettings):
         description="Longest video (frames) whose gaze overlay MP4 is rendered on request: 10 minutes at "
         "30 FPS, about 3 minutes of one worker thread at ~10 ms a frame.",
     )
+    video_overlay_cache_bytes: int = Field(
+        2048 * MiB,
+        ge=MiB,
+        le=1024 * 1024 * MiB,
+        description="Size bound of the rendered overlay MP4s kept under <stimulus_video_dir>/overlays; "
+        "beyond it the least recently used are deleted after each render (rendered again on request): "
+        "a few 10-minute overlays at a few hundred MB each.",
+    )
+    analytics_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads of the video analytics pool (overlay renders, video inspection on upload), "
+        "apart from worker_threads' tracking pool so a render of minutes never delays live frames: one "
+        "leaves the other cores of a small machine to tracking.",
+    )
+    analytics_max_queued: int = Field(
+        2,
+        ge=0,
+        le=100,
+        description="Video analytics jobs waiting beyond the running ones; more are refused at once with "
+        "503 analytics_busy, since a render can take minutes and a long queue only answers after the "
+        "clients' timeouts. The same overlay asked for again while it renders waits for that render.",
+    )
     seed004_screen_w_px: int = Field(
         1600, ge=1, le=100_000, description="Screen width of seed 004's phone app (it sends none)."
     )
@@ -385,7 +409,16 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000,
         description="Frames held (not dropped) per connection while seed 004's fit runs, mapped once it is "
-        "done: 30 s at 30 FPS, about 30 MB of phone JPEGs; older ones beyond are dropped and counted.",
+        "done: 30 s at 30 FPS; older ones beyond are dropped and counted. Their bytes are bounded by "
+        "seed004_hold_bytes.",
+    )
+    seed004_hold_bytes: int = Field(
+        64 * MiB,
+        ge=MiB,
+        le=2048 * MiB,
+        description="Bytes of frame messages held per connection while seed 004's fit runs (each held "
+        "frame keeps its payload, up to max_message_bytes): 900 phone JPEGs of ~50 KB in base64 fit, "
+        "where 900 messages of 2 MiB would be 1.8 GiB; older frames beyond are dropped and counted.",
     )
 
     @field_validator("allowed_origins", "trusted_hosts", mode="before")

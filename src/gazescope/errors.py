@@ -88,6 +88,12 @@ class SessionNotFoundError(StorageError):
     code = "session_not_found"
 
 
+class BusyError(GazescopeError):
+    """The service has too much of this kind of work running or waiting; retry later (HTTP 503)."""
+
+    code = "busy"
+
+
 class NotFoundError(GazescopeError):
     """A requested object (stimulus, area of interest, ...) does not exist."""
 

@@ -4,7 +4,9 @@ served with range requests, given AOIs with time ranges, and watched by two sess
 WebSocket (real webcam_dots frames of one person, calibrated with the dots of another of their sessions;
 ``stimulus_time`` messages give the video position of each frame). Checked: stored samples carry the
 video time, heatmaps of different time windows draw different gaze, AOI figures stay inside the AOIs'
-time ranges, and the overlay MP4 has the video's frame count and size.
+time ranges, the overlay MP4 has the video's frame count and size (also when asked for three times at
+once), renders beyond the analytics pool's bound are refused with 503, and a live stream is served while
+renders run.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def test_video_stimulus_two_viewers_windows_aois_overlay(
     clip = short_video
     calib, watch_a, watch_b = (webcam_dots(SUBJECT, s) for s in ("1", "4", "5"))
     screen = {"screen_w_px": calib[0]["w"], "screen_h_px": calib[0]["h"]}
-    server = serve(GAZESCOPE_STIMULUS_VIDEO_DIR=str(tmp_path / "videos"))
+    server = serve(GAZESCOPE_STIMULUS_VIDEO_DIR=str(tmp_path / "videos"), GAZESCOPE_ANALYTICS_MAX_QUEUED="0")
     with httpx.Client(base_url=server.url, timeout=120) as http:
         # upload: checked by decoding, served with ranges
         r = http.post("/api/stimuli", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")})
@@ -165,15 +167,58 @@ def test_video_stimulus_two_viewers_windows_aois_overlay(
         for mode in ("heatmap", "points"):
             r = http.get(f"/api/stimuli/{vid}/video/overlay.mp4", params={"mode": mode, "window_s": 1.0})
             assert r.status_code == 200, r.text
-            out = tmp_path / f"overlay-{mode}.mp4"
-            out.write_bytes(r.content)
-            cap = cv2.VideoCapture(str(out))
-            n, size = 0, None
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                size = (frame.shape[1], frame.shape[0])
-                n += 1
-            cap.release()
-            assert (n, size) == (FPS * SECONDS, (W, H)), mode
+            assert mp4_frames(r.content, tmp_path / f"overlay-{mode}.mp4") == (FPS * SECONDS, (W, H)), mode
+
+        # the same overlay asked for three times at once: one render, three valid MP4s, a valid cache
+        async def at_once() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+                url, params = f"/api/stimuli/{vid}/video/overlay.mp4", {"window_s": 2.0}
+                return list(await asyncio.gather(*(client.get(url, params=params) for _ in range(3))))
+
+        for k, r in enumerate([*asyncio.run(at_once()), http.get(f"/api/stimuli/{vid}/video/overlay.mp4",
+                                                                   params={"window_s": 2.0})]):  # fmt: skip
+            assert r.status_code == 200, r.text
+            assert mp4_frames(r.content, tmp_path / f"same-{k}.mp4") == (FPS * SECONDS, (W, H)), k
+
+        # renders beyond the analytics pool's bound (1 thread, none queued here) are refused with a reason,
+        # and a live stream is served while they run (in their own pool, not the tracking one)
+        live = http.post("/api/sessions", json={"label": "live during renders"}).json()["id"]
+
+        async def renders_and_a_stream() -> tuple[list[httpx.Response], int]:
+            async def stream() -> int:
+                async with websockets.connect(
+                    f"{server.ws_url}/ws/sessions/{live}/track", max_size=None
+                ) as ws:
+                    await recv_type(ws, "session")
+                    for jpeg in frames_a[:10]:
+                        await ws.send(jpeg)
+                        await recv_type(ws, "sample")
+                return 10
+
+            async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+                url = f"/api/stimuli/{vid}/video/overlay.mp4"
+                gets = [client.get(url, params={"window_s": w}) for w in (0.3, 0.4, 0.5, 0.6)]
+                *answers, served = await asyncio.gather(*gets, stream())
+            return answers, served
+
+        answers, served = asyncio.run(renders_and_a_stream())
+        assert served == 10
+        busy = [r for r in answers if r.status_code == 503]
+        assert busy and all(r.json()["code"] == "analytics_busy" for r in busy), [r.text for r in answers]
+        assert all(r.status_code in (200, 503) for r in answers), [r.text for r in answers]
+        assert "GAZESCOPE_ANALYTICS_MAX_QUEUED" in busy[0].json()["detail"]
+
+
+def mp4_frames(content: bytes, path: Path) -> tuple[int, tuple[int, int] | None]:
+    """(frame count, (width, height)) of an MP4 as OpenCV decodes it."""
+    path.write_bytes(content)
+    cap = cv2.VideoCapture(str(path))
+    n, size = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        size = (frame.shape[1], frame.shape[0])
+        n += 1
+    cap.release()
+    return n, size

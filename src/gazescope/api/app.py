@@ -44,6 +44,7 @@ from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
 from gazescope.config import Settings
 from gazescope.errors import (
+    BusyError,
     ConfigurationError,
     GazescopeError,
     NotFoundError,
@@ -62,6 +63,7 @@ _STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
     (ProfileNotFoundError, 404),
     (NotFoundError, 404),
     (StorageError, 503),
+    (BusyError, 503),
     (ValidationError, 422),
     (ConfigurationError, 500),
 )
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
+            state.analytics.shutdown()
             with contextlib.suppress(Exception):
                 store.close()
             logs.event("service_stop")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request, WebSocket
 
+from gazescope.api.analytics_pool import AnalyticsPool
 from gazescope.api.backlog import StoreBacklog
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
@@ -34,6 +35,8 @@ class AppState:
     ``backlog``: samples and session ends the store refused, retried in the background.
     ``ownership``: which process tracks each session (:mod:`gazescope.storage.ownership`; across
     processes on Redis).
+    ``analytics``: the separate, bounded pool of video overlay renders and video inspection
+    (:mod:`gazescope.api.analytics_pool`), so they never take the tracking pool's threads.
     """
 
     settings: Settings
@@ -45,9 +48,11 @@ class AppState:
     ownership: SessionOwnership = field(default_factory=LocalOwnership)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
     backlog: StoreBacklog = field(init=False)
+    analytics: AnalyticsPool = field(init=False)
 
     def __post_init__(self) -> None:
         self.backlog = StoreBacklog(self)
+        self.analytics = AnalyticsPool(self.settings.analytics_threads, self.settings.analytics_max_queued)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""

@@ -22,7 +22,7 @@ from gazescope.api.routes.analytics import STIMULI, stimulus_blob_key
 from gazescope.api.state import AppState
 from gazescope.errors import FrameTooLargeError, NotFoundError, ValidationError
 from gazescope.storage.video_files import VideoFiles, video_blob_key
-from gazescope.vision.video import VIDEO_MEDIA_TYPES, inspect_video, read_frame_at
+from gazescope.vision.video import VIDEO_MEDIA_TYPES, VideoStimulusInfo, inspect_video, read_frame_at
 
 VIDEO = "video"
 
@@ -45,12 +45,19 @@ def _poster_jpeg(path: Path, fps: float) -> bytes:
     return buf.tobytes()
 
 
+def _inspect(path: Path, *, max_width: int, max_height: int) -> tuple[VideoStimulusInfo, bytes]:
+    """The video's facts and its first frame as JPEG (one analytics job: decodes every frame)."""
+    info = inspect_video(path, max_width=max_width, max_height=max_height)
+    return info, _poster_jpeg(path, info.fps)
+
+
 async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: str | None) -> dict[str, Any]:
     """Check and store an uploaded MP4/WebM; returns the stimulus document.
 
     Raises:
         FrameTooLargeError: over ``Settings.max_stimulus_video_bytes`` or the frame size limits.
         VideoReadError: the bytes do not decode as a video.
+        BusyError: the video analytics pool is full (``analytics_busy``, HTTP 503).
     """
     s = state.settings
     if len(data) > s.max_stimulus_video_bytes:
@@ -59,10 +66,10 @@ async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: st
     files = video_files(state)
     path = await state.io(files.write, sid, fmt, data)
     try:
-        info = await state.cpu(
-            inspect_video, path, max_width=s.max_frame_width, max_height=s.max_frame_height
+        # decoding every frame: in the video analytics pool, not the tracking pool (503 when busy)
+        info, poster = await state.analytics.run(
+            "video inspection", _inspect, path, max_width=s.max_frame_width, max_height=s.max_frame_height
         )
-        poster = await state.cpu(_poster_jpeg, path, info.fps)
     except BaseException:
         await state.io(files.delete, sid, fmt)
         raise

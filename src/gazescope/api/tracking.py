@@ -170,6 +170,7 @@ class TrackingConnection:
         self._frame_hooks: list[FrameHook] = []
         self._receive_hooks: list[ReceiveHook] = []
         self._hold_limit = 0  # > 0 while frames are held (see hold_frames)
+        self._hold_bytes: int | None = None
         self._pause_from: int | None = None
         self._current_index: int | None = None
         self._progress = asyncio.Event()
@@ -239,12 +240,14 @@ class TrackingConnection:
         """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
         self._receive_hooks.append(hook)
 
-    def hold_frames(self, limit: int, *, pause_from: int | None = None) -> None:
+    def hold_frames(self, limit: int, *, pause_from: int | None = None, max_bytes: int | None = None) -> None:
         """From now on keep every received frame instead of the latest-wins rule (e.g. calibration frames,
-        all of which count): at most ``limit`` wait, older ones are dropped and counted. Frames with
-        ``frame_index >= pause_from`` are not processed until :meth:`release_frames` (e.g. while a
-        calibration is fitted, so they are mapped with it); earlier ones are processed in order."""
+        all of which count): at most ``limit`` wait, and at most ``max_bytes`` of frame payloads (None: no
+        byte bound), older ones are dropped and counted. Frames with ``frame_index >= pause_from`` are not
+        processed until :meth:`release_frames` (e.g. while a calibration is fitted, so they are mapped with
+        it); earlier ones are processed in order."""
         self._hold_limit = max(1, int(limit))
+        self._hold_bytes = max_bytes
         self._pause_from = pause_from
         self._wake.set()
 
@@ -503,9 +506,15 @@ class TrackingConnection:
         job = _Job(inbound, self._next_index, t_ms, epoch_ms, held=self._hold_limit > 0)
         self._next_index += 1
         dropped: list[_Job] = []
-        if job.held:
-            while len(self._waiting) >= self._hold_limit:
-                dropped.append(self._waiting.popleft())
+        if job.held:  # bounded in count and in payload bytes (a held frame keeps its payload)
+            held_bytes = sum(_payload_bytes(j) for j in self._waiting) + _payload_bytes(job)
+            while self._waiting and (
+                len(self._waiting) >= self._hold_limit
+                or (self._hold_bytes is not None and held_bytes > self._hold_bytes)
+            ):
+                old = self._waiting.popleft()
+                held_bytes -= _payload_bytes(old)
+                dropped.append(old)
                 self._count_drop()
         else:  # held frames still waiting are kept; the latest-wins rule applies to the others
             while sum(not j.held for j in self._waiting) >= self.settings.frame_queue_size:
@@ -813,6 +822,11 @@ class TrackingConnection:
             _RELEASES.add(task)
             task.add_done_callback(_RELEASES.discard)
         self._done.set()
+
+
+def _payload_bytes(job: _Job) -> int:
+    """Size of a waiting frame's payload (bytes, or characters of base64 text)."""
+    return len(job.inbound.payload or b"")
 
 
 def _json_default(o: Any) -> Any:

@@ -9,7 +9,10 @@ from its screen size (the session's, else the video's) into video pixels.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +142,32 @@ def video_report(stim: StimulusData, viewers: Sequence[VideoViewer], window_s: f
     }
 
 
+OVERLAY_WINDOW_STEP_S = 0.1
+"""Overlay windows are rounded to this step, so nearly equal ``window_s`` share one cached render."""
+OVERLAY_WINDOW_RANGE_S = (0.1, 30.0)
+"""Overlay windows (s) accepted: a tenth of a second to half a minute, so at most 300 renders per
+stimulus, mode and set of viewers."""
+
+
+def overlay_window_s(window_s: float) -> float:
+    """``window_s`` rounded to :data:`OVERLAY_WINDOW_STEP_S`, clamped to :data:`OVERLAY_WINDOW_RANGE_S`."""
+    lo, hi = OVERLAY_WINDOW_RANGE_S
+    return round(min(max(round(window_s / OVERLAY_WINDOW_STEP_S) * OVERLAY_WINDOW_STEP_S, lo), hi), 1)
+
+
+def overlay_path(
+    files: VideoFiles, stim: StimulusData, viewers: Sequence[VideoViewer], mode: OverlayMode, window_s: float
+) -> Path:
+    """Where the overlay of these inputs (mode, window after :func:`overlay_window_s`, sessions and
+    their sample counts) is kept: ``<stimulus_video_dir>/overlays/<stimulus>-<mode>-<key>.mp4``."""
+    key = hashlib.sha1(
+        repr(
+            (mode, overlay_window_s(window_s), sorted((v.session_id, len(v.samples)) for v in viewers))
+        ).encode()
+    ).hexdigest()[:16]
+    return files.folder / "overlays" / f"{stim.id}-{mode}-{key}.mp4"
+
+
 def overlay_file(
     files: VideoFiles,
     store: Store,
@@ -149,9 +178,13 @@ def overlay_file(
     window_s: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
     max_frames: int | None = None,
+    cache_bytes: int | None = None,
 ) -> Path:
-    """The overlay MP4 of the video for these viewers, rendered unless the same one (same mode, window,
-    sessions and sample counts) was rendered before; kept under ``<stimulus_video_dir>/overlays``.
+    """The overlay MP4 of the video for these viewers (:func:`overlay_path`), rendered unless it was
+    before. ``window_s`` is rounded by :func:`overlay_window_s`. Each render writes its own temporary
+    file in the same folder and moves it in place whole, so concurrent renders of one overlay never see
+    each other's half-written file (the API also runs one render per overlay at a time). After a render
+    the least recently used overlays beyond ``cache_bytes`` (bytes; None: no bound) are deleted.
     ValidationError (``video_too_long``) for a video of more than ``max_frames`` frames."""
     _no_gaze(stim, viewers)
     frames = int(stim.doc.get("frame_count") or 0)
@@ -161,21 +194,54 @@ def overlay_file(
             "(GAZESCOPE_VIDEO_OVERLAY_MAX_FRAMES)",
             code="video_too_long",
         )
-    key = hashlib.sha1(
-        repr((mode, round(window_s, 6), sorted((v.session_id, len(v.samples)) for v in viewers))).encode()
-    ).hexdigest()[:16]
-    out = files.folder / "overlays" / f"{stim.id}-{mode}-{key}.mp4"
+    out = overlay_path(files, stim, viewers, mode, window_s)
     if out.is_file():
+        _touch(out)
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".part.mp4")
     video = files.ensure(store, stim.id, str(stim.doc["format"]))
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part.mp4", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        render_overlay(video, tmp, viewers, mode=mode, window_s=window_s, progress=progress)
+        render_overlay(video, tmp, viewers, mode=mode, window_s=overlay_window_s(window_s), progress=progress)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+    if cache_bytes is not None:
+        evict_overlays(out.parent, cache_bytes, keep=out)
     return out
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):  # evicted meanwhile: the caller's open fails clearly
+        os.utime(path)
+
+
+def evict_overlays(folder: Path, max_bytes: int, *, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used (oldest mtime; a cache hit touches its file) overlay MP4s in
+    ``folder`` until they total at most ``max_bytes``; ``keep`` and renders in progress (hidden
+    temporary files) stay. Returns the files deleted."""
+    entries = []
+    for p in folder.glob("*.mp4"):
+        if p.name.startswith(".") or p == keep:
+            continue
+        with contextlib.suppress(OSError):
+            st = p.stat()
+            entries.append((st.st_mtime, st.st_size, p))
+    total = sum(size for _, size, _ in entries)
+    if keep is not None:
+        with contextlib.suppress(OSError):
+            total += keep.stat().st_size
+    deleted = []
+    for _, size, p in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            p.unlink()
+            deleted.append(p)
+        total -= size
+    return deleted
 
 
 async def moment_png(

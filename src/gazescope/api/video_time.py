@@ -4,7 +4,8 @@
 The client says where the video is with ``{"type": "stimulus_time", "stimulus_id": "<video stimulus>",
 "video_t_s": 12.3, "playing": true}`` on play, pause, seek and about once a second (``"stimulus_id":
 null`` when it stops showing a video); frames between reports are stamped by
-:class:`~gazescope.tracking.video_clock.VideoClock`. No reply; a stimulus that is not a video is answered
+:class:`~gazescope.tracking.video_clock.VideoClock` with the moment at which they arrived (read on the
+event loop, where reports change it; not when a worker thread processes the frame). No reply; a stimulus that is not a video is answered
 with an ``error`` (``stimulus_not_found`` / ``not_a_video``).
 
 Every video a session watched is recorded as a document of :data:`VIDEO_VIEWS` linked to the session
@@ -50,17 +51,33 @@ def session_clock_ms(conn: TrackingConnection) -> float:
     return time.time() * 1000.0 - conn.session.created_at_ms
 
 
+_MOMENT = "_video_moment"
+"""Key of a frame's ``Inbound.body`` that carries its video moment from arrival to its sample."""
+
+
 class _ClockState:
+    """The connection's video clock. Reports (``stimulus_time``) and reading the clock both happen on the
+    event loop: a frame's moment is taken when it arrives (:meth:`on_receive`) and carried with it to the
+    worker thread, so a seek reported after a frame arrived does not move that frame, and the worker
+    never reads a clock being updated."""
+
     def __init__(self, conn: TrackingConnection) -> None:
+        self.conn = conn
         self.clock = VideoClock()
         self.seen: set[str] = set()
         self.durations: dict[str, float | None] = {}
+        conn.add_receive_hook(self.on_receive)
         conn.add_frame_hook(self.stamp)
+
+    def on_receive(self, inbound: Inbound) -> None:
+        """Event loop, as a frame arrives: the video moment shown now (the session clock)."""
+        inbound.body[_MOMENT] = self.clock.at(session_clock_ms(self.conn))
 
     def stamp(
         self, inbound: Inbound, ff: FrameFeatures, sample: GazeSample, rgb: Any
     ) -> dict[str, Any] | None:
-        moment = self.clock.at(sample.t_ms)
+        """Worker thread: the moment the frame arrived at, as sample fields."""
+        moment = inbound.body.get(_MOMENT)
         return moment.to_fields() if moment is not None else None
 
 

@@ -50,6 +50,11 @@ def test_control_messages(text: str, kind: str, body: dict) -> None:
         pytest.param('C{"images": "QUJD", "coordinates": [1, NaN]}', id="nan-coordinate"),
         pytest.param('P{"images": ""}', id="no-image"),
         pytest.param("RequestVideoURL:two", id="bad-count"),
+        pytest.param("RequestVideoURL:\u00b2", id="superscript-count"),  # "²".isdigit() is True
+        pytest.param("RequestVideoURL:\u0663", id="arabic-indic-count"),
+        pytest.param("RequestVideoURL:" + "9" * 5000, id="5000-digit-count"),
+        pytest.param("RequestVideoURL:1234567", id="7-digit-count"),
+        pytest.param('C{"images": "QUJD", "coordinates": [1, ' + "9" * 400 + "]}", id="huge-coordinate"),
     ],
 )
 def test_bad_messages_are_protocol_errors(text: str) -> None:
@@ -60,3 +65,9 @@ def test_bad_messages_are_protocol_errors(text: str) -> None:
 def test_frames_get_no_reply() -> None:
     wire = Seed004Wire("test_dispatcher")
     assert wire.sample({"t_ms": 1.0}, wire.parse_text('P{"images": "QUJD"}'), 0.0) is None
+
+
+def test_huge_relative_time_is_ignored_not_an_error() -> None:
+    msg = 'P{"images": "QUJD", "relativeTime": ' + "9" * 400 + ', "videoIndex": 0, "videos": []}'
+    inbound = Seed004Wire("dispatcher").parse_text(msg)
+    assert inbound.body == {"seed004": "prediction"}

@@ -9,8 +9,9 @@ The protocol as the seed's Android client and Django Channels server speak it (d
   answered with the text ``VideoURLs:<url1>,<url2>,...`` (at most n video stimuli, oldest first).
 * ``/ws/dispatcher/`` (the seed's simulation client, text): ``C`` + ``{"images", "coordinates"}``, ``P`` +
   ``{"images", "relativeTime": <ms into the video>, "videoIndex", "videos": [url, ...]}``,
-  ``RequestVideoURL:<n>`` answered with JSON ``{"video_urls": [...]}``, ``END`` ends prediction (the
-  connection is closed, the session ended).
+  ``RequestVideoURL:<n>`` answered with JSON ``{"video_urls": [...]}``, ``END`` ends prediction (once
+  the frames received before it are processed, the fit included, the connection is closed and the
+  session ended).
 
 Both routes accept the path with and without the trailing slash. What gazescope does:
 
@@ -21,12 +22,12 @@ Both routes accept the path with and without the trailing slash. What gazescope 
 * Calibration frames are grouped by their coordinates into targets of a
   :class:`~gazescope.calibration.session.CalibrationSession` (blinks and each target's first
   ``Settings.calibration_settle_ms`` skipped); until the fit every frame is kept (bounded by
-  ``Settings.seed004_hold_frames``) instead of latest-wins, since every calibration frame counts. The
+  ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) instead of latest-wins, since every calibration frame counts. The
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
   ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
   arriving meanwhile are held (:meth:`~gazescope.api.tracking.TrackingConnection.hold_frames`, at most
-  ``Settings.seed004_hold_frames``) and mapped once it is done. The fit is saved as the user's profile and
+  ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
   applied; a later connection of the same user that sends no calibration frame gets that profile.
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are
   taken to play back to back from the moment their URLs were sent
@@ -95,10 +96,24 @@ class Seed004Wire(WireFormat):
             raise ProtocolError("bad_message", "a binary message must be C or P followed by JSON") from None
 
     def parse_text(self, text: str) -> Inbound:
+        """Read one message (module docstring).
+
+        Raises
+        ------
+        ProtocolError
+            ``bad_message`` for anything unreadable, numbers that do not fit included (a 5000-digit
+            count, a 400-digit coordinate): the connection goes on.
+        """
+        try:
+            return self._parse_text(text)
+        except (ValueError, OverflowError):  # a number Python cannot hold or convert
+            raise ProtocolError("bad_message", "a number in the message is out of range") from None
+
+    def _parse_text(self, text: str) -> Inbound:
         if text.startswith("RequestVideoURL:"):
             n = text.split(":", 1)[1].strip()
-            if not n.isdigit():
-                raise ProtocolError("bad_message", "RequestVideoURL:<n> needs a whole number n")
+            if not (n.isascii() and n.isdigit() and len(n) <= 6):  # "²".isdigit() is True
+                raise ProtocolError("bad_message", "RequestVideoURL:<n> needs a whole number n (0..999999)")
             return Inbound("seed004_video_urls", body={"n": min(int(n), MAX_VIDEO_URLS)})
         if text.strip() == "END":
             return Inbound("seed004_end")
@@ -117,19 +132,14 @@ class Seed004Wire(WireFormat):
             body["user_id"] = str(user)
         if kind == "calibration":
             xy = msg.get("coordinates")
-            if not (
-                isinstance(xy, list | tuple)
-                and len(xy) == 2
-                and all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in xy
-                )
-            ):
+            pair = [_finite(v) for v in xy] if isinstance(xy, list | tuple) and len(xy) == 2 else [None]
+            if None in pair:
                 raise ProtocolError("bad_message", "'coordinates' must be [x, y] screen pixels")
-            body["target_px"] = (float(xy[0]), float(xy[1]))
+            body["target_px"] = (pair[0], pair[1])
         else:
-            rel, idx, videos = msg.get("relativeTime"), msg.get("videoIndex"), msg.get("videos")
-            if isinstance(rel, int | float) and not isinstance(rel, bool) and math.isfinite(rel) and rel >= 0:
-                body["relative_s"] = float(rel) / 1000.0
+            rel, idx, videos = _finite(msg.get("relativeTime")), msg.get("videoIndex"), msg.get("videos")
+            if rel is not None and rel >= 0:
+                body["relative_s"] = rel / 1000.0
             if isinstance(idx, int) and isinstance(videos, list) and 0 <= idx < len(videos):
                 match = VIDEO_URL_RE.search(str(videos[idx]))
                 if match:
@@ -138,6 +148,17 @@ class Seed004Wire(WireFormat):
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
         return None
+
+
+def _finite(v: Any) -> float | None:
+    """``v`` as a finite float; None for anything else (bools, strings, NaN, integers beyond a float)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # e.g. a 400-digit integer
+        return None
+    return f if math.isfinite(f) else None
 
 
 def default_mapper(settings: Any) -> str:
@@ -216,7 +237,9 @@ class Seed004Connection:
             return
         self.phase = "fitting"
         boundary = self.conn.next_frame_index
-        self.conn.hold_frames(self.settings.seed004_hold_frames, pause_from=boundary)
+        self.conn.hold_frames(
+            self.settings.seed004_hold_frames, pause_from=boundary, max_bytes=self.settings.seed004_hold_bytes
+        )
         self.task = asyncio.ensure_future(self._fit(why, boundary))
 
     async def _fit(self, why: str, boundary: int) -> None:
@@ -348,7 +371,7 @@ async def _start(conn: TrackingConnection) -> None:
         docs = await conn.state.io(list_videos, conn.state.store)
         st.durations.update({d["id"]: float(d.get("duration_s") or 0.0) for d in docs})
         # calibration frames all count: keep them (bounded) instead of latest-wins until the fit
-        conn.hold_frames(conn.settings.seed004_hold_frames)
+        conn.hold_frames(conn.settings.seed004_hold_frames, max_bytes=conn.settings.seed004_hold_bytes)
 
 
 async def handle_video_urls(conn: TrackingConnection, inbound: Inbound) -> None:
@@ -367,8 +390,15 @@ async def handle_video_urls(conn: TrackingConnection, inbound: Inbound) -> None:
 
 
 async def handle_end(conn: TrackingConnection, inbound: Inbound) -> None:
-    """``END``: prediction is over; the connection closes and its session ends."""
+    """``END``: prediction is over; the connection closes and its session ends.
+
+    The seed's client sends ``END`` right after its last ``P`` frame, usually while the fit runs: first
+    every frame received before ``END`` is processed (the fit done, the frames held meanwhile mapped and
+    stored), at most ``Settings.seed004_close_wait_s`` seconds; frames still waiting then are dropped and
+    counted, and a fit still running is cancelled. Messages after ``END`` are not read meanwhile."""
     _state(conn)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.drained(conn.next_frame_index), conn.settings.seed004_close_wait_s)
     asyncio.ensure_future(conn.stop(WS_NORMAL, "END")).add_done_callback(_log_failure)
 
 

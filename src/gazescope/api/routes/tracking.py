@@ -73,6 +73,7 @@ async def run_tracking(
         assert session_id is not None
         lock = state.session_lock(session_id)
         conn: TrackingConnection | None = None
+        claimed = False
         try:
             async with lock:
                 try:
@@ -106,8 +107,17 @@ async def run_tracking(
                         await ws.send_text(json.dumps(wire.error(exc.code, exc.message)))
                         await ws.close(code=WS_INTERNAL_ERROR, reason="store unavailable")
                     return
+                claimed = True
+        except GazescopeError as exc:  # the session lock's store (Redis, shared by instances) failed
+            logs.event("tracking_lock_failed", session_id=session_id, error=exc.message)
+            if not claimed:
+                if conn is None:  # not accepted yet: answer like an unreachable store, not an HTTP 503
+                    await _refuse(ws, wire, WS_INTERNAL_ERROR, exc.code, "the session store is unavailable")
+                return
+            # claimed, only the lock's release failed: it expires by itself (session_lock_ttl_s)
         finally:
             state.release_session_lock(session_id)
+        assert conn is not None
         await conn.serve()
     finally:
         # a seed session ends with its connection however it ends: also when it never served (lookup or

@@ -30,6 +30,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
 from gazescope.api import logs
+from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
+            if state.fit_executor is not None:  # fits were stopped with their connections above
+                state.fit_executor.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(Exception):
                 store.close()
             logs.event("service_stop")
@@ -139,6 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Webcam gaze and attention tracking: sessions, live tracking WebSockets, reports.",
         lifespan=lifespan,
     )
+    # body size limits, the cross-site check of state-changing requests, nosniff (inside CORS, so that
+    # preflights are answered first; outside everything else)
+    app.add_middleware(RequestGuardMiddleware, settings=settings)
     origins = ["*"] if "*" in settings.allowed_origins else list(settings.allowed_origins)
     app.add_middleware(
         CORSMiddleware,

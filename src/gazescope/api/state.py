@@ -4,7 +4,11 @@ and the registry of open tracking connections (``app.state.gs``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request, WebSocket
 
+from gazescope.api.limits import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.storage import LiveHub, Store
@@ -38,6 +43,17 @@ class AppState:
     metrics: Metrics
     connections: dict[str, TrackingConnection] = field(default_factory=dict)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
+    #: Calibration fits run here, never in ``executor`` (``Settings.calibration_fit_threads`` threads).
+    fit_executor: ThreadPoolExecutor | None = None
+    #: Fits reserved or running (at most ``Settings.calibration_fit_threads``).
+    fits_running: int = 0
+    #: Open WebSockets, in total and per client address (``Settings.max_connections*``).
+    ws_slots: ConnectionSlots | None = None
+
+    def __post_init__(self) -> None:
+        if self.ws_slots is None:
+            s = self.settings
+            self.ws_slots = ConnectionSlots(s.max_connections, s.max_connections_per_client)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""
@@ -47,6 +63,48 @@ class AppState:
     async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking store call in asyncio's default thread pool."""
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def reserve_fit(self) -> bool:
+        """Take one of the ``Settings.calibration_fit_threads`` fit slots; False when all are taken. The
+        slot is given back by :meth:`fit` when its thread is done (or by :meth:`release_fit`)."""
+        if self.fits_running >= self.settings.calibration_fit_threads:
+            return False
+        self.fits_running += 1
+        self.metrics.calibration_fits.set(self.fits_running)
+        return True
+
+    def release_fit(self) -> None:
+        self.fits_running = max(0, self.fits_running - 1)
+        self.metrics.calibration_fits.set(self.fits_running)
+
+    async def fit(
+        self, fn: Callable[..., T], *args: Any, cancel: threading.Event | None = None, **kwargs: Any
+    ) -> T:
+        """Run the fit ``fn(*args, **kwargs)`` in the fit pool, under a slot taken with
+        :meth:`reserve_fit` (given back when the thread is done, not when this await ends). When this
+        await is cancelled (the client left, the session was deleted) ``cancel`` is set and the await
+        waits for the thread to stop (``fn`` must check ``cancel``), so no fit outlives its connection."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.fit_executor is None:
+                self.fit_executor = ThreadPoolExecutor(
+                    self.settings.calibration_fit_threads,
+                    thread_name_prefix="gazescope-fit",
+                    initializer=_fit_thread_init,
+                )
+            fut = loop.run_in_executor(self.fit_executor, functools.partial(fn, *args, **kwargs))
+        except BaseException:
+            self.release_fit()
+            raise
+        fut.add_done_callback(lambda _f: self.release_fit())
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            if cancel is not None:
+                cancel.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([fut])
+            raise
 
     def session_lock(self, session_id: str) -> asyncio.Lock:
         """The lock serialising claim/end/delete of one session. Every call must be paired with one
@@ -68,6 +126,17 @@ class AppState:
             del self._session_locks[session_id]
         else:
             self._session_locks[session_id] = (lock, users - 1)
+
+
+def _fit_thread_init() -> None:
+    """Initializer of the fit threads: run at a lower CPU priority than frame processing (Linux: a
+    thread's nice value is its own), and keep PyTorch to one thread so that a cnn fit takes one core."""
+    with contextlib.suppress(Exception):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        with contextlib.suppress(Exception):
+            torch.set_num_threads(1)
 
 
 def get_state(request: Request) -> AppState:

@@ -9,7 +9,8 @@ channels, about 45k weights) and a 32-unit layer, *plus* a linear path from the 
 from the first step; the convolutional path learns a correction from the eye images. Training: Adam
 (Kingma & Ba 2015), weight decay, full batch, with augmentation (±2 px shifts, brightness and contrast
 jitter, pixel noise) because 9-16 images are far too few for a CNN; it stops after ``epochs`` or
-``time_budget_s`` (default 20 s on one CPU core), whichever comes first.
+``time_budget_s`` (default 20 s on one CPU core), whichever comes first, or as soon as ``should_stop()``
+returns True (checked every epoch: the service's cancel flag and time limit).
 
 Honest expectation: with one calibration session of 16 images and no pretraining, the CNN does not beat
 the landmark ridge on webcam_dots (see the evaluation figures in the project report); it exists for
@@ -28,7 +29,7 @@ import numpy as np
 
 from gazescope.calibration.features import N_FEATURES, PATCH_H, PATCH_W, feature_index
 from gazescope.calibration.mappers import Mapper, register_mapper
-from gazescope.errors import CalibrationError, ConfigurationError
+from gazescope.errors import CalibrationError, ConfigurationError, FitStoppedError
 
 LANDMARK_FEATURES: tuple[str, ...] = ("iris_x", "iris_y", "lid_upper_y")
 
@@ -138,7 +139,7 @@ class CnnMapper(Mapper):
         net.train()
         loss_v = float("nan")
         epoch = 0
-        for epoch in range(1, self.epochs + 1):  # noqa: B007 - epoch reported below
+        for epoch in range(1, self.epochs + 1):
             # augmentation: shifts, brightness/contrast, noise (fresh each epoch)
             dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
             p = t.roll(patches, shifts=(dy, dx), dims=(2, 3))
@@ -153,6 +154,8 @@ class CnnMapper(Mapper):
             loss_v = float(loss.detach())
             if time.monotonic() - start > self.time_budget_s:
                 break
+            if self.should_stop is not None and self.should_stop():
+                raise FitStoppedError(f"the cnn fit was stopped after {epoch} epochs")
         net.eval()
         self._net = net
         self.train_info = {"epochs": float(epoch), "train_s": time.monotonic() - start, "final_loss": loss_v}

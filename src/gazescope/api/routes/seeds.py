@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gazescope import __version__ as _pkg_version
 from gazescope.api import service
+from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import SeedSessionEnd, SeedSessionStart
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.security import require_token
@@ -35,8 +36,10 @@ from gazescope.api.wire import EyeContactWire, GazeServiceWire, NativeWire
 
 State = Annotated[AppState, Depends(get_state)]
 
-router = APIRouter(tags=["seed-compatible"])
-protected = APIRouter(tags=["seed-compatible"], dependencies=[Depends(require_token)])
+router = APIRouter(route_class=GuardedRoute, tags=["seed-compatible"])
+protected = APIRouter(
+    route_class=GuardedRoute, tags=["seed-compatible"], dependencies=[Depends(require_token)]
+)
 
 PLACEHOLDER_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gazescope</title></head>
@@ -126,7 +129,7 @@ async def sessions(
     state: State,
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> list[dict[str, Any]]:
     """Past and running sessions, newest first (each with ``session_id``)."""
     infos = await state.io(state.store.list_sessions, user_id=user_id, limit=limit, offset=offset)

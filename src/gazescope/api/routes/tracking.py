@@ -14,8 +14,8 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gazescope.api import logs, service
-from gazescope.api.security import guard_websocket
-from gazescope.api.state import ws_state
+from gazescope.api.security import deny_websocket, guard_websocket
+from gazescope.api.state import AppState, ws_state
 from gazescope.api.tracking import (
     WS_INTERNAL_ERROR,
     WS_NORMAL,
@@ -37,6 +37,28 @@ async def _refuse(ws: WebSocket, wire: WireFormat, code: int, error_code: str, m
         await ws.close(code=code, reason=message[:120])
 
 
+def client_address(ws: WebSocket) -> str:
+    """The client address connection limits count by (the TCP peer)."""
+    return ws.client.host if ws.client is not None else "unknown"
+
+
+async def admit(ws: WebSocket, state: AppState) -> str | None:
+    """Take a connection slot (``Settings.max_connections``, ``max_connections_per_client``) for ``ws``
+    before it is accepted; refuse it with HTTP 503 and the reason and return None when none is free.
+    Returns the client address to :meth:`~gazescope.api.limits.ConnectionSlots.release` it with."""
+    client = client_address(ws)
+    assert state.ws_slots is not None
+    reason = state.ws_slots.acquire(client)
+    if reason is None:
+        return client
+    per_client = "per client" in reason or "from your address" in reason
+    state.metrics.refused.labels(reason="connections_per_client" if per_client else "connections").inc()
+    logs.event("ws_refused", path=ws.url.path, reason="connection_limit", client=client, detail=reason)
+    with contextlib.suppress(Exception):
+        await deny_websocket(ws, 503, reason)
+    return None
+
+
 async def run_tracking(
     ws: WebSocket,
     session_id: str | None,
@@ -49,6 +71,9 @@ async def run_tracking(
     session created for this connection and ended (report stored) when it closes."""
     state = ws_state(ws)
     if not await guard_websocket(ws, state.settings):
+        return
+    client = await admit(ws, state)
+    if client is None:
         return
     gauge = state.metrics.active_connections.labels(kind=route)
     gauge.inc()
@@ -108,6 +133,8 @@ async def run_tracking(
                     logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
     finally:
         gauge.dec()
+        assert state.ws_slots is not None
+        state.ws_slots.release(client)
 
 
 @router.websocket("/ws/sessions/{session_id}/track")
@@ -134,10 +161,13 @@ async def live(ws: WebSocket, session_id: str) -> None:
     except GazescopeError as exc:
         await _refuse(ws, NativeWire(), WS_INTERNAL_ERROR, exc.code, "the session store is unavailable")
         return
+    client = await admit(ws, state)
+    if client is None:
+        return
     gauge = state.metrics.active_connections.labels(kind="live")
     gauge.inc()
-    await ws.accept()
     try:
+        await ws.accept()
         async with state.hub.subscribe(session_id) as sub:
             await ws.send_text(
                 json.dumps(
@@ -178,6 +208,8 @@ async def live(ws: WebSocket, session_id: str) -> None:
                 await ws.close(code=WS_INTERNAL_ERROR, reason="live hub unavailable")
     finally:
         gauge.dec()
+        assert state.ws_slots is not None
+        state.ws_slots.release(client)
 
 
 async def _until(sub: Any, watcher: asyncio.Task[None]) -> Any:

@@ -255,9 +255,8 @@ def test_connection_caps_refuse_with_503_and_a_reason(tmp_path: Path) -> None:
             a.receive_json()
             with client.websocket_connect(f"/ws/sessions/{sid2}/live") as b:
                 b.receive_json()
-                with pytest.raises(WebSocketDenialResponse) as exc:
-                    with client.websocket_connect("/ws/gaze"):
-                        pass
+                with pytest.raises(WebSocketDenialResponse) as exc, client.websocket_connect("/ws/gaze"):
+                    pass
                 assert exc.value.status_code == 503
                 assert "GAZESCOPE_MAX_CONNECTIONS_PER_CLIENT" in exc.value.text
                 a.send_text('{"type": "ping", "t_ms": 1}')  # the open ones go on
@@ -274,9 +273,11 @@ def test_total_cap(tmp_path: Path) -> None:
         sid = new_session(client)
         with client.websocket_connect(f"/ws/sessions/{sid}/live") as a:
             a.receive_json()
-            with pytest.raises(WebSocketDenialResponse) as exc:
-                with client.websocket_connect(f"/ws/sessions/{sid}/track"):
-                    pass
+            with (
+                pytest.raises(WebSocketDenialResponse) as exc,
+                client.websocket_connect(f"/ws/sessions/{sid}/track"),
+            ):
+                pass
             assert exc.value.status_code == 503 and "GAZESCOPE_MAX_CONNECTIONS=" in exc.value.text
 
 

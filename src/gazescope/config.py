@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         description="Largest time_budget_s a client may give the cnn mapper (larger values are clamped, "
         "and calibration_started says so); the cnn default is 20 s.",
     )
+    calibration_preload_cnn: bool = Field(
+        True,
+        description="Import PyTorch (the cnn mapper) when the service starts, before it serves: about 2 s "
+        "and 150 MB once, instead of at the first cnn calibration, where the import holds the interpreter "
+        "lock and stalls every stream for those seconds. Ignored when PyTorch is not installed.",
+    )
     calibration_max_epochs: int = Field(
         2000,
         ge=1,

@@ -94,6 +94,19 @@ async def _gazescope_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=code)
 
 
+def _preload_cnn() -> None:
+    """Import PyTorch now, before serving (``Settings.calibration_preload_cnn``), and keep it to one
+    thread; nothing when it is not installed."""
+    from gazescope.api.state import limit_torch_threads
+    from gazescope.calibration.cnn import _torch
+
+    try:
+        _torch()
+    except ConfigurationError:
+        return
+    limit_torch_threads()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service app for ``settings`` (default: ``Settings()`` from the environment).
 
@@ -108,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = create_store(settings)
         hub = create_live_hub(settings)
         executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="gazescope-cpu")
+        if settings.calibration_preload_cnn:
+            _preload_cnn()
         state = AppState(settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics())
         app.state.gs = state
         where = (

@@ -53,6 +53,7 @@ from typing import Any
 
 from gazescope.api import logs
 from gazescope.api.limits import check_number
+from gazescope.api.state import limit_torch_threads
 from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
 from gazescope.api.wire import Inbound
 from gazescope.calibration.mappers import available_mappers
@@ -583,6 +584,8 @@ async def handle_start(conn: TrackingConnection, inbound: Inbound) -> None:
             )  # fmt: skip
         except TypeError as exc:  # unknown mapper parameter
             raise ValidationError(f"bad mapper_params for {mapper!r}: {exc}") from None
+        finally:
+            limit_torch_threads()  # the cnn mapper imports PyTorch on first use
 
     st = state_of(conn)
     if st.finishing:

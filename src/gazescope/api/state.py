@@ -92,6 +92,7 @@ class AppState:
                     thread_name_prefix="gazescope-fit",
                     initializer=_fit_thread_init,
                 )
+            limit_torch_threads()
             fut = loop.run_in_executor(self.fit_executor, functools.partial(fn, *args, **kwargs))
         except BaseException:
             self.release_fit()
@@ -128,15 +129,22 @@ class AppState:
             self._session_locks[session_id] = (lock, users - 1)
 
 
-def _fit_thread_init() -> None:
-    """Initializer of the fit threads: run at a lower CPU priority than frame processing (Linux: a
-    thread's nice value is its own), and keep PyTorch to one thread so that a cnn fit takes one core."""
-    with contextlib.suppress(Exception):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+def limit_torch_threads() -> None:
+    """Keep PyTorch (when it is imported) to one intra-op thread: a cnn fit then takes one core, not
+    every core the frames need, and on a 2-core machine it is faster too (30 epochs: 1.5 s on one
+    thread, 25 s on two, which contend)."""
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if torch is not None and torch.get_num_threads() != 1:
         with contextlib.suppress(Exception):
             torch.set_num_threads(1)
+
+
+def _fit_thread_init() -> None:
+    """Initializer of the fit threads: run at a lower CPU priority than frame processing (Linux: a
+    thread's nice value is its own), and keep PyTorch to one thread."""
+    with contextlib.suppress(Exception):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    limit_torch_threads()
 
 
 def get_state(request: Request) -> AppState:

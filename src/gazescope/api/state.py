@@ -92,8 +92,7 @@ class AppState:
                     thread_name_prefix="gazescope-fit",
                     initializer=_fit_thread_init,
                 )
-            limit_torch_threads()
-            fut = loop.run_in_executor(self.fit_executor, functools.partial(fn, *args, **kwargs))
+            fut = loop.run_in_executor(self.fit_executor, functools.partial(_in_fit_thread, fn, args, kwargs))
         except BaseException:
             self.release_fit()
             raise
@@ -130,13 +129,19 @@ class AppState:
 
 
 def limit_torch_threads() -> None:
-    """Keep PyTorch (when it is imported) to one intra-op thread: a cnn fit then takes one core, not
-    every core the frames need, and on a 2-core machine it is faster too (30 epochs: 1.5 s on one
-    thread, 25 s on two, which contend)."""
+    """Keep PyTorch (when it is imported) to one intra-op thread in the calling thread: a cnn fit then
+    takes one core, not every core the frames need, and on a 2-core machine it is faster too (30 epochs:
+    1.5 s on one thread, 25 s on two, which contend). OpenMP keeps the count per thread, so this is called
+    in the thread that runs the fit."""
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != 1:
+    if torch is not None:  # per calling thread: OpenMP keeps the count per thread
         with contextlib.suppress(Exception):
             torch.set_num_threads(1)
+
+
+def _in_fit_thread(fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    limit_torch_threads()  # in this thread (PyTorch may have been imported since the thread started)
+    return fn(*args, **kwargs)
 
 
 def _fit_thread_init() -> None:

@@ -426,9 +426,12 @@ async def calibrate_then(url: str, points: list[dict], params: dict, leave: bool
                 await next_of("sample")
         t0 = time.perf_counter()
         await ws.send(json.dumps({"type": "calibration_finish"}))
-        if leave:
-            await asyncio.sleep(0.5)
-            return {"started": started, "left_after_s": 0.5}
+        if leave:  # an immediate answer (server_busy) or none within 0.5 s (the fit runs)
+            try:
+                answer = await next_of("error", "calibration_result", timeout=0.5)
+            except TimeoutError:
+                answer = {"type": "fitting"}
+            return {"started": started, "answer": answer.get("code") or answer["type"]}
         out = await next_of("calibration_result", "error", timeout=600)
         return {"started": started, "answer": out, "fit_s": time.perf_counter() - t0}
 
@@ -459,7 +462,8 @@ def bench_fits(src: Path, budget_s: float) -> None:
                                          for sid in sids[:2]))  # fmt: skip
             t_left = time.perf_counter()
             print(f"two cnn calibrations asking time_budget_s={budget_s:g}: started with "
-                  f"{[r['started'].get('mapper_params', r['started'].get('code')) for r in res]}")  # fmt: skip
+                  f"{[r['started'].get('mapper_params', r['started'].get('code')) for r in res]}; "
+                  f"calibration_finish answered {[r['answer'] for r in res]}")  # fmt: skip
             gauge = []
             while time.perf_counter() - t_left < budget_s + 15:
                 gauge.append((time.perf_counter() - t_left, fits_running(srv.url)))

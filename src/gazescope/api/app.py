@@ -95,16 +95,17 @@ async def _gazescope_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _preload_cnn() -> None:
-    """Import PyTorch now, before serving (``Settings.calibration_preload_cnn``), and keep it to one
+    """Import and warm up PyTorch now, before serving (``Settings.calibration_preload_cnn``), on one
     thread; nothing when it is not installed."""
     from gazescope.api.state import limit_torch_threads
-    from gazescope.calibration.cnn import _torch
+    from gazescope.calibration.cnn import _torch, warm_up
 
     try:
         _torch()
     except ConfigurationError:
         return
     limit_torch_threads()
+    warm_up()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

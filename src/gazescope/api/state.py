@@ -104,6 +104,8 @@ class AppState:
                 cancel.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([fut])
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # retrieved (FitStoppedError): not logged as "never retrieved"
             raise
 
     def session_lock(self, session_id: str) -> asyncio.Lock:

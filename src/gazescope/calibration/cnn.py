@@ -71,6 +71,21 @@ def _build_net(torch: Any, n_lm: int) -> Any:
     return EyeNet()
 
 
+def warm_up() -> None:
+    """One forward, backward and Adam step of the network on zeros: the first Adam step of a process
+    imports and initialises parts of PyTorch for about a second (holding the interpreter lock), which a
+    service does once at start rather than inside a client's fit.
+
+    Raises:
+        ConfigurationError: PyTorch is not installed.
+    """
+    t = _torch()
+    net = _build_net(t, len(LANDMARK_FEATURES))
+    opt = t.optim.Adam(net.parameters(), lr=1e-3)
+    net(t.zeros(2, 2, PATCH_H, PATCH_W), t.zeros(2, len(LANDMARK_FEATURES))).sum().backward()
+    opt.step()
+
+
 @register_mapper("cnn")
 class CnnMapper(Mapper):
     """Personal CNN on eye patches + landmark features (see the module docstring).

@@ -7,8 +7,9 @@ lives in :mod:`gazescope.calibration`. This module only drives it from a trackin
 
 * **Handlers** (registered with :func:`~gazescope.api.tracking.register_message_handler` when this module is
   imported): ``calibration_start``, ``calibration_target``, ``calibration_finish``, ``calibration_cancel``,
-  ``calibration_use``, ``drift_start``, ``drift_finish``. They run on the event loop; fitting, validating
-  and loading profiles run in the CPU pool (``conn.state.cpu``), store calls in ``conn.state.io``.
+  ``calibration_use``, ``drift_start``, ``drift_finish``. They run on the event loop; fitting and validating
+  run in the fit pool (``conn.state.fit``), loading profiles in the CPU pool (``conn.state.cpu``), store
+  calls in ``conn.state.io``.
 * **Frames to targets.** A frame observer (worker thread) hands each processed frame's features, blink state
   and (for appearance mappers only; used in memory, never kept) the RGB frame to the calibration session,
   under a lock. A ``calibration_target`` message takes effect from the first frame *received after it*
@@ -17,6 +18,11 @@ lives in :mod:`gazescope.calibration`. This module only drives it from a trackin
   (``settle_ms``) starts at that first frame's ``t_ms``.
 * **Progress.** ``calibration_progress`` is sent when a grid/custom target becomes the shown one (with its
   index, useful for custom points), and after each usable sample until the target is ``done``.
+* **Fits** (``calibration_finish``) run in the fit pool (``conn.state.fit``: its own threads, never the
+  frames'), at most ``Settings.calibration_fit_threads`` at once (more: ``server_busy``), each bounded by
+  ``Settings.calibration_fit_timeout_s`` (``calibration_timeout``); client ``mapper_params`` are checked
+  and clamped by :func:`bound_mapper_params`. A fit stops within one training epoch when its connection
+  ends: the training loop checks a cancel flag (``Mapper.should_stop``).
 * **Profiles** are documents of the store's collection :data:`PROFILES` (so a Redis deployment shares them
   between servers): ``{"id", "profile_id", "user_id", "created_at_ms", "mapper", "layout", "screen_w_px",
   "screen_h_px", "accuracy", "grade", "source_session_id", "profile": FittedCalibration.to_dict()}``. JSON

@@ -2,7 +2,7 @@
 
 Every limit is a :class:`~gazescope.config.Settings` field (README, "Reliability and limits" / "Limits").
 
-* **Request bodies** (:class:`RequestGuardMiddleware`, outermost but for the Host check): a body larger than
+* **Request bodies** (:class:`RequestGuardMiddleware`, inside the Host check and CORS): a body larger than
   ``Settings.max_body_bytes`` (multipart uploads: ``max_stimulus_bytes`` plus
   :data:`MULTIPART_OVERHEAD_BYTES`) is answered 413 before it is read when ``Content-Length`` says so, and
   as soon as the count passes the limit while a chunked body streams. The same middleware refuses
@@ -283,15 +283,16 @@ class ConnectionSlots:
         self.by_client: Counter[str] = Counter()
         self.open = 0
 
-    def acquire(self, client: str) -> str | None:
-        """Take a slot for ``client``; None when taken, else the reason of the refusal."""
+    def acquire(self, client: str) -> tuple[str, str] | None:
+        """Take a slot for ``client``; None when taken, else (which limit: ``connections`` or
+        ``connections_per_client``, the reason of the refusal)."""
         if self.open >= self.total:
-            return (
+            return "connections", (
                 f"server busy: {self.open} WebSockets are open, the most it serves "
                 f"(GAZESCOPE_MAX_CONNECTIONS={self.total}); try again later"
             )
         if self.by_client[client] >= self.per_client:
-            return (
+            return "connections_per_client", (
                 f"too many connections from your address: {self.by_client[client]} are open, the most per "
                 f"client (GAZESCOPE_MAX_CONNECTIONS_PER_CLIENT={self.per_client}); close one first"
             )

@@ -48,12 +48,12 @@ async def admit(ws: WebSocket, state: AppState) -> str | None:
     Returns the client address to :meth:`~gazescope.api.limits.ConnectionSlots.release` it with."""
     client = client_address(ws)
     assert state.ws_slots is not None
-    reason = state.ws_slots.acquire(client)
-    if reason is None:
+    refusal = state.ws_slots.acquire(client)
+    if refusal is None:
         return client
-    per_client = "per client" in reason or "from your address" in reason
-    state.metrics.refused.labels(reason="connections_per_client" if per_client else "connections").inc()
-    logs.event("ws_refused", path=ws.url.path, reason="connection_limit", client=client, detail=reason)
+    limit, reason = refusal
+    state.metrics.refused.labels(reason=limit).inc()
+    logs.event("ws_refused", path=ws.url.path, reason=limit, client=client)
     with contextlib.suppress(Exception):
         await deny_websocket(ws, 503, reason)
     return None

@@ -26,11 +26,8 @@ import contextlib
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,56 +37,18 @@ import cv2
 import httpx
 import numpy as np
 import websockets
+from ws_load import LocalServer  # benchmarks/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GAZESCOPE_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``gazescope serve`` (or ``uvicorn`` with ``argv``) in a subprocess."""
+class Server(LocalServer):
+    """``gazescope serve`` (or ``python argv``) in a subprocess, serving the sources ``src``."""
 
     def __init__(self, src: Path, env_extra: dict[str, str] | None = None, argv: list[str] | None = None):
-        self.tmp = tempfile.TemporaryDirectory(prefix="gazescope-limits-")
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
-        env.update(GAZESCOPE_DB_PATH=str(Path(self.tmp.name) / "b.db"), **(env_extra or {}))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
-        self.log_path = Path(self.tmp.name) / "server.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115
-        cmd = argv or ["-m", "gazescope.cli", "serve"]
-        self.proc = subprocess.Popen(
-            [sys.executable, *cmd, "--port", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.tmp.name,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(env_extra or {}, src, argv)
         self.ws = f"ws://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"server exited: {self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        sys.exit("server did not start within 60 s")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-        return float("nan")
 
     def threads(self) -> int:
         return len(os.listdir(f"/proc/{self.proc.pid}/task"))
@@ -97,16 +56,6 @@ class Server:
     def text(self) -> str:
         self.log.flush()
         return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
-        self.tmp.cleanup()
 
 
 def desk_jpegs(n: int = 300) -> list[bytes]:

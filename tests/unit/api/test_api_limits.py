@@ -35,6 +35,8 @@ from gazescope.api.app import create_app
 from gazescope.api.limits import GuardedRoute, check_client_json
 from gazescope.config import Settings
 
+from .test_calibration_ws import new_session, recv_type
+
 
 def make_client(tmp_path: Path, **overrides: Any) -> TestClient:
     return TestClient(create_app(Settings(db_path=tmp_path / "limits.db", **overrides)))
@@ -44,20 +46,6 @@ def make_client(tmp_path: Path, **overrides: Any) -> TestClient:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with make_client(tmp_path) as c:
         yield c
-
-
-def new_session(client: TestClient, **fields: Any) -> str:
-    r = client.post("/api/sessions", json=fields)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def recv_type(ws, *types: str) -> dict[str, Any]:
-    for _ in range(50):
-        msg = ws.receive_json()
-        if msg["type"] in types:
-            return msg
-    raise AssertionError(f"no {types} message")
 
 
 # --- defect 8: numbers -------------------------------------------------------------------------------
@@ -203,11 +191,9 @@ def test_item_count_is_checked_before_validation(tmp_path: Path) -> None:
         # over MAX_GAZE_POINTS (10,000) but within the item budget: refused by length, not item by item
     with make_client(tmp_path) as client:
         sid = new_session(client, screen_w_px=1000, screen_h_px=800)
-        t0 = time.perf_counter()
         r = client.post(f"/api/sessions/{sid}/gaze", json={"points": [{"t_ms": "bad"}] * 20_000})
-        assert r.status_code == 422 and len(r.json()["detail"]) == 1, r.text[:300]
+        assert r.status_code == 422 and len(r.json()["detail"]) == 1, r.text[:300]  # not 20,000 item errors
         assert r.json()["detail"][0]["type"] == "too_long"
-        assert time.perf_counter() - t0 < 2.0
 
 
 def test_large_json_is_parsed_off_the_event_loop(client: TestClient, monkeypatch) -> None:

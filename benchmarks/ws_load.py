@@ -305,6 +305,13 @@ def main() -> None:
     )
     ap.add_argument("--quality", type=int, default=70, help="JPEG quality of the frames")
     ap.add_argument("--workers", type=int, default=None, help="GAZESCOPE_WORKER_THREADS of the local server")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="GAZESCOPE_X=V",
+        help="setting of the local server (repeatable), e.g. GAZESCOPE_STORE_BEFORE_REPLY=true",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the sessions (default: delete them)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = ap.parse_args()
@@ -313,6 +320,7 @@ def main() -> None:
     server = None
     if args.url is None:
         env = {"GAZESCOPE_WORKER_THREADS": str(args.workers)} if args.workers else {}
+        env.update(kv.split("=", 1) for kv in args.env)
         server = LocalServer(env)
         base_url = server.url
     else:

@@ -154,7 +154,41 @@ class Settings(BaseSettings):
     db_path: Path = Field(Path("gazescope.db"), description="SQLite database file (WAL mode).")
     redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
     sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
-    sample_flush_s: float = Field(1.0, gt=0, description="Longest time a processed sample waits unstored.")
+    sample_flush_s: float = Field(
+        1.0,
+        gt=0,
+        le=1.0,
+        description="Longest time a processed sample waits unstored: the window of samples a client has "
+        "received that a server kill -9 can lose (at most 1 s, as Redis AOF 'everysec').",
+    )
+    store_before_reply: bool = Field(
+        False,
+        description="Store each sample before replying with it, so a server kill -9 loses nothing a client "
+        "received; off, samples are stored every sample_flush_s and the kill can lose that window. The "
+        "README gives the measured cost of each.",
+    )
+    store_retry_s: float = Field(
+        2.0, gt=0, description="Interval between retries of samples and session ends the store refused."
+    )
+    store_backlog_max_samples: int = Field(
+        50_000,
+        ge=0,
+        description="Unstored samples held in memory while the store is down, per running connection and "
+        "for all finished ones together; past it the oldest are dropped (logged as samples_lost). 50,000 "
+        "is ~28 min of one 30 FPS stream and ~80 MB (1.6 KB a sample in memory).",
+    )
+    store_backlog_max_s: float = Field(
+        900.0,
+        gt=0,
+        description="A finished session whose samples or end the store has refused for this long is given "
+        "up (logged as samples_lost / session_end_lost): 15 minutes covers a store restart or failover.",
+    )
+    frame_index_reserve: int = Field(
+        1000,
+        ge=1,
+        description="Frame indices a tracking connection reserves in the store ahead of use, so a restarted "
+        "server never hands out one a client has already seen (one store write per this many frames).",
+    )
     profiles_dir: Path = Field(
         Path("profiles"),
         description="Folder of calibration profile files (JSON) for the CLI's ProfileStore; the service keeps profiles in its store and only reads this folder as a fallback.",
@@ -283,6 +317,95 @@ class Settings(BaseSettings):
         description="Usable samples a grid calibration target needs before it is done: 5 is about 1/3 s at "
         "15 FPS after the settle window, the length of one fixation (200-400 ms; Holmqvist et al., "
         "'Eye Tracking', OUP 2011, ch. 4).",
+    )
+
+    # --- seed-compatible endpoints (docs/seeds.md) -------------------------------------------------------
+    ws_ping_interval_s: float = Field(
+        20.0,
+        gt=0,
+        description="uvicorn sends a WebSocket ping this often; a peer that does not answer within "
+        "ws_ping_timeout_s is closed, so idle-but-alive connections (seed 002) are told apart from dead ones "
+        "(uvicorn's own default).",
+    )
+    ws_ping_timeout_s: float = Field(20.0, gt=0, description="Wait for a ping's pong (uvicorn's default).")
+    seed002_idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
+        "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
+    )
+    seed003_canvas_w_px: int = Field(
+        1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."
+    )
+    seed003_canvas_h_px: int = Field(
+        1080, gt=0, le=16_384, description="Height of seed 003's /upload heatmap canvas (the seed's 1080)."
+    )
+    seed003_max_points: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most points one seed 003 /upload may carry (the page sends about 30 a second).",
+    )
+    seed003_session_gap_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seed 003 uploads from one client address go into one session while they come less than "
+        "this far apart (the page posts every second; a minute's pause is a new visit).",
+    )
+
+    # --- video stimuli and seed 004 (issue 12) ------------------------------------------------------
+    max_stimulus_video_bytes: int = Field(
+        64 * MiB,
+        ge=1024,
+        description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
+        "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
+    )
+    stimulus_video_dir: Path = Field(
+        Path("stimulus_videos"),
+        description="Folder of stimulus video files kept beside the store's copy, so they can be served "
+        "with range requests and decoded by OpenCV (rebuilt from the store when missing).",
+    )
+    video_overlay_max_frames: int = Field(
+        18_000,
+        ge=1,
+        description="Longest video (frames) whose gaze overlay MP4 is rendered on request: 10 minutes at "
+        "30 FPS, about 3 minutes of one worker thread at ~10 ms a frame.",
+    )
+    seed004_screen_w_px: int = Field(
+        1600, ge=1, le=100_000, description="Screen width of seed 004's phone app (it sends none)."
+    )
+    seed004_screen_h_px: int = Field(
+        720, ge=1, le=100_000, description="Screen height of seed 004's phone app (it sends none)."
+    )
+    seed004_mapper: str | None = Field(
+        None,
+        description="Mapper of seed 004's 'mini training'; unset: 'cnn' when PyTorch is importable, else "
+        "'ridge'.",
+    )
+    seed004_cnn_time_budget_s: float = Field(
+        20.0, gt=0, le=600, description="Training time limit of seed 004's cnn fit (the mapper's default)."
+    )
+    seed004_close_wait_s: float = Field(
+        60.0,
+        ge=0,
+        le=600,
+        description="How long a seed 004 connection whose client left during the fit waits for it, so the "
+        "frames held meanwhile are still mapped and stored: the 20 s training plus feature extraction "
+        "and PyTorch's first import on a busy machine.",
+    )
+    seed004_max_calibration_frames: int = Field(
+        600,
+        ge=10,
+        le=10_000,
+        description="Calibration frames after which seed 004's fit starts without waiting for a 'P' frame "
+        "or RequestVideoURL: 9 dots x 4 s x 15 processed FPS is 540.",
+    )
+    seed004_hold_frames: int = Field(
+        900,
+        ge=1,
+        le=10_000,
+        description="Frames held (not dropped) per connection while seed 004's fit runs, mapped once it is "
+        "done: 30 s at 30 FPS, about 30 MB of phone JPEGs; older ones beyond are dropped and counted.",
     )
 
     @field_validator("allowed_origins", "trusted_hosts", mode="before")

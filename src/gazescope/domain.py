@@ -224,7 +224,8 @@ class GazeSample:
         return cls(**kw)
 
 
-# Column order of samples.csv and CSV exports: tuple fields are split into _x/_y columns.
+# Column order of samples.csv and CSV exports: tuple fields are split into _x/_y columns. ``stimulus_id``
+# and ``video_t_s`` are set on samples recorded while a video stimulus played (empty otherwise).
 SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "t_ms", "frame_index", "face_detected", "face_count", "confidence",
     "pupil_left_x_px", "pupil_left_y_px", "pupil_right_x_px", "pupil_right_y_px",
@@ -232,7 +233,7 @@ SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "blink_count", "yaw_deg", "pitch_deg", "roll_deg", "gaze_yaw_deg", "gaze_pitch_deg",
     "gaze_vector_x", "gaze_vector_y", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
     "attention_score", "attention_state", "screen_x_px", "screen_y_px", "on_screen", "head_in_range",
-    "processing_ms", "dropped_frames",
+    "processing_ms", "dropped_frames", "stimulus_id", "video_t_s",
 )  # fmt: skip
 
 

@@ -161,3 +161,42 @@ def desk_jpegs(desk_video: Path) -> list[bytes]:
         cap.release()
     assert len(out) == 842, f"expected 842 frames in {desk_video}, read {len(out)}"
     return out
+
+
+@pytest.fixture
+def short_video(data_dir: Path, tmp_path: Path) -> Path:
+    """A 3 s, 320x180, 30 FPS H.264 MP4 (90 frames) cut from the real stage clip with ffmpeg into tmp_path."""
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    out = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(data_dir / "videos" / "hamilton_clip_640x360.mp4"),
+         "-t", "3", "-vf", "scale=320:180,fps=30", "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def webcam_dots(data_dir: Path) -> Callable[[str, str], list[dict]]:
+    """``webcam_dots(subject, session)``: that session's images of ``gaze/webcam_dots`` as dicts
+    ``{"jpeg", "x", "y", "w", "h"}`` (dot and screen size in px), in labels.csv order."""
+    import csv
+
+    folder = data_dir / "gaze" / "webcam_dots"
+    if not (folder / "labels.csv").is_file():
+        pytest.skip(f"webcam_dots not found under {data_dir}")
+    with (folder / "labels.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+
+    def load(subject: str, session: str) -> list[dict]:
+        return [
+            {"jpeg": (folder / r["image"]).read_bytes(), "x": float(r["x"]), "y": float(r["y"]),
+             "w": int(r["screen_w"]), "h": int(r["screen_h"])}
+            for r in rows
+            if r["subject"] == subject and r["session"] == session
+        ]  # fmt: skip
+
+    return load

@@ -43,7 +43,7 @@ def test_rest_needs_the_token(server):
     # seed 000 routes are protected too; liveness and service information are not
     assert httpx.post(f"{server.url}/session/start").status_code == 401
     assert httpx.get(f"{server.url}/sessions").status_code == 401
-    assert httpx.post(f"{server.url}/session/start", headers=auth()).status_code == 200
+    assert httpx.post(f"{server.url}/session/start", headers=auth()).status_code == 201  # seed 000: Created
     for path in ("/healthz", "/readyz", "/health", "/", "/metrics"):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
 

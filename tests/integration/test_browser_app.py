@@ -500,3 +500,42 @@ def test_browser_camera_errors(
     finally:
         b.close()
     assert errors == []
+
+
+def test_browser_video_stimulus_recording(
+    server: Any, pages: Pages, short_video: Path, tmp_path: Path
+) -> None:
+    """A video stimulus (WebM made from the short real clip) plays full screen while recording; the
+    stored samples carry the video and its time (stimulus_time messages from the page)."""
+    webm = tmp_path / "clip.webm"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(short_video), "-c:v", "libvpx", "-b:v", "400k", str(webm)],
+        check=True,
+    )
+    page = pages.open(server.url + "/app/", LARGE)
+    start_tracking(page, "video-user")
+    assert calibrate(page, "5") == "result"
+    page.click("#cal-done")
+    page.click("#stimulus-open")
+    page.wait_for_selector("#stimulus-dialog[open]")
+    page.set_input_files("#stimulus-file", str(webm))
+    page.click("#stimulus-upload")
+    page.wait_for_selector("#stimulus-list button[aria-pressed='true']", timeout=20_000)
+    page.fill("#stimulus-seconds", "0")  # until the video ends
+    page.click("#stimulus-go")
+    page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
+    rec_id = page.get_attribute("#stimulus-layer", "data-recording")
+    page.wait_for_timeout(1500)
+    shot(page, "18_video_stimulus_recording")
+    page.wait_for_selector("#view-report[data-loaded='1']", timeout=60_000)  # the video ended the recording
+    info = httpx.get(f"{server.url}/api/sessions/{rec_id}").json()
+    assert info["status"] == "ended"
+    samples = httpx.get(f"{server.url}/api/sessions/{rec_id}/samples").json()["samples"]
+    timed = [s for s in samples if s.get("video_t_s") is not None]
+    assert timed and all(s["stimulus_id"] == info["stimulus_id"] for s in timed)
+    assert 0 <= min(s["video_t_s"] for s in timed) < max(s["video_t_s"] for s in timed) <= 3.0
+    # the video's aggregate view links the gaze overlay video, which renders
+    page.goto(f"{server.url}/app/#/stimulus/{info['stimulus_id']}")
+    page.wait_for_selector("#agg-overlay:not([hidden])", timeout=30_000)
+    r = httpx.get(server.url + page.get_attribute("#agg-overlay", "href"), timeout=120)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4", r.text

@@ -46,6 +46,9 @@ class AOI(BaseModel):
     decided by :meth:`matplotlib.path.Path.contains_points` (even-odd edge rules; points exactly on an edge
     may fall either way).
 
+    On a video stimulus an AOI may exist only from ``start_s`` to ``end_s`` (video seconds, either may be
+    None for the video's start or end); see :mod:`gazescope.analytics.video`. Image stimuli ignore them.
+
     Build with :meth:`rect` / :meth:`polygon`, or from JSON (``AOI.model_validate(dict)``). Invalid shapes
     raise ``pydantic.ValidationError``.
     """
@@ -59,9 +62,13 @@ class AOI(BaseModel):
     w_px: float | None = Field(None, gt=0)
     h_px: float | None = Field(None, gt=0)
     points_px: tuple[tuple[float, float], ...] | None = None
+    start_s: float | None = Field(None, ge=0, allow_inf_nan=False)
+    end_s: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> AOI:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError("an AOI's end_s must be after its start_s")
         if self.kind == "rect":
             if None in (self.x_px, self.y_px, self.w_px, self.h_px):
                 raise ValueError("a rect AOI needs x_px, y_px, w_px and h_px")

@@ -61,7 +61,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gazescope.domain import BlinkEvent
+from gazescope.domain import AttentionState, BlinkEvent
 from gazescope.errors import ValidationError
 
 DEFAULT_MIN_DURATION_MS = 100.0
@@ -342,6 +342,27 @@ def gaze_points_to_samples(
             }
         )
     return out
+
+
+def client_gaze_samples(
+    points: Iterable[Mapping[str, Any]], *, screen_w_px: float, screen_h_px: float, first_index: int = 0
+) -> list[dict[str, Any]]:
+    """Samples to store for client-side gaze points (seed 003; ``POST /api/sessions/{id}/gaze`` and
+    ``/upload``): :func:`gaze_points_to_samples`, numbered from ``first_index``, each with ``source:
+    "client_gaze"`` and the ``attention_state`` its point implies, with the tracker's meanings
+    (:class:`gazescope.domain.AttentionState`): ``focused`` on the screen, ``looking_away`` off it,
+    ``absent`` without a point (face not found). Raises what :func:`gaze_points_to_samples` raises."""
+    samples = gaze_points_to_samples(points, screen_w_px=screen_w_px, screen_h_px=screen_h_px)
+    for s in samples:
+        s["frame_index"] += first_index
+        s["source"] = "client_gaze"
+        if s["screen_x_px"] is None:
+            s["attention_state"] = AttentionState.ABSENT.value
+        elif s["on_screen"] is False:
+            s["attention_state"] = AttentionState.LOOKING_AWAY.value
+        else:
+            s["attention_state"] = AttentionState.FOCUSED.value
+    return samples
 
 
 # --------------------------------------------------------------------------------------------------

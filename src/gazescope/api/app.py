@@ -6,8 +6,8 @@ work and the Prometheus registry, and on shutdown closes the open tracking conne
 samples), the hub, the pool and the store. OpenAPI docs are at ``/docs``.
 
 Routers: :mod:`~gazescope.api.routes.sessions` (REST ``/api/sessions``), :mod:`~gazescope.api.routes.tracking`
-(WebSockets ``/ws/sessions/{id}/track`` and ``/live``), :mod:`~gazescope.api.routes.seeds` (the seeds'
-endpoints), :mod:`~gazescope.api.routes.ops` (``/healthz``, ``/readyz``, ``/metrics``). The web app is
+(WebSockets ``/ws/sessions/{id}/track`` and ``/live``), :mod:`~gazescope.api.seeds` (the seeds'
+endpoints, one module per seed), :mod:`~gazescope.api.routes.ops` (``/healthz``, ``/readyz``, ``/metrics``). The web app is
 served at ``/app/`` from ``src/gazescope/web`` when it exists.
 """
 
@@ -29,10 +29,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
-from gazescope.api import logs
+from gazescope.api import (
+    logs,
+    seeds,
+    video_time,  # noqa: F401  (registers the stimulus_time message)
+)
 from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
-from gazescope.api.routes import analytics, ops, seeds, sessions, stimuli, tracking
+from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
@@ -108,6 +112,16 @@ def _preload_cnn() -> None:
     warm_up()
 
 
+class _CORS(CORSMiddleware):
+    """CORS for every path but those that answer it themselves (``seeds.CORS_OWN_PATHS``)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in seeds.CORS_OWN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service app for ``settings`` (default: ``Settings()`` from the environment).
 
@@ -144,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(Exception):
                     await conn.stop(WS_GOING_AWAY, "server shutting down")
             with contextlib.suppress(Exception):
+                await state.backlog.close()  # one last try; logs what the store never took
+            with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
             if state.fit_executor is not None:  # fits were stopped with their connections above
@@ -163,12 +179,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuardMiddleware, settings=settings)
     origins = ["*"] if "*" in settings.allowed_origins else list(settings.allowed_origins)
     app.add_middleware(
-        CORSMiddleware,
+        _CORS,
         allow_origins=origins,
         allow_origin_regex=LOCAL_ORIGIN_RE,
         allow_methods=["*"],
         allow_headers=["*"],
-        allow_credentials=False,
+        # seed 000's client fetches with credentials: "include"; allowed origins are echoed, never "*"
+        allow_credentials=True,
     )
     hosts = settings.effective_trusted_hosts
     if hosts != ["*"]:
@@ -178,13 +195,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(stimuli.router)
     app.include_router(analytics.router)
+    app.include_router(videos.router)
     app.include_router(tracking.router)
-    app.include_router(seeds.protected)
-    app.include_router(seeds.router)
+    for seed_router in seeds.ROUTERS:
+        app.include_router(seed_router)
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:
-        app.add_api_route("/app/", seeds.placeholder_app, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/app/", seeds.seed001.placeholder_app, methods=["GET"], include_in_schema=False)
     return app

@@ -7,9 +7,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.domain import SessionInfo
-from gazescope.storage.base import SESSION_ID_RE
-
-_ID = SESSION_ID_RE.pattern
 
 
 class SessionCreate(BaseModel):
@@ -23,23 +20,6 @@ class SessionCreate(BaseModel):
     screen_h_px: int | None = Field(None, gt=0, le=100_000, description="Viewport height in CSS pixels.")
     stimulus_id: str | None = Field(None, min_length=1, max_length=256, description="Shown stimulus.")
     calibration_id: str | None = Field(None, min_length=1, max_length=256, description="Calibration used.")
-
-
-class SeedSessionStart(SessionCreate):
-    """Body of seed 000's ``POST /session/start``: optional, unknown keys are ignored; ``session_id``
-    chooses the id (1-128 characters of letters, digits, ``_.-``)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    session_id: str | None = Field(None, pattern=_ID)
-
-
-class SeedSessionEnd(BaseModel):
-    """Body of seed 000's ``POST /session/end``."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    session_id: str = Field(..., pattern=_ID)
 
 
 class SessionOut(BaseModel):

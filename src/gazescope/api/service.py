@@ -70,6 +70,7 @@ async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
                 if conn.wire.announces:
                     await conn.send({"type": "session_ended", "session_id": session_id})
                 await conn.stop(WS_NORMAL, "session ended")
+            await state.backlog.drain(session_id)  # the report covers samples the store refused before
             info = await get_session(state, session_id)
             if info.status == "ended":
                 stored = await state.io(state.store.get_report, session_id)
@@ -111,6 +112,7 @@ async def delete_session(state: AppState, session_id: str) -> None:
             if conn is not None:
                 await conn.stop(WS_SESSION_DELETED, "session deleted", deleted=True)
             await state.io(state.store.delete_session, session_id)
+            state.backlog.discard(session_id)
             logs.event("session_deleted", session_id=session_id)
             try:
                 await state.hub.publish(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request, WebSocket
 
+from gazescope.api.backlog import StoreBacklog
 from gazescope.api.limits import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
@@ -34,6 +35,7 @@ class AppState:
     ``executor``: ``settings.worker_threads`` threads for CPU work (decoding, vision, tracking, reports).
     Store calls run in asyncio's default thread pool (:meth:`io`), so slow frames never delay storage.
     ``connections``: the open tracking connection of each session (at most one; a newer one takes over).
+    ``backlog``: samples and session ends the store refused, retried in the background.
     """
 
     settings: Settings
@@ -43,6 +45,7 @@ class AppState:
     metrics: Metrics
     connections: dict[str, TrackingConnection] = field(default_factory=dict)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
+    backlog: StoreBacklog = field(init=False)
     #: Calibration fits run here, never in ``executor`` (``Settings.calibration_fit_threads`` threads).
     fit_executor: ThreadPoolExecutor | None = None
     #: Fits reserved or running (at most ``Settings.calibration_fit_threads``).
@@ -51,6 +54,7 @@ class AppState:
     ws_slots: ConnectionSlots | None = None
 
     def __post_init__(self) -> None:
+        self.backlog = StoreBacklog(self)
         if self.ws_slots is None:
             s = self.settings
             self.ws_slots = ConnectionSlots(s.max_connections, s.max_connections_per_client)

@@ -18,13 +18,17 @@ Flow of a frame (DESIGN.md "Data flow")::
   capture time (``t_ms``), intervals follow the client's clock (anchored to the server clock on the first
   frame, re-anchored when it goes backwards or drifts more than :data:`CLOCK_SLACK_MS`); otherwise the
   server's receive time is used. ``t_ms`` strictly increases within a session, across reconnects too.
-* **Continuation.** A client that reconnects continues its session: ``frame_index``, ``blink_count``,
-  ``dropped_frames`` and ``t_ms`` continue from the stored values (smoothing and blink baselines restart).
+* **Continuation.** A client that reconnects continues its session: ``blink_count``, ``dropped_frames``
+  and ``t_ms`` continue from the stored values, ``frame_index`` after every index the session has handed
+  out (smoothing and blink baselines restart).
   A session has at most one tracking connection: a newer one takes over (the older is closed with
   :data:`WS_REPLACED` after its samples are flushed).
 * **Storage.** Samples are appended in batches of ``Settings.sample_batch_size`` or every
-  ``Settings.sample_flush_s``, whichever comes first, and everything processed is flushed when the
-  connection ends, cleanly or not (store failures are retried at the next flush).
+  ``Settings.sample_flush_s``, whichever comes first (or each before its reply with
+  ``Settings.store_before_reply``), and everything processed is flushed when the connection ends, cleanly
+  or not. Store failures are retried at the next flush; what a connection ending during an outage could
+  not store goes to the app's :class:`~gazescope.api.backlog.StoreBacklog`. Frame indices are reserved
+  in the store ahead of use (``Settings.frame_index_reserve``), so none is ever handed out twice.
 * **Messages by type.** Text messages are parsed by the route's :class:`~gazescope.api.wire.WireFormat`
   and dispatched by ``type``: ``frame`` to the slot, ``ping`` to ``pong``, and any other type to a handler
   registered with :func:`register_message_handler`. This is the hook for the calibration protocol
@@ -33,6 +37,17 @@ Flow of a frame (DESIGN.md "Data flow")::
   message; :meth:`TrackingConnection.add_frame_observer` gives it every frame's features in the worker
   thread, and :meth:`TrackingConnection.set_calibration` attaches the fitted calibration to the tracker.
   Unknown types are answered with an ``unknown_type`` error; the connection goes on.
+* **Wire hooks.** The route's wire format shapes every message (``sample``, ``error``, ``pong``, the
+  ``session`` hello, and a reply to a dropped frame where its protocol wants one, e.g. seed 001's), may
+  ignore a message (``parse_text`` returns None, e.g. seed 002's ``init``), gets the frame's features
+  (seed 000's face box) and sets the idle timeout (seed 002: 30 minutes).
+* **Hooks for protocols.** :meth:`TrackingConnection.add_receive_hook` sees each frame message as it
+  arrives; :meth:`TrackingConnection.add_frame_hook` adds fields to its sample (e.g. the video time);
+  :meth:`TrackingConnection.hold_frames` keeps frames instead of latest-wins, optionally pausing them
+  (e.g. while a calibration is fitted), until :meth:`TrackingConnection.release_frames`; when the client
+  leaves meanwhile, :meth:`TrackingConnection.add_release_waiter` waiters are awaited and the frames
+  released then are still processed and stored. A wire whose ``sample`` returns None sends no reply to
+  frames.
 
 * **Bounds.** A connection that sends no frame for ``Settings.idle_timeout_s`` is closed (1001): pings do
   not keep it open. Live frames are limited to ``Settings.live_max_frame_pixels`` and 8 bits per channel
@@ -67,6 +82,7 @@ from gazescope.api.state import AppState
 from gazescope.api.wire import Inbound, ProtocolError, WireFormat
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.errors import FrameDecodeError, GazescopeError, SessionNotFoundError
+from gazescope.storage import frame_indices
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.frames import decode_frame
 from gazescope.vision.pipeline import FrameAnalyzer
@@ -82,11 +98,13 @@ WS_REPLACED = 4000
 WS_SESSION_NOT_FOUND = 4404
 WS_SESSION_ENDED = 4409
 WS_SESSION_DELETED = 4410
-#: Samples kept for retry while the store fails, per connection (about 10 minutes at 15 FPS).
-MAX_UNSTORED = 10_000
 
 MessageHandler = Callable[["TrackingConnection", Inbound], Awaitable[None]]
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
+#: ``hook(inbound, features, sample, image_rgb)`` in the worker thread; returns fields to add to the sample.
+FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] | None"]
+#: ``hook(inbound)`` on the event loop when a frame arrives, before it enters the slot.
+ReceiveHook = Callable[[Inbound], None]
 
 _HANDLERS: dict[str, MessageHandler] = {}
 StartHook = Callable[["TrackingConnection"], Awaitable[None]]
@@ -125,6 +143,8 @@ class _Job:
     frame_index: int
     t_ms: float
     epoch_ms: float
+    features: FrameFeatures | None = None  # set in the worker thread for wires that want them
+    held: bool = False
 
 
 class TrackingConnection:
@@ -152,6 +172,13 @@ class TrackingConnection:
         self.tracker = GazeTracker(self.settings)
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
+        self._frame_hooks: list[FrameHook] = []
+        self._receive_hooks: list[ReceiveHook] = []
+        self._hold_limit = 0  # > 0 while frames are held (see hold_frames)
+        self._pause_from: int | None = None
+        self._current_index: int | None = None
+        self._progress = asyncio.Event()
+        self._release_waiters: list[Callable[[], Awaitable[None]]] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._in_start_hooks = False
         # counters of this connection
@@ -160,8 +187,13 @@ class TrackingConnection:
         self.dropped = 0
         self.refused = 0
         self.stored = 0
+        #: The newest processed sample (a dict as stored), None before the first.
+        self.last_sample: dict[str, Any] | None = None
         # continuation from the stored session
         self._next_index = 0
+        self._first_index = 0
+        self._max_replied = -1
+        self._reserved_below = 0
         self._blink_offset = 0
         self._dropped_base = 0
         self._last_t = -math.inf
@@ -174,6 +206,8 @@ class TrackingConnection:
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._stored_dropped = 0
+        self._held_back = 0
+        self._store_failing = False
         self._send_lock = asyncio.Lock()
         self._gone = False
         self._closing = False
@@ -207,6 +241,45 @@ class TrackingConnection:
         (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``."""
         self._observers.append(observer)
 
+    def add_frame_hook(self, hook: FrameHook) -> None:
+        """Call ``hook(inbound, features, sample, image_rgb)`` in the worker thread after the observers; the
+        dict it returns is merged into the sample (e.g. the video time a frame was captured at)."""
+        self._frame_hooks.append(hook)
+
+    def add_receive_hook(self, hook: ReceiveHook) -> None:
+        """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
+        self._receive_hooks.append(hook)
+
+    def hold_frames(self, limit: int, *, pause_from: int | None = None) -> None:
+        """From now on keep every received frame instead of the latest-wins rule (e.g. calibration frames,
+        all of which count): at most ``limit`` wait, older ones are dropped and counted. Frames with
+        ``frame_index >= pause_from`` are not processed until :meth:`release_frames` (e.g. while a
+        calibration is fitted, so they are mapped with it); earlier ones are processed in order."""
+        self._hold_limit = max(1, int(limit))
+        self._pause_from = pause_from
+        self._wake.set()
+
+    def add_release_waiter(self, waiter: Callable[[], Awaitable[None]]) -> None:
+        """When the client leaves while frames are paused (:meth:`hold_frames`), ``await waiter()`` (e.g.
+        until the fit that releases them is done; bound it) before the frames released are processed and
+        stored, and the rest dropped."""
+        self._release_waiters.append(waiter)
+
+    def release_frames(self) -> None:
+        """End :meth:`hold_frames`: the frames kept are processed in arrival order; newer frames follow
+        the latest-wins rule again."""
+        self._hold_limit = 0
+        self._pause_from = None
+        self._wake.set()
+
+    async def drained(self, before_index: int) -> None:
+        """Return once every frame with ``frame_index < before_index`` was processed, dropped or refused."""
+        while any(j.frame_index < before_index for j in self._waiting) or (
+            self._current_index is not None and self._current_index < before_index
+        ):
+            self._progress.clear()
+            await self._progress.wait()
+
     def remove_frame_observer(self, observer: FrameObserver) -> None:
         with contextlib.suppress(ValueError):
             self._observers.remove(observer)
@@ -232,9 +305,12 @@ class TrackingConnection:
 
     async def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the client; False when the client is gone."""
+        return await self.send_text(json.dumps(message, separators=(",", ":"), default=_json_default))
+
+    async def send_text(self, text: str) -> bool:
+        """Send a text message as it is (protocols whose replies are not JSON); False when gone."""
         if self._gone:
             return False
-        text = json.dumps(message, separators=(",", ":"), default=_json_default)
         async with self._send_lock:
             if self._gone or self.ws.application_state != WebSocketState.CONNECTED:
                 return False
@@ -254,17 +330,17 @@ class TrackingConnection:
         if old is not None:
             await old.stop(WS_REPLACED, "taken over by a newer connection")
         store = self.state.store
+        # samples an earlier connection left unstored go first, so the store keeps them in order
+        await self.state.backlog.drain(self.session_id)
         info = await self.state.io(store.get_session, self.session_id)
         self.session = info
-        count = info.sample_count
-        if count:
-            last = (await self.state.io(store.get_samples, self.session_id, start=count - 1, limit=1)) or [{}]
-            fi = last[0].get("frame_index")
-            self._next_index = int(fi) + 1 if isinstance(fi, int) else count
-            bc = last[0].get("blink_count")
-            self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
-            t = last[0].get("t_ms")
-            self._last_t = float(t) if isinstance(t, int | float) else -math.inf
+        cont = await self.state.io(frame_indices.continuation, store, self.session_id)
+        self._next_index = self._first_index = cont.next_frame_index
+        await self._reserve_frame_indices()
+        bc = cont.last_sample.get("blink_count")
+        self._blink_offset = int(bc) if isinstance(bc, int | float) else 0
+        t = cont.last_sample.get("t_ms")
+        self._last_t = float(t) if isinstance(t, int | float) else -math.inf
         self._dropped_base = self._stored_dropped = int(info.dropped_frames or 0)
 
     async def serve(self) -> None:
@@ -285,13 +361,15 @@ class TrackingConnection:
         )
         if self.wire.announces:
             await self.send(
-                {
-                    "type": "session",
-                    "session": self.session.to_dict(),
-                    "resumed": self.session.sample_count > 0,
-                    "next_frame_index": self._next_index,
-                    "message_types": message_types(),
-                }
+                self.wire.hello(
+                    {
+                        "type": "session",
+                        "session": self.session.to_dict(),
+                        "resumed": self.session.sample_count > 0,
+                        "next_frame_index": self._next_index,
+                        "message_types": message_types(),
+                    }
+                )
             )
         await self._publish({"type": "event", "event": "tracking_started", "session_id": self.session_id})
         self._in_start_hooks = True
@@ -347,9 +425,10 @@ class TrackingConnection:
 
     async def _receive_loop(self) -> None:
         s = self.settings
+        idle_s = self.wire.idle_timeout_s(s)
         while not self._closing:
             # idle = no frame for idle_timeout_s: pings and other messages do not keep a connection open
-            remaining = self._last_frame_at + s.idle_timeout_s - time.monotonic()
+            remaining = self._last_frame_at + idle_s - time.monotonic()
             try:
                 if remaining <= 0:
                     raise TimeoutError
@@ -357,7 +436,7 @@ class TrackingConnection:
             except TimeoutError:
                 self._close_code = WS_GOING_AWAY
                 logs.event("tracking_idle_timeout", session_id=self.session_id, conn=self.conn_id)
-                await self._close_ws(WS_GOING_AWAY, f"idle for {s.idle_timeout_s:g} s")
+                await self._close_ws(WS_GOING_AWAY, f"idle for {idle_s:g} s")
                 return
             except (WebSocketDisconnect, RuntimeError, OSError):
                 return
@@ -381,14 +460,18 @@ class TrackingConnection:
                 self.state.metrics.frame_errors.labels(code=exc.code).inc()
                 await self.send(self.wire.error(exc.code, exc.message))
                 continue
-            await self._dispatch(inbound)
+            if inbound is not None:  # None: a message the wire format ignores
+                await self._dispatch(inbound)
 
     async def _dispatch(self, inbound: Inbound) -> None:
         if inbound.type == "frame":
-            self._enqueue(inbound)
+            for job in self._enqueue(inbound):  # frames pushed out of the slot
+                reply = self.wire.dropped(job.inbound, job.epoch_ms)
+                if reply is not None:
+                    await self.send(reply)
             return
         if inbound.type == "ping":
-            await self.send({"type": "pong", "t_ms": inbound.body.get("t_ms")})
+            await self.send(self.wire.pong(inbound))
             return
         handler = _HANDLERS.get(inbound.type)
         if handler is None:
@@ -423,28 +506,41 @@ class TrackingConnection:
         self._last_t = t
         return t, epoch_ms
 
-    def _enqueue(self, inbound: Inbound) -> None:
+    def _enqueue(self, inbound: Inbound) -> list[_Job]:
+        """Put a frame in the slot; returns the waiting frames it pushed out (dropped)."""
         self._last_frame_at = time.monotonic()
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
+        for hook in list(self._receive_hooks):
+            hook(inbound)
         t_ms, epoch_ms = self._stamp(inbound.client_t_ms)
-        job = _Job(inbound, self._next_index, t_ms, epoch_ms)
+        job = _Job(inbound, self._next_index, t_ms, epoch_ms, held=self._hold_limit > 0)
         self._next_index += 1
-        while len(self._waiting) >= self.settings.frame_queue_size:
-            self._waiting.popleft()
-            self._count_drop()
+        dropped: list[_Job] = []
+        if job.held:
+            while len(self._waiting) >= self._hold_limit:
+                dropped.append(self._waiting.popleft())
+                self._count_drop()
+        else:  # held frames still waiting are kept; the latest-wins rule applies to the others
+            while sum(not j.held for j in self._waiting) >= self.settings.frame_queue_size:
+                old = next(j for j in self._waiting if not j.held)
+                self._waiting.remove(old)
+                dropped.append(old)
+                self._count_drop()
         self._waiting.append(job)
         self._wake.set()
+        return dropped
 
     def _count_drop(self, n: int = 1) -> None:
         self.dropped += n
+        self._progress.set()
         self.state.metrics.frames_dropped.labels(route=self.route).inc(n)
 
     # --- processing ---------------------------------------------------------------------------------
 
     async def _process_loop(self) -> None:
         while True:
-            while not self._waiting:
+            while not self._waiting or self._paused():
                 if not self._receiving:
                     return
                 self._wake.clear()
@@ -455,9 +551,8 @@ class TrackingConnection:
                 # waiting one, counted as dropped); other connections' frames go on in the pool
                 await asyncio.sleep(min(wait_s, 1.0))
                 continue
-            job = self._waiting.popleft()
             self._decode_ms_last = 0.0
-            await self._process(job)
+            await self._process_next()
             self._charge_decode(self._decode_ms_last)
 
     def _decode_wait_s(self) -> float:
@@ -473,6 +568,20 @@ class TrackingConnection:
         self._decode_wait_s()  # refill up to now first
         self._decode_tokens -= ms
         self.decode_ms_total += ms
+
+    async def _process_next(self) -> None:
+        """Process the oldest waiting frame, noting which one is in progress (see :meth:`drained`)."""
+        job = self._waiting.popleft()
+        self._current_index = job.frame_index
+        try:
+            await self._process(job)
+        finally:
+            self._current_index = None
+            self._progress.set()
+
+    def _paused(self) -> bool:
+        p = self._pause_from
+        return p is not None and bool(self._waiting) and self._waiting[0].frame_index >= p
 
     def _work(self, job: _Job, dropped_total: int) -> dict[str, Any]:
         """Decode, analyse and track one frame (worker thread)."""
@@ -493,6 +602,8 @@ class TrackingConnection:
         if self._analyzer is None:
             self._analyzer = FrameAnalyzer(s)
         ff = self._analyzer.analyze(rgb)
+        if self.wire.wants_features:
+            job.features = ff
         ms = (time.perf_counter() - t0) * 1000.0
         sample = self.tracker.update(
             ff, job.t_ms, job.frame_index, processing_ms=ms, dropped_frames=dropped_total, image_rgb=rgb
@@ -504,6 +615,11 @@ class TrackingConnection:
                 logs.log.exception("frame observer failed", extra={"session_id": self.session_id})
         d = sample.to_dict()
         d["blink_count"] = int(d.get("blink_count") or 0) + self._blink_offset
+        for hook in list(self._frame_hooks):
+            try:
+                d.update(hook(job.inbound, ff, sample, rgb) or {})
+            except Exception:
+                logs.log.exception("frame hook failed", extra={"session_id": self.session_id})
         return d
 
     async def _process(self, job: _Job) -> None:
@@ -528,11 +644,25 @@ class TrackingConnection:
         m.processing_seconds.observe(time.perf_counter() - t0)
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
-        await self.send(self.wire.sample(sample, job.inbound, job.epoch_ms))
-        await self._publish({"type": "sample", "session_id": self.session_id, **sample})
+        self.last_sample = sample
         self._buffer.append(sample)
-        if len(self._buffer) >= self.settings.sample_batch_size:
+        # while the store fails, replies never wait for it: the flush loop retries (README)
+        if self.settings.store_before_reply and not self._store_failing:
+            await self.flush()
+        elif len(self._buffer) >= self.settings.sample_batch_size:
             self._flush_now.set()
+        if job.frame_index >= self._reserved_below and not self._store_failing:
+            with contextlib.suppress(GazescopeError):  # the flushes renew ahead; this is a burst
+                await self._reserve_frame_indices()
+        self._max_replied = max(self._max_replied, job.frame_index)
+        if self.wire.wants_features:
+            reply = self.wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
+            job.features = None
+        else:
+            reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
+        if reply is not None:  # some protocols (seed 004) expect no reply to a frame
+            await self.send(reply)
+        await self._publish({"type": "sample", "session_id": self.session_id, **sample})
 
     async def _publish(self, message: dict[str, Any]) -> None:
         try:
@@ -553,8 +683,23 @@ class TrackingConnection:
             # flush lock, so the final flush comes after it; never a half-awaited write racing the last one
             await asyncio.shield(self.flush())
 
+    async def _reserve_frame_indices(self) -> None:
+        """Reserve ``Settings.frame_index_reserve`` frame indices past the next one in the store."""
+        below = self._next_index + self.settings.frame_index_reserve
+        await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+        self._reserved_below = max(self._reserved_below, below)
+
+    async def _release_frame_indices(self) -> None:
+        """Everything replied is stored: give back the reserved indices no client has seen (frames
+        dropped unseen included), so a clean reconnect continues right after the last sample."""
+        below = max(self._first_index, self._max_replied + 1)
+        if below < self._reserved_below:
+            with contextlib.suppress(GazescopeError):
+                await self.state.io(frame_indices.reserve, self.state.store, self.session_id, below)
+
     async def flush(self) -> None:
-        """Append buffered samples to the store and record the dropped count (retried on failure)."""
+        """Append buffered samples to the store, record the dropped count and renew the frame index
+        reservation when half of it is used (retried on failure)."""
         async with self._flush_lock:
             if self._deleted:
                 self._buffer.clear()
@@ -566,19 +711,32 @@ class TrackingConnection:
                     await self.state.io(store.append_samples, self.session_id, batch)
                     self.stored += len(batch)
                     self.state.metrics.samples_stored.inc(len(batch))
+                    batch = []  # stored: a later failure below must not put it back
                 if self.dropped_total != self._stored_dropped:
                     total = self.dropped_total
                     await self.state.io(store.update_session, self.session_id, dropped_frames=total)
                     self._stored_dropped = total
+                if self._next_index + self.settings.frame_index_reserve // 2 >= self._reserved_below:
+                    await self._reserve_frame_indices()
+                self._store_failing = False
             except SessionNotFoundError:
                 self._deleted = True
                 logs.event("tracking_session_gone", session_id=self.session_id, lost_samples=len(batch))
             except Exception as exc:
+                self._store_failing = True
                 self._buffer[:0] = batch
-                if len(self._buffer) > MAX_UNSTORED:
-                    lost = len(self._buffer) - MAX_UNSTORED
+                limit = self.settings.store_backlog_max_samples
+                if len(self._buffer) > limit:
+                    lost = len(self._buffer) - limit
                     del self._buffer[:lost]
-                    logs.event("samples_lost", level=logging.ERROR, session_id=self.session_id, lost=lost)
+                    logs.event(
+                        "samples_lost",
+                        level=logging.ERROR,
+                        session_id=self.session_id,
+                        lost=lost,
+                        reason="store_backlog_max_samples",
+                        limit=limit,
+                    )
                 logs.event(
                     "store_append_failed",
                     level=logging.WARNING,
@@ -586,6 +744,22 @@ class TrackingConnection:
                     pending=len(self._buffer),
                     error=str(exc),
                 )
+
+    async def _finish_paused(self) -> None:
+        """Frames still paused when the client left: await the release waiters (e.g. the calibration fit
+        that will map them), then process the released frames; drop the rest. Not when the server stopped
+        the connection or its session was deleted."""
+        if self._waiting and not (self._closing or self._deleted):
+            for waiter in list(self._release_waiters):
+                try:
+                    await waiter()
+                except Exception:
+                    logs.log.exception("release waiter failed", extra={"session_id": self.session_id})
+            while self._waiting and not self._paused():
+                await self._process_next()
+        if self._waiting:
+            self._count_drop(len(self._waiting))
+            self._waiting.clear()
 
     async def _run_close_callbacks(self) -> None:
         callbacks, self._close_callbacks = self._close_callbacks, []
@@ -613,19 +787,27 @@ class TrackingConnection:
 
     async def _finish_inner(self, processor: asyncio.Task[None], flusher: asyncio.Task[None]) -> None:
         try:
-            waiting = len(self._waiting)
-            self._waiting.clear()
-            if waiting:
-                self._count_drop(waiting)
+            p = self._pause_from  # frames paused by hold_frames wait for their release (_finish_paused)
+            kept = deque(j for j in self._waiting if p is not None and j.frame_index >= p)
+            if len(self._waiting) > len(kept):
+                self._count_drop(len(self._waiting) - len(kept))
+            self._waiting = kept
             with contextlib.suppress(Exception):
                 await processor
+            await self._finish_paused()
             await self._run_close_callbacks()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await flusher
             await self.flush()
-            if self._buffer:  # the store failed: one last try
-                await self.flush()
+            if self._buffer or self.dropped_total != self._stored_dropped:
+                # the store failed: the backlog keeps retrying in the background
+                batch, self._buffer = self._buffer, []
+                if not self._deleted:
+                    self.state.backlog.hold(self.session_id, batch, self.dropped_total)
+                    self._held_back = len(batch)
+            elif not self._deleted:
+                await self._release_frame_indices()
             if self._analyzer is not None:
                 analyzer, self._analyzer = self._analyzer, None
                 with contextlib.suppress(Exception):
@@ -655,7 +837,7 @@ class TrackingConnection:
                 dropped=self.dropped,
                 refused=self.refused,
                 stored=self.stored,
-                unstored=len(self._buffer),
+                held_for_retry=self._held_back,
             )
             self._done.set()
 

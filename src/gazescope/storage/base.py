@@ -105,6 +105,10 @@ class Store(Protocol):
         """Append sample dicts (``GazeSample.to_dict()``) in their order, atomically; return the session's
         new total sample count (also its ``sample_count``).
 
+        Idempotent by ``frame_index``: a sample whose ``frame_index`` the session already has, or that
+        repeats one earlier in the batch, is a replay (e.g. a batch retried after its commit's reply was
+        lost) and is skipped as already stored. Samples without ``frame_index`` are always appended.
+
         Raises ``SessionNotFoundError`` for an unknown session and ``ValidationError`` when a sample is
         not a JSON object (NaN/inf are refused) or has a non-integer ``frame_index`` or non-numeric
         ``t_ms``; nothing of the batch is stored then.
@@ -269,6 +273,29 @@ def encode_samples(samples: object) -> list[tuple[int | None, float | None, str]
             raise ValidationError(f"sample {i} of the batch: t_ms must be a finite number, got {t!r}")
         out.append((fi, None if t is None else float(t), body))
     return out
+
+
+def batch_frame_indices(rows: list[tuple[int | None, float | None, str]]) -> list[int]:
+    """The distinct ``frame_index`` values of :func:`encode_samples` rows (to look up which are stored)."""
+    return sorted({row[0] for row in rows if row[0] is not None})
+
+
+def drop_replays(
+    rows: list[tuple[int | None, float | None, str]], stored: set[int]
+) -> list[tuple[int | None, float | None, str]]:
+    """The rows of :func:`encode_samples` that are not replays: a row is a replay when its ``frame_index``
+    is in ``stored`` (the batch's frame indices the session already has) or repeats one earlier in the
+    batch. Rows without ``frame_index`` are kept."""
+    kept: list[tuple[int | None, float | None, str]] = []
+    seen = set(stored)
+    for row in rows:
+        fi = row[0]
+        if fi is not None:
+            if fi in seen:
+                continue
+            seen.add(fi)
+        kept.append(row)
+    return kept
 
 
 def loads_json_list(bodies: list[str] | list[bytes]) -> list[dict[str, Any]]:

@@ -11,6 +11,9 @@ Keys (``P`` is the key prefix, ``gazescope`` by default):
 ``P:samples:{id}``                  stream, one entry per sample: ``d`` (the sample JSON) and, when present,
                                     ``frame_index`` and ``t_ms``. Entry ids are ``0-{index + 1}`` (index =
                                     0-based sample index), so reading from an offset is one ``XRANGE``
+``P:frames:{id}``                   set of the stored samples' ``frame_index`` values: a replayed sample
+                                    (same frame_index) is skipped, so appends are idempotent (an int set
+                                    costs ~8-60 bytes a sample, against ~700 for the sample itself)
 ``P:report:{id}``                   string, the report JSON
 ``P:session_docs:{id}``             set of ``[collection, doc_id]`` JSON pairs (the linked documents)
 ``P:docs:{collection}``             hash doc_id -> document JSON
@@ -146,6 +149,9 @@ class RedisStore:
 
     def samples_key(self, session_id: str) -> str:
         return f"{self.prefix}:samples:{session_id}"
+
+    def frames_key(self, session_id: str) -> str:
+        return f"{self.prefix}:frames:{session_id}"
 
     def report_key(self, session_id: str) -> str:
         return f"{self.prefix}:report:{session_id}"
@@ -294,7 +300,9 @@ class RedisStore:
             info = _decode_session(raw)
             links = [json.loads(m) for m in pipe.smembers(lk)]
             pipe.multi()
-            pipe.delete(sk, self.samples_key(session_id), self.report_key(session_id), lk)
+            pipe.delete(
+                sk, self.samples_key(session_id), self.frames_key(session_id), self.report_key(session_id), lk
+            )
             for index_key in self._index_keys(info):
                 pipe.zrem(index_key, session_id)
             for collection, doc_id in links:
@@ -310,24 +318,31 @@ class RedisStore:
         if not base.is_valid_session_id(session_id):
             raise _not_found(session_id)
         sk, xk = self.session_key(session_id), self.samples_key(session_id)
+        fk = self.frames_key(session_id)
 
         def tx(pipe: redis.client.Pipeline) -> int:
             raw = pipe.hget(sk, "sample_count")
             if raw is None:
                 raise _not_found(session_id)
             count = int(raw)
-            if not rows:
+            wanted = base.batch_frame_indices(rows)
+            have = pipe.smismember(fk, wanted) if wanted else []
+            kept = base.drop_replays(rows, {fi for fi, h in zip(wanted, have, strict=True) if h})
+            if not kept:
                 return count
             pipe.multi()
-            for i, (frame_index, t_ms, body) in enumerate(rows):
+            for i, (frame_index, t_ms, body) in enumerate(kept):
                 entry: dict[str, Any] = {"d": body}
                 if frame_index is not None:
                     entry["frame_index"] = frame_index
                 if t_ms is not None:
                     entry["t_ms"] = repr(t_ms)
                 pipe.xadd(xk, entry, id=f"0-{count + i + 1}")
-            pipe.hincrby(sk, "sample_count", len(rows))
-            return count + len(rows)
+            pipe.hincrby(sk, "sample_count", len(kept))
+            new = [fi for fi, _, _ in kept if fi is not None]
+            if new:
+                pipe.sadd(fk, *new)
+            return count + len(kept)
 
         return self._r.transaction(tx, sk, value_from_callable=True)
 

@@ -19,7 +19,8 @@ writer, including one in another process). ``":memory:"`` databases exist per co
 uses one shared connection and the lock guards every call.
 
 Layout: ``sessions`` (one column per ``SessionInfo`` field), ``samples`` (session_id, seq, frame_index,
-t_ms, body JSON text; primary key (session_id, seq), index (session_id, t_ms)), ``reports``, ``documents``
+t_ms, body JSON text; primary key (session_id, seq), indexes (session_id, t_ms) and (session_id,
+frame_index)), ``reports``, ``documents``
 (collection, doc_id, session_id, body JSON), ``blobs``, and ``schema_version`` (one row).
 """
 
@@ -82,6 +83,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX documents_session ON documents (session_id)",
         "CREATE TABLE blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL)",
     ),
+    # which of a batch's frame indices a session has, for idempotent appends (not UNIQUE: a database
+    # written before version 2 may hold frame indices reused after a crash)
+    2: ("CREATE INDEX samples_frame ON samples (session_id, frame_index)",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -319,6 +323,16 @@ class SQLiteStore:
             raise _not_found(session_id)
         with self._tx(write=True) as conn:
             count = self._require_session(conn, session_id)
+            wanted = base.batch_frame_indices(rows)
+            if wanted:
+                stored = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT frame_index FROM samples WHERE session_id = ? AND frame_index BETWEEN ? AND ?",
+                        (session_id, wanted[0], wanted[-1]),
+                    )
+                }
+                rows = base.drop_replays(rows, stored)
             if rows:
                 conn.executemany(
                     "INSERT INTO samples (session_id, seq, frame_index, t_ms, body) VALUES (?, ?, ?, ?, ?)",

@@ -12,10 +12,12 @@ from PIL import Image
 from gazescope.analytics.aoi import AOI
 from gazescope.analytics.events import Fixation, ScreenGeometry
 from gazescope.analytics.heatmap import (
+    HeatmapGrid,
     aggregate_heatmap,
     density_grid,
     heatmap_sigma_px,
     render_gaze_trail_png,
+    render_heatmap_overlay_png,
     render_heatmap_png,
     render_scanpath_png,
     session_heatmap,
@@ -104,6 +106,25 @@ def test_pngs_decode_with_the_promised_size(make_sample):
         1280,
         720,
     )
+
+
+def test_overlay_png_is_the_map_alone_with_its_peak_in_place():
+    sigma = 40.0
+    d = density_grid([1500, 300], [800, 200], [3, 1], width_px=1920, height_px=1080, sigma_px=sigma)
+    grid = HeatmapGrid(d, 1920.0, 1080.0, 10.0, sigma, 2, 1)
+    with Image.open(io.BytesIO(render_heatmap_overlay_png(grid))) as im:
+        rgba = np.asarray(im.convert("RGBA"))
+    assert rgba.shape == (1080, 1920, 4)
+    alpha = rgba[..., 3]
+    assert alpha[0, 0] == 0 and alpha[540, 960] == 0  # nobody looked there: transparent
+    assert alpha[800, 1500] == round(0.65 * 255) and alpha[200, 300] > 0
+    with Image.open(io.BytesIO(render_heatmap_overlay_png(grid, max_side_px=960))) as im:
+        assert im.size == (960, 540)
+    empty = HeatmapGrid(np.zeros_like(d), 1920.0, 1080.0, 10.0, sigma, 0, 0)
+    with Image.open(io.BytesIO(render_heatmap_overlay_png(empty))) as im:
+        assert im.size == (1920, 1080) and np.asarray(im.convert("RGBA"))[..., 3].max() == 0
+    with pytest.raises(ValidationError):
+        render_heatmap_overlay_png(grid, max_alpha=2.0)
 
 
 def test_bad_stimulus_and_sizes(make_sample):

@@ -11,30 +11,11 @@ from fastapi import HTTPException
 from gazescope.api.logs import KeyValueFormatter, RedactTokenFilter
 from gazescope.api.routes.sessions import parse_time_ms
 from gazescope.api.security import bearer_token, origin_allowed, token_ok
-from gazescope.api.wire import EyeContactWire, GazeServiceWire, NativeWire, ProtocolError
+from gazescope.api.wire import NativeWire, ProtocolError
 from gazescope.config import Settings
-from gazescope.domain import GazeSample
-
-SAMPLE = GazeSample(
-    t_ms=100.0,
-    frame_index=3,
-    face_detected=True,
-    confidence=0.8,
-    pupil_left_px=(330.0, 200.0),
-    pupil_right_px=(290.0, 201.0),
-    horizontal_ratio=0.7,
-    vertical_ratio=0.5,
-    direction="left",
-    ear_left=0.3,
-    ear_right=0.28,
-    gaze_vector=(0.1, -0.2),
-    eye_contact=True,
-    eye_contact_pct=42.0,
-    attention_score=0.9,
-).to_dict()
 
 
-def test_native_wire_reads_frames_and_typed_messages():
+def test_native_wire_reads_frames_and_typed_messages(sample_dict):
     w = NativeWire()
     assert w.parse_bytes(b"\xff\xd8jpeg").payload == b"\xff\xd8jpeg"
     m = w.parse_text(json.dumps({"type": "frame", "data": "AAAA", "t_ms": 12.5}))
@@ -53,7 +34,7 @@ def test_native_wire_reads_frames_and_typed_messages():
         with pytest.raises(ProtocolError) as exc:
             w.parse_text(bad)
         assert exc.value.code == "bad_message"
-    out = w.sample(SAMPLE, m, 0.0)
+    out = w.sample(sample_dict, m, 0.0)
     assert out["type"] == "sample" and out["client_t_ms"] == 12.5 and out["frame_index"] == 3
     assert w.error("bad_frame", "corrupt", m) == {
         "type": "error",
@@ -61,54 +42,6 @@ def test_native_wire_reads_frames_and_typed_messages():
         "message": "corrupt",
         "client_t_ms": 12.5,
     }
-
-
-def test_gaze_service_wire_matches_python_gaze_data():
-    w = GazeServiceWire()
-    assert w.parse_text("  /9j/4AAQ").payload == "/9j/4AAQ"
-    assert w.parse_text("data:image/jpeg;base64,/9j/").payload == "data:image/jpeg;base64,/9j/"
-    for key in ("frame", "image", "data"):
-        assert w.parse_text(json.dumps({key: "AAAA", "timestamp": 5})).client_t_ms == 5.0
-    assert w.parse_text('{"type": "ping"}').type == "ping"
-    with pytest.raises(ProtocolError):
-        w.parse_text('{"something": 1}')
-    out = w.sample(SAMPLE, w.parse_text("AAAA"), 1234.0)
-    assert out == {
-        "timestamp": 1234.0,
-        "pupil_left": [330.0, 200.0],
-        "pupil_right": [290.0, 201.0],
-        "horizontal_ratio": 0.7,
-        "vertical_ratio": 0.5,
-        "is_left": True,
-        "is_right": False,
-        "is_center": False,
-        "is_blinking": False,
-        "attention_score": 0.9,
-        "frame_processed": True,
-    }
-    blinking = w.sample({**SAMPLE, "is_blinking": True}, w.parse_text("AAAA"), 0.0)
-    assert blinking["is_blinking"] and not (blinking["is_left"] or blinking["is_center"])
-    err = w.error("bad_frame", "corrupt")
-    assert err["frame_processed"] is False and err["error"] == "bad_frame" and err["pupil_left"] is None
-
-
-def test_eye_contact_wire_matches_seed_002():
-    w = EyeContactWire()
-    m = w.parse_text('{"type": "frame", "data": "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQ"}')
-    assert m.type == "frame" and m.payload.startswith("data:image/jpeg")
-    out = w.sample(SAMPLE, m, 1640995200000.7)
-    assert out == {
-        "t": 1640995200000,
-        "earLeft": 0.3,
-        "earRight": 0.28,
-        "blink": False,
-        "eyeContact": True,
-        "eyeContactPct": 0.42,
-        "gazeVector": [0.1, -0.2],
-        "conf": 0.8,
-    }
-    no_face = w.sample(GazeSample(t_ms=0.0, frame_index=0, face_detected=False).to_dict(), m, 0.0)
-    assert no_face["gazeVector"] == [0.0, 0.0] and no_face["earLeft"] == 0.0 and no_face["conf"] == 0.0
 
 
 def test_origin_allowlist():

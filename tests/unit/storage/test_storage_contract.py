@@ -228,6 +228,30 @@ def test_samples_keep_content_and_insertion_order(store: Store) -> None:
     assert store.get_samples("s") == batch
 
 
+def test_append_is_idempotent_by_frame_index(store: Store, make_samples) -> None:
+    """A batch retried after its commit's reply was lost (issue 9, defect 5) is not stored twice: samples
+    at or below the highest stored frame_index are replays, skipped and counted as done."""
+    store.create_session(sess("s"))
+    first, second = make_samples(30), make_samples(30, first_frame=30)
+    assert store.append_samples("s", first) == 30
+    assert store.append_samples("s", first) == 30  # the whole batch again
+    assert store.append_samples("s", first + second) == 60  # the lost batch with the next one
+    assert store.append_samples("s", second[:5]) == 60
+    assert (
+        store.append_samples("s", [*make_samples(2, first_frame=60), *make_samples(2, first_frame=60)]) == 62
+    )
+    got = store.get_samples("s")
+    assert [g["frame_index"] for g in got] == list(range(62))
+    assert got == first + second + make_samples(2, first_frame=60)
+    assert store.get_session("s").sample_count == 62
+    untagged = [{"t_ms": 1.0, "label": "no frame index"}]
+    assert store.append_samples("s", untagged) == 63
+    assert store.append_samples("s", untagged) == 64  # without frame_index nothing identifies a replay
+    store.delete_session("s")
+    store.create_session(sess("s"))  # a new session of the same id starts afresh
+    assert store.append_samples("s", first[:3]) == 3
+
+
 def test_new_sessions_start_empty(store: Store) -> None:
     store.create_session(sess("s"))
     assert store.get_samples("s") == [] and store.count_samples("s") == 0

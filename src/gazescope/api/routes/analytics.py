@@ -55,9 +55,9 @@ from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
-from gazescope.domain import AttentionState, SessionInfo
+from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
-from gazescope.storage import Store
+from gazescope.storage import Store, frame_indices
 
 STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
@@ -591,6 +591,18 @@ SourceQ = Annotated[
     Source, Query(description="fixations (duration-weighted centroids) or samples (every valid point).")
 ]
 Caption = Annotated[bool, Query(description="Write a caption (counts, kernel) at the top left.")]
+VideoT = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        allow_inf_nan=False,
+        description="Video stimuli: the moment (s) whose heatmap is drawn on its frame.",
+    ),
+]
+VideoWindow = Annotated[
+    float,
+    Query(gt=0, le=3600, allow_inf_nan=False, description="Video stimuli: window width (s) around t_s."),
+]
 
 
 def _png_response(png: bytes, filename: str, **headers: str) -> Response:
@@ -655,10 +667,26 @@ async def get_session_heatmap(
     source: SourceQ = "fixations",
     method: Method = "idt",
     caption: Caption = True,
+    t_s: VideoT = None,
+    window_s: VideoWindow = 2.0,
+    stimulus_id: Annotated[
+        str | None, Query(description="With t_s: the video (default the session's).")
+    ] = None,
 ) -> Response:
     """Gaze heatmap of the session (Gaussian kernel from its calibration accuracy); on white, on the
     session's stimulus (``?overlay=1``) or transparent (``?transparent=1``). 422 ``no_gaze`` when the
-    session has no calibrated gaze."""
+    session has no calibrated gaze. With ``t_s``: the heatmap of that moment of a video stimulus drawn on
+    its frame (:mod:`gazescope.api.video_analytics`)."""
+    if t_s is not None:
+        from gazescope.api.video_analytics import moment_png
+
+        video = stimulus_id or (await service.get_session(state, session_id)).stimulus_id
+        if not video:
+            raise ValidationError(f"session {session_id!r} has no video stimulus: give ?stimulus_id=")
+        png = await moment_png(
+            state, video, [session_id], t_s, window_s, source=source, method=method, caption=caption
+        )
+        return _png_response(png, f"{session_id}-heatmap-{t_s:g}s.png")
     return await _session_png(
         state,
         session_id,
@@ -747,15 +775,6 @@ class GazeAccepted(BaseModel):
     sample_count: int
 
 
-def _client_attention(sample: Mapping[str, Any]) -> str:
-    """Attention state of a client gaze sample, with the tracker's meanings
-    (:class:`gazescope.domain.AttentionState`): ``focused`` when the point is on the screen, ``looking_away``
-    when it is off the screen, ``absent`` when the client had no gaze (face not found)."""
-    if sample.get("screen_x_px") is None:
-        return AttentionState.ABSENT.value
-    return (AttentionState.LOOKING_AWAY if sample.get("on_screen") is False else AttentionState.FOCUSED).value
-
-
 @router.post("/api/sessions/{session_id}/gaze", response_model=GazeAccepted)
 async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccepted:
     """Store client-side gaze points as samples (``analytics.events.gaze_points_to_samples``) so the
@@ -765,9 +784,9 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
     running (409 when ended) and must not be tracked over its WebSocket at the same time (409).
 
     Each stored sample gets ``source: "client_gaze"`` and an ``attention_state`` read from its point
-    (:func:`_client_attention`), so the report's attention time shares and focus % mean something; eye
+    (:func:`~gazescope.analytics.events.client_gaze_samples`), so the report's attention time shares and focus % mean something; eye
     contact, blinks, EAR and head pose are not measured by such clients and stay absent."""
-    from gazescope.analytics.events import gaze_points_to_samples
+    from gazescope.analytics.events import client_gaze_samples
 
     if (body.screen_w_px is None) != (body.screen_h_px is None):
         raise HTTPException(422, "give both screen_w_px and screen_h_px, or neither")
@@ -800,23 +819,22 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                     "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
                     "with the points",
                 )
-            samples = gaze_points_to_samples(
-                [p.model_dump() for p in body.points], screen_w_px=w, screen_h_px=h
+            cont = await state.io(frame_indices.continuation, state.store, session_id)
+            # frame indices continue the session's (appends skip reused ones)
+            samples = client_gaze_samples(
+                [p.model_dump() for p in body.points],
+                screen_w_px=w,
+                screen_h_px=h,
+                first_index=cont.next_frame_index,
             )
-            count = await state.io(state.store.count_samples, session_id)
-            if count:
-                last = await state.io(state.store.get_samples, session_id, start=count - 1, limit=1)
-                last_t = last[0].get("t_ms") if last else None
+            if cont.last_sample:
+                last_t = cont.last_sample.get("t_ms")
                 if isinstance(last_t, int | float) and samples[0]["t_ms"] < last_t:
                     raise HTTPException(
                         409,
                         f"points go back in time: the first t_ms {samples[0]['t_ms']} is before the last "
                         f"stored sample's {last_t}",
                     )
-            for s in samples:
-                s["frame_index"] += count
-                s["source"] = "client_gaze"
-                s["attention_state"] = _client_attention(s)
             total = await state.io(state.store.append_samples, session_id, samples)
     finally:
         state.release_session_lock(session_id)
@@ -875,9 +893,21 @@ async def get_stimulus_heatmap(
     source: SourceQ = "fixations",
     method: Method = "idt",
     caption: Caption = True,
+    t_s: VideoT = None,
+    window_s: VideoWindow = 2.0,
 ) -> Response:
     """Aggregate heatmap of every session on the stimulus (or ``?sessions=a,b``), each viewer weighing
-    the same, drawn on the stimulus by default. Header ``X-Gazescope-Sessions``: sessions drawn."""
+    the same, drawn on the stimulus by default. Header ``X-Gazescope-Sessions``: sessions drawn. With
+    ``t_s`` (video stimuli): the window ``window_s`` around that moment over every session that watched
+    it, drawn on the frame at ``t_s``."""
+    if t_s is not None:
+        from gazescope.api.video_analytics import moment_png
+
+        png = await moment_png(
+            state, stimulus_id, _session_list(sessions), t_s, window_s, source=source, method=method,
+            caption=caption,
+        )  # fmt: skip
+        return _png_response(png, f"stimulus-{stimulus_id}-heatmap-{t_s:g}s.png")
     if overlay is None:
         overlay = not transparent
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=overlay)

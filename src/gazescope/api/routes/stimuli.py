@@ -7,6 +7,9 @@
 * ``GET /api/stimuli`` (newest first), ``GET /api/stimuli/{id}`` (with its AOIs),
   ``GET /api/stimuli/{id}/image`` (the stored bytes), ``DELETE /api/stimuli/{id}`` (image, document and
   AOIs; sessions keep their ``stimulus_id`` and are analysed on the screen from then on).
+* Videos (MP4/WebM, :mod:`gazescope.api.stimulus_videos`): the same ``POST`` (at most
+  ``Settings.max_stimulus_video_bytes``), ``kind: "video"`` with ``fps``, ``frame_count``, ``duration_s``;
+  ``GET /api/stimuli/{id}/video`` serves the file with range requests; ``/image`` is its first frame.
 * ``PUT /api/stimuli/{id}/aois`` with ``{"aois": [AOI, ...]}`` replaces the AOI list (each AOI as
   :class:`gazescope.analytics.aoi.AOI`: ``{"name", "kind": "rect", "x_px", "y_px", "w_px", "h_px"}`` or
   ``{"name", "kind": "polygon", "points_px": [[x, y], ...]}`` in stimulus pixels; names unique; every AOI
@@ -24,6 +27,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile, status
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.aoi import AOI, parse_aois
@@ -33,7 +37,15 @@ from gazescope.api.models import ErrorOut
 from gazescope.api.routes.analytics import STIMULI, STIMULUS_AOIS, load_stimulus, stimulus_blob_key
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
+from gazescope.api.stimulus_videos import (
+    create_video_stimulus,
+    delete_video_files,
+    is_video,
+    media_type,
+    video_path,
+)
 from gazescope.errors import FrameTooLargeError, NotFoundError, ValidationError
+from gazescope.vision.video import sniff_video_format
 
 MAX_AOIS = 500
 """Most AOIs on one stimulus."""
@@ -69,14 +81,23 @@ class StimulusOut(BaseModel):
     aoi_count: int = 0
     image_url: str
     aois: list[dict[str, Any]] | None = None
+    kind: str = "image"
+    video_url: str | None = None
+    fps: float | None = None
+    frame_count: int | None = None
+    duration_s: float | None = None
 
     @classmethod
     def of(cls, doc: dict[str, Any], aois: list[dict[str, Any]] | None, *, detail: bool) -> StimulusOut:
         fields = {
             k: doc[k] for k in ("id", "name", "width_px", "height_px", "format", "bytes", "created_at_ms")
         }
+        video = {k: doc[k] for k in ("fps", "frame_count", "duration_s") if k in doc}
+        if doc.get("kind") == "video":
+            video.update(kind="video", video_url=f"/api/stimuli/{doc['id']}/video")
         return cls(
             **fields,
+            **video,
             aoi_count=len(aois or []),
             image_url=f"/api/stimuli/{doc['id']}/image",
             aois=(aois or []) if detail else None,
@@ -109,13 +130,21 @@ def _decode(data: bytes, max_bytes: int, max_w: int, max_h: int) -> tuple[str, i
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StimulusOut)
 async def create_stimulus(
     state: State,
-    file: Annotated[UploadFile, File(description="The stimulus image, JPEG or PNG.")],
+    file: Annotated[UploadFile, File(description="The stimulus: a JPEG/PNG image or an MP4/WebM video.")],
     name: Annotated[str | None, Form(max_length=200, description="Label (default: the file name).")] = None,
 ) -> StimulusOut:
-    """Upload a stimulus image (JPEG/PNG). 413 over the size limits, 400 for a file that is not a
-    decodable JPEG/PNG."""
+    """Upload a stimulus image (JPEG/PNG) or video (MP4/WebM, see :mod:`gazescope.api.stimulus_videos`).
+    413 over the size limits, 400 for a file that does not decode."""
     s = state.settings
-    data = await file.read(s.max_stimulus_bytes + 1)
+    data = await file.read(max(s.max_stimulus_bytes, s.max_stimulus_video_bytes) + 1)
+    label = (name or "").strip() or (file.filename or "").strip()[:200] or None
+    video_fmt = sniff_video_format(data[:16])
+    if video_fmt is not None:
+        try:
+            doc = await create_video_stimulus(state, data, video_fmt, label)
+        except FrameTooLargeError as exc:
+            raise HTTPException(413, exc.message) from None
+        return StimulusOut.of(doc, [], detail=True)
     if len(data) > s.max_stimulus_bytes:
         raise HTTPException(413, f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes")
     try:
@@ -125,7 +154,7 @@ async def create_stimulus(
     except FrameTooLargeError as exc:
         raise HTTPException(413, exc.message) from None
     sid = uuid.uuid4().hex
-    label = (name or "").strip() or (file.filename or "").strip()[:200] or sid
+    label = label or sid
     doc = {
         "id": sid,
         "name": label,
@@ -184,10 +213,30 @@ async def get_stimulus_image(state: State, stimulus_id: str) -> Response:
     return Response(stim.image, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.get(
+    "/{stimulus_id}/video",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}, "video/webm": {}}}, 206: {"description": "A byte range"}},
+)
+async def get_stimulus_video(state: State, stimulus_id: str) -> FileResponse:
+    """The stored video (``video/mp4`` or ``video/webm``), with range requests (206) for seeking players.
+    404 ``not_a_video`` for an image stimulus."""
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    path = await video_path(state, stim.doc)
+    return FileResponse(
+        path, media_type=media_type(stim.doc), headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+router.add_api_route("/{stimulus_id}/video", get_stimulus_video, methods=["HEAD"], include_in_schema=False)
+
+
 @router.delete("/{stimulus_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_stimulus(state: State, stimulus_id: str) -> Response:
     """Delete the stimulus: its document, image and AOIs (204; 404 when unknown)."""
-    await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
+    if is_video(stim.doc):
+        await delete_video_files(state, stim.doc)
     await state.io(state.store.delete_document, STIMULUS_AOIS, stimulus_id)
     await state.io(state.store.delete_document, STIMULI, stimulus_id)
     await state.io(state.store.delete_blob, stimulus_blob_key(stimulus_id))
@@ -214,6 +263,10 @@ async def put_aois(state: State, stimulus_id: str, body: AOIList) -> AOIListOut:
     """Replace the stimulus' AOIs (422 naming the first invalid AOI; nothing is stored then)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
     parsed = check_aois(body.aois, *stim.size_px)
+    duration = stim.doc.get("duration_s")
+    for a in parsed:
+        if is_video(stim.doc) and a.start_s is not None and a.start_s >= float(duration or 0.0):
+            raise ValidationError(f"AOI {a.name!r} starts at {a.start_s:g} s, after the video ends")
     out = [_aoi_json(a) for a in parsed]
     doc = {"stimulus_id": stimulus_id, "aois": out, "updated_at_ms": round(time.time() * 1000.0, 3)}
     await state.io(state.store.put_document, STIMULUS_AOIS, stimulus_id, doc)

@@ -129,8 +129,9 @@ async def run_tracking(
             if implicit is not None:  # seed sessions end with their connection, however it ends
                 try:
                     await service.end_session(state, session_id)
-                except GazescopeError as exc:
+                except GazescopeError as exc:  # the store is down: end it once the store is back
                     logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
+                    state.backlog.hold_end(session_id)
     finally:
         gauge.dec()
         assert state.ws_slots is not None

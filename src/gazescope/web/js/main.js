@@ -8,6 +8,7 @@ import { GazeLayer } from "./gaze.js";
 import { Observer, deleteSession, forgetStimuli, showAggregate, showDashboard, showReport } from "./review.js";
 import { FrameSender, TrackingClient } from "./tracker.js";
 import { fmt, hideBanner, showBanner } from "./ui.js";
+import { playVideoStimulus } from "./video_stimulus.js";
 
 const $ = (id) => document.getElementById(id);
 const USER_KEY = "gazescope.userId";
@@ -554,8 +555,9 @@ async function startStimulusRecording() {
   gazeLayer.stop();
   const layer = $("stimulus-layer");
   const img = $("stimulus-img");
+  img.hidden = st.kind === "video";
   try {
-    img.src = await imageUrl(`/api/stimuli/${encodeURIComponent(st.id)}/image`);
+    if (st.kind !== "video") img.src = await imageUrl(`/api/stimuli/${encodeURIComponent(st.id)}/image`);
   } catch (err) {
     showBanner(`The stimulus image could not be loaded: ${err.message}`);
     return;
@@ -572,6 +574,8 @@ async function startStimulusRecording() {
   const started = performance.now();
   const hud = $("stimulus-hud");
   app.recording = { sessionId: s.id, samples: 0, wasShowing };
+  if (st.kind === "video")
+    app.recording.stopVideo = playVideoStimulus($("stimulus-video"), st, (m) => client.send(m), stopStimulusRecording);
   layer.dataset.recording = s.id;
   const tick = () => {
     if (!app.recording) return;
@@ -586,6 +590,7 @@ async function startStimulusRecording() {
 async function stopStimulusRecording() {
   if (!app.recording) return;
   clearTimeout(app.recording.timer);
+  if (app.recording.stopVideo) app.recording.stopVideo();
   app.recording = null;
   $("stimulus-layer").hidden = true;
   delete $("stimulus-layer").dataset.recording;

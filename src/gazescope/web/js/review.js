@@ -381,6 +381,7 @@ export async function showAggregate(kind, id) {
   chips.innerHTML = "";
   img.textContent = "loading…";
   $("agg-report").hidden = true;
+  $("agg-overlay").hidden = true;
   const stims = await stimuli();
   const sessions = await api(`/api/sessions?limit=1000&${kind === "user" ? "user_id" : "stimulus_id"}=${enc}`);
   if (kind === "user") {
@@ -417,6 +418,10 @@ export async function showAggregate(kind, id) {
   if (await has("GET", "/api/stimuli/{stimulus_id}/report.html")) {
     $("agg-report").href = withToken(`/api/stimuli/${enc}/report.html`);
     $("agg-report").hidden = false;
+  }
+  if (stims.some((s) => s.id === id && s.kind === "video")) {
+    $("agg-overlay").href = withToken(`/api/stimuli/${enc}/video/overlay.mp4`); // every viewer's gaze heatmap over the video
+    $("agg-overlay").hidden = false;
   }
   await load();
 }

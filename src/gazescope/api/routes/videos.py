@@ -1,0 +1,89 @@
+"""Analyses of video stimuli over every session that watched them (:mod:`gazescope.api.video_analytics`).
+
+* ``GET /api/stimuli/{id}/video/report`` (``?window_s=``, ``?sessions=a,b``, ``?method=``): fixations per
+  time window and AOI figures inside each AOI's time range, per session and aggregated.
+* ``GET /api/stimuli/{id}/video/overlay.mp4`` (``?mode=heatmap|points``, ``?window_s=``, ``?sessions=``):
+  the video with the viewers' gaze drawn over it, rendered on request (kept for the same inputs).
+* The heatmap of one moment is ``GET /api/stimuli/{id}/heatmap.png?t_s=&window_s=`` (and
+  ``/api/sessions/{id}/heatmap.png?t_s=`` for one session), in :mod:`gazescope.api.routes.analytics`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+
+from gazescope.api.limits import GuardedRoute
+from gazescope.api.models import ErrorOut
+from gazescope.api.security import require_token
+from gazescope.api.state import AppState, get_state
+from gazescope.api.video_analytics import load_video, load_viewers, overlay_file, video_report
+from gazescope.storage.video_files import VideoFiles
+
+router = APIRouter(
+    route_class=GuardedRoute,
+    prefix="/api/stimuli",
+    tags=["video stimuli"],
+    dependencies=[Depends(require_token)],
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+State = Annotated[AppState, Depends(get_state)]
+Sessions = Annotated[str | None, Query(description="Comma-separated session ids (default: every viewer).")]
+Window = Annotated[float, Query(gt=0, le=3600, allow_inf_nan=False, description="Window width in seconds.")]
+
+
+def _ids(sessions: str | None) -> list[str] | None:
+    ids = [s.strip() for s in (sessions or "").split(",") if s.strip()]
+    return ids or None
+
+
+async def _viewers(state: AppState, stimulus_id: str, sessions: str | None, method: str = "idt") -> Any:
+    stim = await state.io(load_video, state.store, stimulus_id)
+    viewers = await state.io(
+        load_viewers,
+        state.store,
+        stim,
+        _ids(sessions),
+        profiles_dir=state.settings.profiles_dir,
+        method=method,
+    )
+    return stim, viewers
+
+
+@router.get("/{stimulus_id}/video/report")
+async def get_video_report(
+    state: State,
+    stimulus_id: str,
+    window_s: Window = 1.0,
+    sessions: Sessions = None,
+    method: Annotated[Literal["idt", "ivt"], Query()] = "idt",
+) -> dict[str, Any]:
+    """Fixations per time window and AOI figures (TTFF, dwell ... inside each AOI's time range) over the
+    sessions that watched the video. 422 ``not_a_video`` for an image stimulus."""
+    stim, viewers = await _viewers(state, stimulus_id, sessions, method)
+    return await state.cpu(video_report, stim, viewers, window_s)
+
+
+@router.get(
+    "/{stimulus_id}/video/overlay.mp4",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}},
+)
+async def get_video_overlay(
+    state: State,
+    stimulus_id: str,
+    mode: Annotated[Literal["heatmap", "points"], Query()] = "heatmap",
+    window_s: Window = 1.0,
+    sessions: Sessions = None,
+) -> FileResponse:
+    """The video with the viewers' gaze heatmap (or gaze points) over every frame, as MP4 with the
+    video's frame count, size and rate. 422 ``no_gaze`` when no viewer has calibrated gaze."""
+    stim, viewers = await _viewers(state, stimulus_id, sessions)
+    files = VideoFiles(state.settings.stimulus_video_dir)
+    path = await state.cpu(
+        overlay_file, files, state.store, stim, viewers, mode=mode, window_s=window_s,
+        max_frames=state.settings.video_overlay_max_frames,
+    )  # fmt: skip
+    return FileResponse(path, media_type="video/mp4", filename=f"{stimulus_id}-{mode}-overlay.mp4")

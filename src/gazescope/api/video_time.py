@@ -1,0 +1,106 @@
+"""Video time on the tracking WebSocket: samples recorded while a video stimulus plays carry
+``stimulus_id`` and ``video_t_s``.
+
+The client says where the video is with ``{"type": "stimulus_time", "stimulus_id": "<video stimulus>",
+"video_t_s": 12.3, "playing": true}`` on play, pause, seek and about once a second (``"stimulus_id":
+null`` when it stops showing a video); frames between reports are stamped by
+:class:`~gazescope.tracking.video_clock.VideoClock`. No reply; a stimulus that is not a video is answered
+with an ``error`` (``stimulus_not_found`` / ``not_a_video``).
+
+Every video a session watched is recorded as a document of :data:`VIDEO_VIEWS` linked to the session
+(deleted with it), so the analyses of a video find every session that watched it
+(:func:`sessions_watching`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from gazescope.api.routes.analytics import load_stimulus
+from gazescope.api.tracking import TrackingConnection, register_message_handler
+from gazescope.api.wire import Inbound
+from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.errors import NotFoundError, ValidationError
+from gazescope.storage import Store
+from gazescope.storage.base import SESSION_ID_RE
+from gazescope.tracking.video_clock import VideoClock
+
+VIDEO_VIEWS = "video_views"
+"""Store collection: one document per (session, video) watched: ``session_id``, ``stimulus_id``."""
+
+
+def record_video_view(store: Store, session_id: str, stimulus_id: str) -> None:
+    """Note that ``session_id`` watched the video ``stimulus_id`` (idempotent)."""
+    doc_id = f"{session_id}:{stimulus_id}"
+    doc = {"id": doc_id, "session_id": session_id, "stimulus_id": stimulus_id, "at_ms": time.time() * 1000.0}
+    store.put_document(VIDEO_VIEWS, doc_id, doc)
+
+
+def sessions_watching(store: Store, stimulus_id: str) -> list[str]:
+    """Ids of the sessions that watched the video: recorded views and sessions created on it."""
+    ids = [str(d["session_id"]) for d in store.list_documents(VIDEO_VIEWS, stimulus_id=stimulus_id)]
+    ids += [i.id for i in store.list_sessions(stimulus_id=stimulus_id, limit=1000)]
+    return list(dict.fromkeys(ids))
+
+
+def session_clock_ms(conn: TrackingConnection) -> float:
+    """Now on the session clock (ms since the session was created), the clock of samples' ``t_ms``."""
+    return time.time() * 1000.0 - conn.session.created_at_ms
+
+
+class _ClockState:
+    def __init__(self, conn: TrackingConnection) -> None:
+        self.clock = VideoClock()
+        self.seen: set[str] = set()
+        self.durations: dict[str, float | None] = {}
+        conn.add_frame_hook(self.stamp)
+
+    def stamp(
+        self, inbound: Inbound, ff: FrameFeatures, sample: GazeSample, rgb: Any
+    ) -> dict[str, Any] | None:
+        moment = self.clock.at(sample.t_ms)
+        return moment.to_fields() if moment is not None else None
+
+
+def _clock_of(conn: TrackingConnection) -> _ClockState:
+    st = getattr(conn, "_gs_video_clock", None)
+    if st is None:
+        st = _ClockState(conn)
+        conn._gs_video_clock = st  # type: ignore[attr-defined]
+    return st
+
+
+async def handle_stimulus_time(conn: TrackingConnection, inbound: Inbound) -> None:
+    """``stimulus_time``: where the video is now (see the module docstring)."""
+    b = inbound.body
+    sid = b.get("stimulus_id")
+    st = _clock_of(conn)
+    now = session_clock_ms(conn)
+    if sid is None:
+        st.clock.report(None, 0.0, now, playing=False, duration_s=None)
+        return
+    if not isinstance(sid, str) or not SESSION_ID_RE.match(sid):
+        raise ValidationError("stimulus_id must be a stimulus id or null")
+    t = b.get("video_t_s")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+        raise ValidationError("video_t_s must be a finite number of seconds >= 0")
+    playing = b.get("playing", True)
+    if not isinstance(playing, bool):
+        raise ValidationError("playing must be true or false")
+    if sid not in st.durations:
+        try:
+            stim = await conn.state.io(load_stimulus, conn.state.store, sid, image=False)
+        except NotFoundError:
+            raise NotFoundError(f"no stimulus {sid!r}", code="stimulus_not_found") from None
+        if stim.doc.get("kind") != "video":
+            raise ValidationError(f"stimulus {sid!r} is not a video", code="not_a_video")
+        st.durations[sid] = float(stim.doc["duration_s"]) if stim.doc.get("duration_s") else None
+    if sid not in st.seen:
+        await conn.state.io(record_video_view, conn.state.store, conn.session_id, sid)
+        st.seen.add(sid)
+    st.clock.report(sid, float(t), now, playing=playing, duration_s=st.durations[sid])
+
+
+register_message_handler("stimulus_time", handle_stimulus_time)

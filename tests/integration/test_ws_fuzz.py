@@ -148,7 +148,9 @@ def is_reply(msg: dict[str, Any]) -> bool:
     if msg.get("type") in ("sample", "error", "pong", "calibration_started", "calibration_cancelled",
                            "calibration_applied", "drift_started", "drift_result", "calibration_result"):  # fmt: skip
         return True
-    if "frame_processed" in msg:  # seed 001's PythonGazeData (a sample or an error)
+    if msg.get("type") == "gaze_data" and "frame_processed" in msg.get(
+        "data", {}
+    ):  # seed 001 (a sample or an error)
         return True
     return "t" in msg and "earLeft" in msg  # seed 002's metrics
 
@@ -216,7 +218,8 @@ def test_fuzzed_frames_and_messages_are_all_answered_while_a_bystander_streams(s
                     unanswered.append((str(item)[:120], raw[:200]))
                     continue
                 answered += 1
-                key = msg.get("code") or msg.get("error") or msg.get("type") or "metrics"
+                inner = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+                key = msg.get("code") or inner.get("error") or msg.get("type") or "metrics"
                 kinds[key] = kinds.get(key, 0) + 1
                 assert time.monotonic() - t_start < TIME_LIMIT_S, "fuzz run over its time limit"
         return {"route": route, "answered": answered, "unanswered": unanswered, "kinds": kinds}

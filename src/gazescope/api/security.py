@@ -38,8 +38,8 @@ LOCAL_ORIGIN_RE = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 _LOCAL_ORIGIN = re.compile(LOCAL_ORIGIN_RE + r"\Z")
 
 #: Paths whose state-changing requests any origin may make (no cross-site check): seed 003's ``POST /upload``,
-#: posted by the seed's ``file://`` page (``Origin: null``), which answers CORS for any origin. The one place
-#: such exemptions are listed.
+#: posted by the seed's ``file://`` page (``Origin: null``), which answers CORS for any origin itself (it is
+#: in :data:`gazescope.api.seeds.CORS_OWN_PATHS`). The one place such exemptions are listed.
 CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/upload"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

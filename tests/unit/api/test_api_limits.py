@@ -311,8 +311,10 @@ def test_cross_site_state_changes_are_403(client: TestClient) -> None:
 
 def test_seed_003_upload_is_exempt(client: TestClient) -> None:
     from gazescope.api.security import CSRF_EXEMPT_PATHS
+    from gazescope.api.seeds import CORS_OWN_PATHS
 
     assert "/upload" in CSRF_EXEMPT_PATHS
+    assert CSRF_EXEMPT_PATHS <= CORS_OWN_PATHS  # an exempt path answers CORS for any origin itself
     r = client.post("/upload", content=b"{}", headers={"Origin": "null", "content-type": "application/json"})
     assert r.status_code != 403  # whatever the route answers, the cross-site check does not refuse it
 

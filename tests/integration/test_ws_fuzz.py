@@ -212,7 +212,12 @@ def test_fuzzed_frames_and_messages_are_all_answered_while_a_bystander_streams(s
                 assert json.loads(await ws.recv())["type"] == "session"
             for item in mine:
                 await ws.send(item)
-                raw = await asyncio.wait_for(ws.recv(), 30)
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 30)
+                except websockets.ConnectionClosed as exc:
+                    raise AssertionError(
+                        f"{route}: connection dropped ({exc!r}) after {str(item)[:200]!r}\n{srv.log()[-4000:]}"
+                    ) from None
                 msg = json.loads(raw, parse_constant=_no_constants)
                 if not is_reply(msg):
                     unanswered.append((str(item)[:120], raw[:200]))

@@ -451,3 +451,25 @@ def test_a_cnn_fit_stops_at_its_cancel_flag() -> None:
     m.should_stop = should_stop
     with pytest.raises(FitStoppedError, match="after 3 epochs"):
         m.fit(X, Y)
+
+
+def test_a_non_string_type_is_an_error_on_every_route(client: TestClient) -> None:
+    """Found by the fuzz test: ``{"type": {}}`` on seed 002's ``/ws`` raised TypeError (unhashable) and
+    dropped the connection without a close frame."""
+    sid = new_session(client)
+    for route in (f"/ws/sessions/{sid}/track", f"/ws/session/{sid}/track", "/ws/gaze", "/ws"):
+        with client.websocket_connect(route) as ws:
+            if "/session" in route:
+                ws.receive_json()
+            for text in ('{"type": {}}', '{"type": []}', '{"type": 1}'):
+                ws.send_text(text)
+                msg = ws.receive_json()
+                inner = msg.get("data") if isinstance(msg.get("data"), dict) else msg
+                assert msg.get("type") in ("error", "gaze_data") and (
+                    inner.get("code") or inner.get("error")
+                ), (
+                    route,
+                    msg,
+                )
+            ws.send_text('{"type": "ping"}')
+            assert ws.receive_json()["type"] == "pong"

@@ -488,9 +488,11 @@ def bench_numbers(src: Path) -> None:
                         except ValueError:
                             valid = "NOT valid JSON"
                         msg = json.loads(raw)
-                        out.append(
-                            f"{name}: {msg.get('code') or msg.get('error') or msg.get('type')} ({valid})"
-                        )
+                        inner = (
+                            msg["data"] if isinstance(msg.get("data"), dict) else msg
+                        )  # seed 001's envelope
+                        what = inner.get("code") or inner.get("error") or msg.get("type")
+                        out.append(f"{name}: {what} ({valid})")
                 return out
 
             print(f"{route}: " + "; ".join(asyncio.run(run())))

@@ -41,10 +41,16 @@ def serve(
         str | None, typer.Option(help="Interface to bind (default GAZESCOPE_HOST or 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default GAZESCOPE_PORT or 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes on the port (default GAZESCOPE_WORKERS or 1); >1 needs Redis."),
+    ] = None,
 ) -> None:
     """Run the tracking service (FastAPI on uvicorn): REST API, WebSockets, browser app at /app/."""
     import uvicorn
 
+    if workers is not None:
+        os.environ["GAZESCOPE_WORKERS"] = str(workers)  # checked by Settings: > 1 only with Redis
     try:
         settings = Settings()
     except Exception as exc:  # pydantic.ValidationError: a bad GAZESCOPE_* value
@@ -52,7 +58,10 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     os.environ["GAZESCOPE_HOST"] = host  # the app factory reads Settings again: it must see the bound host
-    typer.echo(f"gazescope serving on http://{host}:{port}/ (store: {settings.store_kind})")
+    typer.echo(
+        f"gazescope serving on http://{host}:{port}/ (store: {settings.store_kind}, "
+        f"{settings.workers} process{'es' if settings.workers > 1 else ''})"
+    )
     uvicorn.run(
         "gazescope.api.app:create_app",
         factory=True,
@@ -63,6 +72,7 @@ def serve(
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         access_log=False,
+        workers=settings.workers if settings.workers > 1 else None,
     )
 
 
@@ -129,10 +139,28 @@ def analyze(
 def evaluate_blink(
     directory: Annotated[Path, typer.Argument(help="Folder with video clips and their .tag annotations.")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="'all': the current thresholds on every clip; 'loso': thresholds chosen on the other "
+            "subjects, scored on each held-out subject in turn (docs/evaluation.md)."
+        ),
+    ] = "all",
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder caching per-clip EAR series for --protocol loso (Face Mesh runs once a clip)."
+        ),
+    ] = Path.home() / ".cache" / "gazescope" / "ear-series",
 ) -> None:
     """Blink detection (causal tracker) against .tag annotations: per clip and overall P/R/F1."""
     from gazescope.evaluation.blink import evaluate_blinks
 
+    if protocol == "loso":
+        _evaluate_blink_loso(directory, cache, json_out)
+        return
+    if protocol != "all":
+        _fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
     try:
         res = evaluate_blinks(directory, Settings(), progress=True)
     except GazescopeError as exc:
@@ -154,6 +182,43 @@ def evaluate_blink(
     _write_json(res, json_out)
 
 
+def _evaluate_blink_loso(directory: Path, cache: Path | None, json_out: Path | None) -> None:
+    from gazescope.evaluation.blink_loso import evaluate_loso
+
+    try:
+        res = evaluate_loso(directory, Settings(), cache_dir=cache)
+    except GazescopeError as exc:
+        _fail(exc)
+    typer.echo(
+        f"{'held-out subject':<18} {'true':>5} {'det':>5} {'match':>5} {'F1':>6} {'F1 defaults':>12}  chosen"
+    )
+    for f in res["folds"]:
+        p = f["params"]
+        typer.echo(
+            f"{f['subject']:<18} {f['true']:>5} {f['detected']:>5} {f['matched']:>5} {f['f1']:>6.3f} "
+            f"{f['f1_defaults']:>12.3f}  thr {p['threshold_ratio']} rel {p['release_ratio']} "
+            f"depth {p['depth_ratio']} reopen {p['reopen_max_ms']:g} min {p['min_ms']:g}"
+        )
+    for name in ("loso", "defaults", "all_subjects_best"):
+        o = res[name]
+        label = {
+            "loso": "leave-subject-out",
+            "defaults": "defaults, all",
+            "all_subjects_best": "tuned on all",
+        }
+        typer.echo(
+            f"{label[name]:<18} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+            f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
+        )
+    for name, o in res["conditions"].items():
+        typer.echo(
+            f"  held out, {name:<14} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+            f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
+        )
+    typer.echo(f"grid points {res['grid_size']}, clips {res['clips']}")
+    _write_json(res, json_out)
+
+
 @evaluate_app.command("gaze")
 def evaluate_gaze_cmd(
     directory: Annotated[Path, typer.Argument(help="Folder with labels.csv and the images it names.")],
@@ -166,18 +231,46 @@ def evaluate_gaze_cmd(
         ),
     ] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="session: one sitting calibrates, the others are scored (data README); pooled: all other "
+            "sittings calibrate each sitting; online: as pooled, plus each click of the scored sitting "
+            "refits before the next (weighted --weight); profile: each sitting calibrates (weighted --weight) "
+            "pooled with the others but the scored one, the others are scored."
+        ),
+    ] = "session",
+    weight: Annotated[
+        float, typer.Option(help="--protocol online: weight of the new sitting's clicks.")
+    ] = 3.0,
+    stretch: Annotated[
+        bool, typer.Option(help="Ridge: per-axis slope stretch fitted by leave-one-out.")
+    ] = False,
 ) -> None:
     """Screen-point gaze accuracy: each session calibrates, the subject's other sessions are scored."""
     from gazescope.calibration.features import DEFAULT_ZOOMS
     from gazescope.evaluation.gaze import evaluate_gaze
 
+    params = {"stretch": True} if stretch else None
     try:
         res = evaluate_gaze(
-            directory, mapper=mapper, settings=Settings(), mirror=views, zooms=DEFAULT_ZOOMS if views else ()
+            directory,
+            mapper=mapper,
+            settings=Settings(),
+            mirror=views,
+            zooms=DEFAULT_ZOOMS if views else (),
+            mapper_params=params,
+            protocol=protocol,
+            weight=weight,
         )
     except GazescopeError as exc:
         _fail(exc)
-    typer.echo(f"mapper: {res['mapper']}" + (" (mirrored + zoomed views)" if views else ""))
+    typer.echo(
+        f"mapper: {res['mapper']}, protocol {protocol}"
+        + (f" (weight {weight:g})" if protocol in ("online", "profile") else "")
+        + (", stretch" if stretch else "")
+        + (" (mirrored + zoomed views)" if views else "")
+    )
     typer.echo(f"{'subject':<12} {'n':>6} {'mean px':>9} {'median px':>10} {'% width':>8}")
     for name, r in res["subjects"].items():
         typer.echo(

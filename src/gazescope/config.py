@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # --- server -------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes `gazescope serve` runs on the one port (uvicorn workers); above 1 "
+        "needs Redis, which they share: one process a core uses every core for frames.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -92,8 +99,9 @@ class Settings(BaseSettings):
     max_connections_per_client: int = Field(
         16,
         ge=1,
-        description="Most open WebSockets from one client address (the TCP peer: a reverse proxy counts "
-        "as one client); the next one is refused with HTTP 503 at the handshake.",
+        description="Most open WebSockets from one client address (the TCP peer, or the X-Forwarded-For "
+        "client when uvicorn trusts the proxy: FORWARDED_ALLOW_IPS, 127.0.0.1 by default; an untrusted "
+        "proxy counts as one client); the next one is refused with HTTP 503 at the handshake.",
     )
     live_max_frame_pixels: int = Field(
         1920 * 1080,
@@ -153,6 +161,25 @@ class Settings(BaseSettings):
     )
     db_path: Path = Field(Path("gazescope.db"), description="SQLite database file (WAL mode).")
     redis_url: str | None = Field(None, description="redis://host:port/db for the Redis store.")
+    owner_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description="Redis only: lifetime of the key naming the process that tracks a session, renewed every "
+        "third of it; a crashed process stops counting as tracking after this (30 s: ten renewals a "
+        "lifetime would be wasted, a minute of 'tracking' after a crash misleads dashboards).",
+    )
+    takeover_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Redis only: longest wait for another process to close and flush a session's tracking "
+        "connection (takeover, end, delete); the closing side waits up to 5 s for its flush, so 10 s.",
+    )
+    session_lock_ttl_s: float = Field(
+        60.0,
+        gt=0,
+        description="Redis only: lifetime and longest wait of the cross-process lock of a session (claim, "
+        "end, delete); above a takeover plus a large report build.",
+    )
     sample_batch_size: int = Field(30, ge=1, le=10_000, description="Samples written per store batch.")
     sample_flush_s: float = Field(
         1.0,
@@ -318,6 +345,32 @@ class Settings(BaseSettings):
         "15 FPS after the settle window, the length of one fixation (200-400 ms; Holmqvist et al., "
         "'Eye Tracking', OUP 2011, ch. 4).",
     )
+    calibration_profile_max_sittings: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description="A user's profile pools at most this many calibrations (sittings, same screen size; the "
+        "newest kept). webcam_dots has 8 and 10 sittings a person; pooled they cut the error on a person's "
+        "other sittings from 356 to 328 px (issue 14, `gazescope evaluate gaze --protocol profile`).",
+    )
+    calibration_profile_newest_weight: float = Field(
+        2.0,
+        gt=0,
+        le=100,
+        description="Weight of the newest sitting's rows in a pooled profile (earlier ones 1). On "
+        "webcam_dots 1-3 score alike (328.3-328.7 px), 10 worse (332 px); 2 leans toward the newest "
+        "sitting (a moved camera or new glasses show there first) at 0.1 px.",
+    )
+    calibration_click_weight: float = Field(
+        3.0,
+        gt=0,
+        le=100,
+        description="Weight of each click's row when a click refits the calibration (earlier sittings 1). "
+        "`gazescope evaluate gaze --protocol online`: weight 3 scores 322 px, 1 scores 323.5 px (issue 14).",
+    )
+    calibration_max_clicks: int = Field(
+        200, ge=1, le=10_000, description="Most click rows one stream keeps for refits (the oldest go)."
+    )
 
     # --- seed-compatible endpoints (docs/seeds.md) -------------------------------------------------------
     ws_ping_interval_s: float = Field(
@@ -428,6 +481,8 @@ class Settings(BaseSettings):
             raise ValueError("blink_min_ms must be below blink_max_ms")
         if self.store == "redis" and not self.redis_url:
             raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+        if self.workers > 1 and self.store_kind != "redis":
+            raise ValueError(WORKERS_NEED_REDIS)
         return self
 
     @property
@@ -448,6 +503,13 @@ class Settings(BaseSettings):
         if self.store == "auto":
             return "redis" if self.redis_url else "sqlite"
         return self.store
+
+
+#: Why several server processes refuse the embedded store.
+WORKERS_NEED_REDIS = (
+    "workers > 1 needs Redis (GAZESCOPE_REDIS_URL): the processes share sessions, tracking ownership and "
+    "live observers through it; the SQLite store serves one process"
+)
 
 
 @lru_cache(maxsize=1)

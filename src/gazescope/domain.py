@@ -169,7 +169,8 @@ class GazeSample:
     Fields follow DESIGN.md. Optional fields are None where they cannot be measured (no face, eyes
     closed, not calibrated). ``eye_contact_pct`` is 0..100 over ``eye_contact_window_s``;
     ``attention_score`` 0..1; ``gaze_vector`` (x, y) in -1..1, x toward the subject's left (camera image
-    right), y down, 1.0 = 45 degrees or more off the camera axis.
+    right), y down, 1.0 = 45 degrees or more off the camera axis. ``calibration_fit``: which fit mapped
+    ``screen_x_px``/``screen_y_px`` (a profile id, ``+N`` after N click refits; None when not mapped).
     """
 
     t_ms: float
@@ -204,6 +205,7 @@ class GazeSample:
     head_in_range: bool | None = None
     processing_ms: float = 0.0
     dropped_frames: int = 0
+    calibration_fit: str | None = None
     features: dict[str, float] | None = field(default=None, compare=False)
 
     def to_dict(self, *, with_features: bool = False) -> dict[str, Any]:
@@ -233,7 +235,7 @@ SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "blink_count", "yaw_deg", "pitch_deg", "roll_deg", "gaze_yaw_deg", "gaze_pitch_deg",
     "gaze_vector_x", "gaze_vector_y", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
     "attention_score", "attention_state", "screen_x_px", "screen_y_px", "on_screen", "head_in_range",
-    "processing_ms", "dropped_frames", "stimulus_id", "video_t_s",
+    "processing_ms", "dropped_frames", "calibration_fit", "stimulus_id", "video_t_s",
 )  # fmt: skip
 
 

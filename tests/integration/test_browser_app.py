@@ -397,12 +397,9 @@ def _stimulus_png(path: Path) -> Path:
     return path
 
 
-def test_browser_stimulus_recording(server: Any, pages: Pages, tmp_path: Path) -> None:
-    """Calibrate (5 points), upload a stimulus, record gaze on it full screen, see the report and the
-    stimulus's aggregate heatmap."""
-    page = pages.open(server.url + "/app/", LARGE)
-    start_tracking(page, "stimulus-user")
-    assert calibrate(page, "5") == "result"
+def record_stimulus(page: Any, tmp_path: Path, seconds: int, screenshot: str | None = None) -> str:
+    """After a calibration: upload a test picture in the stimulus dialog and start recording on it for
+    ``seconds``; return the recording session's id."""
     page.click("#cal-done")
     page.click("#stimulus-open")
     page.wait_for_selector("#stimulus-dialog[open]")
@@ -410,11 +407,21 @@ def test_browser_stimulus_recording(server: Any, pages: Pages, tmp_path: Path) -
     page.fill("#stimulus-name", "panels")
     page.click("#stimulus-upload")
     page.wait_for_selector("#stimulus-list button[aria-pressed='true']", timeout=20_000)
-    page.fill("#stimulus-seconds", "4")
-    shot(page, "13_stimulus_dialog")
+    page.fill("#stimulus-seconds", str(seconds))
+    if screenshot:
+        shot(page, screenshot)
     page.click("#stimulus-go")
     page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
-    rec_id = page.get_attribute("#stimulus-layer", "data-recording")
+    return page.get_attribute("#stimulus-layer", "data-recording")
+
+
+def test_browser_stimulus_recording(server: Any, pages: Pages, tmp_path: Path) -> None:
+    """Calibrate (5 points), upload a stimulus, record gaze on it full screen, see the report and the
+    stimulus's aggregate heatmap."""
+    page = pages.open(server.url + "/app/", LARGE)
+    start_tracking(page, "stimulus-user")
+    assert calibrate(page, "5") == "result"
+    rec_id = record_stimulus(page, tmp_path, seconds=4, screenshot="13_stimulus_dialog")
     page.wait_for_timeout(2000)
     shot(page, "14_stimulus_recording")
     page.wait_for_selector("#view-report[data-loaded='1']", timeout=60_000)

@@ -207,3 +207,18 @@ def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
     assert set(data["subjects"]) == {"hy"} and "overall" in res.output
     res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "nope"])
     assert res.exit_code == 2 and "ridge" in res.output
+    # the issue-14 variants: each sitting scored once, with the others pooled (and its own earlier clicks)
+    for extra in (["--protocol", "pooled"], ["--protocol", "online", "--weight", "3"]):
+        res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), *extra, "--json", str(out)])
+        assert res.exit_code == 0, res.output
+        data = json.loads(out.read_text())
+        assert data["protocol"] == extra[1] and data["overall"]["n"] == 48
+    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--protocol", "sideways"])
+    assert res.exit_code == 2 and "pooled" in res.output
+
+
+def test_serve_refuses_several_workers_without_redis(monkeypatch):
+    monkeypatch.setenv("GAZESCOPE_WORKERS", "1")  # restored afterwards; the CLI sets it from --workers
+    monkeypatch.delenv("GAZESCOPE_REDIS_URL", raising=False)
+    res = runner.invoke(app, ["serve", "--workers", "2"])
+    assert res.exit_code == 2 and "needs Redis" in res.output

@@ -36,7 +36,7 @@ from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 from gazescope.errors import ValidationError
 
 _INT_COLUMNS = {"frame_index", "face_count", "blink_count", "dropped_frames"}
-_STR_COLUMNS = {"direction", "attention_state", "stimulus_id"}
+_STR_COLUMNS = {"direction", "attention_state", "stimulus_id", "calibration_fit"}
 _VIDEO_COLUMNS = {"stimulus_id", "video_t_s"}
 _BOOL_COLUMNS = {"face_detected", "is_blinking", "eye_contact", "on_screen", "head_in_range"}
 _PAIRS = (

@@ -38,6 +38,7 @@ from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
+from gazescope.api.routes import clicks as click_routes  # registers the click WS handler
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_GOING_AWAY
@@ -51,7 +52,7 @@ from gazescope.errors import (
     StorageError,
     ValidationError,
 )
-from gazescope.storage import create_live_hub, create_store
+from gazescope.storage import create_live_hub, create_ownership, create_store
 from gazescope.storage.redis import redact_url
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -138,8 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="gazescope-cpu")
         if settings.calibration_preload_cnn:
             _preload_cnn()
-        state = AppState(settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics())
+        ownership = create_ownership(settings)
+        state = AppState(
+            settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics(), ownership=ownership
+        )
         app.state.gs = state
+        await ownership.start(state.stop_local)
         where = (
             redact_url(settings.redis_url or "") if settings.store_kind == "redis" else str(settings.db_path)
         )
@@ -159,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await conn.stop(WS_GOING_AWAY, "server shutting down")
             with contextlib.suppress(Exception):
                 await state.backlog.close()  # one last try; logs what the store never took
+            with contextlib.suppress(Exception):
+                await ownership.close()
             with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
@@ -201,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(seed_router)
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
+    app.include_router(click_routes.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

@@ -59,6 +59,7 @@ from typing import Any
 
 from gazescope.api import logs
 from gazescope.api.limits import check_number
+from gazescope.api.profile_history import pool_with_history
 from gazescope.api.state import limit_torch_threads
 from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
 from gazescope.api.wire import Inbound
@@ -844,6 +845,7 @@ async def _finish(
             st.finishing = False
         raise
     fitted = replace(result.calibration, profile_id=cal_id)
+    fitted, pooled = await pool_with_history(conn, fitted, cs.mapper_params)  # issue 14: profiles accumulate
     if conn.closing or conn.deleted:  # nobody to tell and no session to record it on
         st.clear_calibration()
         logs.event("calibration_fit_dropped", session_id=conn.session_id, calibration_id=cal_id)
@@ -871,6 +873,7 @@ async def _finish(
         "validation_source": result.validation_source,
         "n_calibration_points": result.n_calibration_points,
         "n_validation_points": result.n_validation_points,
+        **pooled,
     }
     msg: dict[str, Any] = {
         "type": "calibration_result",

@@ -17,6 +17,7 @@ from gazescope.api import logs
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_NORMAL, WS_SESSION_DELETED
 from gazescope.domain import SessionInfo
+from gazescope.storage.ownership import StopRequest
 
 
 def new_session_id() -> str:
@@ -70,6 +71,10 @@ async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
                 if conn.wire.announces:
                     await conn.send({"type": "session_ended", "session_id": session_id})
                 await conn.stop(WS_NORMAL, "session ended")
+            else:  # tracked by another process (Redis)
+                await state.ownership.stop_owner(
+                    StopRequest(session_id, None, WS_NORMAL, "session ended", announce_end=True)
+                )
             await state.backlog.drain(session_id)  # the report covers samples the store refused before
             info = await get_session(state, session_id)
             if info.status == "ended":
@@ -111,6 +116,10 @@ async def delete_session(state: AppState, session_id: str) -> None:
             conn = state.connections.get(session_id)
             if conn is not None:
                 await conn.stop(WS_SESSION_DELETED, "session deleted", deleted=True)
+            else:
+                await state.ownership.stop_owner(
+                    StopRequest(session_id, None, WS_SESSION_DELETED, "session deleted", deleted=True)
+                )
             await state.io(state.store.delete_session, session_id)
             state.backlog.discard(session_id)
             logs.event("session_deleted", session_id=session_id)

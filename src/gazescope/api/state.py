@@ -21,6 +21,7 @@ from gazescope.api.limits import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.storage import LiveHub, Store
+from gazescope.storage.ownership import LocalOwnership, SessionOwnership, StopRequest
 
 if TYPE_CHECKING:
     from gazescope.api.tracking import TrackingConnection
@@ -36,6 +37,8 @@ class AppState:
     Store calls run in asyncio's default thread pool (:meth:`io`), so slow frames never delay storage.
     ``connections``: the open tracking connection of each session (at most one; a newer one takes over).
     ``backlog``: samples and session ends the store refused, retried in the background.
+    ``ownership``: which process tracks each session (:mod:`gazescope.storage.ownership`; across
+    processes on Redis).
     """
 
     settings: Settings
@@ -44,6 +47,7 @@ class AppState:
     executor: ThreadPoolExecutor
     metrics: Metrics
     connections: dict[str, TrackingConnection] = field(default_factory=dict)
+    ownership: SessionOwnership = field(default_factory=LocalOwnership)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
     backlog: StoreBacklog = field(init=False)
     #: Calibration fits run here, never in ``executor`` (``Settings.calibration_fit_threads`` threads).
@@ -112,7 +116,7 @@ class AppState:
                 fut.exception()  # retrieved (FitStoppedError): not logged as "never retrieved"
             raise
 
-    def session_lock(self, session_id: str) -> asyncio.Lock:
+    def session_lock(self, session_id: str) -> _SessionLock:
         """The lock serialising claim/end/delete of one session. Every call must be paired with one
         :meth:`release_session_lock` (in a ``finally``): the lock is kept while anyone holds or waits for
         it (counted), so a waiter never ends up owning a lock that a newcomer no longer sees."""
@@ -120,7 +124,7 @@ class AppState:
         if lock is None:
             lock = asyncio.Lock()
         self._session_locks[session_id] = (lock, users + 1)
-        return lock
+        return _SessionLock(lock, self.ownership, session_id)
 
     def release_session_lock(self, session_id: str) -> None:
         """Undo one :meth:`session_lock`; the last user removes the lock."""
@@ -132,6 +136,38 @@ class AppState:
             del self._session_locks[session_id]
         else:
             self._session_locks[session_id] = (lock, users - 1)
+
+    async def stop_local(self, request: StopRequest) -> None:
+        """Stop this process's tracking connection named by ``request`` (another process took the session
+        over, ended or deleted it) and return once its samples are flushed."""
+        conn = self.connections.get(request.session_id)
+        if conn is None or (request.conn_id is not None and conn.conn_id != request.conn_id):
+            return
+        if request.announce_end and conn.wire.announces:
+            await conn.send({"type": "session_ended", "session_id": request.session_id})
+        await conn.stop(request.code, request.reason, deleted=request.deleted)
+
+
+class _SessionLock:
+    """``async with``: the process-local lock, then the cross-process one of ``ownership`` (Redis)."""
+
+    def __init__(self, local: asyncio.Lock, ownership: SessionOwnership, session_id: str) -> None:
+        self._local = local
+        self._shared = ownership.lock(session_id)
+
+    async def __aenter__(self) -> None:
+        await self._local.acquire()
+        try:
+            await self._shared.__aenter__()
+        except BaseException:
+            self._local.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._shared.__aexit__(None, None, None)
+        finally:
+            self._local.release()
 
 
 def limit_torch_threads() -> None:

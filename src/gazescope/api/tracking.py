@@ -107,6 +107,7 @@ FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] 
 ReceiveHook = Callable[[Inbound], None]
 
 _HANDLERS: dict[str, MessageHandler] = {}
+_RELEASES: set[asyncio.Future[None]] = set()  # ownership releases of connections that never served
 StartHook = Callable[["TrackingConnection"], Awaitable[None]]
 _START_HOOKS: list[StartHook] = []
 
@@ -329,6 +330,8 @@ class TrackingConnection:
         self._claimed = True
         if old is not None:
             await old.stop(WS_REPLACED, "taken over by a newer connection")
+        # a connection of another process (Redis) is stopped and flushed before we read the continuation
+        await self.state.ownership.claim(self.session_id, self.conn_id)
         store = self.state.store
         # samples an earlier connection left unstored go first, so the store keeps them in order
         await self.state.backlog.drain(self.session_id)
@@ -825,6 +828,8 @@ class TrackingConnection:
         finally:
             if self.state.connections.get(self.session_id) is self:
                 del self.state.connections[self.session_id]
+            with contextlib.suppress(Exception):  # cross-process owner record; expires anyway
+                await self.state.ownership.release(self.session_id, self.conn_id)
             self.state.metrics.active_sessions.set(len(self.state.connections))
             logs.event(
                 "tracking_closed",
@@ -845,6 +850,10 @@ class TrackingConnection:
         """Undo :meth:`claim` for a connection that never served."""
         if self.state.connections.get(self.session_id) is self:
             del self.state.connections[self.session_id]
+        if self._claimed:  # forget the cross-process owner record (never raises)
+            task = asyncio.ensure_future(self.state.ownership.release(self.session_id, self.conn_id))
+            _RELEASES.add(task)
+            task.add_done_callback(_RELEASES.discard)
         self._done.set()
 
 

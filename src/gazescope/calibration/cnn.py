@@ -29,7 +29,7 @@ import numpy as np
 
 from gazescope.calibration.features import N_FEATURES, PATCH_H, PATCH_W, feature_index
 from gazescope.calibration.mappers import Mapper, register_mapper
-from gazescope.errors import CalibrationError, ConfigurationError, FitStoppedError
+from gazescope.errors import CalibrationError, ConfigurationError, FitStoppedError, ValidationError
 
 LANDMARK_FEATURES: tuple[str, ...] = ("iris_x", "iris_y", "lid_upper_y")
 
@@ -130,7 +130,9 @@ class CnnMapper(Mapper):
         patches = (patches - 0.5) / 0.25
         return t.as_tensor(patches, dtype=t.float32), t.as_tensor(lm, dtype=t.float32)
 
-    def fit(self, X: np.ndarray, Y_px: np.ndarray) -> CnnMapper:
+    def fit(self, X: np.ndarray, Y_px: np.ndarray, sample_weight: np.ndarray | None = None) -> CnnMapper:
+        if sample_weight is not None:
+            raise ValidationError("the cnn mapper does not take sample weights")
         X, Y = self._check_xy(X, Y_px)
         t = self._t
         t.manual_seed(self.seed)

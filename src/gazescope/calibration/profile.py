@@ -37,6 +37,7 @@ from gazescope.calibration.features import (
     GazeFeatures,
     extract_features,
 )
+from gazescope.calibration.history import Sitting
 from gazescope.calibration.mappers import Mapper, mapper_from_dict
 from gazescope.config import Settings
 from gazescope.domain import FrameFeatures
@@ -78,6 +79,10 @@ class FittedCalibration:
         head_range: {feature: [min, max]} of head pose/position seen while calibrating.
         mirror: whether features were mirror-averaged (then ``predict_screen`` needs mirrored features).
         user_id, profile_id, created_at_ms, layout: bookkeeping.
+        sittings: the calibration rows this fit pooled (:class:`~gazescope.calibration.history.Sitting`,
+            oldest first; empty for profiles made before they were kept, or by an appearance mapper).
+        refit: how many click refits (:class:`~gazescope.calibration.history.OnlineRefit`) the mapper has
+            had since the profile was fitted (0: the profile's own fit).
     """
 
     mapper: Mapper
@@ -90,10 +95,17 @@ class FittedCalibration:
     profile_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created_at_ms: float = field(default_factory=lambda: time.time() * 1000.0)
     layout: str | None = None
+    sittings: tuple[Sitting, ...] = ()
+    refit: int = 0
 
     @property
     def mapper_name(self) -> str:
         return self.mapper.name
+
+    @property
+    def fit_id(self) -> str:
+        """Which fit maps: the profile id, plus ``+N`` after N click refits (recorded on each sample)."""
+        return self.profile_id if self.refit == 0 else f"{self.profile_id}+{self.refit}"
 
     # -- prediction ----------------------------------------------------------------------------------
     def predict_features(self, feats: list[GazeFeatures], *, clip: bool = True) -> np.ndarray:
@@ -183,6 +195,7 @@ class FittedCalibration:
             "mapper": self.mapper.to_dict(),
             "accuracy": self.accuracy,
             "head_range": self.head_range,
+            "sittings": [s.to_dict() for s in self.sittings],
         }
 
     def to_json(self) -> str:
@@ -217,6 +230,7 @@ class FittedCalibration:
                 profile_id=str(d["profile_id"]),
                 created_at_ms=float(d["created_at_ms"]),
                 layout=d.get("layout"),
+                sittings=tuple(Sitting.from_dict(x) for x in (d.get("sittings") or [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"malformed calibration profile: {exc}") from exc

@@ -26,12 +26,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from gazescope.calibration.features import GazeFeatures, aggregate, extract_features
+from gazescope.calibration.history import Sitting
 from gazescope.calibration.mappers import create_mapper
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.targets import TargetLayout, grid_layout
@@ -378,6 +379,11 @@ class CalibrationSession:
             user_id=self.user_id,
             layout=self.layout.name,
         )
+        if not with_patches:  # the fit rows, so later sittings can pool with this one
+            fitted = replace(
+                fitted,
+                sittings=(Sitting(fitted.created_at_ms, X, Y, self.screen_w_px, self.screen_h_px).bounded(),),
+            )
 
         points: list[PointError] = []
         s2s: list[float] = []

@@ -112,6 +112,20 @@ def read_video_slots(path: Path) -> tuple[list[np.ndarray], float]:
     return images, fps
 
 
+def truth_spans(tag: Path, n_slots: int, widen: int = 2) -> list[tuple[int, int]]:
+    """Annotated blinks of ``tag`` as (first, last) video frame slot: scaled by ``n_slots / annotated
+    frames`` and widened by ``widen`` each side (protocol above).
+
+    Raises:
+        VideoReadError: the tag has no annotated frame.
+    """
+    ann = read_tag(tag)
+    scale = n_slots / ann.n_frames
+    return [
+        (int(np.floor(s * scale)) - widen, int(np.ceil((e + 1) * scale - 1)) + widen) for s, e in ann.blinks()
+    ]
+
+
 def match_events(truth: list[tuple[int, int]], detected: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Greedy one-to-one matching of overlapping frame spans; returns (truth_idx, detected_idx) pairs."""
     pairs: list[tuple[int, int]] = []
@@ -163,12 +177,8 @@ def find_clips(root: Path) -> Iterator[tuple[Path, Path]]:
 def evaluate_clip(video: Path, tag: Path, settings: Settings | None = None, widen: int = 2) -> ClipResult:
     """Run the causal tracker over one clip and score its blinks against the annotation."""
     settings = settings or Settings()
-    ann = read_tag(tag)
     images, fps = read_video_slots(video)
-    scale = len(images) / ann.n_frames
-    truth = [
-        (int(np.floor(s * scale)) - widen, int(np.ceil((e + 1) * scale - 1)) + widen) for s, e in ann.blinks()
-    ]
+    truth = truth_spans(tag, len(images), widen)
     analyzer = FrameAnalyzer(settings)
     tracker = GazeTracker(settings)
     faces = 0

@@ -26,7 +26,7 @@ import numpy as np
 from gazescope.calibration.features import GazeFeatures, analyze_views, extract_features
 from gazescope.calibration.mappers import create_mapper
 from gazescope.config import Settings
-from gazescope.errors import NotEnoughDataError, VideoReadError
+from gazescope.errors import NotEnoughDataError, ValidationError, VideoReadError
 
 REQUIRED_COLUMNS = ("image", "subject", "session", "x", "y", "screen_w", "screen_h")
 
@@ -98,7 +98,20 @@ def load_items(
     return items
 
 
-def _stats(errs: np.ndarray, pct: np.ndarray) -> dict[str, Any]:
+def errors(items: Sequence[_Item], P: np.ndarray) -> tuple[list[float], list[float]]:
+    """Error of each prediction ``P`` (n, 2) px, clipped to the item's screen: (px, % of screen width)."""
+    errs: list[float] = []
+    pcts: list[float] = []
+    for it, p in zip(items, P, strict=True):
+        px = min(max(p[0], 0.0), it.screen_w_px)
+        py = min(max(p[1], 0.0), it.screen_h_px)
+        e = float(np.hypot(px - it.target_px[0], py - it.target_px[1]))
+        errs.append(e)
+        pcts.append(100.0 * e / it.screen_w_px)
+    return errs, pcts
+
+
+def stats(errs: np.ndarray, pct: np.ndarray) -> dict[str, Any]:
     if len(errs) == 0:
         return {"mean_error_px": None, "median_error_px": None, "mean_error_pct_width": None, "n": 0}
     return {
@@ -144,19 +157,16 @@ def evaluate_items(
             if not test:
                 continue
             P = m.predict(np.stack([it.features.row(probe.needs_patches) for it in test]))  # type: ignore[union-attr,misc]
-            for it, p in zip(test, P, strict=True):
-                px = min(max(p[0], 0.0), it.screen_w_px)
-                py = min(max(p[1], 0.0), it.screen_h_px)
-                e = float(np.hypot(px - it.target_px[0], py - it.target_px[1]))
-                errs.append(e)
-                pcts.append(100.0 * e / it.screen_w_px)
+            e, pc = errors(test, P)
+            errs += e
+            pcts += pc
             if progress is not None:
                 progress(f"{subj} calibration session {cal_name}: {len(test)} predictions")
-        subjects[subj] = _stats(np.array(errs), np.array(pcts))
+        subjects[subj] = stats(np.array(errs), np.array(pcts))
         all_err += errs
         all_pct += pcts
     return {
-        "overall": _stats(np.array(all_err), np.array(all_pct)),
+        "overall": stats(np.array(all_err), np.array(all_pct)),
         "subjects": subjects,
         "mapper": mapper,
         "skipped": skipped,
@@ -173,6 +183,8 @@ def evaluate_gaze(
     subjects: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     zooms: Sequence[float] = (),
+    protocol: str = "session",
+    weight: float = 3.0,
 ) -> dict[str, Any]:
     """Evaluate screen-gaze calibration on a labelled folder (see the module docstring).
 
@@ -186,6 +198,8 @@ def evaluate_gaze(
             :mod:`gazescope.calibration.features`. ``mirror=True, zooms=(0.9, 1.1)`` is the most accurate
             setting measured (6 Face Mesh passes per image).
         subjects: only these subjects (default all).
+        protocol: ``session`` (above), or ``pooled`` / ``online`` / ``profile`` with the new sitting
+            weighted ``weight`` (:mod:`gazescope.evaluation.gaze_protocols`).
         progress: called with a line of text after each calibration session.
 
     Returns:
@@ -194,7 +208,10 @@ def evaluate_gaze(
 
     Raises:
         VideoReadError: bad folder, labels or image. UnknownMapperError / ConfigurationError: bad mapper.
+        ValidationError: unknown protocol or a weight that is not positive.
     """
+    if protocol not in ("session", "pooled", "online", "profile"):
+        raise ValidationError(f"protocol must be session, pooled, online or profile, got {protocol!r}")
     probe = create_mapper(mapper, **(mapper_params or {}))
     items = load_items(
         Path(dir),
@@ -204,7 +221,12 @@ def evaluate_gaze(
         subjects=subjects,
         zooms=zooms,
     )
-    out = evaluate_items(items, mapper, mapper_params, progress)
+    if protocol == "session":
+        out = evaluate_items(items, mapper, mapper_params, progress)
+    else:
+        from gazescope.evaluation.gaze_protocols import evaluate_reuse
+
+        out = evaluate_reuse(items, protocol, weight, mapper, mapper_params)
     out["mirror"] = mirror
     out["zooms"] = [float(z) for z in zooms]
     return out

@@ -4,6 +4,7 @@
 * :class:`SQLiteStore` (``sqlite.py``): the embedded default, one SQLite file in WAL mode.
 * :class:`RedisStore` (``redis.py``): the scale-out store, for several API processes.
 * :class:`LiveHub` (``live.py``): :class:`LocalLiveHub` in-process, :class:`RedisLiveHub` over pub/sub.
+* :class:`SessionOwnership` (``ownership.py``): which process tracks a session (one process, or Redis).
 
 :func:`create_store` and :func:`create_live_hub` pick the implementations from
 ``Settings.store_kind`` ('sqlite' unless a Redis URL is configured).
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from gazescope.errors import ConfigurationError
 from gazescope.storage.base import Store
 from gazescope.storage.live import LiveHub, LocalLiveHub, RedisLiveHub, Subscription
+from gazescope.storage.ownership import LocalOwnership, RedisOwnership, SessionOwnership
 from gazescope.storage.redis import RedisStore
 from gazescope.storage.sqlite import SQLiteStore
 
@@ -25,12 +27,16 @@ if TYPE_CHECKING:
 __all__ = [
     "LiveHub",
     "LocalLiveHub",
+    "LocalOwnership",
     "RedisLiveHub",
+    "RedisOwnership",
     "RedisStore",
     "SQLiteStore",
+    "SessionOwnership",
     "Store",
     "Subscription",
     "create_live_hub",
+    "create_ownership",
     "create_store",
 ]
 
@@ -57,3 +63,18 @@ def create_live_hub(settings: Settings) -> LiveHub:
             raise ConfigurationError("the Redis live hub needs GAZESCOPE_REDIS_URL")
         return RedisLiveHub(settings.redis_url)
     return LocalLiveHub()
+
+
+def create_ownership(settings: Settings) -> SessionOwnership:
+    """Tracking-connection ownership matching the store: ``RedisOwnership`` for Redis (several processes
+    may serve one session's clients), else the one-process ``LocalOwnership``."""
+    if settings.store_kind == "redis":
+        if not settings.redis_url:
+            raise ConfigurationError("Redis ownership needs GAZESCOPE_REDIS_URL")
+        return RedisOwnership(
+            settings.redis_url,
+            owner_ttl_s=settings.owner_ttl_s,
+            takeover_timeout_s=settings.takeover_timeout_s,
+            lock_ttl_s=settings.session_lock_ttl_s,
+        )
+    return LocalOwnership()

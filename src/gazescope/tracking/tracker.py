@@ -238,4 +238,5 @@ class GazeTracker:
             head_in_range=in_range,
             processing_ms=processing_ms,
             dropped_frames=dropped_frames,
+            calibration_fit=getattr(cal, "fit_id", None) if sx is not None else None,
         )

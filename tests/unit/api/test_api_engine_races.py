@@ -12,7 +12,7 @@ from gazescope.api.tracking import TrackingConnection
 from gazescope.api.wire import NativeWire
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
-from gazescope.storage import create_live_hub
+from gazescope.storage import LocalOwnership, create_live_hub
 from gazescope.storage.sqlite import SQLiteStore
 
 
@@ -68,6 +68,7 @@ def test_the_session_lock_admits_one_holder_at_a_time_while_others_wait():
     async def scenario():
         state = AppState.__new__(AppState)
         state._session_locks = {}
+        state.ownership = LocalOwnership()  # one process: no cross-process lock
         inside = peak = 0
 
         async def user(hold):

@@ -9,7 +9,7 @@ import pytest
 
 from gazescope.calibration.features import FEATURE_NAMES, N_FEATURES
 from gazescope.calibration.mappers import available_mappers, create_mapper, mapper_from_dict
-from gazescope.errors import NotEnoughDataError, UnknownMapperError
+from gazescope.errors import CalibrationError, NotEnoughDataError, UnknownMapperError, ValidationError
 
 
 def synthetic(n: int, seed: int = 0, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,3 +78,50 @@ def test_cnn_without_torch_says_how_to_install_or_fits_with_torch() -> None:
             create_mapper("cnn")
         return
     pytest.skip("torch is installed; the CNN is tested in test_calibration_cnn.py")
+
+
+def test_ridge_sample_weight_pulls_the_fit_toward_heavy_rows():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20, N_FEATURES))
+    Y = np.column_stack([1000 * X[:, 0], 800 * X[:, 1]]) + 400.0
+    Y_shift = Y.copy()
+    Y_shift[10:] += 300.0  # the second half (a later sitting) sits 300 px lower and right
+    w = np.r_[np.ones(10), np.full(10, 10.0)]
+    plain = create_mapper("ridge").fit(X, Y_shift)
+    heavy = create_mapper("ridge").fit(X, Y_shift, sample_weight=w)
+    err_plain = np.abs(plain.predict(X[10:]) - Y_shift[10:]).mean()
+    err_heavy = np.abs(heavy.predict(X[10:]) - Y_shift[10:]).mean()
+    assert err_heavy < err_plain
+    with pytest.raises(ValidationError):
+        create_mapper("ridge").fit(X, Y, sample_weight=np.zeros(20))
+
+
+def test_ridge_loo_predictions_equal_refits_without_the_row():
+    from sklearn.linear_model import Ridge
+
+    from gazescope.calibration.mappers import loo_predictions
+
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(12, 2))
+    y = Z @ [3.0, -2.0] + rng.normal(scale=0.5, size=12)
+    w = rng.uniform(0.5, 3.0, size=12)
+    loo = loo_predictions(Z, y, w, alpha=0.7)
+    for i in range(12):
+        keep = np.arange(12) != i
+        m = Ridge(alpha=0.7).fit(Z[keep], y[keep], sample_weight=w[keep])
+        assert loo[i] == pytest.approx(float(m.predict(Z[i : i + 1])[0]), abs=1e-8)
+
+
+def test_ridge_stretch_expands_a_shrunk_fit_and_round_trips():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(16, N_FEATURES))
+    Y = np.column_stack([600 * X[:, 0], 400 * X[:, 1]]) + rng.normal(scale=150, size=(16, 2)) + 500
+    m = create_mapper("ridge", alphas=[30.0], stretch=True).fit(X, Y)
+    plain = create_mapper("ridge", alphas=[30.0]).fit(X, Y)
+    assert np.ptp(m.predict(X)[:, 0]) > np.ptp(plain.predict(X)[:, 0])
+    back = mapper_from_dict(m.to_dict())
+    np.testing.assert_allclose(back.predict(X), m.predict(X))
+    d = m.to_dict()
+    d["axes"][0]["stretch"] = [0.0, 50.0]
+    with pytest.raises(CalibrationError):
+        mapper_from_dict(d)

@@ -798,7 +798,7 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                 raise HTTPException(
                     409, f"session {session_id!r} has ended; gaze can only be added while it runs"
                 )
-            if session_id in state.connections:
+            if session_id in await state.ownership.tracking([session_id]):
                 raise HTTPException(
                     409,
                     f"session {session_id!r} is being tracked over its WebSocket; post gaze to another session",

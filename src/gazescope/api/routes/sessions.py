@@ -81,14 +81,15 @@ async def list_sessions(
         limit=limit,
         offset=offset,
     )
-    return [SessionOut.of(i, i.id in state.connections) for i in infos]
+    tracked = await state.ownership.tracking(i.id for i in infos)
+    return [SessionOut.of(i, i.id in tracked) for i in infos]
 
 
 @router.get("/{session_id}", response_model=SessionOut)
 async def get_session(state: State, session_id: str) -> SessionOut:
     """One session (404 when unknown)."""
     info = await service.get_session(state, session_id)
-    return SessionOut.of(info, session_id in state.connections)
+    return SessionOut.of(info, session_id in await state.ownership.tracking([session_id]))
 
 
 @router.post("/{session_id}/end")

@@ -175,7 +175,7 @@ async def live(ws: WebSocket, session_id: str) -> None:
                     {
                         "type": "session",
                         "session": info.to_dict(),
-                        "tracking": session_id in state.connections,
+                        "tracking": session_id in await state.ownership.tracking([session_id]),
                     }
                 )
             )

@@ -117,6 +117,15 @@ client.addEventListener("message", (ev) => {
   setCalibration(`saved profile (${r.grade || "?"}${acc})`);
 });
 
+client.addEventListener("message", (ev) => {
+  const r = ev.detail;
+  if (r.type !== "click_result") return;
+  const layer = $("stimulus-layer");
+  layer.dataset.click = r.status;
+  if (r.status === "refit") layer.dataset.fit = r.fit_id;
+  if (r.status === "refit" && app.recording) app.recording.refits = (app.recording.refits || 0) + 1;
+});
+
 client.addEventListener("server-error", (ev) => {
   const m = ev.detail;
   if (m.code === "session_ended") return;
@@ -577,10 +586,13 @@ async function startStimulusRecording() {
   if (st.kind === "video")
     app.recording.stopVideo = playVideoStimulus($("stimulus-video"), st, (m) => client.send(m), stopStimulusRecording);
   layer.dataset.recording = s.id;
+  delete layer.dataset.fit;
+  delete layer.dataset.click;
   const tick = () => {
     if (!app.recording) return;
     const el = (performance.now() - started) / 1000;
-    hud.textContent = `recording ${el.toFixed(0)} s${seconds ? ` / ${seconds} s` : ""} · ${app.recording.samples} samples · Esc to stop`;
+    const refits = app.recording.refits ? ` · ${app.recording.refits} click refits` : "";
+    hud.textContent = `recording ${el.toFixed(0)} s${seconds ? ` / ${seconds} s` : ""} · ${app.recording.samples} samples${refits} · Esc to stop`;
     if (seconds && el >= seconds) stopStimulusRecording();
     else app.recording.timer = setTimeout(tick, 250);
   };
@@ -705,6 +717,10 @@ function init() {
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && app.recording) stopStimulusRecording();
+  });
+  // a click on the stimulus is a calibration sample at the click point: the server refits (issue 14)
+  $("stimulus-layer").addEventListener("click", (ev) => {
+    if (app.recording && client.supports("click")) client.send({ type: "click", x_px: ev.clientX, y_px: ev.clientY });
   });
   document.addEventListener("fullscreenchange", () => {
     if (!document.fullscreenElement && app.recording) stopStimulusRecording();

@@ -101,15 +101,20 @@ def free_port() -> int:
 class LocalServer:
     """``gazescope serve`` in a subprocess, SQLite in a temporary folder."""
 
-    def __init__(self, env_extra: dict[str, str]) -> None:
+    def __init__(
+        self, env_extra: dict[str, str], src: Path = ROOT / "src", argv: list[str] | None = None
+    ) -> None:
+        """``argv``: the Python arguments before ``--port`` (default ``-m gazescope.cli serve``); ``src``:
+        the sources served (first on ``PYTHONPATH``)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="gazescope-bench-")
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
         env.update(GAZESCOPE_DB_PATH=str(Path(self.tmp.name) / "bench.db"), **env_extra)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
-        self.log = open(Path(self.tmp.name) / "server.log", "wb")  # noqa: SIM115
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
+        self.log_path = Path(self.tmp.name) / "server.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(self.port)],
+            [sys.executable, *(argv or ["-m", "gazescope.cli", "serve"]), "--port", str(self.port)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -75,6 +75,86 @@ class Settings(BaseSettings):
         "frame is dropped (newest wins).",
     )
 
+    # --- limits on what one client can make the server spend (README "Reliability and limits") -------
+    max_body_bytes: int = Field(
+        2 * MiB,
+        ge=1024,
+        description="Largest request body of the JSON (and other non-multipart) routes; a larger one is "
+        "refused with 413 before it is read (from Content-Length, or counted while a chunked body streams). "
+        "2 MiB holds the largest legitimate bodies: 10,000 gaze points (~0.5 MB) or a cnn profile (~0.6 MB).",
+    )
+    max_json_items: int = Field(
+        200_000,
+        ge=100,
+        description="Most JSON values (numbers, strings, list items, object members) in one request body, "
+        "counted before the body is validated; more is refused with 413.",
+    )
+    max_connections: int = Field(
+        64,
+        ge=1,
+        description="Most open WebSockets (tracking, live and the seeds' routes together); the next one is "
+        "refused with HTTP 503 at the handshake. A tracking stream costs about 33 MiB once it has "
+        "processed a frame (README, Limits).",
+    )
+    max_connections_per_client: int = Field(
+        16,
+        ge=1,
+        description="Most open WebSockets from one client address (the TCP peer, or the X-Forwarded-For "
+        "client when uvicorn trusts the proxy: FORWARDED_ALLOW_IPS, 127.0.0.1 by default; an untrusted "
+        "proxy counts as one client); the next one is refused with HTTP 503 at the handshake.",
+    )
+    live_max_frame_pixels: int = Field(
+        1920 * 1080,
+        ge=16 * 16,
+        description="Largest live frame (width x height, read from the header before decoding). "
+        "1920x1080 (Full HD) is the highest video mode of common USB webcams (e.g. Logitech C920/C922, "
+        "1080p30 per their specifications; UVC 1.5); browsers send 640x480 by default. Offline images "
+        "(stimuli, `gazescope analyze`) keep the max_frame_width x max_frame_height limit.",
+    )
+    frame_decode_budget_ms: float = Field(
+        250.0,
+        gt=0,
+        description="Decode time (ms) one tracking connection may use per second (a token bucket holding "
+        "at most one second's worth). A 640x480 webcam JPEG decodes in ~0.5 ms and a 1920x1080 one in ~4 ms "
+        "on a 2-core machine (15-120 ms per second at 30 FPS); the costliest allowed frame, an 8-bit "
+        "1920x1080 PNG, in 20-27 ms. A connection over budget waits before its next frame (waiting frames "
+        "are replaced by newer ones and counted as dropped), so one sender of costly frames cannot "
+        "monopolise the worker threads.",
+    )
+    calibration_fit_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads that run calibration fits (their own pool: frames never wait behind a fit). "
+        "It is also the most fits running at once: a calibration_finish beyond it is refused with "
+        "'server_busy'.",
+    )
+    calibration_fit_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Wall-clock limit of one calibration fit, leave-one-out refits included; a fit past it "
+        "is stopped and answered with 'calibration_timeout' (the calibration stays open).",
+    )
+    calibration_max_time_budget_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Largest time_budget_s a client may give the cnn mapper (larger values are clamped, "
+        "and calibration_started says so); the cnn default is 20 s.",
+    )
+    calibration_preload_cnn: bool = Field(
+        True,
+        description="Import PyTorch (the cnn mapper) when the service starts, before it serves: about 2 s "
+        "and 150 MB once, instead of at the first cnn calibration, where the import holds the interpreter "
+        "lock and stalls every stream for those seconds. Ignored when PyTorch is not installed.",
+    )
+    calibration_max_epochs: int = Field(
+        2000,
+        ge=1,
+        description="Largest 'epochs' a client may give the cnn mapper (clamped like time_budget_s).",
+    )
+
     # --- storage ------------------------------------------------------------------------------------
     store: Literal["auto", "sqlite", "redis"] = Field(
         "auto", description="'auto' uses Redis when `redis_url` is set, otherwise SQLite."

@@ -64,6 +64,13 @@ class NotEnoughDataError(CalibrationError):
     code = "not_enough_data"
 
 
+class FitStoppedError(CalibrationError):
+    """A mapper fit was stopped before it ended: its client left, its session was deleted, or it ran past
+    the service's time limit (``should_stop`` of the mapper returned True)."""
+
+    code = "fit_stopped"
+
+
 class UnknownMapperError(CalibrationError):
     """No mapper is registered under the requested name; the message lists the available ones."""
 

@@ -35,6 +35,7 @@ from gazescope.api import (
     seeds,
     video_time,  # noqa: F401  (registers the stimulus_time message)
 )
+from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
@@ -101,6 +102,20 @@ async def _gazescope_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=code)
 
 
+def _preload_cnn() -> None:
+    """Import and warm up PyTorch now, before serving (``Settings.calibration_preload_cnn``), on one
+    thread; nothing when it is not installed."""
+    from gazescope.api.state import limit_torch_threads
+    from gazescope.calibration.cnn import _torch, warm_up
+
+    try:
+        _torch()
+    except ConfigurationError:
+        return
+    limit_torch_threads()
+    warm_up()
+
+
 class _CORS(CORSMiddleware):
     """CORS for every path but those that answer it themselves (``seeds.CORS_OWN_PATHS``)."""
 
@@ -125,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = create_store(settings)
         hub = create_live_hub(settings)
         executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="gazescope-cpu")
+        if settings.calibration_preload_cnn:
+            _preload_cnn()
         ownership = create_ownership(settings)
         state = AppState(
             settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics(), ownership=ownership
@@ -159,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
             state.analytics.shutdown()
+            if state.fit_executor is not None:  # fits were stopped with their connections above
+                state.fit_executor.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(Exception):
                 store.close()
             logs.event("service_stop")
@@ -169,6 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Webcam gaze and attention tracking: sessions, live tracking WebSockets, reports.",
         lifespan=lifespan,
     )
+    # body size limits, the cross-site check of state-changing requests, nosniff (inside CORS, so that
+    # preflights are answered first; outside everything else)
+    app.add_middleware(RequestGuardMiddleware, settings=settings)
     origins = ["*"] if "*" in settings.allowed_origins else list(settings.allowed_origins)
     app.add_middleware(
         _CORS,

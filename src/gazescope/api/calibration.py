@@ -7,8 +7,9 @@ lives in :mod:`gazescope.calibration`. This module only drives it from a trackin
 
 * **Handlers** (registered with :func:`~gazescope.api.tracking.register_message_handler` when this module is
   imported): ``calibration_start``, ``calibration_target``, ``calibration_finish``, ``calibration_cancel``,
-  ``calibration_use``, ``drift_start``, ``drift_finish``. They run on the event loop; fitting, validating
-  and loading profiles run in the CPU pool (``conn.state.cpu``), store calls in ``conn.state.io``.
+  ``calibration_use``, ``drift_start``, ``drift_finish``. They run on the event loop; fitting and validating
+  run in the fit pool (``conn.state.fit``), loading profiles in the CPU pool (``conn.state.cpu``), store
+  calls in ``conn.state.io``.
 * **Frames to targets.** A frame observer (worker thread) hands each processed frame's features, blink state
   and (for appearance mappers only; used in memory, never kept) the RGB frame to the calibration session,
   under a lock. A ``calibration_target`` message takes effect from the first frame *received after it*
@@ -17,6 +18,11 @@ lives in :mod:`gazescope.calibration`. This module only drives it from a trackin
   (``settle_ms``) starts at that first frame's ``t_ms``.
 * **Progress.** ``calibration_progress`` is sent when a grid/custom target becomes the shown one (with its
   index, useful for custom points), and after each usable sample until the target is ``done``.
+* **Fits** (``calibration_finish``) run in the fit pool (``conn.state.fit``: its own threads, never the
+  frames'), at most ``Settings.calibration_fit_threads`` at once (more: ``server_busy``), each bounded by
+  ``Settings.calibration_fit_timeout_s`` (``calibration_timeout``); client ``mapper_params`` are checked
+  and clamped by :func:`bound_mapper_params`. A fit stops within one training epoch when its connection
+  ends: the training loop checks a cancel flag (``Mapper.should_stop``).
 * **Profiles** are documents of the store's collection :data:`PROFILES` (so a Redis deployment shares them
   between servers): ``{"id", "profile_id", "user_id", "created_at_ms", "mapper", "layout", "screen_w_px",
   "screen_h_px", "accuracy", "grade", "source_session_id", "profile": FittedCalibration.to_dict()}``. JSON
@@ -52,7 +58,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gazescope.api import logs
+from gazescope.api.limits import check_number
 from gazescope.api.profile_history import pool_with_history
+from gazescope.api.state import limit_torch_threads
 from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
 from gazescope.api.wire import Inbound
 from gazescope.calibration.mappers import available_mappers
@@ -62,6 +70,7 @@ from gazescope.calibration.targets import LAYOUT_NAMES, TargetLayout, grid_layou
 from gazescope.domain import FrameFeatures, GazeSample
 from gazescope.errors import (
     CalibrationError,
+    FitStoppedError,
     GazescopeError,
     NotEnoughDataError,
     NotFoundError,
@@ -241,6 +250,8 @@ class ConnectionCalibration:
         self.counts: dict[int, int] = {}
         self.finishing = False
         self.finish_task: asyncio.Task[None] | None = None
+        self.fit_cancel: threading.Event | None = None
+        self.fit_slot: dict[str, bool] | None = None
         self.applied: FittedCalibration | None = None
         self.applied_profile_id: str | None = None
         self.drift: _Drift | None = None
@@ -253,6 +264,8 @@ class ConnectionCalibration:
         outlives the connection; then drop the collected samples."""
         task = self.finish_task
         if task is not None and not task.done():
+            if self.fit_cancel is not None:
+                self.fit_cancel.set()  # the training loop stops at its next check
             task.cancel()
             await asyncio.wait([task])
             logs.event("calibration_fit_cancelled", session_id=self.conn.session_id)
@@ -360,29 +373,43 @@ def state_of(conn: TrackingConnection) -> ConnectionCalibration:
 # --- message parsing -------------------------------------------------------------------------------------
 
 
+def _get(body: dict[str, Any], key: str, default: Any) -> Any:
+    """``body[key]``, with JSON ``null`` read as absent (the default)."""
+    v = body.get(key)
+    return default if v is None else v
+
+
 def _num(body: dict[str, Any], key: str, default: float | None = None) -> float | None:
-    v = body.get(key, default)
+    v = _get(body, key, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise ValidationError(f"{key} must be a finite number, got {str(v)[:32]!r}")
+    try:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValueError
+        check_number(v)
+    except (ValueError, OverflowError):
+        raise ValidationError(f"{key} must be a finite number, got {str(v)[:32]!r}") from None
     return float(v)
 
 
 def _int(body: dict[str, Any], key: str, default: int | None = None) -> int | None:
-    v = body.get(key, default)
+    v = _get(body, key, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not float(v).is_integer():
-        raise ValidationError(f"{key} must be an integer, got {str(v)[:32]!r}")
+    try:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not float(v).is_integer():
+            raise ValueError
+        check_number(v)
+    except (ValueError, OverflowError):
+        raise ValidationError(f"{key} must be an integer, got {str(v)[:32]!r}") from None
     return int(v)
 
 
 def _str(body: dict[str, Any], key: str, default: str | None = None, max_len: int = 256) -> str | None:
-    v = body.get(key, default)
+    v = _get(body, key, default)
     if v is None:
         return None
-    if isinstance(v, int) and not isinstance(v, bool):
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) < 10**max_len:
         v = str(v)
     if not isinstance(v, str) or not 0 < len(v) <= max_len:
         raise ValidationError(f"{key} must be a string of 1-{max_len} characters")
@@ -419,6 +446,84 @@ def _pursuit_layout(
     return layout, to_session, points
 
 
+# --- bounds on client-chosen fits -----------------------------------------------------------------------
+
+#: Most ``alphas`` a client may give the ridge mapper (each one is a leave-one-out fit per axis).
+MAX_RIDGE_ALPHAS = 50
+#: Most feature names per axis of the ridge mapper.
+MAX_RIDGE_FEATURES = 16
+
+
+def _cnn_defaults() -> dict[str, Any]:
+    import inspect
+
+    from gazescope.calibration.cnn import CnnMapper
+
+    return {k: p.default for k, p in inspect.signature(CnnMapper.__init__).parameters.items() if k != "self"}
+
+
+def bound_mapper_params(
+    mapper: str, params: dict[str, Any], settings: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a client's ``mapper_params`` and bound what a fit may cost: the ``cnn`` mapper's ``epochs``
+    and ``time_budget_s`` are clamped to ``Settings.calibration_max_epochs`` and
+    ``calibration_max_time_budget_s`` (its defaults too, when they are larger); the ``ridge`` mapper takes
+    at most :data:`MAX_RIDGE_ALPHAS` alphas and degrees 1..3. Unknown keys and values out of range are
+    refused (ValidationError). Returns (the parameters to use, {key: value asked} of those clamped)."""
+    out = dict(params)
+    clamped: dict[str, Any] = {}
+    if mapper == "cnn":
+        allowed = ("epochs", "time_budget_s", "lr", "weight_decay", "seed")
+        unknown = sorted(set(out) - set(allowed))
+        if unknown:
+            raise ValidationError(f"unknown cnn mapper_params {unknown}; known: {', '.join(allowed)}")
+        defaults = _cnn_defaults()
+        epochs = _int(out, "epochs", defaults["epochs"])
+        budget = _num(out, "time_budget_s", defaults["time_budget_s"])
+        lr = _num(out, "lr", defaults["lr"])
+        wd = _num(out, "weight_decay", defaults["weight_decay"])
+        seed = _int(out, "seed", defaults["seed"])
+        assert None not in (epochs, budget, lr, wd, seed)
+        if epochs < 1 or budget <= 0:  # type: ignore[operator]
+            raise ValidationError("cnn epochs must be >= 1 and time_budget_s > 0")
+        if not (0 < lr <= 1 and 0 <= wd <= 1):  # type: ignore[operator]
+            raise ValidationError("cnn lr must be within (0, 1] and weight_decay within [0, 1]")
+        if not 0 <= seed < 2**32:  # type: ignore[operator]
+            raise ValidationError("cnn seed must be within 0..4294967295")
+        if epochs > settings.calibration_max_epochs:  # type: ignore[operator]
+            clamped["epochs"] = epochs
+            epochs = settings.calibration_max_epochs
+        if budget > settings.calibration_max_time_budget_s:  # type: ignore[operator]
+            clamped["time_budget_s"] = budget
+            budget = settings.calibration_max_time_budget_s
+        out.update(epochs=epochs, time_budget_s=budget, lr=lr, weight_decay=wd, seed=seed)
+    elif mapper == "ridge":
+        allowed = ("x_features", "y_features", "degrees", "alphas")
+        unknown = sorted(set(out) - set(allowed))
+        if unknown:
+            raise ValidationError(f"unknown ridge mapper_params {unknown}; known: {', '.join(allowed)}")
+        for key, most in (("x_features", MAX_RIDGE_FEATURES), ("y_features", MAX_RIDGE_FEATURES),
+                          ("degrees", 3), ("alphas", MAX_RIDGE_ALPHAS)):  # fmt: skip
+            v = out.get(key)
+            if v is None:
+                out.pop(key, None)
+                continue
+            if not isinstance(v, list) or not 0 < len(v) <= most:
+                raise ValidationError(f"ridge {key} must be a list of 1-{most} items")
+        if "alphas" in out and not all(
+            isinstance(a, int | float) and not isinstance(a, bool) and 0 < a <= 1e9 for a in out["alphas"]
+        ):
+            raise ValidationError("ridge alphas must be numbers within (0, 1e9]")
+        if "degrees" in out and not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 3 for d in out["degrees"]
+        ):
+            raise ValidationError("ridge degrees must be integers within 1..3")
+        for key in ("x_features", "y_features"):
+            if key in out and not all(isinstance(f, str) and 0 < len(f) <= 64 for f in out[key]):
+                raise ValidationError(f"ridge {key} must be feature names")
+    return out, clamped
+
+
 # --- handlers --------------------------------------------------------------------------------------------
 
 
@@ -440,11 +545,12 @@ async def handle_start(conn: TrackingConnection, inbound: Inbound) -> None:
         raise ValidationError("screen_w_px and screen_h_px must be within 1..100000")
     mapper = _str(b, "mapper", s.default_mapper, 64)
     assert mapper is not None
-    params = b.get("mapper_params") or {}
+    params = _get(b, "mapper_params", {})
     if not isinstance(params, dict):
         raise ValidationError("mapper_params must be an object")
+    params, clamped = bound_mapper_params(mapper, params, s)
     user_id = _str(b, "user_id", conn.session.user_id)
-    save = b.get("save", user_id is not None)
+    save = _get(b, "save", user_id is not None)
     if not isinstance(save, bool):
         raise ValidationError("save must be true or false")
     settle_ms = _num(b, "settle_ms", s.calibration_settle_ms)
@@ -485,6 +591,8 @@ async def handle_start(conn: TrackingConnection, inbound: Inbound) -> None:
             )  # fmt: skip
         except TypeError as exc:  # unknown mapper parameter
             raise ValidationError(f"bad mapper_params for {mapper!r}: {exc}") from None
+        finally:
+            limit_torch_threads()  # the cnn mapper imports PyTorch on first use
 
     st = state_of(conn)
     if st.finishing:
@@ -520,6 +628,8 @@ async def handle_start(conn: TrackingConnection, inbound: Inbound) -> None:
             "samples_per_target": needed,
             "user_id": user_id,
             "save": save,
+            "mapper_params": params,
+            **({"clamped": clamped} if clamped else {}),
             "targets": points,
         }
     )
@@ -530,7 +640,7 @@ async def handle_target(conn: TrackingConnection, inbound: Inbound) -> None:
     on (``validation: true`` marks a custom point as a validation point)."""
     b = inbound.body
     st = state_of(conn)
-    validation = b.get("validation", False)
+    validation = _get(b, "validation", False)
     if not isinstance(validation, bool):
         raise ValidationError("validation must be true or false")
     with st.lock:
@@ -648,21 +758,62 @@ async def handle_finish(conn: TrackingConnection, inbound: Inbound) -> None:
     (:meth:`ConnectionCalibration.on_close`) and nothing of it is stored: the client never saw its
     result."""
     st = state_of(conn)
+    state = conn.state
     with st.lock:
         cs = st.require_session()
         if st.finishing:
             raise CalibrationError("this calibration is being fitted already", code="calibration_busy")
+        if not state.reserve_fit():
+            state.metrics.refused.labels(reason="fits").inc()
+            n = state.settings.calibration_fit_threads
+            raise CalibrationError(
+                f"the server is fitting {n} calibration{'s' if n != 1 else ''} already, the most it runs at "
+                "once (GAZESCOPE_CALIBRATION_FIT_THREADS); the calibration stays open: send "
+                "calibration_finish again in a few seconds",
+                code="server_busy",
+            )
         st.finishing = True
         cal_id = st.calibration_id
         assert cal_id is not None
-    st.finish_task = asyncio.create_task(_run_finish(conn, st, cs, cal_id), name=f"gs-calfit-{cal_id}")
+    cancel = threading.Event()
+    st.fit_cancel = cancel
+    task = asyncio.create_task(_run_finish(conn, st, cs, cal_id, cancel), name=f"gs-calfit-{cal_id}")
+    slot = {"handed": False}  # the fit slot is given back by state.fit once it ran, else here
+    st.fit_slot = slot
+    st.finish_task = task
+
+    def _done(_t: asyncio.Task[None]) -> None:
+        if not slot["handed"]:
+            state.release_fit()
+
+    task.add_done_callback(_done)
 
 
 async def _run_finish(
-    conn: TrackingConnection, st: ConnectionCalibration, cs: CalibrationSession, cal_id: str
+    conn: TrackingConnection,
+    st: ConnectionCalibration,
+    cs: CalibrationSession,
+    cal_id: str,
+    cancel: threading.Event,
 ) -> None:
     try:
-        await _finish(conn, st, cs, cal_id)
+        await _finish(conn, st, cs, cal_id, cancel)
+    except FitStoppedError as exc:
+        if cancel.is_set():  # the client left or the session was deleted: nobody to tell
+            logs.event("calibration_fit_stopped", session_id=conn.session_id, calibration_id=cal_id)
+            return
+        limit = conn.settings.calibration_fit_timeout_s
+        logs.event(
+            "calibration_fit_timeout", session_id=conn.session_id, calibration_id=cal_id, limit_s=limit
+        )
+        await conn.send(
+            conn.wire.error(
+                "calibration_timeout",
+                f"the fit ran past GAZESCOPE_CALIBRATION_FIT_TIMEOUT_S = {limit:g} s and was stopped "
+                f"({exc.message}); the calibration stays open: finish again with a smaller time_budget_s "
+                "or epochs, or a layout with validation targets (no leave-one-out refits)",
+            )
+        )
     except GazescopeError as exc:
         await conn.send(conn.wire.error(exc.code, exc.message))
     except Exception:
@@ -673,10 +824,22 @@ async def _run_finish(
 
 
 async def _finish(
-    conn: TrackingConnection, st: ConnectionCalibration, cs: CalibrationSession, cal_id: str
+    conn: TrackingConnection,
+    st: ConnectionCalibration,
+    cs: CalibrationSession,
+    cal_id: str,
+    cancel: threading.Event,
 ) -> None:
+    deadline = time.monotonic() + conn.settings.calibration_fit_timeout_s
+
+    def should_stop() -> bool:
+        return cancel.is_set() or time.monotonic() > deadline
+
+    slot = st.fit_slot
+    if slot is not None:
+        slot["handed"] = True  # state.fit gives the slot back when its thread is done
     try:
-        result = await conn.state.cpu(cs.finish)
+        result = await conn.state.fit(cs.finish, should_stop, cancel=cancel)
     except BaseException:  # not enough data, a failed fit, or cancellation: the calibration stays open
         with st.lock:
             st.finishing = False

@@ -55,19 +55,40 @@ class KeyValueFormatter(logging.Formatter):
 _TOKEN_RE = re.compile(r"((?:^|[?&\s])token=)[^&\s\"']+")
 
 
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` query parameter replaced by ``***``."""
+    return _TOKEN_RE.sub(r"\1***", text) if "token=" in text else text
+
+
 class RedactTokenFilter(logging.Filter):
-    """Replace the value of ``token=`` query parameters in log messages by ``***`` (uvicorn logs the
-    path and query string of every WebSocket it accepts)."""
+    """Replace the value of ``token=`` query parameters in log records by ``***`` (uvicorn logs the
+    path and query string of every request and WebSocket it accepts).
+
+    The message template and each string argument are redacted in place, so the record keeps its shape:
+    uvicorn's access formatter unpacks ``record.args`` as a 5-tuple (client, method, path, version,
+    status), and flattening the record into one string broke it ("Logging error" on every request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            message = record.getMessage()
-        except Exception:
+            if isinstance(record.msg, str):
+                record.msg = redact(record.msg)
+            args = record.args
+            if isinstance(args, tuple):
+                record.args = tuple(_redact_arg(a) for a in args)
+            elif isinstance(args, dict):
+                record.args = {k: _redact_arg(v) for k, v in args.items()}
+        except Exception:  # a filter must never stop a record
             return True
-        if "token=" in message:
-            record.msg = _TOKEN_RE.sub(r"\1***", message)
-            record.args = None
         return True
+
+
+def _redact_arg(a: object) -> object:
+    if isinstance(a, str):
+        return redact(a)
+    if isinstance(a, int | float | bytes | type(None)):
+        return a
+    text = str(a)
+    return redact(text) if "token=" in text else a
 
 
 def configure_logging(level: str = "info") -> None:

@@ -26,6 +26,9 @@ class Metrics:
     * ``gazescope_samples_stored_total``: samples written to the store.
     * ``gazescope_active_connections{kind}``: open WebSockets (track, live, seed001, seed002).
     * ``gazescope_active_sessions``: sessions with an open tracking connection.
+    * ``gazescope_calibration_fits``: calibration fits reserved or running.
+    * ``gazescope_refused_total{reason}``: requests and WebSockets refused by a limit (connections,
+      connections_per_client, fits, body_size).
     """
 
     def __init__(self) -> None:
@@ -58,6 +61,16 @@ class Metrics:
         )
         self.active_sessions = Gauge(
             "gazescope_active_sessions", "Sessions with an open tracking connection.", registry=r
+        )
+
+        self.calibration_fits = Gauge(
+            "gazescope_calibration_fits", "Calibration fits reserved or running.", registry=r
+        )
+        self.refused = Counter(
+            "gazescope_refused",
+            "Requests and WebSockets refused by a limit, by reason.",
+            ["reason"],
+            registry=r,
         )
 
     def render(self) -> bytes:

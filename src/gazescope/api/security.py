@@ -7,6 +7,14 @@ are not restricted by it: the Origin check protects browsers against cross-site 
 (OWASP, "Cross-Site WebSocket Hijacking"; RFC 6455 section 10.2). A refused WebSocket gets HTTP 403 before
 the handshake completes.
 
+Cross-site requests (:func:`csrf_refusal`, applied to every HTTP request by
+:class:`gazescope.api.limits.RequestGuardMiddleware`): CORS only hides responses from a foreign page; it does
+not stop a form POST. A state-changing request (POST, PUT, PATCH, DELETE) is refused with 403 and a reason
+when its ``Origin`` is present and not allowed (the rule above; ``Origin: null``, sent by sandboxed and
+``file://`` pages, is not allowed), or when it has no ``Origin`` but ``Sec-Fetch-Site: cross-site``
+(Fetch Metadata; OWASP CSRF Prevention Cheat Sheet). Requests without either header (curl, scripts) pass:
+they are not made by a browser on another site's behalf. The paths of :data:`CSRF_EXEMPT_PATHS` are exempt.
+
 Token (``Settings.api_token``, env ``GAZESCOPE_API_TOKEN``): when set, REST calls need
 ``Authorization: Bearer <token>`` (or ``?token=<token>``) and WebSockets ``?token=<token>``; otherwise REST
 answers 401 and a WebSocket gets HTTP 401 before the handshake (or, where the server cannot send a
@@ -29,8 +37,16 @@ from gazescope.config import Settings
 LOCAL_ORIGIN_RE = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 _LOCAL_ORIGIN = re.compile(LOCAL_ORIGIN_RE + r"\Z")
 
+#: Paths whose state-changing requests any origin may make (no cross-site check): seed 003's ``POST /upload``,
+#: posted by the seed's ``file://`` page (``Origin: null``), which answers CORS for any origin itself (it is
+#: in :data:`gazescope.api.seeds.CORS_OWN_PATHS`). The one place such exemptions are listed.
+CSRF_EXEMPT_PATHS: frozenset[str] = frozenset({"/upload"})
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 #: Close code for a policy violation (RFC 6455 section 7.4.1).
 WS_POLICY_VIOLATION = 1008
+#: Close code "try again later" (IANA WebSocket close code registry).
+WS_TRY_AGAIN_LATER = 1013
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
@@ -49,6 +65,32 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
         return False
     # same origin: the Origin's host:port is the Host the client connected to
     return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def csrf_refusal(scope: dict, settings: Settings) -> str | None:
+    """The reason to refuse HTTP request ``scope`` as cross-site (see the module docstring), else None."""
+    if scope.get("method") not in _STATE_CHANGING or scope.get("path") in CSRF_EXEMPT_PATHS:
+        return None
+    origin = host = fetch_site = None
+    for k, v in scope.get("headers") or ():
+        if k == b"origin":
+            origin = v.decode("latin-1")
+        elif k == b"host":
+            host = v.decode("latin-1")
+        elif k == b"sec-fetch-site":
+            fetch_site = v.decode("latin-1").strip().lower()
+    if origin is not None:
+        if origin_allowed(origin, host, settings):
+            return None
+        return (
+            f"cross-site request refused: Origin {origin[:100]!r} is not allowed to change data here "
+            "(allowed: this server's origin, localhost, and GAZESCOPE_ALLOWED_ORIGINS)"
+        )
+    if fetch_site == "cross-site":
+        return (
+            "cross-site request refused: Sec-Fetch-Site is cross-site and the request has no allowed Origin"
+        )
+    return None
 
 
 def token_ok(given: str | None, settings: Settings) -> bool:
@@ -84,16 +126,23 @@ def require_token(request: Request) -> None:
         )
 
 
-async def _deny(ws: WebSocket, status_code: int, detail: str) -> None:
+async def deny_websocket(ws: WebSocket, status_code: int, detail: str) -> None:
     """Refuse a WebSocket before accepting it: an HTTP response where the server supports it (ASGI
-    ``websocket.http.response``), else close (403 from the server before accept)."""
+    ``websocket.http.response``), else close (403 from the server before accept; after an accept, 1008
+    with the reason for 401, 1013 "try again later" for 503)."""
     if "websocket.http.response" in ws.scope.get("extensions", {}):
         await ws.send_denial_response(PlainTextResponse(detail, status_code=status_code))
     elif status_code == status.HTTP_401_UNAUTHORIZED:
         await ws.accept()
         await ws.close(code=WS_POLICY_VIOLATION, reason=detail[:120])
+    elif status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        await ws.accept()
+        await ws.close(code=WS_TRY_AGAIN_LATER, reason=detail[:120])
     else:
         await ws.close(code=WS_POLICY_VIOLATION)
+
+
+_deny = deny_websocket
 
 
 async def guard_websocket(ws: WebSocket, settings: Settings) -> bool:

@@ -49,6 +49,12 @@ Flow of a frame (DESIGN.md "Data flow")::
   released then are still processed and stored. A wire whose ``sample`` returns None sends no reply to
   frames.
 
+* **Bounds.** A connection that sends no frame for ``Settings.idle_timeout_s`` is closed (1001): pings do
+  not keep it open. Live frames are limited to ``Settings.live_max_frame_pixels`` and 8 bits per channel
+  (checked from the header, before decoding), and each connection may spend at most
+  ``Settings.frame_decode_budget_ms`` of decoding per second: over it, the connection waits before its next
+  frame (waiting frames are replaced by newer ones, counted as dropped) while other connections go on.
+
 Close codes: 1000 session ended, 1001 idle timeout or server shutdown, 1009 message too big (from uvicorn's
 ``ws_max_size``, checked here too), 1011 internal error, :data:`WS_REPLACED` taken over by a newer
 connection, :data:`WS_SESSION_DELETED`.
@@ -212,6 +218,12 @@ class TrackingConnection:
         self._claimed = False
         self._done = asyncio.Event()
         self._recv_task: asyncio.Task[None] | None = None
+        # decode accounting (Settings.frame_decode_budget_ms): a token bucket of decode milliseconds
+        self._decode_tokens = float(self.settings.frame_decode_budget_ms)
+        self._decode_t = time.monotonic()
+        self._decode_ms_last = 0.0
+        self.decode_ms_total = 0.0
+        self._last_frame_at = time.monotonic()  # the idle timer (Settings.idle_timeout_s) runs from here
 
     # --- public API for routes and message handlers --------------------------------------------------
 
@@ -421,8 +433,12 @@ class TrackingConnection:
         s = self.settings
         idle_s = self.wire.idle_timeout_s(s)
         while not self._closing:
+            # idle = no frame for idle_timeout_s: pings and other messages do not keep a connection open
+            remaining = self._last_frame_at + idle_s - time.monotonic()
             try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout=idle_s)
+                if remaining <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(self.ws.receive(), timeout=remaining)
             except TimeoutError:
                 self._close_code = WS_GOING_AWAY
                 logs.event("tracking_idle_timeout", session_id=self.session_id, conn=self.conn_id)
@@ -498,6 +514,7 @@ class TrackingConnection:
 
     def _enqueue(self, inbound: Inbound) -> list[_Job]:
         """Put a frame in the slot; returns the waiting frames it pushed out (dropped)."""
+        self._last_frame_at = time.monotonic()
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
         for hook in list(self._receive_hooks):
@@ -540,7 +557,29 @@ class TrackingConnection:
                     return
                 self._wake.clear()
                 await self._wake.wait()
+            wait_s = self._decode_wait_s()
+            if wait_s > 0 and self._receiving:
+                # over its decode budget: pause this connection only (frames arriving meanwhile replace the
+                # waiting one, counted as dropped); other connections' frames go on in the pool
+                await asyncio.sleep(min(wait_s, 1.0))
+                continue
+            self._decode_ms_last = 0.0
             await self._process_next()
+            self._charge_decode(self._decode_ms_last)
+
+    def _decode_wait_s(self) -> float:
+        """Seconds until this connection is back within ``Settings.frame_decode_budget_ms`` (a token
+        bucket of decode milliseconds refilled at that rate per second, holding at most one second's)."""
+        budget = self.settings.frame_decode_budget_ms
+        now = time.monotonic()
+        self._decode_tokens = min(budget, self._decode_tokens + (now - self._decode_t) * budget)
+        self._decode_t = now
+        return 0.0 if self._decode_tokens >= 0 else -self._decode_tokens / budget
+
+    def _charge_decode(self, ms: float) -> None:
+        self._decode_wait_s()  # refill up to now first
+        self._decode_tokens -= ms
+        self.decode_ms_total += ms
 
     async def _process_next(self) -> None:
         """Process the oldest waiting frame, noting which one is in progress (see :meth:`drained`)."""
@@ -561,12 +600,17 @@ class TrackingConnection:
         s = self.settings
         t0 = time.perf_counter()
         assert job.inbound.payload is not None
-        rgb = decode_frame(
-            job.inbound.payload,
-            max_bytes=s.max_frame_bytes,
-            max_width=s.max_frame_width,
-            max_height=s.max_frame_height,
-        )
+        try:
+            rgb = decode_frame(
+                job.inbound.payload,
+                max_bytes=s.max_frame_bytes,
+                max_width=s.max_frame_width,
+                max_height=s.max_frame_height,
+                max_pixels=s.live_max_frame_pixels,
+                eight_bit_only=True,
+            )
+        finally:
+            self._decode_ms_last = (time.perf_counter() - t0) * 1000.0
         if self._analyzer is None:
             self._analyzer = FrameAnalyzer(s)
         ff = self._analyzer.analyze(rgb)

@@ -21,7 +21,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from gazescope.api.limits import BadClientNumber, TooManyItems, check_client_json
 from gazescope.config import Settings
+
+MAX_MESSAGE_VALUES = 10_000
+"""Most JSON values in one WebSocket text message (a frame message has 2-4; the largest calibration
+message, ``calibration_start`` with ``mapper_params``, a few dozen); more is a ``bad_message``, found
+without walking the rest of the message."""
 
 
 class ProtocolError(Exception):
@@ -47,7 +53,10 @@ class Inbound:
 def _number(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    return float(v) if math.isfinite(v) else None
+    try:
+        return float(v) if math.isfinite(v) else None
+    except OverflowError:  # an int too large for a float (the edge check refuses these before)
+        return None
 
 
 def _loads_object(text: str) -> dict[str, Any]:
@@ -59,6 +68,10 @@ def _loads_object(text: str) -> dict[str, Any]:
         raise ProtocolError("bad_message", "text message nested too deeply") from None
     if not isinstance(msg, dict):
         raise ProtocolError("bad_message", "text messages must be JSON objects, not " + type(msg).__name__)
+    try:  # every number from the client is range-checked here, once (gazescope.api.limits)
+        check_client_json(msg, max_items=MAX_MESSAGE_VALUES)
+    except (BadClientNumber, TooManyItems) as exc:
+        raise ProtocolError("bad_message", str(exc)) from None
     return msg
 
 
@@ -98,7 +111,8 @@ class WireFormat:
         return None
 
     def idle_timeout_s(self, settings: Settings) -> float:
-        """Seconds without any client message after which the connection is closed (1001)."""
+        """Seconds without a frame after which the connection is closed (1001); other messages, pings
+        included, do not reset the timer."""
         return settings.idle_timeout_s
 
     def error(self, code: str, message: str, inbound: Inbound | None = None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ channels, about 45k weights) and a 32-unit layer, *plus* a linear path from the 
 from the first step; the convolutional path learns a correction from the eye images. Training: Adam
 (Kingma & Ba 2015), weight decay, full batch, with augmentation (±2 px shifts, brightness and contrast
 jitter, pixel noise) because 9-16 images are far too few for a CNN; it stops after ``epochs`` or
-``time_budget_s`` (default 20 s on one CPU core), whichever comes first.
+``time_budget_s`` (default 20 s on one CPU core), whichever comes first, or as soon as ``should_stop()``
+returns True (checked every epoch: the service's cancel flag and time limit).
 
 Honest expectation: with one calibration session of 16 images and no pretraining, the CNN does not beat
 the landmark ridge on webcam_dots (see the evaluation figures in the project report); it exists for
@@ -28,7 +29,7 @@ import numpy as np
 
 from gazescope.calibration.features import N_FEATURES, PATCH_H, PATCH_W, feature_index
 from gazescope.calibration.mappers import Mapper, register_mapper
-from gazescope.errors import CalibrationError, ConfigurationError, ValidationError
+from gazescope.errors import CalibrationError, ConfigurationError, FitStoppedError, ValidationError
 
 LANDMARK_FEATURES: tuple[str, ...] = ("iris_x", "iris_y", "lid_upper_y")
 
@@ -68,6 +69,21 @@ def _build_net(torch: Any, n_lm: int) -> Any:
             return self.lin(lm) + self.head(self.fc(self.conv(patches)))
 
     return EyeNet()
+
+
+def warm_up() -> None:
+    """One forward, backward and Adam step of the network on zeros: the first Adam step of a process
+    imports and initialises parts of PyTorch for about a second (holding the interpreter lock), which a
+    service does once at start rather than inside a client's fit.
+
+    Raises:
+        ConfigurationError: PyTorch is not installed.
+    """
+    t = _torch()
+    net = _build_net(t, len(LANDMARK_FEATURES))
+    opt = t.optim.Adam(net.parameters(), lr=1e-3)
+    net(t.zeros(2, 2, PATCH_H, PATCH_W), t.zeros(2, len(LANDMARK_FEATURES))).sum().backward()
+    opt.step()
 
 
 @register_mapper("cnn")
@@ -140,7 +156,7 @@ class CnnMapper(Mapper):
         net.train()
         loss_v = float("nan")
         epoch = 0
-        for epoch in range(1, self.epochs + 1):  # noqa: B007 - epoch reported below
+        for epoch in range(1, self.epochs + 1):
             # augmentation: shifts, brightness/contrast, noise (fresh each epoch)
             dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
             p = t.roll(patches, shifts=(dy, dx), dims=(2, 3))
@@ -155,6 +171,8 @@ class CnnMapper(Mapper):
             loss_v = float(loss.detach())
             if time.monotonic() - start > self.time_budget_s:
                 break
+            if self.should_stop is not None and self.should_stop():
+                raise FitStoppedError(f"the cnn fit was stopped after {epoch} epochs")
         net.eval()
         self._net = net
         self.train_info = {"epochs": float(epoch), "train_s": time.monotonic() - start, "final_loss": loss_v}

@@ -31,6 +31,9 @@ class Mapper:
     name: ClassVar[str] = "base"
     min_points: ClassVar[int] = 1
     needs_patches: ClassVar[bool] = False
+    #: Set on an instance to stop a long fit: a mapper whose fit iterates (``cnn``) calls it between
+    #: steps and raises :class:`~gazescope.errors.FitStoppedError` once it returns True. Not serialised.
+    should_stop: Callable[[], bool] | None = None
 
     def fit(self, X: np.ndarray, Y_px: np.ndarray, sample_weight: np.ndarray | None = None) -> Mapper:
         """Fit on rows ``X`` (n, k) and screen points ``Y_px`` (n, 2); ``sample_weight`` (n,) > 0 where

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +37,7 @@ from gazescope.calibration.mappers import create_mapper
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.targets import TargetLayout, grid_layout
 from gazescope.domain import FrameFeatures
-from gazescope.errors import CalibrationError, NotEnoughDataError, ValidationError
+from gazescope.errors import CalibrationError, FitStoppedError, NotEnoughDataError, ValidationError
 
 GRADE_GOOD_PCT = 10.0
 GRADE_FAIR_PCT = 20.0
@@ -334,10 +334,15 @@ class CalibrationSession:
         return True
 
     # -- fit -----------------------------------------------------------------------------------------
-    def finish(self) -> CalibrationResult:
+    def finish(self, should_stop: Callable[[], bool] | None = None) -> CalibrationResult:
         """Fit the mapper and validate it (see the module docstring).
 
+        ``should_stop``: called between fits and handed to every mapper fitted here
+        (:attr:`~gazescope.calibration.mappers.Mapper.should_stop`); once it returns True the fit raises
+        :class:`~gazescope.errors.FitStoppedError` (the service's cancel flag and time limit).
+
         Raises:
+            FitStoppedError: ``should_stop()`` returned True.
             NotEnoughDataError: fewer calibration targets with ``min_samples_per_point`` usable samples
                 than the mapper needs (the message says how many are needed and how many were usable).
         """
@@ -355,7 +360,16 @@ class CalibrationSession:
         with_patches = self._mapper_probe.needs_patches
         X = np.stack([aggregate([g for _, g in t.samples]).row(with_patches) for t in cal_t])  # type: ignore[misc]
         Y = np.array([t.point_px for t in cal_t])
-        mapper = create_mapper(self.mapper_name, **self.mapper_params).fit(X, Y)
+
+        def new_mapper() -> Any:
+            if should_stop is not None and should_stop():
+                raise FitStoppedError("the calibration fit was stopped")
+            m = create_mapper(self.mapper_name, **self.mapper_params)
+            m.should_stop = should_stop
+            return m
+
+        mapper = new_mapper().fit(X, Y)
+        mapper.should_stop = None  # the fitted mapper outlives this fit
         all_feats = [g for t in usable for _, g in t.samples]
         fitted = FittedCalibration(
             mapper=mapper,
@@ -383,7 +397,7 @@ class CalibrationSession:
             source = "leave_one_out"
             for k, t in enumerate(cal_t):
                 keep = [i for i in range(len(cal_t)) if i != k]
-                m = create_mapper(self.mapper_name, **self.mapper_params).fit(X[keep], Y[keep])
+                m = new_mapper().fit(X[keep], Y[keep])
                 rows = np.stack([g.row(with_patches) for _, g in t.samples])  # type: ignore[misc]
                 P = np.clip(m.predict(rows), 0, [self.screen_w_px, self.screen_h_px])
                 points.append(_point_error(t, P, False))

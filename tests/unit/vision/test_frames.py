@@ -118,3 +118,31 @@ def test_error_messages_carry_no_image_data(desk_frame):
     with pytest.raises(FrameDecodeError) as err:
         decode_frame(base64.b64encode(jpeg[:-50]).decode())
     assert len(str(err.value)) < 200
+
+
+def test_live_limits_refuse_16_bit_and_oversized_pngs_before_decoding(monkeypatch) -> None:
+    """Issue 9 defect 7: a 127 KiB 16-bit 4096x4096 PNG cost ~360 ms of a worker thread. Live frames are
+    8-bit only and at most ``Settings.live_max_frame_pixels``, both read from the header: no pixel is
+    decoded for a refused frame."""
+    from gazescope.config import Settings
+    from gazescope.vision import frames
+    from gazescope.vision.frames import png_bit_depth
+
+    live = Settings().live_max_frame_pixels
+    assert live == 1920 * 1080
+    png16 = cv2.imencode(".png", np.zeros((1024, 1024, 3), np.uint16))[1].tobytes()
+    assert png_bit_depth(png16) == 16
+    assert decode_frame(png16).shape == (1024, 1024, 3)  # offline images may be 16-bit
+    big = cv2.imencode(".png", np.zeros((2160, 3840, 3), np.uint8))[1].tobytes()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("pixels decoded for a frame the header already refuses")
+
+    monkeypatch.setattr(frames.cv2, "imdecode", no_decoding)
+    with pytest.raises(FrameDecodeError, match="8-bit"):
+        decode_frame(png16, eight_bit_only=True, max_pixels=live)
+    with pytest.raises(FrameTooLargeError, match="live frame limit"):
+        decode_frame(big, eight_bit_only=True, max_pixels=live)
+    monkeypatch.undo()
+    hd = cv2.imencode(".jpg", np.zeros((1080, 1920, 3), np.uint8))[1].tobytes()
+    assert decode_frame(hd, eight_bit_only=True, max_pixels=live).shape == (1080, 1920, 3)

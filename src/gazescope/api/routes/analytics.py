@@ -51,6 +51,7 @@ from gazescope.analytics.events import FixationMethod, detect_events, detect_fix
 from gazescope.api import logs, service
 from gazescope.api.calibration import PROFILES as CALIBRATION_PROFILES
 from gazescope.api.calibration import RESULTS
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
@@ -573,6 +574,7 @@ _PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
 router = APIRouter(
+    route_class=GuardedRoute,
     tags=["analytics"],
     dependencies=[Depends(require_token)],
     responses=_ERRORS,

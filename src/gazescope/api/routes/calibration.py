@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 
 from gazescope.api import calibration as cal_api
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
@@ -32,6 +33,7 @@ from gazescope.calibration.profile import FittedCalibration
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
 
 router = APIRouter(
+    route_class=GuardedRoute,
     tags=["calibration"],
     dependencies=[Depends(require_token)],
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},

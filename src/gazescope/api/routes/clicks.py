@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 
 from gazescope.api import clicks, service
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
@@ -24,6 +25,7 @@ from gazescope.api.state import AppState, get_state
 WAIT_S = 3.0
 
 router = APIRouter(
+    route_class=GuardedRoute,
     prefix="/api/sessions",
     tags=["calibration"],
     dependencies=[Depends(require_token)],

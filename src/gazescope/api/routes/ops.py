@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.metrics import CONTENT_TYPE_LATEST
 from gazescope.api.state import AppState, get_state
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(route_class=GuardedRoute, tags=["ops"])
 
 State = Annotated[AppState, Depends(get_state)]
 READY_TIMEOUT_S = 3.0

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
 from gazescope.api import service
+from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
 from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 
 router = APIRouter(
+    route_class=GuardedRoute,
     prefix="/api/sessions",
     tags=["sessions"],
     dependencies=[Depends(require_token)],
@@ -66,7 +68,7 @@ async def list_sessions(
     since: Annotated[str | None, Query(description="Created at or after: epoch ms or ISO 8601.")] = None,
     until: Annotated[str | None, Query(description="Created at or before: epoch ms or ISO 8601.")] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> list[SessionOut]:
     """Sessions newest first, filtered by user, stimulus and creation time."""
     since_ms, until_ms = parse_time_ms(since, "since"), parse_time_ms(until, "until")
@@ -132,8 +134,8 @@ async def _samples(state: AppState, session_id: str, start: int, limit: int | No
 async def get_samples_csv(
     state: State,
     session_id: str,
-    start: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
 ) -> Response:
     """Samples as CSV (columns ``gazescope.domain.SAMPLE_CSV_COLUMNS``)."""
     _, samples = await _samples(state, session_id, start, limit)
@@ -150,8 +152,8 @@ async def get_samples_csv(
 async def get_samples(
     state: State,
     session_id: str,
-    start: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """Stored samples in order from sample index ``start`` (JSON), or CSV with ``?format=csv``."""

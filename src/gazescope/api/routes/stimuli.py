@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.aoi import AOI, parse_aois
 from gazescope.api import logs
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.routes.analytics import STIMULI, STIMULUS_AOIS, load_stimulus, stimulus_blob_key
 from gazescope.api.security import require_token
@@ -50,6 +51,7 @@ MAX_AOIS = 500
 """Most AOIs on one stimulus."""
 
 router = APIRouter(
+    route_class=GuardedRoute,
     prefix="/api/stimuli",
     tags=["stimuli"],
     dependencies=[Depends(require_token)],

@@ -14,8 +14,8 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gazescope.api import logs, service
-from gazescope.api.security import guard_websocket
-from gazescope.api.state import ws_state
+from gazescope.api.security import deny_websocket, guard_websocket
+from gazescope.api.state import AppState, ws_state
 from gazescope.api.tracking import (
     WS_INTERNAL_ERROR,
     WS_NORMAL,
@@ -47,6 +47,28 @@ async def _end_implicit(state: Any, session_id: str) -> None:
         state.backlog.hold_end(session_id)
 
 
+def client_address(ws: WebSocket) -> str:
+    """The client address connection limits count by (the TCP peer)."""
+    return ws.client.host if ws.client is not None else "unknown"
+
+
+async def admit(ws: WebSocket, state: AppState) -> str | None:
+    """Take a connection slot (``Settings.max_connections``, ``max_connections_per_client``) for ``ws``
+    before it is accepted; refuse it with HTTP 503 and the reason and return None when none is free.
+    Returns the client address to :meth:`~gazescope.api.limits.ConnectionSlots.release` it with."""
+    client = client_address(ws)
+    assert state.ws_slots is not None
+    refusal = state.ws_slots.acquire(client)
+    if refusal is None:
+        return client
+    limit, reason = refusal
+    state.metrics.refused.labels(reason=limit).inc()
+    logs.event("ws_refused", path=ws.url.path, reason=limit, client=client)
+    with contextlib.suppress(Exception):
+        await deny_websocket(ws, 503, reason)
+    return None
+
+
 async def run_tracking(
     ws: WebSocket,
     session_id: str | None,
@@ -59,6 +81,9 @@ async def run_tracking(
     session created for this connection and ended (report stored) when it closes."""
     state = ws_state(ws)
     if not await guard_websocket(ws, state.settings):
+        return
+    client = await admit(ws, state)
+    if client is None:
         return
     gauge = state.metrics.active_connections.labels(kind=route)
     gauge.inc()
@@ -120,9 +145,11 @@ async def run_tracking(
         assert conn is not None
         await conn.serve()
     finally:
+        gauge.dec()
+        assert state.ws_slots is not None
+        state.ws_slots.release(client)
         # a seed session ends with its connection however it ends: also when it never served (lookup or
         # claim failed, an early return, the session lock raised)
-        gauge.dec()
         if implicit is not None and session_id is not None:
             await _end_implicit(state, session_id)
 
@@ -151,10 +178,13 @@ async def live(ws: WebSocket, session_id: str) -> None:
     except GazescopeError as exc:
         await _refuse(ws, NativeWire(), WS_INTERNAL_ERROR, exc.code, "the session store is unavailable")
         return
+    client = await admit(ws, state)
+    if client is None:
+        return
     gauge = state.metrics.active_connections.labels(kind="live")
     gauge.inc()
-    await ws.accept()
     try:
+        await ws.accept()
         async with state.hub.subscribe(session_id) as sub:
             await ws.send_text(
                 json.dumps(
@@ -195,6 +225,8 @@ async def live(ws: WebSocket, session_id: str) -> None:
                 await ws.close(code=WS_INTERNAL_ERROR, reason="live hub unavailable")
     finally:
         gauge.dec()
+        assert state.ws_slots is not None
+        state.ws_slots.release(client)
 
 
 async def _until(sub: Any, watcher: asyncio.Task[None]) -> Any:

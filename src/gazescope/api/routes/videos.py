@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
@@ -30,6 +31,7 @@ from gazescope.api.video_analytics import (
 from gazescope.storage.video_files import VideoFiles
 
 router = APIRouter(
+    route_class=GuardedRoute,
     prefix="/api/stimuli",
     tags=["video stimuli"],
     dependencies=[Depends(require_token)],

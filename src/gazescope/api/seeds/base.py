@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, WebSocket
 
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, get_state
 from gazescope.api.wire import Inbound, NativeWire, ProtocolError, WireFormat
@@ -46,7 +47,10 @@ CORS_OWN_PATHS: frozenset[str] = frozenset({"/upload"})
 def routers(tag: str) -> tuple[APIRouter, APIRouter]:
     """``(open, protected)`` routers of one seed: ``protected`` needs the API token when one is set
     (REST); WebSockets check it themselves (``?token=``)."""
-    return APIRouter(tags=[tag]), APIRouter(tags=[tag], dependencies=[Depends(require_token)])
+    return (
+        APIRouter(route_class=GuardedRoute, tags=[tag]),
+        APIRouter(route_class=GuardedRoute, tags=[tag], dependencies=[Depends(require_token)]),
+    )
 
 
 def implicit_session(ws: WebSocket, label: str) -> dict[str, Any]:

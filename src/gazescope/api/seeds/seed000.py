@@ -52,6 +52,7 @@ from fastapi import Body, HTTPException, Query, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.api import service
+from gazescope.api.limits import MAX_QUERY_INT
 from gazescope.api.models import SessionCreate
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import (
@@ -287,7 +288,7 @@ async def sessions(
     state: State,
     user_id: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> list[dict[str, Any]]:
     """Sessions, newest first (a JSON list, as the seed's server answered)."""
     return await state.io(_list, state, user_id, limit, offset)
@@ -298,7 +299,7 @@ async def sessions_of_user(
     state: State,
     user_id: str,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
 ) -> dict[str, Any]:
     """One user's sessions: ``{"message", "data": [...]}``."""
     data = await state.io(_list, state, user_id[:256], limit, offset)

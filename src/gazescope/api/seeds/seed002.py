@@ -60,7 +60,8 @@ class EyeContactWire(NativeWire):
 
     def parse_text(self, text: str) -> Inbound | None:
         msg = loads_object(text)
-        if msg.get("type") in IGNORED_TYPES:
+        mtype = msg.get("type")
+        if isinstance(mtype, str) and mtype in IGNORED_TYPES:  # a non-string type (e.g. {}) is unhashable
             return None
         return self.read(msg)
 

@@ -52,6 +52,7 @@ from fastapi import APIRouter, WebSocket
 
 from gazescope.api import logs
 from gazescope.api.calibration import latest_profile_document, save_profile, use_profile
+from gazescope.api.limits import GuardedRoute
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import loads_object
 from gazescope.api.stimulus_videos import list_videos
@@ -76,7 +77,7 @@ VIDEO_URL_RE = re.compile(r"/api/stimuli/([A-Za-z0-9_.\-]{1,128})/video")
 #: Layout of a seed 004 calibration: no fixed targets, every dot the app shows is a custom target.
 DOTS_LAYOUT = TargetLayout(name="seed004", points_norm=(), validation_norm=())
 
-router = APIRouter(tags=["seed-compatible"])
+router = APIRouter(route_class=GuardedRoute, tags=["seed-compatible"])
 
 
 class Seed004Wire(WireFormat):

@@ -1,0 +1,564 @@
+"""Reproduce the attacks of issue 9 (bounds) on a real ``gazescope serve`` and print the figure of each.
+
+Every subcommand starts a server subprocess on a free loopback port (SQLite in a temporary folder; the
+sources of ``--src``, default this checkout, so ``--src ../main/src`` measures another tree: the "figure
+before"), sends only to 127.0.0.0/8, and stops by itself::
+
+    python benchmarks/limits.py body          # defect 2: 50 MiB JSON body; /healthz latency meanwhile
+    python benchmarks/limits.py connections   # defect 3: RSS per stream, caps, 600 idle sockets, pings
+    python benchmarks/limits.py png           # defect 7: PNG senders vs a bystander's round trip
+    python benchmarks/limits.py fits          # defect 1: two cnn fits asking 40 s, then the clients leave
+    python benchmarks/limits.py numbers       # defect 8: huge integers, NaN, null, huge offset
+    python benchmarks/limits.py csrf          # defect 9: a foreign page's form POSTs
+    python benchmarks/limits.py logs          # defect 10: uvicorn access log with the token filter
+    python benchmarks/limits.py all
+
+The data folder is ``../shared/data`` (or ``GAZESCOPE_DATA_DIR``): the desk video for real frames and
+webcam_dots for the calibration of ``fits``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import websockets
+from ws_load import LocalServer  # benchmarks/ is on sys.path when this script runs
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GAZESCOPE_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+class Server(LocalServer):
+    """``gazescope serve`` (or ``python argv``) in a subprocess, serving the sources ``src``."""
+
+    def __init__(self, src: Path, env_extra: dict[str, str] | None = None, argv: list[str] | None = None):
+        super().__init__(env_extra or {}, src, argv)
+        self.ws = f"ws://127.0.0.1:{self.port}"
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+
+    def text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+def desk_jpegs(n: int = 300) -> list[bytes]:
+    cap = cv2.VideoCapture(str(DATA / "videos" / "desk_webcam_640x480.avi"))
+    out = []
+    while len(out) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes())
+    cap.release()
+    if not out:
+        sys.exit(f"no frames read from {DATA / 'videos'} (set GAZESCOPE_DATA_DIR)")
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class Poller:
+    """GETs ``path`` every ``every_s`` in a thread; records the latency of each answer (s)."""
+
+    def __init__(self, url: str, every_s: float = 0.05) -> None:
+        self.url, self.every_s, self.lat, self.failed = url, every_s, [], 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=60) as c:
+            while not self.stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    c.get(self.url)
+                    self.lat.append(time.perf_counter() - t0)
+                except httpx.HTTPError:
+                    self.failed += 1
+                time.sleep(self.every_s)
+
+    def finish(self) -> tuple[float, float]:
+        self.stop.set()
+        self.t.join(70)
+        return max(self.lat, default=float("nan")), pct(self.lat, 50)
+
+
+# --- defect 2 ----------------------------------------------------------------------------------------
+
+
+def raw_post(
+    port: int, path: str, body_iter, *, chunked: bool, length: int | None = None
+) -> tuple[str, float]:
+    """POST over a raw socket, stopping early when the server answers; (status line, seconds)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(120)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    head += "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {length}\r\n"
+    t0 = time.perf_counter()
+    s.sendall((head + "\r\n").encode())
+    try:
+        for chunk in body_iter:
+            s.sendall((f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") if chunked else chunk)
+            s.setblocking(False)
+            try:
+                if s.recv(1, socket.MSG_PEEK):
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+        else:
+            if chunked:
+                s.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass
+    try:
+        data = s.recv(4096)
+    except OSError:
+        data = b""
+    s.close()
+    return data.split(b"\r\n", 1)[0].decode(
+        errors="replace"
+    ) or "(connection closed)", time.perf_counter() - t0
+
+
+def bench_body(src: Path, mib: int) -> None:
+    srv = Server(src)
+    try:
+        sid = httpx.post(f"{srv.url}/api/sessions", json={"screen_w_px": 1000, "screen_h_px": 800}).json()[
+            "id"
+        ]
+        point = b'{"t_ms": 1000.0, "x_px": 500.5, "y_px": 400.5},'
+        n = mib * 1024 * 1024 // len(point)
+        body = b'{"points": [' + point * (n - 1) + point[:-1] + b"]}"
+
+        def chunks(size: int = 256 * 1024):
+            for i in range(0, len(body), size):
+                yield body[i : i + size]
+
+        for mode in ("content-length", "chunked"):
+            rss0 = srv.rss_mb()
+            poll = Poller(f"{srv.url}/healthz")
+            status, secs = raw_post(
+                srv.port, f"/api/sessions/{sid}/gaze", chunks(), chunked=mode == "chunked", length=len(body)
+            )
+            time.sleep(max(0.0, 1.0 - secs))  # /healthz is polled for at least a second
+            worst, p50 = poll.finish()
+            print(
+                f"body {mib} MiB ({mode}): '{status}' after {secs:.2f} s; /healthz max {worst * 1000:.0f} ms "
+                f"p50 {p50 * 1000:.0f} ms ({len(poll.lat)} answered, {poll.failed} failed); "
+                f"RSS {rss0:.0f} -> {srv.rss_mb():.0f} MB"
+            )
+    finally:
+        srv.stop()
+
+
+# --- defect 3 ----------------------------------------------------------------------------------------
+
+
+async def _open(url: str, local: str, frame: bytes | None) -> tuple[Any, str]:
+    try:
+        ws = await websockets.connect(url, local_addr=(local, 0), open_timeout=30, max_size=None)
+    except websockets.InvalidStatus as exc:
+        return None, f"HTTP {exc.response.status_code}"
+    except Exception as exc:
+        return None, type(exc).__name__
+    try:
+        await asyncio.wait_for(ws.recv(), 30)  # the session message
+        if frame is not None:
+            await ws.send(frame)
+            await asyncio.wait_for(ws.recv(), 60)
+    except Exception as exc:
+        return ws, f"open, then {type(exc).__name__}"
+    return ws, "ok"
+
+
+def bench_connections(src: Path, streams: int) -> None:
+    jpeg = desk_jpegs(1)[0]
+    srv = Server(src)
+    try:
+
+        async def streams_rss() -> None:
+            sids = [httpx.post(f"{srv.url}/api/sessions").json()["id"] for _ in range(streams)]
+            await asyncio.sleep(1.0)
+            rss0, th0 = srv.rss_mb(), srv.threads()
+            opened = []
+            outcomes: dict[str, int] = {}
+            for i, sid in enumerate(sids):  # 8 per source address: under the per-client cap
+                ws, what = await _open(f"{srv.ws}/ws/sessions/{sid}/track", f"127.0.0.{2 + i // 8}", jpeg)
+                outcomes[what] = outcomes.get(what, 0) + 1
+                if ws is not None:
+                    opened.append(ws)
+            await asyncio.sleep(1.0)
+            ok = outcomes.get("ok", 0)
+            d_rss, d_th = srv.rss_mb() - rss0, srv.threads() - th0
+            print(
+                f"{streams} tracking streams with one frame each: {outcomes}; RSS +{d_rss:.0f} MB "
+                f"({d_rss / max(ok, 1):.1f} MB per stream), threads +{d_th} ({d_th / max(ok, 1):.1f} per stream)"
+            )
+            for ws in opened:
+                await ws.close()
+
+        asyncio.run(streams_rss())
+        time.sleep(2.0)
+
+        async def idle_flood(n: int = 600) -> None:
+            sid = httpx.post(f"{srv.url}/api/sessions").json()["id"]
+            t0 = time.perf_counter()
+            results = await asyncio.gather(
+                *(_open(f"{srv.ws}/ws/sessions/{sid}/live", "127.0.0.1", None) for _ in range(n))
+            )
+            secs = time.perf_counter() - t0
+            outcomes: dict[str, int] = {}
+            for _ws, what in results:
+                outcomes[what] = outcomes.get(what, 0) + 1
+            print(f"{n} idle /live sockets from one address in {secs:.1f} s: {outcomes}")
+            for ws, _ in results:
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+
+        asyncio.run(idle_flood())
+    finally:
+        srv.stop()
+
+    srv = Server(src, {"GAZESCOPE_IDLE_TIMEOUT_S": "2"})
+    try:
+
+        async def pinger() -> None:
+            sid = httpx.post(f"{srv.url}/api/sessions").json()["id"]
+            async with websockets.connect(f"{srv.ws}/ws/sessions/{sid}/track") as ws:
+                await ws.recv()
+                t0 = time.perf_counter()
+                try:
+                    while time.perf_counter() - t0 < 10:
+                        await ws.send('{"type": "ping", "t_ms": 1}')
+                        await asyncio.wait_for(ws.recv(), 5)
+                        await asyncio.sleep(0.5)
+                    print("pings every 0.5 s with idle_timeout_s=2: still open after 10 s")
+                except websockets.ConnectionClosed as exc:
+                    code = exc.rcvd.code if exc.rcvd else None
+                    print(
+                        f"pings every 0.5 s with idle_timeout_s=2: closed ({code}) after {time.perf_counter() - t0:.1f} s"
+                    )
+
+        asyncio.run(pinger())
+    finally:
+        srv.stop()
+
+
+# --- defect 7 ----------------------------------------------------------------------------------------
+
+
+async def lockstep_client(url: str, jpegs: list[bytes], stop: asyncio.Event, lat: list[float]) -> None:
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.recv()
+        i = 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await ws.send(
+                json.dumps({"type": "frame", "data": base64.b64encode(jpegs[i % len(jpegs)]).decode()})
+            )
+            await asyncio.wait_for(ws.recv(), 120)
+            lat.append(time.perf_counter() - t0)
+            i += 1
+            await asyncio.sleep(1 / 15)
+
+
+async def flood_client(url: str, payload: bytes, stop: asyncio.Event, codes: dict[str, int]) -> None:
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.recv()
+        while not stop.is_set():
+            await ws.send(payload)
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            key = msg.get("code") or msg.get("type")
+            codes[key] = codes.get(key, 0) + 1
+
+
+def bench_png(src: Path, seconds: float, senders: int) -> None:
+    jpegs = desk_jpegs(150)
+    png16 = cv2.imencode(".png", np.zeros((4096, 4096, 3), np.uint16), [cv2.IMWRITE_PNG_COMPRESSION, 9])[1]
+    png8 = cv2.imencode(".png", np.zeros((1080, 1920, 3), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])[1]
+    srv = Server(src)
+    try:
+        for name, payload in (
+            ("no attacker", None),
+            (f"16-bit 4096x4096 PNG ({len(png16.tobytes()) // 1024} KiB)", png16.tobytes()),
+            (f"8-bit 1920x1080 PNG ({len(png8.tobytes()) // 1024} KiB)", png8.tobytes()),
+        ):
+
+            async def run(payload: bytes | None = payload) -> tuple[list[float], dict[str, int]]:
+                stop = asyncio.Event()
+                lat: list[float] = []
+                codes: dict[str, int] = {}
+                sids = [httpx.post(f"{srv.url}/api/sessions").json()["id"] for _ in range(senders + 1)]
+                tasks = [
+                    asyncio.create_task(
+                        lockstep_client(f"{srv.ws}/ws/sessions/{sids[0]}/track", jpegs, stop, lat)
+                    )
+                ]
+                if payload is not None:
+                    tasks += [
+                        asyncio.create_task(
+                            flood_client(f"{srv.ws}/ws/sessions/{sid}/track", payload, stop, codes)
+                        )
+                        for sid in sids[1:]
+                    ]
+                await asyncio.sleep(seconds)
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                return lat[15:], codes  # the first second warms the bystander's Face Mesh up
+
+            lat, codes = asyncio.run(run())
+            print(
+                f"bystander round trip with {senders if payload else 0} senders of {name}: "
+                f"p50 {pct(lat, 50) * 1000:.0f} ms, p95 {pct(lat, 95) * 1000:.0f} ms ({len(lat)} frames); "
+                f"senders' replies {codes}"
+            )
+    finally:
+        srv.stop()
+
+
+# --- defect 1 ----------------------------------------------------------------------------------------
+
+
+def dots() -> list[dict[str, Any]]:
+    import csv
+
+    folder = DATA / "gaze" / "webcam_dots"
+    with (folder / "labels.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["subject"] == "hy" and r["session"] == "6"]
+    return [{"jpeg": (folder / r["image"]).read_bytes(), "x": float(r["x"]), "y": float(r["y"]),
+             "w": int(r["screen_w"]), "h": int(r["screen_h"])} for r in rows]  # fmt: skip
+
+
+async def calibrate_then(url: str, points: list[dict], params: dict, leave: bool) -> dict[str, Any]:
+    """Collect a 16-point cnn calibration (4 validation points), send calibration_finish, then leave at once
+    (``leave``) or wait for the answer."""
+    async with websockets.connect(url, max_size=None) as ws:
+
+        async def next_of(*types: str, timeout: float = 120) -> dict[str, Any]:
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                if msg["type"] in types:
+                    return msg
+
+        await next_of("session")
+        await ws.send(json.dumps({"type": "calibration_start", "layout": "16", "mapper": "cnn",
+                                  "screen_w_px": points[0]["w"], "screen_h_px": points[0]["h"],
+                                  "settle_ms": 0, "samples_per_target": 3, "mapper_params": params}))  # fmt: skip
+        started = await next_of("calibration_started", "error")
+        for k, p in enumerate(points):
+            await ws.send(json.dumps({"type": "calibration_target", "x_px": p["x"], "y_px": p["y"],
+                                      "validation": k in (0, 5, 10, 15)}))  # fmt: skip
+            for _ in range(4):
+                await ws.send(p["jpeg"])
+                await next_of("sample")
+        t0 = time.perf_counter()
+        await ws.send(json.dumps({"type": "calibration_finish"}))
+        if leave:  # an immediate answer (server_busy) or none within 0.5 s (the fit runs)
+            try:
+                answer = await next_of("error", "calibration_result", timeout=0.5)
+            except TimeoutError:
+                answer = {"type": "fitting"}
+            return {"started": started, "answer": answer.get("code") or answer["type"]}
+        out = await next_of("calibration_result", "error", timeout=600)
+        return {"started": started, "answer": out, "fit_s": time.perf_counter() - t0}
+
+
+def fits_running(url: str) -> float:
+    m = re.search(r"^gazescope_calibration_fits (\S+)$", httpx.get(f"{url}/metrics").text, re.M)
+    return float(m.group(1)) if m else float("nan")
+
+
+def bench_fits(src: Path, budget_s: float) -> None:
+    points = dots()
+    jpegs = desk_jpegs(150)
+    srv = Server(src)
+    try:
+
+        async def run() -> None:
+            sids = [httpx.post(f"{srv.url}/api/sessions").json()["id"] for _ in range(3)]
+            stop = asyncio.Event()
+            lat: list[float] = []
+            bystander = asyncio.create_task(
+                lockstep_client(f"{srv.ws}/ws/sessions/{sids[2]}/track", jpegs, stop, lat)
+            )
+            await asyncio.sleep(3)
+            n0 = len(lat)
+            params = {"time_budget_s": budget_s, "epochs": 10**6}
+            t0 = time.perf_counter()
+            res = await asyncio.gather(*(calibrate_then(f"{srv.ws}/ws/sessions/{sid}/track", points, params, True)
+                                         for sid in sids[:2]))  # fmt: skip
+            t_left = time.perf_counter()
+            print(f"two cnn calibrations asking time_budget_s={budget_s:g}: started with "
+                  f"{[r['started'].get('mapper_params', r['started'].get('code')) for r in res]}; "
+                  f"calibration_finish answered {[r['answer'] for r in res]}")  # fmt: skip
+            gauge = []
+            while time.perf_counter() - t_left < budget_s + 15:
+                gauge.append((time.perf_counter() - t_left, fits_running(srv.url)))
+                if gauge[-1][1] == 0 and time.perf_counter() - t_left > 1:
+                    break
+                await asyncio.sleep(0.25)
+            ran = next((t for t, g in gauge if g == 0), float("nan"))
+            during = lat[n0:]
+            gaps = np.diff([0.0, *np.cumsum(during)]) if during else []
+            stop.set()
+            await bystander
+            print(f"  both clients left {t_left - t0:.1f} s after starting; fits still running for {ran:.1f} s "
+                  f"after they left (gauge gazescope_calibration_fits)")  # fmt: skip
+            print(f"  bystander meanwhile: {len(during)} frames, round trip p50 {pct(during, 50) * 1000:.0f} ms, "
+                  f"max {max(during, default=float('nan')) * 1000:.0f} ms; longest gap {max(gaps, default=0):.2f} s")  # fmt: skip
+            t1 = time.perf_counter()
+            async with websockets.connect(f"{srv.ws}/ws/sessions/{sids[2]}/track") as ws:
+                await ws.recv()
+                await ws.send(jpegs[0])
+                await ws.recv()
+            print(f"  a new client's first frame after that: {time.perf_counter() - t1:.2f} s")
+
+        asyncio.run(run())
+        log = srv.text()
+        print(
+            "  server log:", sorted(set(re.findall(r"event=(calibration_fit_\w+)", log))) or "no fit events"
+        )
+    finally:
+        srv.stop()
+
+
+# --- defects 8, 9, 10 ----------------------------------------------------------------------------------
+
+
+def bench_numbers(src: Path) -> None:
+    srv = Server(src)
+    try:
+        for path in ("/api/sessions", "/sessions"):
+            r = httpx.get(f"{srv.url}{path}", params={"offset": "9223372036854775808"})
+            print(f"GET {path}?offset=9223372036854775808 -> {r.status_code}")
+        sid = httpx.post(f"{srv.url}/api/sessions", json={"screen_w_px": 800, "screen_h_px": 600}).json()[
+            "id"
+        ]
+        cases = [
+            ("frame t_ms 10**400", '{"type": "frame", "data": "AAAA", "t_ms": 1%s}' % ("0" * 400)),
+            ("ping t_ms NaN", '{"type": "ping", "t_ms": NaN}'),
+            (
+                "calibration_start screen_w_px 10**400",
+                '{"type": "calibration_start", "screen_w_px": 1%s}' % ("0" * 400),
+            ),
+            ("calibration_start layout null", '{"type": "calibration_start", "layout": null}'),
+            ("drift_start x_px null", '{"type": "drift_start", "x_px": null, "y_px": 1}'),
+        ]
+        for route in (f"/ws/sessions/{sid}/track", f"/ws/session/{sid}/track", "/ws/gaze", "/ws"):
+
+            async def run(route: str = route) -> list[str]:
+                out = []
+                for name, text in cases:  # one connection per case: a dropped one hides the next cases
+                    async with websockets.connect(f"{srv.ws}{route}") as ws:
+                        if "sessions" in route or "session/" in route:
+                            await ws.recv()
+                        await ws.send(text)
+                        try:
+                            raw = await asyncio.wait_for(ws.recv(), 10)
+                        except websockets.ConnectionClosed as exc:
+                            out.append(
+                                f"{name}: connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+                            )
+                            continue
+                        try:
+                            json.loads(raw, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+                            valid = "valid JSON"
+                        except ValueError:
+                            valid = "NOT valid JSON"
+                        msg = json.loads(raw)
+                        inner = (
+                            msg["data"] if isinstance(msg.get("data"), dict) else msg
+                        )  # seed 001's envelope
+                        what = inner.get("code") or inner.get("error") or msg.get("type")
+                        out.append(f"{name}: {what} ({valid})")
+                return out
+
+            print(f"{route}: " + "; ".join(asyncio.run(run())))
+    finally:
+        srv.stop()
+
+
+def bench_csrf(src: Path) -> None:
+    srv = Server(src)
+    try:
+        evil = {"Origin": "http://evil.example"}
+        form = {**evil, "Content-Type": "application/x-www-form-urlencoded"}
+        r = httpx.post(f"{srv.url}/api/sessions", content=b"", headers=form)
+        print(f"empty form POST /api/sessions from Origin http://evil.example -> {r.status_code}")
+        png = cv2.imencode(".png", np.zeros((10, 10, 3), np.uint8))[1].tobytes()
+        r = httpx.post(f"{srv.url}/api/stimuli", files={"file": ("x.png", png, "image/png")}, headers=evil)
+        print(f"multipart POST /api/stimuli from Origin http://evil.example -> {r.status_code}")
+        r = httpx.post(f"{srv.url}/api/sessions", json={}, headers={"Sec-Fetch-Site": "cross-site"})
+        print(f"POST /api/sessions with Sec-Fetch-Site: cross-site -> {r.status_code}")
+        r = httpx.post(f"{srv.url}/api/sessions", json={}, headers={"Origin": "http://localhost:5173"})
+        print(f"POST /api/sessions from Origin http://localhost:5173 -> {r.status_code}")
+        img = httpx.get(f"{srv.url}/api/stimuli")
+        print(f"X-Content-Type-Options of a response: {img.headers.get('x-content-type-options')}")
+    finally:
+        srv.stop()
+
+
+def bench_logs(src: Path) -> None:
+    argv = ["-m", "uvicorn", "gazescope.api.app:create_app", "--factory", "--access-log"]
+    srv = Server(src, {"GAZESCOPE_API_TOKEN": "s3cret-token"}, argv)
+    try:
+        for _ in range(5):
+            httpx.get(f"{srv.url}/api/sessions", params={"token": "s3cret-token"})
+        time.sleep(0.5)
+        text = srv.text()
+        print(f"uvicorn --access-log, 5 requests with ?token=: 'Logging error' x{text.count('Logging error')}, "
+              f"token in log: {'s3cret-token' in text}, access lines: {text.count('GET /api/sessions')}")  # fmt: skip
+    finally:
+        srv.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["body", "connections", "png", "fits", "numbers", "csrf", "logs", "all"])
+    ap.add_argument("--src", type=Path, default=ROOT / "src", help="gazescope sources to serve")
+    ap.add_argument("--mib", type=int, default=50, help="body: MiB of JSON")
+    ap.add_argument("--streams", type=int, default=60, help="connections: tracking streams to open")
+    ap.add_argument("--seconds", type=float, default=10.0, help="png: seconds per phase")
+    ap.add_argument("--senders", type=int, default=4, help="png: attacking senders")
+    ap.add_argument("--budget", type=float, default=40.0, help="fits: time_budget_s asked")
+    a = ap.parse_args()
+    src = a.src.resolve()
+    jobs = {
+        "body": lambda: bench_body(src, a.mib),
+        "connections": lambda: bench_connections(src, a.streams),
+        "png": lambda: bench_png(src, a.seconds, a.senders),
+        "fits": lambda: bench_fits(src, a.budget),
+        "numbers": lambda: bench_numbers(src),
+        "csrf": lambda: bench_csrf(src),
+        "logs": lambda: bench_logs(src),
+    }
+    for name, job in jobs.items():
+        if a.what in (name, "all"):
+            print(f"== {name} ({src})", flush=True)
+            job()
+
+
+if __name__ == "__main__":
+    main()

@@ -67,7 +67,8 @@ def test_frames_get_no_reply() -> None:
     assert wire.sample({"t_ms": 1.0}, wire.parse_text('P{"images": "QUJD"}'), 0.0) is None
 
 
-def test_huge_relative_time_is_ignored_not_an_error() -> None:
+def test_huge_relative_time_is_a_protocol_error() -> None:
+    # every number from a client is range-checked at the edge (issue 9): an error message, not a crash
     msg = 'P{"images": "QUJD", "relativeTime": ' + "9" * 400 + ', "videoIndex": 0, "videos": []}'
-    inbound = Seed004Wire("dispatcher").parse_text(msg)
-    assert inbound.body == {"seed004": "prediction"}
+    with pytest.raises(ProtocolError, match="relativeTime"):
+        Seed004Wire("dispatcher").parse_text(msg)

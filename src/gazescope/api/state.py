@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import Request, WebSocket
+from fastapi import Depends, Request, WebSocket
 
 from gazescope.api.analytics_pool import AnalyticsPool
 from gazescope.api.backlog import StoreBacklog
@@ -202,6 +202,10 @@ def _fit_thread_init() -> None:
 def get_state(request: Request) -> AppState:
     """FastAPI dependency: the app's :class:`AppState`."""
     return request.app.state.gs
+
+
+#: A route parameter typed ``State`` receives the app's :class:`AppState`.
+State = Annotated[AppState, Depends(get_state)]
 
 
 def ws_state(ws: WebSocket) -> AppState:

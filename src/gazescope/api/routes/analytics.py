@@ -54,7 +54,7 @@ from gazescope.api.calibration import RESULTS
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import AppState, State
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
 from gazescope.storage import Store, frame_indices
@@ -579,8 +579,6 @@ router = APIRouter(
     dependencies=[Depends(require_token)],
     responses=_ERRORS,
 )
-
-State = Annotated[AppState, Depends(get_state)]
 Method = Annotated[
     Literal["idt", "ivt"],
     Query(description="Fixation method: I-DT (dispersion) or I-VT (velocity), Salvucci & Goldberg 2000."),

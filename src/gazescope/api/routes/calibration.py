@@ -28,7 +28,7 @@ from gazescope.api import calibration as cal_api
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
 
@@ -38,8 +38,6 @@ router = APIRouter(
     dependencies=[Depends(require_token)],
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
-
-State = Annotated[AppState, Depends(get_state)]
 
 
 def _not_found(exc: ProfileNotFoundError) -> NotFoundError:

@@ -20,7 +20,7 @@ from gazescope.api import clicks, service
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import State
 
 WAIT_S = 3.0
 
@@ -31,8 +31,6 @@ router = APIRouter(
     dependencies=[Depends(require_token)],
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
-
-State = Annotated[AppState, Depends(get_state)]
 
 
 @router.post("/{session_id}/clicks")

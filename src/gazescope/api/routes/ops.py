@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.metrics import CONTENT_TYPE_LATEST
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import State
 
 router = APIRouter(route_class=GuardedRoute, tags=["ops"])
-
-State = Annotated[AppState, Depends(get_state)]
 READY_TIMEOUT_S = 3.0
 
 

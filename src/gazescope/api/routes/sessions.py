@@ -15,7 +15,7 @@ from gazescope.api import service
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import AppState, State
 from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 
 router = APIRouter(
@@ -25,8 +25,6 @@ router = APIRouter(
     dependencies=[Depends(require_token)],
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
-
-State = Annotated[AppState, Depends(get_state)]
 
 
 def parse_time_ms(value: str | None, name: str) -> float | None:

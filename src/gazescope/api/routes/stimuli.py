@@ -36,7 +36,7 @@ from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.routes.analytics import STIMULI, STIMULUS_AOIS, load_stimulus, stimulus_blob_key
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import AppState, State
 from gazescope.api.stimulus_videos import (
     create_video_stimulus,
     delete_video_files,
@@ -63,8 +63,6 @@ router = APIRouter(
         503: {"model": ErrorOut},
     },
 )
-
-State = Annotated[AppState, Depends(get_state)]
 
 
 class StimulusOut(BaseModel):

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import AppState, State
 from gazescope.api.video_analytics import (
     OVERLAY_WINDOW_RANGE_S,
     load_video,
@@ -37,7 +37,6 @@ router = APIRouter(
     dependencies=[Depends(require_token)],
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
-State = Annotated[AppState, Depends(get_state)]
 Sessions = Annotated[str | None, Query(description="Comma-separated session ids (default: every viewer).")]
 Window = Annotated[float, Query(gt=0, le=3600, allow_inf_nan=False, description="Window width in seconds.")]
 OverlayWindow = Annotated[

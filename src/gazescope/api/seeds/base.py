@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, get_state
+from gazescope.api.state import State
 from gazescope.api.wire import Inbound, NativeWire, ProtocolError, WireFormat
 from gazescope.api.wire import (
     _loads_object as loads_object,
@@ -36,8 +36,6 @@ __all__ = [
     "number",
     "routers",
 ]
-
-State = Annotated[AppState, Depends(get_state)]
 
 #: Paths that answer CORS themselves (seed 003's ``/upload`` accepts any Origin, ``null`` included); the
 #: app's CORS middleware leaves them alone.

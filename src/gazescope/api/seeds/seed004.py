@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import math
 import re
 import threading
 import time
@@ -54,7 +53,7 @@ from gazescope.api import logs
 from gazescope.api.calibration import latest_profile_document, save_profile, use_profile
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.routes.tracking import run_tracking
-from gazescope.api.seeds.base import loads_object
+from gazescope.api.seeds.base import loads_object, number
 from gazescope.api.stimulus_videos import list_videos
 from gazescope.api.tracking import (
     WS_NORMAL,
@@ -133,12 +132,12 @@ class Seed004Wire(WireFormat):
             body["user_id"] = str(user)
         if kind == "calibration":
             xy = msg.get("coordinates")
-            pair = [_finite(v) for v in xy] if isinstance(xy, list | tuple) and len(xy) == 2 else [None]
+            pair = [number(v) for v in xy] if isinstance(xy, list | tuple) and len(xy) == 2 else [None]
             if None in pair:
                 raise ProtocolError("bad_message", "'coordinates' must be [x, y] screen pixels")
             body["target_px"] = (pair[0], pair[1])
         else:
-            rel, idx, videos = _finite(msg.get("relativeTime")), msg.get("videoIndex"), msg.get("videos")
+            rel, idx, videos = number(msg.get("relativeTime")), msg.get("videoIndex"), msg.get("videos")
             if rel is not None and rel >= 0:
                 body["relative_s"] = rel / 1000.0
             if isinstance(idx, int) and isinstance(videos, list) and 0 <= idx < len(videos):
@@ -149,17 +148,6 @@ class Seed004Wire(WireFormat):
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
         return None
-
-
-def _finite(v: Any) -> float | None:
-    """``v`` as a finite float; None for anything else (bools, strings, NaN, integers beyond a float)."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:  # e.g. a 400-digit integer
-        return None
-    return f if math.isfinite(f) else None
 
 
 def default_mapper(settings: Any) -> str:

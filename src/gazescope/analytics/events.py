@@ -292,6 +292,25 @@ def _segments(ga: GazeArrays) -> list[np.ndarray]:
     return np.split(idx, splits)
 
 
+def is_finite_number(v: Any) -> bool:
+    """True for an int or float (not a bool) that is finite."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def scale_screen_points(samples: Iterable[Mapping[str, Any]], sx: float, sy: float) -> list[dict[str, Any]]:
+    """Copies of ``samples`` with ``screen_x_px`` / ``screen_y_px`` multiplied by ``sx`` / ``sy`` (from one
+    pixel space to another, e.g. a viewer's screen to a stimulus or video frame); a point that is missing or
+    not a finite number becomes None."""
+    return [
+        {
+            **s,
+            "screen_x_px": s["screen_x_px"] * sx if is_finite_number(s.get("screen_x_px")) else None,
+            "screen_y_px": s["screen_y_px"] * sy if is_finite_number(s.get("screen_y_px")) else None,
+        }
+        for s in samples
+    ]
+
+
 def gaze_points_to_samples(
     points: Iterable[Mapping[str, Any]],
     *,

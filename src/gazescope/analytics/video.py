@@ -27,7 +27,13 @@ from typing import Any, Literal
 import numpy as np
 
 from gazescope.analytics.aoi import AOI, AOIMetrics, aggregate_aoi_metrics, aoi_metrics, parse_aois
-from gazescope.analytics.events import Fixation, FixationMethod, detect_fixations
+from gazescope.analytics.events import (
+    Fixation,
+    FixationMethod,
+    detect_fixations,
+    is_finite_number,
+    scale_screen_points,
+)
 from gazescope.analytics.heatmap import HeatmapGrid, aggregate_heatmap, heatmap_sigma_px
 from gazescope.errors import ValidationError
 
@@ -63,11 +69,10 @@ class VideoViewer:
 
     @property
     def has_gaze(self) -> bool:
-        return any(_finite(s.get("screen_x_px")) and _finite(s.get("screen_y_px")) for s in self.samples)
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        return any(
+            is_finite_number(s.get("screen_x_px")) and is_finite_number(s.get("screen_y_px"))
+            for s in self.samples
+        )
 
 
 def viewer_gaze(
@@ -88,18 +93,11 @@ def viewer_gaze(
     if min(*screen_size_px, *video_size_px) <= 0:
         raise ValidationError(f"sizes must be positive, got {screen_size_px}, {video_size_px}")
     sx, sy = video_size_px[0] / screen_size_px[0], video_size_px[1] / screen_size_px[1]
-    mine: list[dict[str, Any]] = []
-    for s in samples:
-        if s.get("stimulus_id") != stimulus_id or not _finite(s.get("video_t_s")):
-            continue
-        x, y = s.get("screen_x_px"), s.get("screen_y_px")
-        mine.append(
-            {
-                **s,
-                "screen_x_px": x * sx if _finite(x) else None,
-                "screen_y_px": y * sy if _finite(y) else None,
-            }
-        )
+    mine = scale_screen_points(
+        (s for s in samples if s.get("stimulus_id") == stimulus_id and is_finite_number(s.get("video_t_s"))),
+        sx,
+        sy,
+    )
     vt = np.array([float(s["video_t_s"]) for s in mine])
     fixations = tuple(
         VideoFixation(

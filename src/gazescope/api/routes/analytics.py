@@ -47,7 +47,13 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.aoi import AOI, parse_aois
-from gazescope.analytics.events import FixationMethod, detect_events, detect_fixations, gaze_arrays
+from gazescope.analytics.events import (
+    FixationMethod,
+    detect_events,
+    detect_fixations,
+    gaze_arrays,
+    scale_screen_points,
+)
 from gazescope.api import logs, service
 from gazescope.api.calibration import PROFILES as CALIBRATION_PROFILES
 from gazescope.api.calibration import RESULTS
@@ -435,20 +441,9 @@ def _scaled(data: SessionData, space: tuple[float, float], method: FixationMetho
     if (sx, sy) != (1.0, 1.0):
         fix = [replace(f, x_px=f.x_px * sx, y_px=f.y_px * sy) for f in fix]
         if source == "samples":
-            samples = [
-                {
-                    **s,
-                    "screen_x_px": s["screen_x_px"] * sx if _finite(s.get("screen_x_px")) else None,
-                    "screen_y_px": s["screen_y_px"] * sy if _finite(s.get("screen_y_px")) else None,
-                }
-                for s in samples
-            ]
+            samples = scale_screen_points(samples, sx, sy)
     sigma = heatmap_sigma_px(data.calibration_accuracy_px) * 0.5 * (sx + sy)
     return samples, fix, sigma
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def aggregate_heatmap_png(

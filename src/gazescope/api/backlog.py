@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from gazescope.api import logs
 from gazescope.errors import SessionNotFoundError
+from gazescope.storage import frame_indices
 
 if TYPE_CHECKING:
     from gazescope.api.state import AppState
@@ -94,6 +95,13 @@ class StoreBacklog:
         error (``StorageError``) when it still fails; a missing session drops what it held."""
         async with self._lock:
             await self._store(session_id)
+
+    async def continuation(self, session_id: str) -> frame_indices.Continuation:
+        """Where ``session_id`` continues (next frame index, last sample), read after :meth:`drain`, so
+        nothing added next reuses the frame index of a sample held since an outage. Raises what
+        :meth:`drain` and the store raise."""
+        await self.drain(session_id)
+        return await self._state.io(frame_indices.continuation, self._state.store, session_id)
 
     async def close(self) -> None:
         """Stop retrying after one last try; log what is lost (the server stops)."""

@@ -335,12 +335,10 @@ class TrackingConnection:
             await old.stop(WS_REPLACED, "taken over by a newer connection")
         # a connection of another process (Redis) is stopped and flushed before we read the continuation
         await self.state.ownership.claim(self.session_id, self.conn_id)
-        store = self.state.store
         # samples an earlier connection left unstored go first, so the store keeps them in order
-        await self.state.backlog.drain(self.session_id)
-        info = await self.state.io(store.get_session, self.session_id)
+        cont = await self.state.backlog.continuation(self.session_id)
+        info = await self.state.io(self.state.store.get_session, self.session_id)
         self.session = info
-        cont = await self.state.io(frame_indices.continuation, store, self.session_id)
         self._next_index = self._first_index = cont.next_frame_index
         await self._reserve_frame_indices()
         bc = cont.last_sample.get("blink_count")

@@ -63,7 +63,7 @@ from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
-from gazescope.storage import Store, frame_indices
+from gazescope.storage import Store
 
 STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
@@ -812,10 +812,8 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                     "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
                     "with the points",
                 )
-            # samples held since an outage first: the points must not reuse their frame indices
-            await state.backlog.drain(session_id)
-            cont = await state.io(frame_indices.continuation, state.store, session_id)
-            # frame indices continue the session's (appends skip reused ones)
+            # frame indices continue the session's, after samples held since an outage (appends skip reused ones)
+            cont = await state.backlog.continuation(session_id)
             samples = client_gaze_samples(
                 [p.model_dump() for p in body.points],
                 screen_w_px=w,

@@ -47,7 +47,6 @@ from gazescope.api.state import AppState
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, SessionNotFoundError, StorageError
-from gazescope.storage import frame_indices
 
 router, _ = routers("seed 003")
 
@@ -171,9 +170,8 @@ async def store_points(state: AppState, doc_id: str, points: list[tuple[float, f
             try:
                 async with lock:
                     times = batch_times_ms(len(points), time.time() * 1000.0 - info.created_at_ms, last_t)
-                    # samples held since an outage first: the points must not reuse their frame indices
-                    await state.backlog.drain(info.id)
-                    cont = await state.io(frame_indices.continuation, state.store, info.id)
+                    # after samples held since an outage: the points must not reuse their frame indices
+                    cont = await state.backlog.continuation(info.id)
                     samples = client_gaze_samples(
                         [
                             {"t_ms": t, "x_px": x, "y_px": y}

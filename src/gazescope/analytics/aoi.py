@@ -33,7 +33,8 @@ import numpy as np
 from matplotlib.path import Path as MplPath
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gazescope.analytics.events import DEFAULT_MAX_GAP_MS, Fixation, gaze_arrays, sample_durations_ms
+from gazescope.analytics.events import Fixation
+from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, sample_durations_ms
 from gazescope.errors import ValidationError
 
 

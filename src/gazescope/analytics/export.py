@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from gazescope.analytics.events import gaze_arrays
+from gazescope.analytics.samples import gaze_arrays
 from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 from gazescope.errors import ValidationError
 

@@ -36,14 +36,12 @@ from scipy.ndimage import gaussian_filter
 
 from gazescope.analytics.aoi import AOI, screen_to_stimulus
 from gazescope.analytics.events import (
-    DEFAULT_MAX_GAP_MS,
     Fixation,
     FixationMethod,
     ScreenGeometry,
     detect_fixations,
-    gaze_arrays,
-    sample_durations_ms,
 )
+from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, sample_durations_ms
 from gazescope.errors import FrameDecodeError, ValidationError
 
 DEFAULT_ACCURACY_PX = 100.0

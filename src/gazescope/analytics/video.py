@@ -31,10 +31,9 @@ from gazescope.analytics.events import (
     Fixation,
     FixationMethod,
     detect_fixations,
-    is_finite_number,
-    scale_screen_points,
 )
 from gazescope.analytics.heatmap import HeatmapGrid, aggregate_heatmap, heatmap_sigma_px
+from gazescope.analytics.samples import is_finite_number, scale_screen_points
 from gazescope.errors import ValidationError
 
 Source = Literal["fixations", "samples"]

@@ -1,0 +1,271 @@
+"""Stored samples as arrays: what every eye-movement detector and figure reads.
+
+Input: sample dicts as produced by :meth:`gazescope.domain.GazeSample.to_dict` (keys used: ``t_ms``,
+``frame_index``, ``face_detected``, ``is_blinking``, ``screen_x_px``, ``screen_y_px``, ``on_screen``,
+``ear_left``, ``ear_right``), or client-side gaze points ``{t_ms, x_px, y_px}`` converted by
+:func:`gaze_points_to_samples`. Screen points are in screen pixels (x right, y down, origin top-left).
+
+A sample is *valid* gaze when a face was found, the eyes are not in a blink, the screen point is present
+and finite, and ``on_screen`` is not False. Invalid samples and time gaps longer than ``max_gap_ms``
+between valid samples split the stream into *segments* (Salvucci & Goldberg 2000 detect within
+uninterrupted data; see :mod:`gazescope.analytics.events`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gazescope.domain import AttentionState
+from gazescope.errors import ValidationError
+
+DEFAULT_MAX_GAP_MS = 200.0
+"""Longest pause between valid samples inside one segment (see :mod:`gazescope.analytics.events`)."""
+
+
+def as_number(v: Any) -> float:
+    """``v`` as a float, NaN for None, booleans and anything not numeric."""
+    if v is None or isinstance(v, bool):
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def is_finite_number(v: Any) -> bool:
+    """True for an int or float (not a bool) that is finite."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_timestamps(t_ms: np.ndarray) -> None:
+    """Raise :class:`gazescope.errors.ValidationError` when ``t_ms`` (N,) is not finite or decreases."""
+    if not np.all(np.isfinite(t_ms)):
+        i = int(np.argmax(~np.isfinite(t_ms)))
+        raise ValidationError(f"sample {i} has no numeric t_ms")
+    if len(t_ms) > 1 and np.any(np.diff(t_ms) < 0):
+        k = int(np.argmax(np.diff(t_ms) < 0))
+        raise ValidationError(f"timestamps must not decrease (sample {k + 1}: {t_ms[k + 1]} after {t_ms[k]})")
+
+
+def segment_ids(valid: np.ndarray, t_ms: np.ndarray, max_gap_ms: float) -> np.ndarray:
+    """Segment id (N,) int of each sample: -1 for invalid ones, else ids from 0 increasing along time;
+    a new segment starts after an invalid sample or a gap over ``max_gap_ms`` (> 0) between valid ones.
+
+    Raises :class:`gazescope.errors.ValidationError` when ``max_gap_ms`` is not positive.
+    """
+    if not max_gap_ms > 0:
+        raise ValidationError(f"max_gap_ms must be > 0, got {max_gap_ms!r}")
+    n = len(valid)
+    segment = np.full(n, -1, dtype=int)
+    seg = -1
+    prev_valid_t: float | None = None
+    prev_valid_i = -2
+    for i in range(n):
+        if not valid[i]:
+            continue
+        if prev_valid_i != i - 1 or prev_valid_t is None or t_ms[i] - prev_valid_t > max_gap_ms:
+            seg += 1
+        segment[i] = seg
+        prev_valid_t = t_ms[i]
+        prev_valid_i = i
+    return segment
+
+
+def segments(segment: np.ndarray) -> list[np.ndarray]:
+    """Indices of each segment's samples, in time order, from :func:`segment_ids` output (N,)."""
+    idx = np.flatnonzero(segment >= 0)
+    if not len(idx):
+        return []
+    splits = np.flatnonzero(np.diff(segment[idx]) != 0) + 1
+    return np.split(idx, splits)
+
+
+@dataclass(frozen=True, slots=True)
+class GazeArrays:
+    """Column arrays of a sample list, all of shape (N,).
+
+    ``t_ms`` float timestamps (non-decreasing), ``x_px``/``y_px`` screen point (NaN where absent),
+    ``valid`` bool (see module docstring), ``segment`` int id of the valid segment each sample belongs to
+    (-1 for invalid samples; ids increase along time from 0).
+    """
+
+    t_ms: np.ndarray
+    x_px: np.ndarray
+    y_px: np.ndarray
+    valid: np.ndarray
+    segment: np.ndarray
+
+    @property
+    def positions_px(self) -> np.ndarray:
+        """(N, 2) float screen points of valid samples, NaN rows for invalid ones (detector input)."""
+        pos = np.column_stack([self.x_px, self.y_px]).astype(float)
+        pos[~self.valid] = np.nan
+        return pos
+
+
+def gaze_arrays(
+    samples: Sequence[Mapping[str, Any]], *, max_gap_ms: float = DEFAULT_MAX_GAP_MS
+) -> GazeArrays:
+    """Turn sample dicts into :class:`GazeArrays` and mark valid samples and segments.
+
+    Raises :class:`gazescope.errors.ValidationError` when a sample has no numeric ``t_ms`` or timestamps
+    decrease, or when ``max_gap_ms`` is not positive.
+    """
+    if not max_gap_ms > 0:
+        raise ValidationError(f"max_gap_ms must be > 0, got {max_gap_ms!r}")
+    n = len(samples)
+    t = np.empty(n)
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    valid = np.zeros(n, dtype=bool)
+    for i, s in enumerate(samples):
+        ti = as_number(s.get("t_ms"))
+        if not math.isfinite(ti):
+            raise ValidationError(f"sample {i} has no numeric t_ms")
+        t[i] = ti
+        x[i] = as_number(s.get("screen_x_px"))
+        y[i] = as_number(s.get("screen_y_px"))
+        valid[i] = (
+            s.get("face_detected", True) is not False
+            and not s.get("is_blinking", False)
+            and s.get("on_screen") is not False
+            and math.isfinite(x[i])
+            and math.isfinite(y[i])
+        )
+    check_timestamps(t)
+    return GazeArrays(t, x, y, valid, segment_ids(valid, t, max_gap_ms))
+
+
+@dataclass(frozen=True, slots=True)
+class BlinkArrays:
+    """What blink grouping reads, all (N,): ``blinking`` bool, ``t_ms``, ``frame_index`` int (the list
+    position where a sample has none), ``ear`` mean of the finite ``ear_left``/``ear_right`` (NaN when
+    neither was measured)."""
+
+    blinking: np.ndarray
+    t_ms: np.ndarray
+    frame_index: np.ndarray
+    ear: np.ndarray
+
+
+def blink_arrays(samples: Sequence[Mapping[str, Any]]) -> BlinkArrays:
+    """:class:`BlinkArrays` of sample dicts (no timestamp checks: blinks are runs in list order)."""
+    n = len(samples)
+    blinking = np.array([bool(s.get("is_blinking")) for s in samples], dtype=bool)
+    t = np.array([as_number(s.get("t_ms")) for s in samples], dtype=float)
+    fi = [as_number(s.get("frame_index", i)) for i, s in enumerate(samples)]
+    frames = np.array([int(f) if math.isfinite(f) else i for i, f in enumerate(fi)], dtype=int)
+    ear = np.full(n, np.nan)
+    for i, s in enumerate(samples):
+        e = [v for v in (as_number(s.get(k)) for k in ("ear_left", "ear_right")) if math.isfinite(v)]
+        if e:
+            ear[i] = sum(e) / len(e)
+    return BlinkArrays(blinking, t, frames, ear)
+
+
+def sample_durations_ms(t_ms: np.ndarray | Sequence[float], *, max_ms: float | None = None) -> np.ndarray:
+    """Time each sample stands for: the interval to the next sample; the last sample gets the median
+    interval (0 for a single sample). With ``max_ms`` each duration is capped (so a pause in the stream
+    is not credited to the sample before it). Input (N,) ms non-decreasing; output (N,) ms >= 0."""
+    t = np.asarray(t_ms, dtype=float)
+    if len(t) == 0:
+        return np.zeros(0)
+    if len(t) == 1:
+        return np.zeros(1)
+    d = np.diff(t)
+    out = np.append(d, np.median(d))
+    if max_ms is not None:
+        out = np.minimum(out, max_ms)
+    return out
+
+
+def scale_screen_points(samples: Iterable[Mapping[str, Any]], sx: float, sy: float) -> list[dict[str, Any]]:
+    """Copies of ``samples`` with ``screen_x_px`` / ``screen_y_px`` multiplied by ``sx`` / ``sy`` (from one
+    pixel space to another, e.g. a viewer's screen to a stimulus or video frame); a point that is missing or
+    not a finite number becomes None."""
+    return [
+        {
+            **s,
+            "screen_x_px": s["screen_x_px"] * sx if is_finite_number(s.get("screen_x_px")) else None,
+            "screen_y_px": s["screen_y_px"] * sy if is_finite_number(s.get("screen_y_px")) else None,
+        }
+        for s in samples
+    ]
+
+
+def gaze_points_to_samples(
+    points: Iterable[Mapping[str, Any]],
+    *,
+    screen_w_px: float | None = None,
+    screen_h_px: float | None = None,
+) -> list[dict[str, Any]]:
+    """Convert client-side gaze points (seed 003: ``{t_ms, x_px, y_px}`` in screen pixels) to sample-like
+    dicts that every analytics function accepts.
+
+    Each output dict has ``t_ms``, ``frame_index`` (position after sorting), ``face_detected`` True,
+    ``is_blinking`` False, ``screen_x_px``, ``screen_y_px`` and ``on_screen`` (inside
+    ``[0, screen_w_px) x [0, screen_h_px)`` when both sizes are given, else None). A point whose x or y is
+    None is kept and marked ``face_detected`` False (a gap). Points are sorted by ``t_ms`` (stable).
+
+    Raises :class:`gazescope.errors.ValidationError` for a point that is not a mapping, lacks ``t_ms``,
+    or holds a non-numeric coordinate.
+    """
+    rows: list[tuple[float, float, float]] = []
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping):
+            raise ValidationError(f"gaze point {i} is not an object with t_ms, x_px, y_px")
+        t = as_number(p.get("t_ms"))
+        if not math.isfinite(t):
+            raise ValidationError(f"gaze point {i} has no numeric t_ms")
+        xy = []
+        for k in ("x_px", "y_px"):
+            v = p.get(k)
+            if v is not None and not math.isfinite(as_number(v)):
+                raise ValidationError(f"gaze point {i} has a non-numeric {k}: {v!r}")
+            xy.append(as_number(v))
+        rows.append((t, xy[0], xy[1]))
+    rows.sort(key=lambda r: r[0])
+    out = []
+    for i, (t, xv, yv) in enumerate(rows):
+        has = math.isfinite(xv) and math.isfinite(yv)
+        on: bool | None = None
+        if has and screen_w_px is not None and screen_h_px is not None:
+            on = bool(0 <= xv < screen_w_px and 0 <= yv < screen_h_px)
+        out.append(
+            {
+                "t_ms": t,
+                "frame_index": i,
+                "face_detected": has,
+                "is_blinking": False,
+                "screen_x_px": xv if has else None,
+                "screen_y_px": yv if has else None,
+                "on_screen": on,
+            }
+        )
+    return out
+
+
+def client_gaze_samples(
+    points: Iterable[Mapping[str, Any]], *, screen_w_px: float, screen_h_px: float, first_index: int = 0
+) -> list[dict[str, Any]]:
+    """Samples to store for client-side gaze points (seed 003; ``POST /api/sessions/{id}/gaze`` and
+    ``/upload``): :func:`gaze_points_to_samples`, numbered from ``first_index``, each with ``source:
+    "client_gaze"`` and the ``attention_state`` its point implies, with the tracker's meanings
+    (:class:`gazescope.domain.AttentionState`): ``focused`` on the screen, ``looking_away`` off it,
+    ``absent`` without a point (face not found). Raises what :func:`gaze_points_to_samples` raises."""
+    samples = gaze_points_to_samples(points, screen_w_px=screen_w_px, screen_h_px=screen_h_px)
+    for s in samples:
+        s["frame_index"] += first_index
+        s["source"] = "client_gaze"
+        if s["screen_x_px"] is None:
+            s["attention_state"] = AttentionState.ABSENT.value
+        elif s["on_screen"] is False:
+            s["attention_state"] = AttentionState.LOOKING_AWAY.value
+        else:
+            s["attention_state"] = AttentionState.FOCUSED.value
+    return samples

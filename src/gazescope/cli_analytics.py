@@ -284,7 +284,8 @@ def report(
 ) -> None:
     """Write report.json and a self-contained report.html (plus heatmap/scanpath/trail PNGs) for one
     session, or the aggregate report (% viewers per AOI, dwell, TTFF) and heatmap of several."""
-    from gazescope.analytics.report import build_aggregate_report, render_report_html
+    from gazescope.analytics.report import build_aggregate_report
+    from gazescope.analytics.report_html import render_report_html
     from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen, session_report_and_images
 
     try:
@@ -301,7 +302,7 @@ def report(
             )
             rep = build_aggregate_report(
                 stim_doc, [(d.info.to_dict(), d.samples) for d in datas], aoi_list, method=m
-            )
+            ).to_dict()
             images = {}
             if any(d.has_gaze() for d in datas):
                 space = stim.size_px if stim is not None else common_screen(datas)

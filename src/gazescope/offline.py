@@ -89,7 +89,7 @@ def build_report(
     acc = None
     if calibration is not None:
         acc = (getattr(calibration, "accuracy", None) or {}).get("mean_error_px")
-    report = build_session_report(session, samples, calibration_accuracy_px=acc, fps_hint=fps)
+    report = build_session_report(session, samples, calibration_accuracy_px=acc, fps_hint=fps).to_dict()
     report["blinks"] = [
         {"start_ms": e.start_ms, "end_ms": e.end_ms, "start_frame": e.start_frame, "end_frame": e.end_frame,
          "duration_ms": e.duration_ms, "min_ear": round(e.min_ear, 4)}
@@ -101,7 +101,7 @@ def build_report(
 
 def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str, Any]) -> dict[str, Path]:
     """Write samples.csv, report.json and report.html (with plots) into ``out_dir``."""
-    from gazescope.analytics.report import render_report_html, session_images
+    from gazescope.analytics.report_html import render_report_html, session_images
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {

@@ -27,9 +27,15 @@ DEFAULT_MAX_GAP_MS = 200.0
 """Longest pause between valid samples inside one segment (see :mod:`gazescope.analytics.events`)."""
 
 
-def as_number(v: Any) -> float:
-    """``v`` as a float, NaN for None, booleans and anything not numeric."""
-    if v is None or isinstance(v, bool):
+MAX_FRAME_MS = 1000.0
+"""Longest time one sample may stand for in time shares (a pause in the stream is not credited to the
+frame before it)."""
+
+
+def as_number(v: Any, *, strings: bool = True) -> float:
+    """``v`` as a float, NaN for None, booleans and anything not numeric (and for strings when
+    ``strings`` is False)."""
+    if v is None or isinstance(v, bool) or (not strings and isinstance(v, str)):
         return math.nan
     try:
         return float(v)
@@ -269,3 +275,38 @@ def client_gaze_samples(
         else:
             s["attention_state"] = AttentionState.FOCUSED.value
     return samples
+
+
+def timed_samples(
+    samples: Sequence[Mapping[str, Any]], fps_hint: float | None
+) -> tuple[list[Mapping[str, Any]], np.ndarray]:
+    """Samples with usable ``t_ms`` and their times (N,) ms; derives times from ``frame_index`` and
+    ``fps_hint`` (frames/s, > 0) when timestamps are missing or do not advance (strings do not count as
+    numbers here). Raises :class:`gazescope.errors.ValidationError` when neither works."""
+    if fps_hint is not None and not (fps_hint > 0 and math.isfinite(fps_hint)):
+        raise ValidationError(f"fps_hint must be > 0, got {fps_hint!r}")
+    t = np.array([as_number(s.get("t_ms"), strings=False) for s in samples], dtype=float)
+    ok = bool(len(t)) and bool(np.all(np.isfinite(t))) and (len(t) < 2 or t[-1] > t[0])
+    if ok and np.all(np.diff(t) >= 0):
+        return list(samples), t
+    if fps_hint is None:
+        raise ValidationError(
+            "samples need increasing numeric t_ms (or pass fps_hint to time them by frame_index)"
+        )
+    fi = np.array([as_number(s.get("frame_index"), strings=False) for s in samples], dtype=float)
+    if not np.all(np.isfinite(fi)) or np.any(np.diff(fi) < 0):
+        fi = np.arange(len(samples), dtype=float)
+    t = fi * 1000.0 / fps_hint
+    return [{**s, "t_ms": float(tt)} for s, tt in zip(samples, t, strict=True)], t
+
+
+def frame_durations_ms(t: np.ndarray, fps_hint: float | None) -> np.ndarray:
+    """Time (N,) ms each sample of times ``t`` (N,) ms stands for in time shares:
+    :func:`sample_durations_ms` capped at :data:`MAX_FRAME_MS`; the last sample gets ``1000 / fps_hint``
+    when given, and a single sample 0."""
+    d = sample_durations_ms(t, max_ms=MAX_FRAME_MS)
+    if len(d) and fps_hint:
+        d[-1] = 1000.0 / fps_hint
+    elif len(d) == 1:
+        d[-1] = 0.0
+    return d

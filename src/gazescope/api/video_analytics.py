@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 
 from gazescope.analytics.events import FixationMethod
-from gazescope.analytics.heatmap import render_heatmap_png
+from gazescope.analytics.plots.heatmap import render_heatmap_png
 from gazescope.analytics.video import (
     Source,
     VideoViewer,

@@ -84,3 +84,42 @@ def scene_samples() -> list[dict[str, Any]]:
 def make_sample():
     """The :func:`sample` factory."""
     return sample
+
+
+def still_samples(spots: list[tuple[float, float, int]], t0: float = 0.0) -> list[dict[str, Any]]:
+    """Samples at 50 ms holding still ``n`` samples at each (x, y, n) of ``spots``."""
+    out, t = [], t0
+    for x, y, n in spots:
+        for _ in range(n):
+            out.append(sample(t, x, y))
+            t += 50
+    return out
+
+
+@pytest.fixture
+def fixation_samples():
+    """The :func:`still_samples` factory."""
+    return still_samples
+
+
+STATES = ["focused"] * 6 + ["looking_away"] * 2 + ["absent"] * 2
+
+SCORES = [0.9, 0.9, 0.8, 0.8, 0.7, 0.7, 0.4, 0.4, 0.0, 0.0]
+
+BLINKS = [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+
+
+@pytest.fixture
+def video_samples(make_sample):
+    """10 uncalibrated frames at 10 Hz: 6 focused, 2 looking away, 2 absent; 2 blinks completed."""
+    out = []
+    for i in range(10):
+        absent = STATES[i] == "absent"
+        out.append(
+            make_sample(
+                100 * i, None, None, frame_index=i, attention_state=STATES[i], attention_score=SCORES[i],
+                eye_contact=i < 6, blink_count=BLINKS[i], is_blinking=i in (2, 6), processing_ms=10.0 * (i + 1),
+                face_detected=not absent, perclos=0.1 if not absent else None, dropped_frames=i // 5,
+            )
+        )  # fmt: skip
+    return out

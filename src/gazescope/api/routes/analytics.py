@@ -381,8 +381,10 @@ def session_figure_png(
     calibration accuracy. Raises ``ValidationError`` (``no_gaze``, ``no_fixations``, ``no_stimulus``,
     ``no_screen_size``) when there is nothing to draw or nowhere to draw it.
     """
-    from gazescope.analytics.heatmap import render_gaze_trail_png, render_heatmap_png, render_scanpath_png
     from gazescope.analytics.heatmap import session_heatmap as _session_heatmap
+    from gazescope.analytics.plots.gaze_trail import render_gaze_trail_png
+    from gazescope.analytics.plots.heatmap import render_heatmap_png
+    from gazescope.analytics.plots.scanpath import render_scanpath_png
 
     what = f"session {data.info.id!r}"
     _check_overlay(overlay, transparent, stim, what)
@@ -466,7 +468,8 @@ def aggregate_heatmap_png(
     draws on ``stim``'s image; ``transparent`` gives an RGBA PNG; else on white. Raises
     ``ValidationError`` (``no_gaze``/``no_fixations``) when no session has anything to draw.
     """
-    from gazescope.analytics.heatmap import aggregate_heatmap, render_heatmap_png
+    from gazescope.analytics.heatmap import aggregate_heatmap
+    from gazescope.analytics.plots.heatmap import render_heatmap_png
 
     _check_overlay(overlay, transparent, stim, what)
     used = [d for d in sessions if d.has_gaze()]
@@ -520,7 +523,7 @@ def stimulus_report(
     doc = {k: v for k, v in stim.doc.items() if k in ("id", "name", "width_px", "height_px")}
     return build_aggregate_report(
         doc, [(d.info.to_dict(), d.samples) for d in sessions], list(stim.aois), method=method
-    )
+    ).to_dict()
 
 
 def session_report_and_images(
@@ -528,7 +531,8 @@ def session_report_and_images(
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """One session's report (the stored one unless ``rebuild`` or there is none: then built now) and its
     timeline, heatmap, scanpath and trail figures (on the stimulus when the session has one)."""
-    from gazescope.analytics.report import build_session_report, session_images
+    from gazescope.analytics.report import build_session_report
+    from gazescope.analytics.report_html import session_images
 
     aois = list(stim.aois) if stim is not None else None
     common: dict[str, Any] = {
@@ -540,7 +544,7 @@ def session_report_and_images(
     }
     report = data.report
     if report is None or rebuild:
-        report = build_session_report(data.info.to_dict(), data.samples, **common)
+        report = build_session_report(data.info.to_dict(), data.samples, **common).to_dict()
     images = session_images(
         data.info.to_dict(), data.samples, stimulus_image=stim.image if stim is not None else None, **common
     )
@@ -549,7 +553,7 @@ def session_report_and_images(
 
 def session_report_html(data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt") -> str:
     """A self-contained HTML page of one session (see :func:`session_report_and_images`)."""
-    from gazescope.analytics.report import render_report_html
+    from gazescope.analytics.report_html import render_report_html
 
     return render_report_html(*session_report_and_images(data, stim, method))
 
@@ -930,7 +934,7 @@ async def get_stimulus_report(
 
 
 def _stimulus_report_html(stim: StimulusData, datas: list[SessionData], method: FixationMethod) -> str:
-    from gazescope.analytics.report import render_report_html
+    from gazescope.analytics.report_html import render_report_html
 
     report = stimulus_report(stim, datas, method)
     images = {}

@@ -34,12 +34,8 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from gazescope.analytics.events import client_gaze_samples
-from gazescope.analytics.heatmap import (
-    HeatmapGrid,
-    density_grid,
-    heatmap_sigma_px,
-    render_heatmap_overlay_png,
-)
+from gazescope.analytics.heatmap import HeatmapGrid, density_grid, heatmap_sigma_px
+from gazescope.analytics.plots.heatmap import render_heatmap_overlay_png
 from gazescope.api import logs, service
 from gazescope.api.security import bearer_token, token_ok
 from gazescope.api.seeds.base import State, number, routers

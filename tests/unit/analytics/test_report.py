@@ -1,46 +1,25 @@
-"""Session and aggregate reports on synthetic samples, timeline PNG and the self-contained HTML page."""
+"""Session and aggregate reports on synthetic samples: typed values whose ``to_dict()`` is the stored JSON."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from PIL import Image
 
 from gazescope.analytics.aoi import AOI
 from gazescope.analytics.report import (
+    AggregateReport,
+    SessionReport,
     build_aggregate_report,
     build_session_report,
-    render_report_html,
-    render_timeline_png,
-    session_images,
 )
 from gazescope.errors import ValidationError
 
-STATES = ["focused"] * 6 + ["looking_away"] * 2 + ["absent"] * 2
 SCORES = [0.9, 0.9, 0.8, 0.8, 0.7, 0.7, 0.4, 0.4, 0.0, 0.0]
-BLINKS = [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
-
-
-@pytest.fixture
-def video_samples(make_sample):
-    """10 uncalibrated frames at 10 Hz: 6 focused, 2 looking away, 2 absent; 2 blinks completed."""
-    out = []
-    for i in range(10):
-        absent = STATES[i] == "absent"
-        out.append(
-            make_sample(
-                100 * i, None, None, frame_index=i, attention_state=STATES[i], attention_score=SCORES[i],
-                eye_contact=i < 6, blink_count=BLINKS[i], is_blinking=i in (2, 6), processing_ms=10.0 * (i + 1),
-                face_detected=not absent, perclos=0.1 if not absent else None, dropped_frames=i // 5,
-            )
-        )  # fmt: skip
-    return out
 
 
 def test_session_report_fields_without_screen_gaze(video_samples):
-    r = build_session_report({"id": "s1", "label": "demo"}, video_samples)
+    r = build_session_report({"id": "s1", "label": "demo"}, video_samples).to_dict()
     json.dumps(r, allow_nan=False)
     assert (r["frames"], r["frames_with_face"]) == (10, 8)
     assert r["duration_s"] == pytest.approx(1.0) and r["tracked_s"] == pytest.approx(1.0)
@@ -64,7 +43,7 @@ def test_session_report_fields_without_screen_gaze(video_samples):
 def test_timeline_bins_of_one_second(make_sample):
     s = [make_sample(250 * i, None, None, attention_score=0.5 if i < 4 else 1.0,
                      attention_state="focused" if i < 4 else "drowsy") for i in range(12)]  # fmt: skip
-    tl = build_session_report({}, s)["attention_timeline"]
+    tl = build_session_report({}, s).to_dict()["attention_timeline"]
     assert [(p["t_s"], p["attention_score"], p["attention_state"]) for p in tl] == [
         (0.0, 0.5, "focused"), (1.0, 1.0, "drowsy"), (2.0, 1.0, "drowsy")
     ]  # fmt: skip
@@ -74,15 +53,17 @@ def test_fps_hint_times_untimed_frames(video_samples):
     for s in video_samples:
         s["t_ms"] = None
     with pytest.raises(ValidationError, match="fps_hint"):
-        build_session_report({}, video_samples)
-    r = build_session_report({}, video_samples, fps_hint=10.0)
+        build_session_report({}, video_samples).to_dict()
+    r = build_session_report({}, video_samples, fps_hint=10.0).to_dict()
     assert r["duration_s"] == pytest.approx(1.0) and r["focus_pct"] == pytest.approx(60.0)
 
 
 def test_session_report_with_screen_gaze_and_aois(scene_samples):
     aois = [AOI.rect("left", 0, 0, 300, 300), {"name": "right", "kind": "rect", "x_px": 700, "y_px": 500,
                                                "w_px": 200, "h_px": 200}]  # fmt: skip
-    r = build_session_report({"id": "g", "screen_w_px": 1280, "screen_h_px": 720}, scene_samples, aois=aois)
+    r = build_session_report(
+        {"id": "g", "screen_w_px": 1280, "screen_h_px": 720}, scene_samples, aois=aois
+    ).to_dict()
     json.dumps(r, allow_nan=False)
     assert r["has_gaze"] and r["fixation_count"] == 4 and r["saccade_count"] == 1
     assert r["mean_fixation_ms"] == pytest.approx((250 + 150 + 150 + 150) / 4)
@@ -99,37 +80,12 @@ def test_aggregate_report(scene_samples, make_sample):
     aois = [AOI.rect("left", 0, 0, 300, 300)]
     screen = {"screen_w_px": 1280, "screen_h_px": 720}
     r = build_aggregate_report({"id": "st", "name": "ad"}, [({"id": "a", **screen}, scene_samples),
-                                                           ({"id": "b", **screen}, other)], aois)  # fmt: skip
+                                                           ({"id": "b", **screen}, other)], aois).to_dict()  # fmt: skip
     json.dumps(r, allow_nan=False)
     assert r["n_sessions"] == 2 and r["n_sessions_with_gaze"] == 2
     (a,) = r["aois"]
     assert (a["n_viewers"], a["viewers_pct"], a["mean_ttff_ms"], a["mean_dwell_ms"]) == (1, 50.0, 0.0, 125.0)
     assert [s["fixation_count"] for s in r["sessions"]] == [4, 1]
-
-
-def test_timeline_png_and_html(video_samples, scene_samples):
-    png = render_timeline_png(video_samples)
-    with Image.open(io.BytesIO(png)) as im:
-        assert im.size == (1200, 900)
-    r = build_session_report({"id": "v", "label": "<script>x</script>"}, video_samples)
-    page = render_report_html(r, {"timeline": png})
-    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "Gaze on screen" not in page and 'src="http' not in page
-    session = {"id": "g", "screen_w_px": 1280, "screen_h_px": 720}
-    imgs = session_images(session, scene_samples)
-    assert sorted(imgs) == ["heatmap", "scanpath", "timeline", "trail"]
-    page = render_report_html(build_session_report(session, scene_samples), imgs)
-    assert "Gaze on screen" in page and page.count("<img") == 4
-    assert sorted(session_images({"id": "v"}, video_samples)) == ["timeline"]
-    with pytest.raises(ValidationError):
-        render_report_html({"frames": 1}, {})
-
-
-def test_empty_session():
-    r = build_session_report({"id": "e"}, [])
-    assert r["frames"] == 0 and r["has_gaze"] is False and r["attention_timeline"] == []
-    assert "<h1>" in render_report_html(r, {"timeline": render_timeline_png([])})
 
 
 def test_the_trackers_blink_count_is_authoritative_even_when_zero():
@@ -139,7 +95,20 @@ def test_the_trackers_blink_count_is_authoritative_even_when_zero():
          "attention_state": "focused", "attention_score": 1.0}
         for i in range(300)
     ]  # fmt: skip
-    rep = build_session_report({"id": "s"}, samples)
+    rep = build_session_report({"id": "s"}, samples).to_dict()
     assert rep["blink_count"] == 0 and rep["blink_rate_per_min"] == 0.0
     without = [{k: v for k, v in s.items() if k != "blink_count"} for s in samples]
-    assert build_session_report({"id": "s"}, without)["blink_count"] == 1  # no count: closed-eye runs
+    assert (
+        build_session_report({"id": "s"}, without).to_dict()["blink_count"] == 1
+    )  # no count: closed-eye runs
+
+
+def test_reports_are_typed_and_their_json_matches(scene_samples):
+    screen = {"id": "g", "screen_w_px": 1280, "screen_h_px": 720}
+    r = build_session_report(screen, scene_samples)
+    assert isinstance(r, SessionReport) and r.has_gaze and r.gaze is not None
+    assert len(r.gaze.fixations) == r.to_dict()["fixation_count"] == 4
+    assert r.to_dict()["session"] == screen
+    agg = build_aggregate_report({"id": "st"}, [(screen, scene_samples)])
+    assert isinstance(agg, AggregateReport) and agg.n_sessions == 1
+    assert agg.to_dict()["sessions"][0]["fixation_count"] == 4

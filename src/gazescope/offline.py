@@ -4,7 +4,6 @@ every frame of a file or image folder, written as ``samples.csv``, ``report.json
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -12,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gazescope.analytics.export import samples_to_csv
 from gazescope.config import Settings
-from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.pipeline import FrameAnalyzer
 from gazescope.vision.video import iter_frames, probe
@@ -109,11 +108,7 @@ def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str
         "report_json": out_dir / "report.json",
         "report_html": out_dir / "report.html",
     }
-    with files["samples"].open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(SAMPLE_CSV_COLUMNS))
-        w.writeheader()
-        for s in samples:
-            w.writerow(sample_to_row(s))
+    files["samples"].write_text(samples_to_csv(samples))
     files["report_json"].write_text(json.dumps(report, indent=2, default=str))
     session = {"screen_w_px": report.get("screen_w_px"), "screen_h_px": report.get("screen_h_px")}
     images = session_images(

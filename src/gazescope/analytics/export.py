@@ -1,7 +1,9 @@
-"""CSV exports of samples and events, and a gaze CSV that pymovements reads.
+"""CSV exports of samples and events, and a gaze CSV that pymovements reads: the only CSV writer of samples
+(``GET /api/sessions/{id}/samples.csv`` and ``gazescope analyze``'s ``samples.csv`` call it).
 
 * Samples: the columns of :data:`gazescope.domain.SAMPLE_CSV_COLUMNS` (tuple fields split into ``_x``/``_y``
-  columns by :func:`gazescope.domain.sample_to_row`); empty cell = None; booleans as ``true``/``false``.
+  columns by :func:`gazescope.domain.sample_to_row`); empty cell = None; booleans as ``True``/``False``,
+  numbers as Python writes them (``str``), ``\n`` line ends.
   :func:`read_samples_csv` reads it back into ``GazeSample.to_dict()``-shaped dicts.
 * Events: one row per :class:`~gazescope.analytics.events.Fixation`,
   :class:`~gazescope.analytics.events.Saccade` or :class:`~gazescope.domain.BlinkEvent`, columns = the
@@ -69,14 +71,16 @@ def _write(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
 
 def samples_to_csv(samples: Iterable[Mapping[str, Any]]) -> str:
     """CSV text of sample dicts (``GazeSample.to_dict()``) in :data:`SAMPLE_CSV_COLUMNS` order, header
-    first. Missing keys are empty cells. Raises :class:`gazescope.errors.ValidationError` for an item that
-    is not a mapping."""
-    rows = []
+    first (format in the module docstring). Missing keys are empty cells. Raises
+    :class:`gazescope.errors.ValidationError` for an item that is not a mapping."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(SAMPLE_CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
     for i, s in enumerate(samples):
         if not isinstance(s, Mapping):
             raise ValidationError(f"sample {i} is not an object")
-        rows.append(sample_to_row(dict(s)))
-    return _write(SAMPLE_CSV_COLUMNS, rows)
+        w.writerow(sample_to_row(dict(s)))
+    return buf.getvalue()
 
 
 def _parse(col: str, text: str) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -11,12 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
+from gazescope.analytics.export import samples_to_csv
 from gazescope.api import service
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
-from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -109,15 +107,6 @@ async def get_report(state: State, session_id: str) -> dict[str, Any]:
     return report
 
 
-def _csv(samples: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(SAMPLE_CSV_COLUMNS), lineterminator="\n")
-    w.writeheader()
-    for s in samples:
-        w.writerow(sample_to_row(s))
-    return buf.getvalue()
-
-
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:
     info = await service.get_session(state, session_id)
     samples = await state.io(state.store.get_samples, session_id, start=start, limit=limit)
@@ -138,7 +127,7 @@ async def get_samples_csv(
     """Samples as CSV (columns ``gazescope.domain.SAMPLE_CSV_COLUMNS``)."""
     _, samples = await _samples(state, session_id, start, limit)
     return Response(
-        _csv(samples),
+        samples_to_csv(samples),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{session_id}-samples.csv"'},
     )

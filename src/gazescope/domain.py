@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 import numpy as np
@@ -149,6 +149,8 @@ class BlinkEvent:
 
 
 def _clean(v: Any) -> Any:
+    if isinstance(v, Enum):
+        return v.value
     if isinstance(v, float):
         return None if math.isnan(v) or math.isinf(v) else round(v, 6)
     if isinstance(v, np.floating):
@@ -171,6 +173,8 @@ class GazeSample:
     ``attention_score`` 0..1; ``gaze_vector`` (x, y) in -1..1, x toward the subject's left (camera image
     right), y down, 1.0 = 45 degrees or more off the camera axis. ``calibration_fit``: which fit mapped
     ``screen_x_px``/``screen_y_px`` (a profile id, ``+N`` after N click refits; None when not mapped).
+    ``direction`` and ``attention_state`` are str-valued enums (their JSON is the value); strings are
+    converted on construction (``ValueError`` for one that is not a member).
     """
 
     t_ms: float
@@ -182,7 +186,7 @@ class GazeSample:
     pupil_right_px: Point | None = None
     horizontal_ratio: float | None = None
     vertical_ratio: float | None = None
-    direction: str | None = None
+    direction: Direction | None = None
     ear_left: float | None = None
     ear_right: float | None = None
     is_blinking: bool = False
@@ -198,7 +202,7 @@ class GazeSample:
     blink_rate_per_min: float = 0.0
     perclos: float = 0.0
     attention_score: float = 0.0
-    attention_state: str = AttentionState.ABSENT.value
+    attention_state: AttentionState = AttentionState.ABSENT
     screen_x_px: float | None = None
     screen_y_px: float | None = None
     on_screen: bool | None = None
@@ -208,8 +212,15 @@ class GazeSample:
     calibration_fit: str | None = None
     features: dict[str, float] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.attention_state, AttentionState):
+            object.__setattr__(self, "attention_state", AttentionState(self.attention_state))
+        if self.direction is not None and not isinstance(self.direction, Direction):
+            object.__setattr__(self, "direction", Direction(self.direction))
+
     def to_dict(self, *, with_features: bool = False) -> dict[str, Any]:
-        """JSON-ready dict of the DESIGN.md fields (tuples become lists, NaN becomes None)."""
+        """JSON-ready dict of the DESIGN.md fields (tuples become lists, NaN becomes None, enums their
+        string values)."""
         d = {f.name: _clean(getattr(self, f.name)) for f in fields(self) if f.name != "features"}
         if with_features and self.features is not None:
             d["features"] = {k: _clean(v) for k, v in self.features.items()}

@@ -174,11 +174,11 @@ class GazeTracker:
         direction = None
         if h is not None:
             if h <= s.direction_right_threshold:
-                direction = Direction.RIGHT.value
+                direction = Direction.RIGHT
             elif h >= s.direction_left_threshold:
-                direction = Direction.LEFT.value
+                direction = Direction.LEFT
             else:
-                direction = Direction.CENTER.value
+                direction = Direction.CENTER
         sx = sy = on_screen = in_range = None
         cal = self.calibration
         if cal is not None and ff.face_detected:
@@ -231,7 +231,7 @@ class GazeTracker:
             blink_rate_per_min=self._blink_rate(t_ms),
             perclos=perclos,
             attention_score=score,
-            attention_state=state.value,
+            attention_state=state,
             screen_x_px=sx,
             screen_y_px=sy,
             on_screen=on_screen,

@@ -34,7 +34,7 @@ def main() -> None:
     dots = a.data / "gaze" / "webcam_dots"
     sigma, best = 0.0, np.inf
     for cand in (float(x) for x in a.sigmas.split(",")):
-        res = compare_aggregation(load_noisy(dots, cand, 3, seed=99))
+        res = compare_aggregation(load_noisy(dots, cand, 3, seed=99)).to_dict()
         j = res["jitter"]["iris_x"]
         print(f"pixel noise {cand:g}: iris_x jitter across copies {j:.4f}", flush=True)
         if abs(np.log(j / live["iris_x"])) < best:
@@ -42,7 +42,9 @@ def main() -> None:
     print(f"chosen pixel noise sigma {sigma:g} grey levels")
     out = {"sigma": sigma, "live_jitter": live, "copies": a.copies, "runs": []}
     for seed in (int(s) for s in a.seeds.split(",")):
-        res = compare_aggregation(load_noisy(a.data / "gaze" / "webcam_dots", sigma, a.copies, seed))
+        res = compare_aggregation(
+            load_noisy(a.data / "gaze" / "webcam_dots", sigma, a.copies, seed)
+        ).to_dict()
         out["runs"].append({"seed": seed, **res})
         line = "  ".join(f"{k} {res[k]['mean_error_px']:.1f}" for k in ("single", "median", "mean"))
         print(f"seed {seed}: mean error px  {line}  (n {res['single']['n']})", flush=True)

@@ -163,7 +163,7 @@ def evaluate_blink(
     if protocol != "all":
         _fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
     try:
-        res = evaluate_blinks(directory, Settings(), progress=True)
+        res = evaluate_blinks(directory, Settings(), progress=True).to_dict()
     except GazescopeError as exc:
         _fail(exc)
     typer.echo(f"{'clip':<40} {'true':>5} {'det':>5} {'match':>5} {'P':>6} {'R':>6} {'F1':>6}")
@@ -187,7 +187,7 @@ def _evaluate_blink_loso(directory: Path, cache: Path | None, json_out: Path | N
     from gazescope.evaluation.blink_loso import evaluate_loso
 
     try:
-        res = evaluate_loso(directory, Settings(), cache_dir=cache)
+        res = evaluate_loso(directory, Settings(), cache_dir=cache).to_dict()
     except GazescopeError as exc:
         _fail(exc)
     typer.echo(
@@ -263,7 +263,7 @@ def evaluate_gaze_cmd(
             mapper_params=params,
             protocol=protocol,
             weight=weight,
-        )
+        ).to_dict()
     except GazescopeError as exc:
         _fail(exc)
     typer.echo(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -150,7 +151,28 @@ def prf(true_n: int, det_n: int, matched: int) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True, slots=True)
+class BlinkScores:
+    """Event counts and their precision, recall and F1 (0-1; :func:`prf`)."""
+
+    true: int
+    detected: int
+    matched: int
+    precision: float
+    recall: float
+    f1: float
+
+    @classmethod
+    def from_counts(cls, true_n: int, det_n: int, matched: int) -> BlinkScores:
+        return cls(int(true_n), int(det_n), int(matched), *prf(int(true_n), int(det_n), int(matched)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class ClipResult:
+    """One clip's blink scores, frame counts, and the true and detected (first, last) frame spans."""
+
     clip: str
     true: int
     detected: int
@@ -197,8 +219,19 @@ def evaluate_clip(video: Path, tag: Path, settings: Settings | None = None, wide
     )
 
 
-def evaluate_blinks(root: Path, settings: Settings | None = None, progress: bool = False) -> dict:
-    """Evaluate every clip under ``root``; returns ``{"overall": {...}, "clips": [...]}``.
+@dataclass(frozen=True, slots=True)
+class BlinkEvaluation:
+    """Scores over all clips (micro-averaged) and per clip; :meth:`to_dict` is the ``--json`` output."""
+
+    overall: BlinkScores
+    clips: tuple[ClipResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"overall": self.overall.to_dict(), "clips": [asdict(r) for r in self.clips]}
+
+
+def evaluate_blinks(root: Path, settings: Settings | None = None, progress: bool = False) -> BlinkEvaluation:
+    """Evaluate every clip under ``root`` (protocol in the module docstring).
 
     Raises:
         VideoReadError: no (video, .tag) pair under ``root``.
@@ -212,11 +245,7 @@ def evaluate_blinks(root: Path, settings: Settings | None = None, progress: bool
 
         it = tqdm(clips, desc="clips", unit="clip")
     results = [evaluate_clip(v, t, settings) for v, t in it]
-    t_n = sum(r.true for r in results)
-    d_n = sum(r.detected for r in results)
-    m_n = sum(r.matched for r in results)
-    p, r, f = prf(t_n, d_n, m_n)
-    return {
-        "overall": {"true": t_n, "detected": d_n, "matched": m_n, "precision": p, "recall": r, "f1": f},
-        "clips": [asdict(r) for r in results],
-    }
+    overall = BlinkScores.from_counts(
+        sum(r.true for r in results), sum(r.detected for r in results), sum(r.matched for r in results)
+    )
+    return BlinkEvaluation(overall, tuple(results))

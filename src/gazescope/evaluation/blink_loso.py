@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gazescope.config import Settings
 from gazescope.errors import VideoReadError
-from gazescope.evaluation.blink import find_clips, match_events, prf
+from gazescope.evaluation.blink import BlinkScores, find_clips, match_events, prf
 from gazescope.evaluation.ear_series import EarSeries, clip_series
 from gazescope.tracking.blinks import BlinkDetector
 
@@ -146,15 +148,76 @@ def load_series(root: Path, settings: Settings, cache_dir: Path | None) -> list[
     return [clip_series(v, t, settings, cache_dir) for v, t in clips]
 
 
+@dataclass(frozen=True, slots=True)
+class ScoredParams:
+    """Detector thresholds and their scores."""
+
+    params: BlinkParams
+    scores: BlinkScores
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": asdict(self.params), **self.scores.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
+class LosoFold:
+    """One held-out subject: the thresholds chosen on the others, its held-out counts, F1 with them and
+    with the defaults."""
+
+    subject: str
+    params: BlinkParams
+    true: int
+    detected: int
+    matched: int
+    f1: float
+    f1_defaults: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "params": asdict(self.params),
+            "true": self.true,
+            "detected": self.detected,
+            "matched": self.matched,
+            "f1": self.f1,
+            "f1_defaults": self.f1_defaults,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LosoEvaluation:
+    """Result of :func:`evaluate_loso` (fields described there); :meth:`to_dict` is the ``--json``
+    output."""
+
+    defaults: ScoredParams
+    loso: BlinkScores
+    folds: tuple[LosoFold, ...]
+    all_subjects_best: ScoredParams
+    conditions: Mapping[str, BlinkScores]
+    grid_size: int
+    clips: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "defaults": self.defaults.to_dict(),
+            "loso": self.loso.to_dict(),
+            "folds": [f.to_dict() for f in self.folds],
+            "all_subjects_best": self.all_subjects_best.to_dict(),
+            "conditions": {k: v.to_dict() for k, v in self.conditions.items()},
+            "grid_size": self.grid_size,
+            "clips": self.clips,
+        }
+
+
 def evaluate_loso(
     root: Path,
     settings: Settings | None = None,
     cache_dir: Path | None = None,
     grid: dict[str, tuple[float, ...]] = GRID,
-) -> dict:
-    """Leave-one-subject-out blink evaluation; returns a JSON-able dict.
+) -> LosoEvaluation:
+    """Leave-one-subject-out blink evaluation (protocol in the module docstring).
 
-    Keys: ``defaults`` (the current settings on all subjects), ``loso`` (held-out figures pooled over
+    Fields: ``defaults`` (the current settings on all subjects), ``loso`` (held-out figures pooled over
     folds), ``conditions`` (the held-out figures by ZJU camera and glasses condition), ``folds`` (per held-out subject: the chosen params, its held-out counts and F1), ``all_subjects_best``
     (the grid point chosen on all subjects and its, optimistic, F1), ``grid_size``.
 
@@ -183,36 +246,28 @@ def evaluate_loso(
         held += c
         held_default += cd
         folds.append(
-            {
-                "subject": sub,
-                "params": asdict(points[k]),
-                "true": int(c[0]),
-                "detected": int(c[1]),
-                "matched": int(c[2]),
-                "f1": _f1(c),
-                "f1_defaults": _f1(cd),
-            }
+            LosoFold(
+                subject=sub,
+                params=points[k],
+                true=int(c[0]),
+                detected=int(c[1]),
+                matched=int(c[2]),
+                f1=_f1(c),
+                f1_defaults=_f1(cd),
+            )
         )
     k_all = _pick(table, np.arange(len(series)), points, ref)
     all_c = table[k_all].sum(axis=0)
 
-    def fig(c: np.ndarray) -> dict:
-        p, r, f = prf(int(c[0]), int(c[1]), int(c[2]))
-        return {
-            "true": int(c[0]),
-            "detected": int(c[1]),
-            "matched": int(c[2]),
-            "precision": p,
-            "recall": r,
-            "f1": f,
-        }
+    def fig(c: np.ndarray) -> BlinkScores:
+        return BlinkScores.from_counts(int(c[0]), int(c[1]), int(c[2]))
 
-    return {
-        "defaults": {"params": asdict(ref), **fig(default_c)},
-        "loso": fig(held),
-        "folds": folds,
-        "all_subjects_best": {"params": asdict(points[k_all]), **fig(all_c)},
-        "conditions": {
+    return LosoEvaluation(
+        defaults=ScoredParams(ref, fig(default_c)),
+        loso=fig(held),
+        folds=tuple(folds),
+        all_subjects_best=ScoredParams(points[k_all], fig(all_c)),
+        conditions={
             name: fig(
                 per_clip[[i for i, s in enumerate(series) if condition_of(s.clip).get(axis) == name]].sum(
                     axis=0
@@ -222,6 +277,6 @@ def evaluate_loso(
             for name in names
             if any(condition_of(s.clip).get(axis) == name for s in series)
         },
-        "grid_size": len(points),
-        "clips": len(series),
-    }
+        grid_size=len(points),
+        clips=len(series),
+    )

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +111,63 @@ def errors(items: Sequence[_Item], P: np.ndarray) -> tuple[list[float], list[flo
     return errs, pcts
 
 
-def stats(errs: np.ndarray, pct: np.ndarray) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ErrorStats:
+    """Screen-point error over ``n`` predictions: mean and median in px (2 decimals), mean in % of the
+    screen width (3 decimals); None for all three when ``n`` is 0."""
+
+    mean_error_px: float | None
+    median_error_px: float | None
+    mean_error_pct_width: float | None
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class GazeEvaluation:
+    """Result of a gaze protocol: ``overall`` and per-subject :class:`ErrorStats`, the mapper, what was
+    skipped (counts by reason); ``protocol``/``weight`` for the reuse protocols
+    (:mod:`gazescope.evaluation.gaze_protocols`), ``mirror``/``zooms`` once :func:`evaluate_gaze` set the
+    views. Fields left None are absent from :meth:`to_dict` (the ``--json`` output)."""
+
+    overall: ErrorStats
+    subjects: Mapping[str, ErrorStats]
+    mapper: str
+    skipped: Mapping[str, int]
+    protocol: str | None = None
+    weight: float | None = None
+    mirror: bool | None = None
+    zooms: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "overall": self.overall.to_dict(),
+            "subjects": {k: v.to_dict() for k, v in self.subjects.items()},
+            "mapper": self.mapper,
+        }
+        if self.protocol is not None:
+            d["protocol"] = self.protocol
+            d["weight"] = self.weight
+        d["skipped"] = dict(self.skipped)
+        if self.mirror is not None:
+            d["mirror"] = self.mirror
+        if self.zooms is not None:
+            d["zooms"] = list(self.zooms)
+        return d
+
+
+def stats(errs: np.ndarray, pct: np.ndarray) -> ErrorStats:
+    """:class:`ErrorStats` of errors ``errs`` (n,) px and ``pct`` (n,) % of screen width."""
     if len(errs) == 0:
-        return {"mean_error_px": None, "median_error_px": None, "mean_error_pct_width": None, "n": 0}
-    return {
-        "mean_error_px": round(float(errs.mean()), 2),
-        "median_error_px": round(float(np.median(errs)), 2),
-        "mean_error_pct_width": round(float(pct.mean()), 3),
-        "n": len(errs),
-    }
+        return ErrorStats(None, None, None, 0)
+    return ErrorStats(
+        mean_error_px=round(float(errs.mean()), 2),
+        median_error_px=round(float(np.median(errs)), 2),
+        mean_error_pct_width=round(float(pct.mean()), 3),
+        n=len(errs),
+    )
 
 
 def evaluate_items(
@@ -127,7 +175,7 @@ def evaluate_items(
     mapper: str = "ridge",
     mapper_params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> GazeEvaluation:
     """Run the protocol on already extracted items (see :func:`evaluate_gaze`)."""
     probe = create_mapper(mapper, **(mapper_params or {}))
     by_subject: dict[str, dict[str, list[_Item]]] = defaultdict(lambda: defaultdict(list))
@@ -135,7 +183,7 @@ def evaluate_items(
         by_subject[it.subject][it.session].append(it)
     all_err: list[float] = []
     all_pct: list[float] = []
-    subjects: dict[str, Any] = {}
+    subjects: dict[str, ErrorStats] = {}
     skipped = {"calibrations_not_enough_data": 0, "images_without_features": 0}
     skipped["images_without_features"] = sum(1 for it in items if it.features is None)
     for subj, sessions in by_subject.items():
@@ -165,12 +213,7 @@ def evaluate_items(
         subjects[subj] = stats(np.array(errs), np.array(pcts))
         all_err += errs
         all_pct += pcts
-    return {
-        "overall": stats(np.array(all_err), np.array(all_pct)),
-        "subjects": subjects,
-        "mapper": mapper,
-        "skipped": skipped,
-    }
+    return GazeEvaluation(stats(np.array(all_err), np.array(all_pct)), subjects, mapper, skipped)
 
 
 def evaluate_gaze(
@@ -185,7 +228,7 @@ def evaluate_gaze(
     zooms: Sequence[float] = (),
     protocol: str = "session",
     weight: float = 3.0,
-) -> dict[str, Any]:
+) -> GazeEvaluation:
     """Evaluate screen-gaze calibration on a labelled folder (see the module docstring).
 
     Args:
@@ -203,8 +246,8 @@ def evaluate_gaze(
         progress: called with a line of text after each calibration session.
 
     Returns:
-        ``{"overall": {"mean_error_px", "median_error_px", "mean_error_pct_width", "n"},
-        "subjects": {name: {...}}, "mapper": name, "skipped": {...}}``.
+        :class:`GazeEvaluation` (``overall`` and per-subject :class:`ErrorStats`, ``mapper``, ``skipped``,
+        ``mirror``, ``zooms``; ``to_dict()`` is the ``--json`` output).
 
     Raises:
         VideoReadError: bad folder, labels or image. UnknownMapperError / ConfigurationError: bad mapper.
@@ -227,6 +270,4 @@ def evaluate_gaze(
         from gazescope.evaluation.gaze_protocols import evaluate_reuse
 
         out = evaluate_reuse(items, protocol, weight, mapper, mapper_params)
-    out["mirror"] = mirror
-    out["zooms"] = [float(z) for z in zooms]
-    return out
+    return replace(out, mirror=mirror, zooms=tuple(float(z) for z in zooms))

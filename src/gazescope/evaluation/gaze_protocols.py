@@ -30,7 +30,7 @@ import numpy as np
 
 from gazescope.calibration.mappers import create_mapper
 from gazescope.errors import NotEnoughDataError, ValidationError
-from gazescope.evaluation.gaze import _Item, errors, stats
+from gazescope.evaluation.gaze import ErrorStats, GazeEvaluation, _Item, errors, stats
 
 
 def _sittings(items: list[_Item]) -> dict[str, dict[str, list[_Item]]]:
@@ -53,7 +53,7 @@ def evaluate_reuse(
     weight: float = 3.0,
     mapper: str = "ridge",
     mapper_params: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> GazeEvaluation:
     """Run ``pooled``, ``online`` or ``profile`` (module docstring) on extracted items; same result keys as
     :func:`~gazescope.evaluation.gaze.evaluate_items` plus ``protocol`` and ``weight``.
 
@@ -69,7 +69,7 @@ def evaluate_reuse(
         raise ValidationError("the reuse protocols take feature-vector mappers (ridge)")
     all_e: list[float] = []
     all_p: list[float] = []
-    subjects: dict[str, Any] = {}
+    subjects: dict[str, ErrorStats] = {}
     skipped = 0
     for subj, sessions in _sittings(items).items():
         errs: list[float] = []
@@ -117,11 +117,11 @@ def evaluate_reuse(
         subjects[subj] = stats(np.array(errs), np.array(pcts))
         all_e += errs
         all_p += pcts
-    return {
-        "overall": stats(np.array(all_e), np.array(all_p)),
-        "subjects": subjects,
-        "mapper": mapper,
-        "protocol": protocol,
-        "weight": weight if protocol != "pooled" else None,
-        "skipped": {"fits_not_enough_data": skipped},
-    }
+    return GazeEvaluation(
+        overall=stats(np.array(all_e), np.array(all_p)),
+        subjects=subjects,
+        mapper=mapper,
+        skipped={"fits_not_enough_data": skipped},
+        protocol=protocol,
+        weight=weight if protocol != "pooled" else None,
+    )

@@ -15,6 +15,7 @@ single copies, as live samples are.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from gazescope.calibration.features import FEATURE_NAMES, GazeFeatures, aggregat
 from gazescope.calibration.mappers import create_mapper
 from gazescope.config import Settings
 from gazescope.errors import NotEnoughDataError, VideoReadError
-from gazescope.evaluation.gaze import _Item, _read_labels, errors, stats
+from gazescope.evaluation.gaze import ErrorStats, _Item, _read_labels, errors, stats
 
 
 def video_feature_jitter(
@@ -116,16 +117,34 @@ def _mean(features: list[GazeFeatures]) -> GazeFeatures:
     return GazeFeatures(**{k: float(x) for k, x in zip(FEATURE_NAMES, v, strict=True)})
 
 
+@dataclass(frozen=True, slots=True)
+class AggregationComparison:
+    """Session-protocol errors with calibration rows from one noisy copy (``single``), the median and the
+    mean of the copies, and each feature's std across copies (``jitter``, eye widths)."""
+
+    single: ErrorStats
+    median: ErrorStats
+    mean: ErrorStats
+    jitter: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "single": self.single.to_dict(),
+            "median": self.median.to_dict(),
+            "mean": self.mean.to_dict(),
+            "jitter": dict(self.jitter),
+        }
+
+
 def compare_aggregation(
     noisy: list[NoisyItem], mapper_params: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> AggregationComparison:
     """Session-protocol figures with calibration rows from one copy, the median, and the mean of the copies.
 
-    The scored rows are always the first copy (a single live frame). Returns ``{"single": ..., "median": ...,
-    "mean": ..., "jitter": {feature: std across copies (eye widths), ...}}``; each figure is
-    :func:`~gazescope.evaluation.gaze.evaluate_items`'s result.
+    The scored rows are always the first copy (a single live frame). Returns an
+    :class:`AggregationComparison`.
     """
-    results: dict[str, Any] = {}
+    results: dict[str, ErrorStats] = {}
     for how in ("single", "median", "mean"):
         items: list[_Item] = []
         for ni in noisy:
@@ -140,11 +159,11 @@ def compare_aggregation(
         results[how] = _session_protocol(items, mapper_params)
     vec = [np.stack([f.vector() for f in ni.copies if f is not None]) for ni in noisy]
     sd = np.mean([v.std(axis=0) for v in vec if len(v) > 1], axis=0)
-    results["jitter"] = {k: float(x) for k, x in zip(FEATURE_NAMES, sd, strict=True)}
-    return results
+    jitter = {k: float(x) for k, x in zip(FEATURE_NAMES, sd, strict=True)}
+    return AggregationComparison(results["single"], results["median"], results["mean"], jitter)
 
 
-def _session_protocol(items: list[_Item], mapper_params: dict[str, Any] | None) -> dict[str, Any]:
+def _session_protocol(items: list[_Item], mapper_params: dict[str, Any] | None) -> ErrorStats:
     """The data README's protocol where each session calibrates on its ``#cal`` rows and every other
     session's plain rows are scored."""
     errs: list[float] = []

@@ -33,7 +33,7 @@ def test_ridge_on_one_subject_beats_the_centre(data_dir) -> None:
     folder = data_dir / "gaze" / "webcam_dots"
     if not (folder / "labels.csv").is_file():
         pytest.skip(f"webcam_dots not found under {data_dir}")
-    res = evaluate_gaze(folder, "ridge", subjects=["hy"])
+    res = evaluate_gaze(folder, "ridge", subjects=["hy"]).to_dict()
     hy = res["subjects"]["hy"]
     baseline = centre_baseline(folder, "hy")
     print(f"hy ridge mean {hy['mean_error_px']} px (centre baseline {baseline:.1f} px)")
@@ -48,8 +48,8 @@ def test_zoomed_and_mirrored_views_lower_the_error(data_dir) -> None:
     folder = data_dir / "gaze" / "webcam_dots"
     if not (folder / "labels.csv").is_file():
         pytest.skip(f"webcam_dots not found under {data_dir}")
-    plain = evaluate_gaze(folder, "ridge", subjects=["hy"])["subjects"]["hy"]
-    res = evaluate_gaze(folder, "ridge", subjects=["hy"], mirror=True, zooms=(0.9, 1.1))
+    plain = evaluate_gaze(folder, "ridge", subjects=["hy"]).to_dict()["subjects"]["hy"]
+    res = evaluate_gaze(folder, "ridge", subjects=["hy"], mirror=True, zooms=(0.9, 1.1)).to_dict()
     views = res["subjects"]["hy"]
     print(f"hy ridge mean {plain['mean_error_px']} px plain, {views['mean_error_px']} px with 6 views")
     assert views["n"] == plain["n"] == 8 * 7 * 16

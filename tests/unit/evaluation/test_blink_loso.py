@@ -46,7 +46,7 @@ def test_cached_series_replays_the_tracker_exactly(three_subjects, tmp_path):
 
 
 def test_each_subject_is_scored_with_thresholds_chosen_on_the_others(three_subjects, tmp_path):
-    res = evaluate_loso(three_subjects, Settings(), cache_dir=tmp_path, grid=SMALL_GRID)
+    res = evaluate_loso(three_subjects, Settings(), cache_dir=tmp_path, grid=SMALL_GRID).to_dict()
     assert [f["subject"] for f in res["folds"]] == ["000002", "000003", "000004"]
     assert res["grid_size"] == len(grid_points(SMALL_GRID)) == 4
     assert res["loso"]["true"] == sum(f["true"] for f in res["folds"]) == res["defaults"]["true"]

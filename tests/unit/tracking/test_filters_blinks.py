@@ -124,7 +124,7 @@ def test_talkingface_three_blinks_no_false_blink(data_dir):
 
 @pytest.mark.slow
 def test_zju_blinks_f1_with_the_causal_tracker(data_dir):
-    res = evaluate_blinks(data_dir / "blink" / "zju", Settings())
+    res = evaluate_blinks(data_dir / "blink" / "zju", Settings()).to_dict()
     o = res["overall"]
     assert len(res["clips"]) == 40
     assert o["true"] > 140

@@ -464,18 +464,14 @@ def _session_report(
 ) -> SessionReport:
     parsed_aois = parse_aois(aois) if aois else []
     screen, geometry = session_sizes(session)
-    head = {
-        "session": ReportSession.from_mapping(session),
-        "generated_at": _now(),
-        "screen_w_px": screen[0] if screen else None,
-        "screen_h_px": screen[1] if screen else None,
-        "calibration_accuracy_px": calibration_accuracy_px,
-    }
+    ref, generated_at = ReportSession.from_mapping(session), _now()
+    screen_w, screen_h = screen if screen else (None, None)
     n = len(samples)
     if n == 0:
         return SessionReport(
-            **head, fps=fps_hint, frames=0, frames_with_face=0, duration_s=0.0, tracked_s=0.0, blink_count=0,
-            blink_rate_per_min=0.0, eye_contact_pct=0.0, attention_mean=None,
+            session=ref, generated_at=generated_at, screen_w_px=screen_w, screen_h_px=screen_h,
+            calibration_accuracy_px=calibration_accuracy_px, fps=fps_hint, frames=0, frames_with_face=0,
+            duration_s=0.0, tracked_s=0.0, blink_count=0, blink_rate_per_min=0.0, eye_contact_pct=0.0, attention_mean=None,
             attention_state_s=dict.fromkeys(ATTENTION_STATES, 0.0), focus_pct=0.0, perclos_mean=None,
             dropped_frames=int(np.nan_to_num(_f(session.get("dropped_frames")))), ms_per_frame_p50=None,
             ms_per_frame_p95=None, attention_timeline=(), blinks=(),
@@ -510,7 +506,11 @@ def _session_report(
             screen=screen if stimulus_size_px else None, stimulus_size_px=stimulus_size_px,
         )  # fmt: skip
     return SessionReport(
-        **head,
+        session=ref,
+        generated_at=generated_at,
+        screen_w_px=screen_w,
+        screen_h_px=screen_h,
+        calibration_accuracy_px=calibration_accuracy_px,
         fps=fps,
         frames=n,
         frames_with_face=int(face.sum()),

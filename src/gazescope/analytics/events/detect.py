@@ -69,11 +69,9 @@ def detect_events(
     """Fixations, saccades and blinks of one sample list in one call (arguments as
     :func:`detect_fixations`). Returns :class:`GazeEvents` with the thresholds used. Raises
     :class:`gazescope.errors.ValidationError` as :func:`detect_fixations`."""
-    detector = fixation_detector(method)
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
-    fix = detector.detect(
-        ga.positions_px,
-        ga.t_ms,
+    fix = detect_fixations(
+        samples,
+        method=method,
         threshold_px=threshold_px,
         threshold_deg=threshold_deg,
         min_duration_ms=min_duration_ms,
@@ -82,6 +80,8 @@ def detect_events(
         merge_distance_px=merge_distance_px,
         merge_gap_ms=merge_gap_ms,
     )
+    detector = fixation_detector(method)
+    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
     thr_px, thr_deg = resolve_threshold(
         threshold_px, threshold_deg, geometry, detector.default_px, detector.default_deg
     )

@@ -30,7 +30,7 @@ from gazescope.analytics.events._fixations import (
 from gazescope.analytics.events._library import register_fixation_detector
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.results import Fixation
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, segments
+from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
 
 
 @register_fixation_detector(
@@ -120,23 +120,14 @@ def detect_fixations_idt(
     *,
     dispersion_px: float | None = None,
     dispersion_deg: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    **params: Any,
 ) -> list[Fixation]:
-    """:func:`idt` of sample dicts (see :mod:`gazescope.analytics.samples`); ``dispersion_px`` /
-    ``dispersion_deg`` are its threshold. Raises :class:`gazescope.errors.ValidationError` as it does."""
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
-    return idt(
-        ga.positions_px,
-        ga.t_ms,
-        threshold_px=dispersion_px,
-        threshold_deg=dispersion_deg,
-        min_duration_ms=min_duration_ms,
-        geometry=geometry,
-        max_gap_ms=max_gap_ms,
-        merge_distance_px=merge_distance_px,
-        merge_gap_ms=merge_gap_ms,
+    """:func:`idt` of sample dicts (see :mod:`gazescope.analytics.samples`) with ``dispersion_px`` /
+    ``dispersion_deg`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
+    ``merge_distance_px``, ``merge_gap_ms``) as :func:`idt` takes them. Raises
+    :class:`gazescope.errors.ValidationError` as it does."""
+    from gazescope.analytics.events.detect import detect_fixations
+
+    return detect_fixations(
+        samples, method="idt", threshold_px=dispersion_px, threshold_deg=dispersion_deg, **params
     )

@@ -32,7 +32,7 @@ from gazescope.analytics.events._fixations import (
 from gazescope.analytics.events._library import register_fixation_detector
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.results import Fixation
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, segments
+from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
 
 
 @register_fixation_detector(
@@ -104,23 +104,14 @@ def detect_fixations_ivt(
     *,
     velocity_px_s: float | None = None,
     velocity_deg_s: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    **params: Any,
 ) -> list[Fixation]:
-    """:func:`ivt` of sample dicts (see :mod:`gazescope.analytics.samples`); ``velocity_px_s`` /
-    ``velocity_deg_s`` are its threshold. Raises :class:`gazescope.errors.ValidationError` as it does."""
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
-    return ivt(
-        ga.positions_px,
-        ga.t_ms,
-        threshold_px=velocity_px_s,
-        threshold_deg=velocity_deg_s,
-        min_duration_ms=min_duration_ms,
-        geometry=geometry,
-        max_gap_ms=max_gap_ms,
-        merge_distance_px=merge_distance_px,
-        merge_gap_ms=merge_gap_ms,
+    """:func:`ivt` of sample dicts (see :mod:`gazescope.analytics.samples`) with ``velocity_px_s`` /
+    ``velocity_deg_s`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
+    ``merge_distance_px``, ``merge_gap_ms``) as :func:`ivt` takes them. Raises
+    :class:`gazescope.errors.ValidationError` as it does."""
+    from gazescope.analytics.events.detect import detect_fixations
+
+    return detect_fixations(
+        samples, method="ivt", threshold_px=velocity_px_s, threshold_deg=velocity_deg_s, **params
     )

@@ -28,6 +28,7 @@ from gazescope.analytics.events._fixations import (
     track,
 )
 from gazescope.analytics.events._library import register_fixation_detector
+from gazescope.analytics.events.detect import detect_fixations
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.results import Fixation
 from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
@@ -126,8 +127,6 @@ def detect_fixations_idt(
     ``dispersion_deg`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
     ``merge_distance_px``, ``merge_gap_ms``) as :func:`idt` takes them. Raises
     :class:`gazescope.errors.ValidationError` as it does."""
-    from gazescope.analytics.events.detect import detect_fixations
-
     return detect_fixations(
         samples, method="idt", threshold_px=dispersion_px, threshold_deg=dispersion_deg, **params
     )

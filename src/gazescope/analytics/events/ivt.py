@@ -30,6 +30,7 @@ from gazescope.analytics.events._fixations import (
     velocities_px_s,
 )
 from gazescope.analytics.events._library import register_fixation_detector
+from gazescope.analytics.events.detect import detect_fixations
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.results import Fixation
 from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
@@ -110,8 +111,6 @@ def detect_fixations_ivt(
     ``velocity_deg_s`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
     ``merge_distance_px``, ``merge_gap_ms``) as :func:`ivt` takes them. Raises
     :class:`gazescope.errors.ValidationError` as it does."""
-    from gazescope.analytics.events.detect import detect_fixations
-
     return detect_fixations(
         samples, method="ivt", threshold_px=velocity_px_s, threshold_deg=velocity_deg_s, **params
     )

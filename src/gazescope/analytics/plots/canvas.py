@@ -46,6 +46,8 @@ def decode_stimulus(data: bytes) -> np.ndarray:
 
 
 def out_size(width_px: float, height_px: float, max_side_px: int) -> tuple[int, int]:
+    """(width, height) px of a PNG for a ``width_px`` x ``height_px`` space, scaled down (aspect kept) so the
+    longer side is at most ``max_side_px``; each at least 1."""
     scale = min(1.0, max_side_px / max(width_px, height_px))
     return max(1, round(width_px * scale)), max(1, round(height_px * scale))
 
@@ -79,6 +81,7 @@ def canvas(
 
 
 def caption(ax: Any, text: str | None, out_h: int) -> None:
+    """``text`` (if any) at the top-left in a dark box, font sized to the PNG height ``out_h`` px."""
     if not text:
         return
     ax.text(
@@ -96,6 +99,7 @@ def caption(ax: Any, text: str | None, out_h: int) -> None:
 
 
 def png_bytes(fig: Figure, size: tuple[int, int], transparent: bool) -> bytes:
+    """PNG bytes of ``fig`` at exactly ``size`` (width, height) px."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, transparent=transparent)
     data = buf.getvalue()
@@ -108,10 +112,12 @@ def png_bytes(fig: Figure, size: tuple[int, int], transparent: bool) -> bytes:
 
 
 def stimulus_or_none(stimulus_image: bytes | None) -> np.ndarray | None:
+    """:func:`decode_stimulus` of the bytes, or None without any."""
     return decode_stimulus(stimulus_image) if stimulus_image is not None else None
 
 
 def check_size(size_px: tuple[float, float]) -> tuple[float, float]:
+    """``size_px`` as floats. Raises :class:`gazescope.errors.ValidationError` unless a positive (w, h)."""
     if size_px is None or len(size_px) != 2 or not (size_px[0] > 0 and size_px[1] > 0):
         raise ValidationError(f"size_px must be a positive (width, height), got {size_px!r}")
     return float(size_px[0]), float(size_px[1])
@@ -143,6 +149,7 @@ def draw_aois(ax: Any, aois: Sequence[AOI] | None, sx: float, sy: float, out_h: 
 
 
 def outline() -> list[Any]:
+    """Path effect: a black stroke around white text, readable on any background."""
     from matplotlib import patheffects
 
     return [patheffects.withStroke(linewidth=2.0, foreground="black")]

@@ -32,6 +32,8 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gazescope.config import LimitSettings
+
 MAX_CLIENT_NUMBER = 1e15
 """Largest magnitude of any number a client sends (REST bodies and WebSocket messages): 1e15 ms is 31,700
 years, above every time, pixel or count gazescope reads, and within the range where floats hold integers
@@ -141,7 +143,7 @@ class _CheckedRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             gs = getattr(self.app.state, "gs", None)
-            max_items = gs.settings.max_json_items if gs is not None else 200_000
+            max_items = (gs.settings if gs is not None else LimitSettings()).max_json_items
             if len(body) > OFFLOOP_JSON_BYTES:
                 self._json = await anyio.to_thread.run_sync(parse_client_json, body, max_items)
             else:

@@ -25,6 +25,7 @@ import time
 import cv2
 import numpy as np
 
+from gazescope.config import LandmarkSettings
 from gazescope.domain import FaceLandmarks
 from gazescope.errors import LandmarkBackendError
 from gazescope.vision.landmarks.base import Detection, EyeIndices, LandmarkScheme
@@ -79,6 +80,9 @@ FACEMESH_SCHEME = LandmarkScheme(
 FALLBACK_CROP_SCALE = 1.5  # crop side / detected face box side
 FALLBACK_CROP_PX = 192  # crop side after scaling (Face Mesh's landmark model sees 192 x 192)
 FALLBACK_MIN_CONFIDENCE = 0.3  # the crop holds a face the full-range detector already found
+FACE_COUNT_MIN_CONFIDENCE = (
+    0.5  # face counting: MediaPipe Face Detection's own default, apart from the mesh's
+)
 
 
 class FaceMeshDetector:
@@ -86,6 +90,8 @@ class FaceMeshDetector:
 
     ``detect(image_rgb)`` takes a uint8 (H, W, 3) RGB image and returns a
     :class:`~gazescope.vision.landmarks.base.Detection` whose face has ``FACEMESH_SCHEME`` rows.
+    ``settings``: the detector thresholds, face counting interval and small-face fallback
+    (:class:`~gazescope.config.LandmarkSettings`); None: the defaults.
 
     Raises:
         LandmarkBackendError: mediapipe is not importable or lacks ``solutions.face_mesh``.
@@ -94,15 +100,8 @@ class FaceMeshDetector:
     name = "mediapipe"
     scheme = FACEMESH_SCHEME
 
-    def __init__(
-        self,
-        *,
-        static: bool = False,
-        min_detection_confidence: float = 0.5,
-        min_tracking_confidence: float = 0.5,
-        face_count_interval: int = 15,
-        small_face_fallback: bool = True,
-    ) -> None:
+    def __init__(self, settings: LandmarkSettings | None = None, *, static: bool = False) -> None:
+        s = settings if settings is not None else LandmarkSettings()
         try:
             from mediapipe.python.solutions import face_detection, face_mesh
         except Exception as exc:  # pragma: no cover - depends on the installed wheel
@@ -114,24 +113,26 @@ class FaceMeshDetector:
             static_image_mode=static,
             max_num_faces=1,
             refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
+            min_detection_confidence=s.min_detection_confidence,
+            min_tracking_confidence=s.min_tracking_confidence,
         )
         self._fd_module = face_detection
         self._mesh_module = face_mesh
-        self._min_det = min_detection_confidence
-        self._fallback = small_face_fallback
+        self._min_det = s.min_detection_confidence
+        self._fallback = s.small_face_fallback
         self._far_detector: object | None = None
         self._crop_mesh: object | None = None
         self._counter: object | None = None
-        self._count_interval = 1 if static else max(1, face_count_interval)
+        self._count_interval = 1 if static else max(1, s.face_count_interval)
         self._frames = 0
         self._face_count = 0
         self.last_inference_ms = 0.0  # time of the raw Face Mesh call in the last detect(), for benchmarks
 
     def _count_faces(self, image_rgb: np.ndarray) -> int:
         if self._counter is None:
-            self._counter = self._fd_module.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+            self._counter = self._fd_module.FaceDetection(
+                model_selection=0, min_detection_confidence=FACE_COUNT_MIN_CONFIDENCE
+            )
         res = self._counter.process(image_rgb)  # type: ignore[attr-defined]
         return len(res.detections) if res.detections else 0
 

@@ -32,7 +32,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gazescope.config import LimitSettings
+from gazescope.config import LimitSettings, Settings
 
 MAX_CLIENT_NUMBER = 1e15
 """Largest magnitude of any number a client sends (REST bodies and WebSocket messages): 1e15 ms is 31,700
@@ -170,7 +170,7 @@ class BodyTooLarge(HTTPException):
         )
 
 
-def body_limit(scope: Scope, settings: Any) -> tuple[int, str]:
+def body_limit(scope: Scope, settings: LimitSettings) -> tuple[int, str]:
     """(limit in bytes, name of its setting) of the body of request ``scope``."""
     ctype = ""
     for k, v in scope.get("headers") or ():
@@ -204,9 +204,9 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 class RequestGuardMiddleware:
     """Body size limits, the cross-site check of state-changing requests, and ``nosniff`` on every
-    response (see the module docstring). ``settings_of(scope)`` gives the app's settings."""
+    response (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: Any) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 

@@ -38,7 +38,7 @@ import redis.asyncio
 import redis.exceptions
 
 from gazescope.errors import StorageError
-from gazescope.storage.redis import redact_url
+from gazescope.storage.redis import redact_url, text
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class RedisOwnership:
         self._owned[session_id] = value
         if old is None:
             return
-        instance, _, old_conn = old.decode().partition(":")
+        instance, _, old_conn = text(old).partition(":")
         if instance != self.instance_id:
             request = StopRequest(session_id, old_conn, 4000, "taken over by a newer connection")
             await self._ask(instance, request)
@@ -233,7 +233,7 @@ class RedisOwnership:
             raise self._error(exc) from exc
         if old is None:
             return False
-        instance, _, conn = old.decode().partition(":")
+        instance, _, conn = text(old).partition(":")
         if instance == self.instance_id:
             return False
         return await self._ask(instance, StopRequest(**{**asdict(request), "conn_id": conn}))

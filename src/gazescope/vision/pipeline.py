@@ -70,7 +70,11 @@ class FrameAnalyzer:
         left = measure_eye(face, face.scheme.left_eye, "left", pupils[1])
         head = estimate_head_pose(face)
         gaze_yaw = gaze_pitch = None
-        offs = [(e.offset_x, e.offset_y) for e in (right, left) if e.offset_x is not None]
+        offs = [
+            (e.offset_x, e.offset_y)
+            for e in (right, left)
+            if e.offset_x is not None and e.offset_y is not None  # set together by measure_eye
+        ]
         if head is not None and offs:
             ox = sum(o[0] for o in offs) / len(offs)
             oy = sum(o[1] for o in offs) / len(offs)

@@ -21,6 +21,7 @@ static mode, because Face Mesh itself is run for one face only.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import cv2
 import numpy as np
@@ -120,9 +121,10 @@ class FaceMeshDetector:
         self._mesh_module = face_mesh
         self._min_det = s.min_detection_confidence
         self._fallback = s.small_face_fallback
-        self._far_detector: object | None = None
-        self._crop_mesh: object | None = None
-        self._counter: object | None = None
+        # MediaPipe solutions, untyped (Any); created on first use
+        self._far_detector: Any = None
+        self._crop_mesh: Any = None
+        self._counter: Any = None
         self._count_interval = 1 if static else max(1, s.face_count_interval)
         self._frames = 0
         self._face_count = 0
@@ -133,7 +135,7 @@ class FaceMeshDetector:
             self._counter = self._fd_module.FaceDetection(
                 model_selection=0, min_detection_confidence=FACE_COUNT_MIN_CONFIDENCE
             )
-        res = self._counter.process(image_rgb)  # type: ignore[attr-defined]
+        res = self._counter.process(image_rgb)
         return len(res.detections) if res.detections else 0
 
     def _small_face(self, image_rgb: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -146,7 +148,7 @@ class FaceMeshDetector:
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=FALLBACK_MIN_CONFIDENCE,
             )  # fmt: skip
-        dets = self._far_detector.process(image_rgb).detections  # type: ignore[attr-defined]
+        dets = self._far_detector.process(image_rgb).detections
         if not dets:
             return None, 0
         h, w = image_rgb.shape[:2]
@@ -165,7 +167,7 @@ class FaceMeshDetector:
         crop = image_rgb[y0:y1, x0:x1]
         scale = FALLBACK_CROP_PX / max(crop.shape[:2])
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        res = self._crop_mesh.process(crop)  # type: ignore[attr-defined]
+        res = self._crop_mesh.process(crop)
         if not res.multi_face_landmarks:
             return None, len(dets)
         lm = res.multi_face_landmarks[0].landmark
@@ -213,4 +215,4 @@ class FaceMeshDetector:
         self._mesh.close()
         for extra in (self._counter, self._far_detector, self._crop_mesh):
             if extra is not None:
-                extra.close()  # type: ignore[attr-defined]
+                extra.close()

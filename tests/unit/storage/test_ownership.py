@@ -5,7 +5,6 @@ stale releases never remove a newer owner, the per-session lock excludes."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -15,6 +14,7 @@ import redis.asyncio
 from gazescope.errors import StorageError
 from gazescope.storage import LocalOwnership, RedisOwnership, SessionOwnership
 from gazescope.storage.ownership import StopRequest
+from support.servers import free_port
 
 
 class Recorder:
@@ -162,9 +162,7 @@ async def test_the_session_lock_excludes_other_instances(make_redis) -> None:
 
 
 async def test_an_unreachable_redis_lets_the_server_start_and_fails_calls_with_storage_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
+    port = free_port()  # nothing listens here once closed
     o = RedisOwnership(f"redis://127.0.0.1:{port}/0", takeover_timeout_s=1.0)
     try:
         await o.start(Recorder())

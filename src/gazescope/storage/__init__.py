@@ -71,10 +71,5 @@ def create_ownership(settings: StorageSettings) -> SessionOwnership:
     if settings.store_kind == "redis":
         if not settings.redis_url:
             raise ConfigurationError("Redis ownership needs GAZESCOPE_REDIS_URL")
-        return RedisOwnership(
-            settings.redis_url,
-            owner_ttl_s=settings.owner_ttl_s,
-            takeover_timeout_s=settings.takeover_timeout_s,
-            lock_ttl_s=settings.session_lock_ttl_s,
-        )
+        return RedisOwnership(settings.redis_url, settings=settings)
     return LocalOwnership()

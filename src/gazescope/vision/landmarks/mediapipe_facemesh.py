@@ -153,7 +153,7 @@ class FaceMeshDetector:
             return None, 0
         h, w = image_rgb.shape[:2]
 
-        def area(d) -> float:
+        def area(d: Any) -> float:
             b = d.location_data.relative_bounding_box
             return b.width * b.height
 
@@ -178,7 +178,7 @@ class FaceMeshDetector:
         arr[:, 2] = arr[:, 2] * cw / scale
         return arr, len(dets)
 
-    def landmarks_raw(self, image_rgb: np.ndarray):
+    def landmarks_raw(self, image_rgb: np.ndarray) -> Any:
         """The unconverted Face Mesh result (for benchmarks that time raw inference)."""
         return self._mesh.process(image_rgb)
 

@@ -579,7 +579,9 @@ class SeedSettings(BaseModel):
     )
 
 
-class TrackingSettings(AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings):
+class TrackingSettings(
+    AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings
+):  # reversed, as Settings
     """Everything one stream's :class:`~gazescope.tracking.tracker.GazeTracker` reads: gaze and eye
     contact, smoothing, blinks and attention."""
 

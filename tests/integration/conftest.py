@@ -2,8 +2,9 @@
 
 ``serve(**env)`` starts ``python -m gazescope.cli serve --port <free port>`` with ``GAZESCOPE_DB_PATH`` in
 the test's tmp_path (plus any ``GAZESCOPE_*`` overrides) and waits for ``/healthz``
-(``support.servers.start_server``); every server started is stopped (SIGTERM, then kill) after the test. ``desk_jpegs``: the 842 frames of
-``desk_webcam_640x480.avi`` as JPEG bytes (quality 70), as a browser would send them.
+(``support.servers.start_server``); every server started is stopped (SIGTERM, then kill) after the test.
+``desk_jpegs``: the 842 frames of ``desk_webcam_640x480.avi`` as JPEG bytes (quality 70), as a browser would
+send them.
 """
 
 from __future__ import annotations

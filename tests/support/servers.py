@@ -150,7 +150,9 @@ def start_server(
     if state == "exited":
         raise RuntimeError(f"gazescope serve exited with {proc.returncode}:\n{server.log()}")
     server.stop()
-    raise RuntimeError(f"gazescope serve did not answer /healthz within 60 s:\n{server.log()}")
+    raise RuntimeError(
+        f"gazescope serve did not answer /healthz within {START_TIMEOUT_S:g} s:\n{server.log()}"
+    )
 
 
 def start_redis(port: int, *args: str) -> subprocess.Popen:

@@ -579,9 +579,8 @@ class SeedSettings(BaseModel):
     )
 
 
-class TrackingSettings(
-    AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings
-):  # reversed, as Settings
+# bases in reverse order, as for Settings below
+class TrackingSettings(AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings):
     """Everything one stream's :class:`~gazescope.tracking.tracker.GazeTracker` reads: gaze and eye
     contact, smoothing, blinks and attention."""
 

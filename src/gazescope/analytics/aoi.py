@@ -101,9 +101,11 @@ class AOI(BaseModel):
     def bbox_px(self) -> tuple[float, float, float, float]:
         """(x_min, y_min, x_max, y_max)."""
         if self.kind == "rect":
-            return (self.x_px, self.y_px, self.x_px + self.w_px, self.y_px + self.h_px)  # type: ignore[operator]
+            x, y, w, h = (float(v or 0.0) for v in (self.x_px, self.y_px, self.w_px, self.h_px))
+            return (x, y, x + w, y + h)
         pts = np.asarray(self.points_px)
-        return (*pts.min(axis=0).tolist(), *pts.max(axis=0).tolist())  # type: ignore[return-value]
+        (x0, y0), (x1, y1) = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+        return (x0, y0, x1, y1)
 
     @property
     def vertices_px(self) -> np.ndarray:
@@ -232,7 +234,10 @@ def aoi_metrics(
         else:
             start_ms = 0.0
     fx, fy = screen_to_stimulus(
-        [f.x_px for f in fixations], [f.y_px for f in fixations], screen_size_px, stimulus_size_px
+        np.array([f.x_px for f in fixations], dtype=float),
+        np.array([f.y_px for f in fixations], dtype=float),
+        screen_size_px,
+        stimulus_size_px,
     )
     durations = np.array([f.duration_ms for f in fixations], dtype=float)
     total_fix = float(durations.sum())
@@ -249,7 +254,7 @@ def aoi_metrics(
         dwell = float(durations[inside].sum()) if len(idx) else 0.0
         first = fixations[int(idx[0])] if len(idx) else None
         sample_dwell = 0.0
-        if sx is not None:
+        if sx is not None and sy is not None and sdur is not None:
             sample_dwell = float(sdur[aoi.contains(sx, sy)].sum())
         out.append(
             AOIMetrics(
@@ -318,9 +323,13 @@ def aggregate_aoi_metrics(per_session: Sequence[Sequence[AOIMetrics]]) -> list[A
                 viewers_pct=100.0 * len(viewers) / n if n else 0.0,
                 mean_dwell_ms=float(np.mean(dwell_all)) if n else 0.0,
                 mean_dwell_viewers_ms=float(np.mean([m.dwell_ms for m in viewers])) if viewers else None,
-                mean_ttff_ms=float(np.mean([m.ttff_ms for m in viewers])) if viewers else None,
+                mean_ttff_ms=float(np.mean([m.ttff_ms for m in viewers if m.ttff_ms is not None]))
+                if viewers
+                else None,
                 mean_first_fixation_ms=(
-                    float(np.mean([m.first_fixation_ms for m in viewers])) if viewers else None
+                    float(np.mean([m.first_fixation_ms for m in viewers if m.first_fixation_ms is not None]))
+                    if viewers
+                    else None
                 ),
                 mean_fixation_count=float(np.mean([m.fixation_count if m else 0 for m in ms])) if n else 0.0,
                 mean_revisits=float(np.mean([m.revisits if m else 0 for m in ms])) if n else 0.0,

@@ -97,7 +97,7 @@ class HeatmapGrid:
         if not self.density.any():
             return None
         i, j = np.unravel_index(int(np.argmax(self.density)), self.density.shape)
-        return ((j + 0.5) * self.cell_px, (i + 0.5) * self.cell_px)
+        return (float((j + 0.5) * self.cell_px), float((i + 0.5) * self.cell_px))
 
 
 def density_grid(

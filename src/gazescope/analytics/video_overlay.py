@@ -123,7 +123,7 @@ class _Writer:
             ]  # fmt: skip
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         else:
-            self.cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            self.cv = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
             if not self.cv.isOpened():
                 raise VideoReadError(f"OpenCV cannot write {path}")
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -191,7 +191,7 @@ def evaluate_items(
         pcts: list[float] = []
         for cal_name, cal_items in sessions.items():
             cal = [it for it in cal_items if it.features is not None]
-            rows = [it.features.row(probe.needs_patches) for it in cal]  # type: ignore[union-attr]
+            rows = cast(list[np.ndarray], [it.features.row(probe.needs_patches) for it in cal])  # type: ignore[union-attr]
             try:
                 m = create_mapper(mapper, **(mapper_params or {})).fit(
                     np.stack(rows) if rows else np.zeros((0, 1)), np.array([it.target_px for it in cal])

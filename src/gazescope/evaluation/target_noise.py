@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -114,7 +114,7 @@ def load_noisy(
 
 def _mean(features: list[GazeFeatures]) -> GazeFeatures:
     v = np.mean(np.stack([f.vector() for f in features]), axis=0)
-    return GazeFeatures(**{k: float(x) for k, x in zip(FEATURE_NAMES, v, strict=True)})
+    return GazeFeatures(**cast(dict[str, Any], {k: float(x) for k, x in zip(FEATURE_NAMES, v, strict=True)}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +176,8 @@ def _session_protocol(items: list[_Item], mapper_params: dict[str, Any] | None) 
             continue
         try:
             m = create_mapper("ridge", **(mapper_params or {})).fit(
-                np.stack([it.features.vector() for it in cal]),
-                np.array([it.target_px for it in cal]),  # type: ignore[union-attr]
+                np.stack([it.features.vector() for it in cal if it.features is not None]),
+                np.array([it.target_px for it in cal if it.features is not None]),
             )
         except NotEnoughDataError:
             continue

@@ -55,7 +55,7 @@ class ScreenGeometry:
         is missing or None (e.g. a session dict without physical sizes)."""
         if not d:
             return None
-        vals = [d.get(k) for k in ("screen_w_px", "screen_w_cm", "distance_cm")]
-        if any(v is None for v in vals):
+        w, cm, dist = d.get("screen_w_px"), d.get("screen_w_cm"), d.get("distance_cm")
+        if w is None or cm is None or dist is None:
             return None
-        return cls(float(vals[0]), float(vals[1]), float(vals[2]))
+        return cls(float(w), float(cm), float(dist))

@@ -54,8 +54,8 @@ def render_scanpath_png(
         frame(ax, w, h)
     draw_aois(ax, aois, 1.0, 1.0, size[1])
     xs, ys = screen_to_stimulus(
-        [f.x_px for f in fixations],
-        [f.y_px for f in fixations],
+        np.array([f.x_px for f in fixations], dtype=float),
+        np.array([f.y_px for f in fixations], dtype=float),
         screen_size_px,
         (w, h) if screen_size_px else None,
     )

@@ -3,7 +3,8 @@
 ``api/``, imports of ``gazescope.api.routes`` outside the app factory, and lower layers importing ``api``
 or the CLI. Exits 1 when a rule is broken (TYPE_CHECKING-only cycles are listed, not counted).
 
-    python benchmarks/import_graph.py
+    python benchmarks/import_graph.py                     # this checkout's src/gazescope
+    python benchmarks/import_graph.py ../other/src/gazescope   # another tree
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from pathlib import Path
 LAYERING = Path(__file__).resolve().parents[1] / "tests" / "unit" / "test_layering.py"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     spec = importlib.util.spec_from_file_location("test_layering", LAYERING)
     assert spec is not None and spec.loader is not None
     rules = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = rules  # dataclasses look their module up there
     spec.loader.exec_module(rules)
-    imports = rules.all_imports()
+    src = Path(argv[0]).resolve() if argv else rules.SRC
+    imports = rules.all_imports(src)
     cycles = rules.import_cycles(imports)
     with_types = rules.import_cycles(imports, type_checking=True)
     type_only = [c for c in with_types if "TYPE_CHECKING" in c]
@@ -31,8 +33,7 @@ def main() -> int:
         (f"{rules.ROUTES} imported outside {rules.APP_FACTORY}", rules.route_imports(imports)),
         ("gazescope.api or the CLI imported from a layer below", rules.upward_imports(imports)),
     ]
-    modules = len(rules.module_names())
-    print(f"{modules} modules, {len(imports)} imports under {rules.SRC}")
+    print(f"{len(rules.module_names(src))} modules, {len(imports)} imports under {src}")
     listed = [*sections, ("cycles through TYPE_CHECKING imports (listed, not a failure)", type_only)]
     for title, found in listed:
         print(f"\n{title}: {len(found) or 'none'}")
@@ -42,4 +43,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -15,30 +15,21 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import cv2
 import numpy as np
 
-from gazescope.calibration.features import GazeFeatures, analyze_views, extract_features
+from gazescope.calibration.features import analyze_views, extract_features
 from gazescope.calibration.mappers import create_mapper
 from gazescope.config import Settings
 from gazescope.errors import NotEnoughDataError, ValidationError, VideoReadError
+from gazescope.evaluation.scoring import ErrorStats, GazeEvaluation, LabelledItem, errors, stats
 
 REQUIRED_COLUMNS = ("image", "subject", "session", "x", "y", "screen_w", "screen_h")
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    subject: str
-    session: str
-    target_px: tuple[float, float]
-    screen_w_px: float
-    screen_h_px: float
-    features: GazeFeatures | None
 
 
 def _read_labels(folder: Path) -> list[dict[str, str]]:
@@ -61,7 +52,7 @@ def load_items(
     mirror: bool = False,
     subjects: list[str] | None = None,
     zooms: Sequence[float] = (),
-) -> list[_Item]:
+) -> list[LabelledItem]:
     """Features of every labelled image (None where no face/iris was found), in labels.csv order.
 
     Raises:
@@ -84,7 +75,7 @@ def load_items(
             ff, views = analyze_views(analyzer.analyze, rgb, mirror=mirror, zooms=zooms)
             gf = extract_features(ff, rgb if with_patches else None, views=views)
             items.append(
-                _Item(
+                LabelledItem(
                     subject=r["subject"],
                     session=r["session"],
                     target_px=(float(r["x"]), float(r["y"])),
@@ -98,87 +89,15 @@ def load_items(
     return items
 
 
-def errors(items: Sequence[_Item], P: np.ndarray) -> tuple[list[float], list[float]]:
-    """Error of each prediction ``P`` (n, 2) px, clipped to the item's screen: (px, % of screen width)."""
-    errs: list[float] = []
-    pcts: list[float] = []
-    for it, p in zip(items, P, strict=True):
-        px = min(max(p[0], 0.0), it.screen_w_px)
-        py = min(max(p[1], 0.0), it.screen_h_px)
-        e = float(np.hypot(px - it.target_px[0], py - it.target_px[1]))
-        errs.append(e)
-        pcts.append(100.0 * e / it.screen_w_px)
-    return errs, pcts
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorStats:
-    """Screen-point error over ``n`` predictions: mean and median in px (2 decimals), mean in % of the
-    screen width (3 decimals); None for all three when ``n`` is 0."""
-
-    mean_error_px: float | None
-    median_error_px: float | None
-    mean_error_pct_width: float | None
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class GazeEvaluation:
-    """Result of a gaze protocol: ``overall`` and per-subject :class:`ErrorStats`, the mapper, what was
-    skipped (counts by reason); ``protocol``/``weight`` for the reuse protocols
-    (:mod:`gazescope.evaluation.gaze_protocols`), ``mirror``/``zooms`` once :func:`evaluate_gaze` set the
-    views. Fields left None are absent from :meth:`to_dict` (the ``--json`` output)."""
-
-    overall: ErrorStats
-    subjects: Mapping[str, ErrorStats]
-    mapper: str
-    skipped: Mapping[str, int]
-    protocol: str | None = None
-    weight: float | None = None
-    mirror: bool | None = None
-    zooms: tuple[float, ...] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "overall": self.overall.to_dict(),
-            "subjects": {k: v.to_dict() for k, v in self.subjects.items()},
-            "mapper": self.mapper,
-        }
-        if self.protocol is not None:
-            d["protocol"] = self.protocol
-            d["weight"] = self.weight
-        d["skipped"] = dict(self.skipped)
-        if self.mirror is not None:
-            d["mirror"] = self.mirror
-        if self.zooms is not None:
-            d["zooms"] = list(self.zooms)
-        return d
-
-
-def stats(errs: np.ndarray, pct: np.ndarray) -> ErrorStats:
-    """:class:`ErrorStats` of errors ``errs`` (n,) px and ``pct`` (n,) % of screen width."""
-    if len(errs) == 0:
-        return ErrorStats(None, None, None, 0)
-    return ErrorStats(
-        mean_error_px=round(float(errs.mean()), 2),
-        median_error_px=round(float(np.median(errs)), 2),
-        mean_error_pct_width=round(float(pct.mean()), 3),
-        n=len(errs),
-    )
-
-
 def evaluate_items(
-    items: list[_Item],
+    items: list[LabelledItem],
     mapper: str = "ridge",
     mapper_params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GazeEvaluation:
     """Run the protocol on already extracted items (see :func:`evaluate_gaze`)."""
     probe = create_mapper(mapper, **(mapper_params or {}))
-    by_subject: dict[str, dict[str, list[_Item]]] = defaultdict(lambda: defaultdict(list))
+    by_subject: dict[str, dict[str, list[LabelledItem]]] = defaultdict(lambda: defaultdict(list))
     for it in items:
         by_subject[it.subject][it.session].append(it)
     all_err: list[float] = []

@@ -30,25 +30,25 @@ import numpy as np
 
 from gazescope.calibration.mappers import create_mapper
 from gazescope.errors import NotEnoughDataError, ValidationError
-from gazescope.evaluation.gaze import ErrorStats, GazeEvaluation, _Item, errors, stats
+from gazescope.evaluation.scoring import ErrorStats, GazeEvaluation, LabelledItem, errors, stats
 
 
-def _sittings(items: list[_Item]) -> dict[str, dict[str, list[_Item]]]:
-    out: dict[str, dict[str, list[_Item]]] = defaultdict(lambda: defaultdict(list))
+def _sittings(items: list[LabelledItem]) -> dict[str, dict[str, list[LabelledItem]]]:
+    out: dict[str, dict[str, list[LabelledItem]]] = defaultdict(lambda: defaultdict(list))
     for it in items:
         if it.features is not None:
             out[it.subject][it.session].append(it)
     return out
 
 
-def _fit(mapper: str, params: dict[str, Any], cal: list[_Item], w: np.ndarray | None):
+def _fit(mapper: str, params: dict[str, Any], cal: list[LabelledItem], w: np.ndarray | None):
     X = np.stack([it.features.vector() for it in cal])  # type: ignore[union-attr]
     Y = np.array([it.target_px for it in cal])
     return create_mapper(mapper, **params).fit(X, Y, sample_weight=w)
 
 
 def evaluate_reuse(
-    items: list[_Item],
+    items: list[LabelledItem],
     protocol: str,
     weight: float = 3.0,
     mapper: str = "ridge",

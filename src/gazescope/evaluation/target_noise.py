@@ -27,7 +27,8 @@ from gazescope.calibration.features import FEATURE_NAMES, GazeFeatures, aggregat
 from gazescope.calibration.mappers import create_mapper
 from gazescope.config import Settings
 from gazescope.errors import NotEnoughDataError, VideoReadError
-from gazescope.evaluation.gaze import ErrorStats, _Item, _read_labels, errors, stats
+from gazescope.evaluation.gaze import _read_labels
+from gazescope.evaluation.scoring import ErrorStats, LabelledItem, errors, stats
 
 
 def video_feature_jitter(
@@ -74,7 +75,7 @@ def noisy_copies(rgb: np.ndarray, sigma: float, n: int, rng: np.random.Generator
 class NoisyItem:
     """One labelled snapshot and the features of its noisy copies (None where Face Mesh found no face)."""
 
-    item: _Item
+    item: LabelledItem
     copies: list[GazeFeatures | None]
 
 
@@ -98,7 +99,7 @@ def load_noisy(
                 raise VideoReadError(f"cannot read image {r['image']}")
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             feats = [extract_features(analyzer.analyze(c)) for c in noisy_copies(rgb, sigma, n, rng)]
-            item = _Item(
+            item = LabelledItem(
                 r["subject"],
                 r["session"],
                 (float(r["x"]), float(r["y"])),
@@ -146,7 +147,7 @@ def compare_aggregation(
     """
     results: dict[str, ErrorStats] = {}
     for how in ("single", "median", "mean"):
-        items: list[_Item] = []
+        items: list[LabelledItem] = []
         for ni in noisy:
             found = [f for f in ni.copies if f is not None]
             if not found or ni.copies[0] is None:
@@ -163,12 +164,12 @@ def compare_aggregation(
     return AggregationComparison(results["single"], results["median"], results["mean"], jitter)
 
 
-def _session_protocol(items: list[_Item], mapper_params: dict[str, Any] | None) -> ErrorStats:
+def _session_protocol(items: list[LabelledItem], mapper_params: dict[str, Any] | None) -> ErrorStats:
     """The data README's protocol where each session calibrates on its ``#cal`` rows and every other
     session's plain rows are scored."""
     errs: list[float] = []
     pcts: list[float] = []
-    by: dict[tuple[str, str], list[_Item]] = {}
+    by: dict[tuple[str, str], list[LabelledItem]] = {}
     for it in items:
         by.setdefault((it.subject, it.session), []).append(it)
     for (subj, sess), cal in by.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gazescope.evaluation.gaze import ErrorStats
+from gazescope.evaluation.scoring import ErrorStats
 from gazescope.evaluation.target_noise import AggregationComparison, noisy_copies
 
 

@@ -1,10 +1,10 @@
-"""Gaze evaluation results: error statistics and the JSON of each protocol's result."""
+"""Gaze evaluation scoring: error statistics and the JSON of each protocol's result."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from gazescope.evaluation.gaze import ErrorStats, GazeEvaluation, stats
+from gazescope.evaluation.scoring import ErrorStats, GazeEvaluation, stats
 
 
 def test_stats_round_and_count():

@@ -4,7 +4,8 @@
 * :mod:`.features`: head-normalised eye features from :class:`~gazescope.domain.FrameFeatures`.
 * :mod:`.mappers`: the mapper registry (``ridge``; ``cnn`` with the ``gazescope[cnn]`` extra).
 * :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade; drift check.
-* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned) and :class:`ProfileStore`.
+* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned).
+* :mod:`.messages`: the calibration WebSocket messages; :mod:`.protocol`: the transport-free controller.
 """
 
 from gazescope.calibration.features import (
@@ -22,7 +23,7 @@ from gazescope.calibration.mappers import (
     mapper_from_dict,
     register_mapper,
 )
-from gazescope.calibration.profile import FittedCalibration, ProfileInfo, ProfileStore
+from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.session import (
     CalibrationResult,
     CalibrationSession,
@@ -43,8 +44,6 @@ __all__ = [
     "GazeFeatures",
     "Mapper",
     "PointError",
-    "ProfileInfo",
-    "ProfileStore",
     "TargetLayout",
     "analyze_views",
     "available_mappers",

@@ -44,7 +44,6 @@ class ConnectionHost:
         self.loop = loop
         self.session_id = conn.session_id
         self.settings = conn.settings
-        self.store = conn.state.store
 
     @property
     def session(self) -> SessionInfo:
@@ -64,6 +63,9 @@ class ConnectionHost:
 
     def set_calibration(self, calibration: FittedCalibration | None) -> None:
         self.conn.set_calibration(calibration)
+
+    def update_session(self, **fields: Any) -> SessionInfo:
+        return self.conn.state.store.update_session(self.session_id, **fields)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.conn.state.cpu(_limited, fn, *args, **kwargs)
@@ -111,7 +113,7 @@ def controller_of(conn: TrackingConnection) -> CalibrationController:
     ctl = _CONTROLLERS.get(conn)
     if ctl is None:
         host = ConnectionHost(conn, asyncio.get_running_loop())
-        ctl = _CONTROLLERS[conn] = CalibrationController(host)
+        ctl = _CONTROLLERS[conn] = CalibrationController(host, ProfileRepository(conn.state.store))
 
         def observe(ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> None:
             for reply in ctl.observe(ff, sample, image_rgb):

@@ -65,8 +65,6 @@ from gazescope.errors import (
     StorageError,
     ValidationError,
 )
-from gazescope.storage import Store
-from gazescope.storage.profiles import ProfileDocument, ProfileRepository
 
 T = TypeVar("T")
 
@@ -78,13 +76,35 @@ DRIFT_MAX_FRAMES = 30
 MAX_PENDING_TARGETS = 256
 
 
+class StoredProfile(Protocol):
+    """A stored profile (:class:`gazescope.storage.profiles.ProfileDocument`)."""
+
+    id: str
+
+    def calibration(self) -> FittedCalibration: ...
+
+
+class Profiles(Protocol):
+    """Where profiles and calibration records are kept (:class:`gazescope.storage.profiles.ProfileRepository`);
+    synchronous, called in the host's I/O pool."""
+
+    def save(self, cal: FittedCalibration, *, source_session_id: str | None = None) -> StoredProfile: ...
+
+    def get(self, profile_id: str) -> StoredProfile: ...
+
+    def latest(
+        self, user_id: str, screen_w_px: int | None = None, screen_h_px: int | None = None
+    ) -> StoredProfile: ...
+
+    def record(self, session_id: str, kind: str, **fields: Any) -> Any: ...
+
+
 class CalibrationHost(Protocol):
     """What the controller needs of its tracking stream (the API adapts a tracking connection to it)."""
 
     session_id: str
     session: SessionInfo
     settings: Settings
-    store: Store
 
     @property
     def next_frame_index(self) -> int:
@@ -97,6 +117,10 @@ class CalibrationHost(Protocol):
         ...
 
     def set_calibration(self, calibration: FittedCalibration | None) -> None: ...
+
+    def update_session(self, **fields: Any) -> SessionInfo:
+        """Store changed session fields (blocking: called in the I/O pool); returns the session as stored."""
+        ...
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
@@ -185,9 +209,9 @@ class CalibrationController:
     next_frame_index`` when it arrived): frames on their way were captured under the previous target.
     """
 
-    def __init__(self, host: CalibrationHost) -> None:
+    def __init__(self, host: CalibrationHost, profiles: Profiles) -> None:
         self.host = host
-        self.profiles = ProfileRepository(host.store)
+        self.profiles = profiles
         self._lock = threading.Lock()
         self._running: _Running | None = None
         self._finish_task: asyncio.Task[None] | None = None
@@ -514,18 +538,7 @@ class CalibrationController:
             except (StorageError, ValidationError) as exc:
                 save_error = exc.message
         await self._apply(fitted, profile_id)
-        accuracy = {
-            "mean_error_px": round(result.mean_error_px, 2),
-            "median_error_px": round(result.median_error_px, 2),
-            "mean_error_pct_width": round(result.mean_error_pct_width, 3),
-            "precision_rms_px": None
-            if result.precision_rms_px is None
-            else round(result.precision_rms_px, 2),
-            "validation_source": result.validation_source,
-            "n_calibration_points": result.n_calibration_points,
-            "n_validation_points": result.n_validation_points,
-            **pooled,
-        }
+        accuracy = {k: v for k, v in result.accuracy_dict().items() if k != "grade"} | pooled
         reply = CalibrationResultOut(
             calibration_id=cal_id,
             profile_id=profile_id,
@@ -548,19 +561,7 @@ class CalibrationController:
             grade=result.grade,
             saved=profile_id is not None,
         )
-        await self._record(
-            "calibration",
-            calibration_id=cal_id,
-            profile_id=profile_id,
-            user_id=fitted.user_id,
-            mapper=fitted.mapper_name,
-            layout=run.layout_name,
-            screen_w_px=fitted.screen_w_px,
-            screen_h_px=fitted.screen_h_px,
-            accuracy=accuracy,
-            grade=result.grade,
-            points=[p.to_wire() for p in points],
-        )
+        await self._record("calibration", **reply.model_dump(exclude={"type", "counts", "save_error"}))
         await host.send(reply)
 
     def _clear_if(self, run: _Running) -> None:
@@ -642,7 +643,7 @@ class CalibrationController:
             )
         return await self.apply_profile(doc, "calibration_use")
 
-    async def apply_profile(self, doc: ProfileDocument, source: str) -> CalibrationApplied:
+    async def apply_profile(self, doc: StoredProfile, source: str) -> CalibrationApplied:
         """Apply a stored profile, record it on the session and in its records; returns the
         ``calibration_applied`` reply (with a ``warning`` when the screen sizes differ).
 
@@ -686,9 +687,7 @@ class CalibrationController:
             return
         if profile_id is not None and host.session.calibration_id != profile_id:
             try:
-                host.session = await self._store_write(
-                    host.store.update_session, host.session_id, calibration_id=profile_id
-                )
+                host.session = await self._store_write(host.update_session, calibration_id=profile_id)
             except GazescopeError as exc:
                 host.event("calibration_session_update_failed", error=exc.message)
 
@@ -803,7 +802,7 @@ def _point_rows(run: _Running, result: CalibrationResult) -> list[PointOut]:
     return rows
 
 
-def session_profile(profiles: ProfileRepository, info: SessionInfo) -> tuple[ProfileDocument, str] | None:
+def session_profile(profiles: Profiles, info: SessionInfo) -> tuple[StoredProfile, str] | None:
     """The profile a stream of session ``info`` starts with, and why: the one its ``calibration_id`` names
     (``session_calibration_id``), else the newest of its ``user_id`` (``session_user_id``); None without.
 

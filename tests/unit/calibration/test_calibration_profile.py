@@ -7,22 +7,9 @@ import json
 import pytest
 
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.session import CalibrationSession
 from gazescope.errors import CalibrationError
 
 W, H = 1600, 900
-
-
-@pytest.fixture
-def fitted(make_ff, gaze_of) -> FittedCalibration:
-    s = CalibrationSession("9", W, H, user_id="ana")
-    t = 0.0
-    for i, (x, y) in enumerate(s.targets_px):
-        s.target_shown(i, t)
-        for k in range(15):
-            s.add(make_ff(*gaze_of(x, y, W, H)), t + 33.0 * k)
-        t += 1000.0
-    return s.finish().calibration
 
 
 def test_json_round_trip_predicts_the_same(fitted, make_ff, gaze_of) -> None:

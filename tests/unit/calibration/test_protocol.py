@@ -58,6 +58,9 @@ class Host:
     def set_calibration(self, calibration: FittedCalibration | None) -> None:
         self.calibration = calibration
 
+    def update_session(self, **fields: Any) -> SessionInfo:
+        return self.store.update_session(self.session_id, **fields)
+
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
@@ -133,7 +136,7 @@ async def calibrate(
 
 async def test_a_grid_calibration_is_fitted_saved_applied_and_recorded(store, make_ff, gaze_of) -> None:
     host = make_host(store, user_id="ana", screen_w_px=W, screen_h_px=H)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
     started = await ctl.handle("calibration_start", {"layout": "9"})
     assert isinstance(started, CalibrationStarted)
     assert (started.screen_w_px, started.screen_h_px, started.user_id, started.save) == (W, H, "ana", True)
@@ -168,7 +171,7 @@ async def test_a_grid_calibration_is_fitted_saved_applied_and_recorded(store, ma
 
 async def test_a_target_counts_from_the_first_frame_received_after_it(store, make_ff, gaze_of) -> None:
     host = make_host(store, screen_w_px=W, screen_h_px=H)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
     await ctl.handle("calibration_start", {"samples_per_target": 1})
     await ctl.handle("calibration_target", {"index": 0})
     host.frame_index += 2  # two frames on their way, received before the next announcement
@@ -181,7 +184,7 @@ async def test_a_target_counts_from_the_first_frame_received_after_it(store, mak
 
 async def test_pursuit_targets_map_path_indices(store) -> None:
     host = make_host(store)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
     body = {"layout": "pursuit", "screen_w_px": 1000, "screen_h_px": 500, "duration_ms": 2000, "rate_hz": 10}
     started = await ctl.handle("calibration_start", body)
     assert isinstance(started, CalibrationStarted)
@@ -195,7 +198,7 @@ async def test_pursuit_targets_map_path_indices(store) -> None:
 
 async def test_refusals_keep_their_codes(store, monkeypatch) -> None:
     host = make_host(store)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
 
     async def code(message_type: str, body: dict[str, Any] | None = None) -> str:
         with pytest.raises(GazescopeError) as err:
@@ -231,13 +234,13 @@ async def test_refusals_keep_their_codes(store, monkeypatch) -> None:
 
 async def test_profiles_are_reused_and_drift_is_checked(store, make_ff, gaze_of) -> None:
     host = make_host(store, user_id="bo", screen_w_px=W, screen_h_px=H)
-    first = CalibrationController(host)
+    first = CalibrationController(host, ProfileRepository(store))
     result = await calibrate(first, host, make_ff, gaze_of)
 
     later = make_host(store, id="s2", user_id="bo", screen_w_px=1280, screen_h_px=800)
     found = session_profile(ProfileRepository(store), later.session)
     assert found is not None and (found[0].id, found[1]) == (result.profile_id, "session_user_id")
-    ctl = CalibrationController(later)
+    ctl = CalibrationController(later, ProfileRepository(store))
     applied = await ctl.apply_profile(*found)
     assert isinstance(applied, CalibrationApplied) and "1600x900" in (applied.warning or "")
     assert later.calibration is not None and store.get_session("s2").calibration_id == result.profile_id
@@ -272,7 +275,7 @@ async def test_closing_drops_the_calibration_and_a_finished_stream_records_nothi
     store, make_ff, gaze_of
 ) -> None:
     host = make_host(store, screen_w_px=W, screen_h_px=H)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
     await ctl.handle("calibration_start", {})
     await ctl.close()
     with pytest.raises(CalibrationError) as err:
@@ -305,7 +308,7 @@ async def test_a_target_the_session_refuses_is_answered_from_the_frame(store, ma
 
     monkeypatch.setattr(session, "MAX_CUSTOM_TARGETS", 1)
     host = make_host(store, screen_w_px=W, screen_h_px=H)
-    ctl = CalibrationController(host)
+    ctl = CalibrationController(host, ProfileRepository(store))
     await ctl.handle("calibration_start", {})
     await ctl.handle("calibration_target", {"x_px": 10, "y_px": 10})
     await ctl.handle("calibration_target", {"x_px": 900, "y_px": 700})

@@ -9,38 +9,30 @@ import numpy as np
 import pytest
 
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.session import CalibrationSession
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
 from gazescope.errors import CalibrationError, ProfileNotFoundError, ValidationError
 from gazescope.storage import Store
 from gazescope.storage.profiles import PROFILES, ProfileRepository, ProfileStore, sanitise_name
 
-from ..calibration.conftest import _synthetic_ff, gaze_for_target
+from ..calibration.conftest import _synthetic_ff, fitted_calibration, gaze_for_target
 
 W, H = 1600, 900
 
 
-@pytest.fixture
-def make_ff():
+@pytest.fixture(name="make_ff")
+def _make_ff():
     return _synthetic_ff
 
 
-@pytest.fixture
-def gaze_of():
+@pytest.fixture(name="gaze_of")
+def _gaze_of():
     return gaze_for_target
 
 
-@pytest.fixture
-def fitted(make_ff, gaze_of) -> FittedCalibration:
-    s = CalibrationSession("9", W, H, user_id="ana")
-    t = 0.0
-    for i, (x, y) in enumerate(s.targets_px):
-        s.target_shown(i, t)
-        for k in range(15):
-            s.add(make_ff(*gaze_of(x, y, W, H)), t + 33.0 * k)
-        t += 1000.0
-    return s.finish().calibration
+@pytest.fixture(name="fitted")
+def _fitted() -> FittedCalibration:
+    return fitted_calibration()
 
 
 # --- the repository on a Store ---------------------------------------------------------------------------

@@ -21,10 +21,15 @@ from gazescope.api.tracking import TrackingConnection, register_message_handler,
 from gazescope.api.wire import Inbound
 from gazescope.calibration.messages import CalibrationApplied, ErrorReply, Reply
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.protocol import MESSAGE_TYPES, CalibrationController, session_profile
+from gazescope.calibration.protocol import (
+    MESSAGE_TYPES,
+    CalibrationController,
+    StoredProfile,
+    session_profile,
+)
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.errors import GazescopeError
-from gazescope.storage.profiles import ProfileDocument, ProfileRepository
+from gazescope.storage.profiles import ProfileRepository
 
 T = TypeVar("T")
 
@@ -124,7 +129,7 @@ def controller_of(conn: TrackingConnection) -> CalibrationController:
     return ctl
 
 
-async def use_profile(conn: TrackingConnection, doc: ProfileDocument, source: str) -> FittedCalibration:
+async def use_profile(conn: TrackingConnection, doc: StoredProfile, source: str) -> FittedCalibration:
     """Apply a stored profile to a connection and tell the client (``calibration_applied``)."""
     ctl = controller_of(conn)
     reply = await ctl.apply_profile(doc, source)

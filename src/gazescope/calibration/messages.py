@@ -119,7 +119,8 @@ def _bounds(model: type[BaseModel], name: str) -> str | None:
     field = model.model_fields.get(name)
     if field is None:
         return None
-    lo = hi = None
+    lo: Any = None
+    hi: Any = None
     lo_open = hi_open = False
     for m in field.metadata:
         if isinstance(m, annotated_types.Ge | annotated_types.Gt):

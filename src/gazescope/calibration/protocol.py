@@ -43,7 +43,7 @@ from gazescope.calibration.messages import (
     bound_mapper_params,
     parse_message,
 )
-from gazescope.calibration.profile import FittedCalibration
+from gazescope.calibration.profile import MAX_SCREEN_PX, FittedCalibration
 from gazescope.calibration.session import CalibrationResult, CalibrationSession, check_drift
 from gazescope.calibration.targets import (
     ALL_LAYOUTS,
@@ -51,6 +51,7 @@ from gazescope.calibration.targets import (
     PURSUIT_DURATION_MS,
     PURSUIT_RATE_HZ,
     PURSUIT_VALIDATION_EVERY,
+    TargetLayout,
     grid_layout,
     pursuit_layout,
 )
@@ -311,8 +312,8 @@ class CalibrationController:
         h = msg.screen_h_px if msg.screen_h_px is not None else host.session.screen_h_px
         if w is None or h is None:
             raise ValidationError("calibration_start needs screen_w_px and screen_h_px (the viewport size)")
-        if not (0 < w <= 100_000 and 0 < h <= 100_000):  # a session's own size may be anything stored
-            raise ValidationError("screen_w_px and screen_h_px must be within 1..100000")
+        if not (0 < w <= MAX_SCREEN_PX and 0 < h <= MAX_SCREEN_PX):  # a session's size is not bounded
+            raise ValidationError(f"screen_w_px and screen_h_px must be within 1..{MAX_SCREEN_PX}")
         mapper = msg.mapper or s.default_mapper
         params, clamped = bound_mapper_params(
             mapper, msg.mapper_params, s.calibration_max_epochs, s.calibration_max_time_budget_s
@@ -320,39 +321,10 @@ class CalibrationController:
         user_id = msg.user_id if msg.user_id is not None else host.session.user_id
         save = msg.save if msg.save is not None else user_id is not None
         settle_ms = msg.settle_ms if msg.settle_ms is not None else s.calibration_settle_ms
-        pursuit = msg.layout == "pursuit"
-        needed = msg.samples_per_target or (1 if pursuit else s.calibration_samples_per_target)
-        to_session: tuple[int, ...] | None = None
-        if pursuit:
-            path = pursuit_layout(
-                msg.duration_ms or PURSUIT_DURATION_MS, msg.rate_hz or PURSUIT_RATE_HZ, msg.margin_norm
-            )
-            layout, to_session = path.layout, path.to_layout
-            points = [
-                TargetOut(
-                    index=p.index,
-                    t_ms=p.t_ms,
-                    x_norm=p.x_norm,
-                    y_norm=p.y_norm,
-                    validation=p.validation,
-                    x_px=round(p.x_norm * w, 2),
-                    y_px=round(p.y_norm * h, 2),
-                )
-                for p in path.points
-            ]
-        else:
-            layout = grid_layout(msg.layout, msg.margin_norm)
-            points = [
-                TargetOut(
-                    index=i,
-                    x_norm=x,
-                    y_norm=y,
-                    validation=layout.is_validation(i),
-                    x_px=round(x * w, 2),
-                    y_px=round(y * h, 2),
-                )
-                for i, (x, y) in enumerate(layout.all_norm)
-            ]
+        needed = msg.samples_per_target or (
+            1 if msg.layout == "pursuit" else s.calibration_samples_per_target
+        )
+        layout, to_session, points = _layout_targets(msg, w, h)
 
         def build() -> CalibrationSession:
             try:
@@ -782,6 +754,27 @@ class CalibrationController:
             await self._store_write(self.profiles.record, host.session_id, kind, **fields)
         except GazescopeError as exc:
             host.event("calibration_record_failed", error=exc.message)
+
+
+def _layout_targets(
+    msg: CalibrationStart, w: int, h: int
+) -> tuple[TargetLayout, tuple[int, ...] | None, list[TargetOut]]:
+    """(the session's layout, path index -> layout index for ``pursuit``, the targets to show in px)."""
+    if msg.layout == "pursuit":
+        path = pursuit_layout(
+            msg.duration_ms or PURSUIT_DURATION_MS, msg.rate_hz or PURSUIT_RATE_HZ, msg.margin_norm
+        )
+        return path.layout, path.to_layout, [
+            TargetOut(index=p.index, t_ms=p.t_ms, x_norm=p.x_norm, y_norm=p.y_norm, validation=p.validation,
+                      x_px=round(p.x_norm * w, 2), y_px=round(p.y_norm * h, 2))
+            for p in path.points
+        ]  # fmt: skip
+    layout = grid_layout(msg.layout, msg.margin_norm)
+    return layout, None, [
+        TargetOut(index=i, x_norm=x, y_norm=y, validation=layout.is_validation(i),
+                  x_px=round(x * w, 2), y_px=round(y * h, 2))
+        for i, (x, y) in enumerate(layout.all_norm)
+    ]  # fmt: skip
 
 
 def _point_rows(run: _Running, result: CalibrationResult) -> list[PointOut]:

@@ -12,6 +12,7 @@ the person's calibration.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -215,7 +216,7 @@ class ProfileRepository:
         self.store.put_document(RESULTS, doc["id"], doc)
         return doc
 
-    def records(self, session_id: str) -> list[dict[str, Any]]:
+    def records(self, session_id: str) -> builtins.list[dict[str, Any]]:
         """The records of a session (any order)."""
         return self.store.list_documents(RESULTS, session_id=session_id)
 

@@ -13,6 +13,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from gazescope.api import logs
@@ -160,11 +161,14 @@ async def apply_session_profile(conn: TrackingConnection) -> None:
             await conn.send(conn.wire.error(exc.code, exc.message))
 
 
-def register(register_handler: Callable[..., None], register_hook: Callable[..., None]) -> None:
-    """Register the calibration message handlers and the start hook."""
+def register(registry: Any) -> None:
+    """Handle the calibration messages on tracking connections and apply a session's saved calibration
+    when one starts (``registry``: ``register(message_type, handler)``, ``add_start_hook(hook)``)."""
     for message_type in MESSAGE_TYPES:
-        register_handler(message_type, handle_message)
-    register_hook(apply_session_profile)
+        registry.register(message_type, handle_message)
+    registry.add_start_hook(apply_session_profile)
 
 
-register(register_message_handler, register_start_hook)
+register(
+    SimpleNamespace(register=register_message_handler, add_start_hook=register_start_hook)
+)  # module-global today

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.config import Settings
@@ -64,7 +65,7 @@ class ProfileDocument(BaseModel):
     ``source_session_id``: the session it was fitted in (None for imported profiles).
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     id: str
     profile_id: str
@@ -81,21 +82,27 @@ class ProfileDocument(BaseModel):
 
     @classmethod
     def of(cls, cal: FittedCalibration, *, source_session_id: str | None = None) -> ProfileDocument:
-        """The document of a fitted calibration."""
+        """The document of a fitted calibration.
+
+        Raises:
+            CalibrationError: a field of the profile is not of its type (e.g. a ``layout`` object).
+        """
         acc = dict(cal.accuracy)
-        return cls(
-            id=cal.profile_id,
-            profile_id=cal.profile_id,
-            user_id=cal.user_id,
-            created_at_ms=round(float(cal.created_at_ms), 3),
-            mapper=cal.mapper_name,
-            layout=cal.layout,
-            screen_w_px=int(cal.screen_w_px),
-            screen_h_px=int(cal.screen_h_px),
-            accuracy=acc,
-            grade=acc.get("grade"),
-            source_session_id=source_session_id,
-            profile=cal.to_dict(),
+        return _document(
+            dict(
+                id=cal.profile_id,
+                profile_id=cal.profile_id,
+                user_id=cal.user_id,
+                created_at_ms=round(float(cal.created_at_ms), 3),
+                mapper=cal.mapper_name,
+                layout=cal.layout,
+                screen_w_px=int(cal.screen_w_px),
+                screen_h_px=int(cal.screen_h_px),
+                accuracy=acc,
+                grade=acc.get("grade"),
+                source_session_id=source_session_id,
+                profile=cal.to_dict(),
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,8 +127,10 @@ class ProfileDocument(BaseModel):
 def _document(doc: dict[str, Any]) -> ProfileDocument:
     try:
         return ProfileDocument.model_validate(doc)
-    except ValueError as exc:
-        raise CalibrationError(f"malformed stored calibration profile: {exc}") from None
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise CalibrationError(f"malformed calibration profile: {where}: {err['msg']}") from None
 
 
 class ProfileRepository:

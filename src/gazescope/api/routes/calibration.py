@@ -32,7 +32,7 @@ from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import layouts_info
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
-from gazescope.storage.profiles import ProfileRepository, check_profile_id
+from gazescope.storage.profiles import ProfileDocument, ProfileRepository, check_profile_id
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -91,9 +91,7 @@ def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibrati
     try:
         cal = FittedCalibration.from_dict(prof)
     except CalibrationError as exc:
-        raise ValidationError(
-            f"not a usable calibration profile: {exc.message}", code="bad_profile"
-        ) from None
+        raise _bad_profile(exc) from None
     uid = user_id
     if uid is None and wrapped and body.get("user_id") is not None:
         uid = body["user_id"]
@@ -102,7 +100,15 @@ def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibrati
             raise ValidationError("user_id must be a string of 1-256 characters")
         cal = replace(cal, user_id=uid)
     check_profile_id(cal.profile_id)
+    try:
+        ProfileDocument.of(cal)  # its summary fields are of their types
+    except CalibrationError as exc:
+        raise _bad_profile(exc) from None
     return cal
+
+
+def _bad_profile(exc: CalibrationError) -> ValidationError:
+    return ValidationError(f"not a usable calibration profile: {exc.message}", code="bad_profile")
 
 
 @router.post("/api/profiles", status_code=status.HTTP_201_CREATED)

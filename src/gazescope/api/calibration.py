@@ -46,10 +46,17 @@ class ConnectionHost:
     """A tracking connection as the controller's :class:`~gazescope.calibration.protocol.CalibrationHost`."""
 
     def __init__(self, conn: TrackingConnection, loop: asyncio.AbstractEventLoop) -> None:
-        self.conn = conn
+        self._conn = weakref.ref(conn)  # weak: the controller is a value of a WeakKeyDictionary keyed by conn
         self.loop = loop
         self.session_id = conn.session_id
         self.settings = conn.settings
+
+    @property
+    def conn(self) -> TrackingConnection:
+        conn = self._conn()
+        if conn is None:
+            raise RuntimeError("the tracking connection is gone")
+        return conn
 
     @property
     def session(self) -> SessionInfo:

@@ -326,3 +326,30 @@ def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
     finally:
         release.set()
         mappers._REGISTRY.pop("held-test", None)
+
+
+async def test_a_connections_controller_does_not_keep_it_alive() -> None:
+    """The controller made for a connection is dropped with it (no per-connection state outlives it)."""
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from gazescope.api.calibration import controller_of
+
+    class Conn:
+        session_id = "s"
+        settings = Settings()
+        state = SimpleNamespace(store=None)
+
+        def add_frame_observer(self, observer) -> None:
+            self.observer = observer
+
+        def add_close_callback(self, callback) -> None:
+            self.on_close = callback
+
+    conn = Conn()
+    ref = weakref.ref(conn)
+    assert controller_of(conn) is controller_of(conn)  # one per connection
+    del conn
+    gc.collect()
+    assert ref() is None

@@ -20,7 +20,7 @@ from gazescope.api import logs
 from gazescope.api.state import limit_torch_threads
 from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
 from gazescope.api.wire import Inbound
-from gazescope.calibration.messages import CalibrationApplied, ErrorReply, Reply
+from gazescope.calibration.messages import CalibrationApplied, ErrorReply, ProfileSource, Reply
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import (
     MESSAGE_TYPES,
@@ -137,7 +137,9 @@ def controller_of(conn: TrackingConnection) -> CalibrationController:
     return ctl
 
 
-async def use_profile(conn: TrackingConnection, doc: StoredProfile, source: str) -> FittedCalibration:
+async def use_profile(
+    conn: TrackingConnection, doc: StoredProfile, source: ProfileSource
+) -> FittedCalibration:
     """Apply a stored profile to a connection and tell the client (``calibration_applied``)."""
     ctl = controller_of(conn)
     reply = await ctl.apply_profile(doc, source)

@@ -321,6 +321,12 @@ def bound_mapper_params(
     return out, clamped
 
 
+#: Why a profile was applied (``calibration_applied.source``).
+ProfileSource = Literal[
+    "calibration_use", "session_calibration_id", "session_user_id", "seed004_fit", "seed004_saved_profile"
+]
+
+
 # --- server -> client ------------------------------------------------------------------------------------
 
 
@@ -433,7 +439,7 @@ class CalibrationApplied(Reply):
     screen_h_px: int
     accuracy: dict[str, Any]
     grade: str | None
-    source: str
+    source: ProfileSource
     warning: str | None = None
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -38,6 +38,7 @@ from gazescope.calibration.messages import (
     Empty,
     ErrorReply,
     PointOut,
+    ProfileSource,
     Reply,
     TargetOut,
     bound_mapper_params,
@@ -97,7 +98,9 @@ class Profiles(Protocol):
         self, user_id: str, screen_w_px: int | None = None, screen_h_px: int | None = None
     ) -> StoredProfile: ...
 
-    def record(self, session_id: str, kind: str, **fields: Any) -> Any: ...
+    def record(
+        self, session_id: str, kind: Literal["calibration", "applied", "drift"], **fields: Any
+    ) -> Any: ...
 
 
 class CalibrationHost(Protocol):
@@ -615,7 +618,7 @@ class CalibrationController:
             )
         return await self.apply_profile(doc, "calibration_use")
 
-    async def apply_profile(self, doc: StoredProfile, source: str) -> CalibrationApplied:
+    async def apply_profile(self, doc: StoredProfile, source: ProfileSource) -> CalibrationApplied:
         """Apply a stored profile, record it on the session and in its records; returns the
         ``calibration_applied`` reply (with a ``warning`` when the screen sizes differ).
 
@@ -743,7 +746,7 @@ class CalibrationController:
             await asyncio.wait([fut])
             raise
 
-    async def _record(self, kind: str, **fields: Any) -> None:
+    async def _record(self, kind: Literal["calibration", "applied", "drift"], **fields: Any) -> None:
         """Record a calibration, applied profile or drift check with the session; a store failure is
         logged, never fatal. Skipped once the stream is ending (it would outlive a deleted session)."""
         host = self.host
@@ -795,7 +798,7 @@ def _point_rows(run: _Running, result: CalibrationResult) -> list[PointOut]:
     return rows
 
 
-def session_profile(profiles: Profiles, info: SessionInfo) -> tuple[StoredProfile, str] | None:
+def session_profile(profiles: Profiles, info: SessionInfo) -> tuple[StoredProfile, ProfileSource] | None:
     """The profile a stream of session ``info`` starts with, and why: the one its ``calibration_id`` names
     (``session_calibration_id``), else the newest of its ``user_id`` (``session_user_id``); None without.
 

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
@@ -41,6 +41,8 @@ from gazescope.storage.base import SESSION_ID_RE, Store
 PROFILES = "calibration_profiles"
 #: Store collection of calibration results, applied profiles and drift checks, linked to their session.
 RESULTS = "calibration_results"
+#: What a record of :data:`RESULTS` is of: a fitted calibration, an applied profile, a drift check.
+RecordKind = Literal["calibration", "applied", "drift"]
 #: Ids of profiles: 1-128 characters of letters, digits, ``_ . -`` (the store's id rule).
 ID_RE = SESSION_ID_RE
 
@@ -212,7 +214,7 @@ class ProfileRepository:
         self.get(profile_id)
         self.store.delete_document(PROFILES, profile_id)
 
-    def record(self, session_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+    def record(self, session_id: str, kind: RecordKind, **fields: Any) -> dict[str, Any]:
         """Store a record linked to ``session_id`` (``kind``: ``calibration``, ``applied`` or ``drift``)
         with ``fields``; returns it (``id``, ``kind``, ``session_id``, ``created_at_ms`` epoch ms, ...)."""
         doc = {

@@ -3,8 +3,8 @@
 
 :class:`CalibrationController` drives a :class:`~gazescope.calibration.session.CalibrationSession` and
 drift checks from parsed messages (:mod:`gazescope.calibration.messages`) and processed frames, keeps
-profiles and records in a :class:`~gazescope.storage.profiles.ProfileRepository`, and answers with typed
-replies. Whatever it needs of the stream (frame counter, thread pools, sending, applying a mapping) comes
+profiles and records through :class:`Profiles` (the store's
+:class:`~gazescope.storage.profiles.ProfileRepository`), and answers with typed replies. Whatever it needs of the stream (frame counter, thread pools, sending, applying a mapping) comes
 through a :class:`CalibrationHost`.
 """
 

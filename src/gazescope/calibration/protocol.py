@@ -56,7 +56,7 @@ from gazescope.calibration.targets import (
     grid_layout,
     pursuit_layout,
 )
-from gazescope.config import Settings
+from gazescope.config import CalibrationSettings
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.errors import (
     CalibrationError,
@@ -108,7 +108,9 @@ class CalibrationHost(Protocol):
 
     session_id: str
     session: SessionInfo
-    settings: Settings
+
+    @property
+    def settings(self) -> CalibrationSettings: ...
 
     @property
     def next_frame_index(self) -> int:
@@ -842,7 +844,7 @@ class LayoutsInfo(BaseModel):
     samples_per_target: int
 
 
-def layouts_info(settings: Settings) -> LayoutsInfo:
+def layouts_info(settings: CalibrationSettings) -> LayoutsInfo:
     """The grid layouts (normalised points, counts), the pursuit path parameters, the registered mappers
     and the defaults of ``settings``."""
     grids = []

@@ -245,7 +245,7 @@ class Empty(Message):
 
 
 def _cnn_defaults() -> dict[str, Any]:
-    from gazescope.calibration.cnn import CnnMapper
+    from gazescope.calibration.mappers.cnn import CnnMapper
 
     return {k: p.default for k, p in inspect.signature(CnnMapper.__init__).parameters.items() if k != "self"}
 

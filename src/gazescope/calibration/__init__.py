@@ -3,11 +3,13 @@
 * :mod:`.targets`: target layouts (5/9/13/16-point grids with validation points, smooth-pursuit path).
 * :mod:`.features`: head-normalised eye features from :class:`~gazescope.domain.FrameFeatures`.
 * :mod:`.mappers`: the mapper registry (``ridge``; ``cnn`` with the ``gazescope[cnn]`` extra).
-* :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade; drift check.
+* :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade.
+* :mod:`.drift`: the drift check of an applied calibration.
 * :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned).
 * :mod:`.messages`: the calibration WebSocket messages; :mod:`.protocol`: the transport-free controller.
 """
 
+from gazescope.calibration.drift import DriftCheck, check_drift
 from gazescope.calibration.features import (
     FEATURE_NAMES,
     GazeFeatures,
@@ -24,14 +26,7 @@ from gazescope.calibration.mappers import (
     register_mapper,
 )
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.session import (
-    CalibrationResult,
-    CalibrationSession,
-    DriftCheck,
-    PointError,
-    check_drift,
-    grade_for,
-)
+from gazescope.calibration.session import CalibrationResult, CalibrationSession, PointError, grade_for
 from gazescope.calibration.targets import LAYOUT_NAMES, TargetLayout, grid_layout, pursuit_path
 
 __all__ = [

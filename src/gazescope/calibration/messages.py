@@ -451,7 +451,7 @@ class DriftStarted(Reply):
 
 
 class DriftResult(Reply):
-    """``drift_result``: :class:`~gazescope.calibration.session.DriftCheck` (px, % of width)."""
+    """``drift_result``: :class:`~gazescope.calibration.drift.DriftCheck` (px, % of width)."""
 
     type: Literal["drift_result"] = "drift_result"
     profile_id: str | None

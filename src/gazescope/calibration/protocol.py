@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from gazescope.calibration.drift import check_drift
 from gazescope.calibration.history import pooled_calibration
 from gazescope.calibration.mappers import available_mappers
 from gazescope.calibration.messages import (
@@ -45,7 +46,7 @@ from gazescope.calibration.messages import (
     parse_message,
 )
 from gazescope.calibration.profile import MAX_SCREEN_PX, FittedCalibration
-from gazescope.calibration.session import CalibrationResult, CalibrationSession, check_drift
+from gazescope.calibration.session import CalibrationResult, CalibrationSession
 from gazescope.calibration.targets import (
     ALL_LAYOUTS,
     LAYOUT_NAMES,
@@ -697,7 +698,7 @@ class CalibrationController:
         return DriftStarted(x_px=x, y_px=y, settle_ms=settle)
 
     async def drift_finish(self, _msg: Empty | None = None) -> DriftResult:
-        """``drift_finish``: score the collected frames (:func:`~gazescope.calibration.session.check_drift`).
+        """``drift_finish``: score the collected frames (:func:`~gazescope.calibration.drift.check_drift`).
 
         Raises:
             CalibrationError: no check running (``no_drift_check``). NotEnoughDataError: no usable frame

@@ -61,13 +61,14 @@ from gazescope.api import logs
 from gazescope.api.limits import check_number
 from gazescope.api.profile_history import pool_with_history
 from gazescope.api.state import limit_torch_threads
-from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
-from gazescope.api.wire import Inbound
 from gazescope.calibration.mappers import available_mappers
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.session import CalibrationResult, CalibrationSession, check_drift
 from gazescope.calibration.targets import LAYOUT_NAMES, TargetLayout, grid_layout, pursuit_path
 from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.wire import Inbound
 from gazescope.errors import (
     CalibrationError,
     FitStoppedError,
@@ -1075,14 +1076,17 @@ def layouts_info(settings: Any) -> dict[str, Any]:
     }
 
 
-for _type, _handler in (
-    ("calibration_start", handle_start),
-    ("calibration_target", handle_target),
-    ("calibration_finish", handle_finish),
-    ("calibration_cancel", handle_cancel),
-    ("calibration_use", handle_use),
-    ("drift_start", handle_drift_start),
-    ("drift_finish", handle_drift_finish),
-):
-    register_message_handler(_type, _handler)
-register_start_hook(apply_session_profile)
+def register(registry: HandlerRegistry) -> None:
+    """Handle the calibration messages on the app's tracking connections; apply a session's saved
+    calibration when one starts."""
+    for message_type, handler in (
+        ("calibration_start", handle_start),
+        ("calibration_target", handle_target),
+        ("calibration_finish", handle_finish),
+        ("calibration_cancel", handle_cancel),
+        ("calibration_use", handle_use),
+        ("drift_start", handle_drift_start),
+        ("drift_finish", handle_drift_finish),
+    ):
+        registry.register(message_type, handler)
+    registry.add_start_hook(apply_session_profile)

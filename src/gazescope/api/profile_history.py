@@ -16,9 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 from gazescope.api import logs
-from gazescope.api.tracking import TrackingConnection
 from gazescope.calibration.history import pooled_calibration
 from gazescope.calibration.profile import FittedCalibration
+from gazescope.engine.connection import TrackingConnection
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError
 
 

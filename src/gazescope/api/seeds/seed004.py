@@ -26,7 +26,7 @@ Both routes accept the path with and without the trailing slash. What gazescope 
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
   ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
-  arriving meanwhile are held (:meth:`~gazescope.api.tracking.TrackingConnection.hold_frames`, at most
+  arriving meanwhile are held (:meth:`~gazescope.engine.connection.TrackingConnection.hold_frames`, at most
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
   applied; a later connection of the same user that sends no calibration frame gets that profile.
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
+from gazescope.engine.budget import DecodeBudget
 from gazescope.engine.clock import SessionClock
 from gazescope.engine.context import EngineContext
 from gazescope.engine.slot import FrameJob, FrameSlot
@@ -93,11 +94,8 @@ class TrackingConnection(Generic[C]):
         self._claimed = False
         self._done = asyncio.Event()
         self._recv_task: asyncio.Task[None] | None = None
-        # decode accounting (Settings.frame_decode_budget_ms): a token bucket of decode milliseconds
-        self._decode_tokens = float(self.settings.frame_decode_budget_ms)
-        self._decode_t = time.monotonic()
+        self._decode = DecodeBudget(self.settings.frame_decode_budget_ms)
         self._decode_ms_last = 0.0
-        self.decode_ms_total = 0.0
         self._last_frame_at = time.monotonic()  # the idle timer (Settings.idle_timeout_s) runs from here
 
     # --- public API for routes and message handlers --------------------------------------------------
@@ -111,6 +109,11 @@ class TrackingConnection(Generic[C]):
     def dropped_total(self) -> int:
         """Frames dropped in the session so far (earlier connections included)."""
         return self._dropped_base + self.slot.dropped
+
+    @property
+    def decode_ms_total(self) -> float:
+        """Milliseconds this connection spent decoding frames."""
+        return self._decode.total_ms
 
     @property
     def stored(self) -> int:
@@ -405,13 +408,13 @@ class TrackingConnection(Generic[C]):
     # --- processing ---------------------------------------------------------------------------------
 
     async def _process_loop(self) -> None:
-        slot = self.slot
+        slot, budget = self.slot, self._decode
         while True:
             while not slot.ready():
                 if not self._receiving:
                     return
                 await slot.wait()
-            wait_s = self._decode_wait_s()
+            wait_s = budget.wait_s()
             if wait_s > 0 and self._receiving:
                 # over its decode budget: pause this connection only (frames arriving meanwhile replace the
                 # waiting one, counted as dropped); other connections' frames go on in the pool
@@ -419,21 +422,7 @@ class TrackingConnection(Generic[C]):
                 continue
             self._decode_ms_last = 0.0
             await self._process_next()
-            self._charge_decode(self._decode_ms_last)
-
-    def _decode_wait_s(self) -> float:
-        """Seconds until this connection is back within ``Settings.frame_decode_budget_ms`` (a token
-        bucket of decode milliseconds refilled at that rate per second, holding at most one second's)."""
-        budget = self.settings.frame_decode_budget_ms
-        now = time.monotonic()
-        self._decode_tokens = min(budget, self._decode_tokens + (now - self._decode_t) * budget)
-        self._decode_t = now
-        return 0.0 if self._decode_tokens >= 0 else -self._decode_tokens / budget
-
-    def _charge_decode(self, ms: float) -> None:
-        self._decode_wait_s()  # refill up to now first
-        self._decode_tokens -= ms
-        self.decode_ms_total += ms
+            budget.charge(self._decode_ms_last)
 
     async def _process_next(self) -> None:
         """Process the oldest waiting frame, noting which one is in progress (see :meth:`drained`)."""

@@ -11,7 +11,7 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.engine.budget import DecodeBudget
@@ -34,6 +34,14 @@ FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] 
 ReceiveHook = Callable[[Inbound], None]
 
 C = TypeVar("C", bound=EngineContext)
+
+
+class _FeatureWire(Protocol):
+    def sample(
+        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, *, features: FrameFeatures | None
+    ) -> dict[str, Any] | None: ...
+
+
 _RELEASES: set[asyncio.Future[None]] = set()  # ownership releases of connections that never served
 
 
@@ -502,7 +510,8 @@ class TrackingConnection(Generic[C]):
                 await writer.reserve()
         writer.replied(job.frame_index)
         if self.wire.wants_features:
-            reply = self.wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
+            wire = cast(_FeatureWire, self.wire)  # wants_features: sample() takes features=
+            reply = wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
             job.features = None
         else:
             reply = self.wire.sample(sample, job.inbound, job.epoch_ms)

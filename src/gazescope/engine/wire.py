@@ -46,10 +46,10 @@ class WireFormat:
         """The message of a text frame; None for a message the format ignores (no reply)."""
         raise NotImplementedError
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
         """The reply to a processed frame: ``sample`` (as stored), the frame's message and the server's
         epoch ms when it arrived; formats with ``wants_features`` also get ``features=`` (the frame's
-        :class:`~gazescope.domain.FrameFeatures`, e.g. for a face box)."""
+        :class:`~gazescope.domain.FrameFeatures`, e.g. for a face box). None: no reply (seed 004)."""
         raise NotImplementedError
 
     def hello(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gazescope.api import logs
-from gazescope.api.state import AppState
 from gazescope.domain import SessionInfo
 from gazescope.engine.transport import CloseCode
 from gazescope.storage.ownership import StopRequest
+
+if TYPE_CHECKING:
+    from gazescope.api.state import AppState  # the state calls this module: no runtime cycle
 
 
 def new_session_id() -> str:

@@ -269,8 +269,8 @@ def test_calibration_accuracy_lookup_reads_the_profile_folder_without_creating_i
     import time
 
     from gazescope.api.routes.analytics import calibration_accuracy_px
-    from gazescope.calibration.profile import ProfileStore
     from gazescope.domain import SessionInfo
+    from gazescope.storage.profiles import ProfileStore
     from gazescope.storage.sqlite import SQLiteStore
 
     from .test_calibration_rest import fitted_profile

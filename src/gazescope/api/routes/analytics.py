@@ -55,8 +55,6 @@ from gazescope.analytics.events import (
     scale_screen_points,
 )
 from gazescope.api import logs, service
-from gazescope.api.calibration import PROFILES as CALIBRATION_PROFILES
-from gazescope.api.calibration import RESULTS
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
@@ -64,6 +62,8 @@ from gazescope.api.state import AppState, State
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
 from gazescope.storage import Store
+from gazescope.storage.profiles import PROFILES as CALIBRATION_PROFILES
+from gazescope.storage.profiles import RESULTS
 
 STIMULI = "stimuli"
 """Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
@@ -72,10 +72,10 @@ STIMULUS_AOIS = "stimulus_aois"
 CALIBRATIONS = RESULTS
 """Document collection of the calibration results linked to a session (``session_id``; ``kind``
 ``calibration``/``applied``/``drift``; ``accuracy.mean_error_px``), written by the calibration messages
-(:data:`gazescope.api.calibration.RESULTS`, defined there)."""
+(:data:`gazescope.storage.profiles.RESULTS`, defined there)."""
 PROFILES = CALIBRATION_PROFILES
 """Document collection of calibration profiles (``accuracy.mean_error_px``), looked up by a session's
-``calibration_id`` (:data:`gazescope.api.calibration.PROFILES`, defined there)."""
+``calibration_id`` (:data:`gazescope.storage.profiles.PROFILES`, defined there)."""
 
 MAX_GAZE_POINTS = 10_000
 """Most gaze points per ``POST /api/sessions/{id}/gaze`` (about 5 minutes at 30 Hz)."""
@@ -171,7 +171,7 @@ def calibration_accuracy_px(
     (``session_id``), its ``accuracy.mean_error_px`` (the ``calibration_result`` of the wire protocol) or
     ``mean_error_px``; the profile named by the
     session's ``calibration_id`` in the :data:`PROFILES` collection, then in the profile folder
-    ``profiles_dir`` (:class:`gazescope.calibration.profile.ProfileStore`, read only: a missing folder
+    ``profiles_dir`` (:class:`gazescope.storage.profiles.ProfileStore`, read only: a missing folder
     is not created).
     """
     if report and _positive(report.get("calibration_accuracy_px")):
@@ -192,7 +192,7 @@ def calibration_accuracy_px(
     except (NotFoundError, ValidationError):
         pass
     if profiles_dir is not None:
-        from gazescope.calibration.profile import ProfileStore
+        from gazescope.storage.profiles import ProfileStore
 
         try:
             for p in ProfileStore(profiles_dir, create=False).list():  # reads only; makes no folder

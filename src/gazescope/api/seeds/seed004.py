@@ -50,7 +50,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter, WebSocket
 
 from gazescope.api import logs
-from gazescope.api.calibration import latest_profile_document, save_profile, use_profile
+from gazescope.api.calibration import use_profile
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.seeds.base import loads_object, number
 from gazescope.api.stimulus_videos import list_videos
@@ -64,6 +64,7 @@ from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
+from gazescope.storage.profiles import ProfileRepository
 from gazescope.tracking.video_clock import Playlist, VideoMoment
 
 Route = Literal["test_dispatcher", "dispatcher"]
@@ -255,7 +256,7 @@ class Seed004Connection:
                     logs.event("seed004_fit_failed", session_id=conn.session_id, error=exc.message)
             if fitted is not None:
                 doc = await conn.state.io(
-                    save_profile, conn.state.store, fitted, source_session_id=conn.session_id
+                    ProfileRepository(conn.state.store).save, fitted, source_session_id=conn.session_id
                 )
                 await use_profile(conn, doc, "seed004_fit")
                 if conn.closing and not conn.deleted:  # the client left during the fit: still record it
@@ -265,7 +266,7 @@ class Seed004Connection:
             elif self.user_id is not None:
                 with contextlib.suppress(ProfileNotFoundError):
                     doc = await conn.state.io(
-                        latest_profile_document, conn.state.store, self.user_id,
+                        ProfileRepository(conn.state.store).latest, self.user_id,
                         self.settings.seed004_screen_w_px, self.settings.seed004_screen_h_px,
                     )  # fmt: skip
                     await use_profile(conn, doc, "seed004_saved_profile")

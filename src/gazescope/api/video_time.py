@@ -20,9 +20,10 @@ import time
 from typing import Any
 
 from gazescope.api.routes.analytics import load_stimulus
-from gazescope.api.tracking import TrackingConnection, register_message_handler
-from gazescope.api.wire import Inbound
 from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.wire import Inbound
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.storage import Store
 from gazescope.storage.base import SESSION_ID_RE
@@ -120,4 +121,6 @@ async def handle_stimulus_time(conn: TrackingConnection, inbound: Inbound) -> No
     st.clock.report(sid, float(t), now, playing=playing, duration_s=st.durations[sid])
 
 
-register_message_handler("stimulus_time", handle_stimulus_time)
+def register(registry: HandlerRegistry) -> None:
+    """Handle ``stimulus_time`` on the app's tracking connections."""
+    registry.register("stimulus_time", handle_stimulus_time)

@@ -1,0 +1,105 @@
+"""Fixtures of the services tests: a real SQLite store in a temporary folder, a real stimulus image, and
+sessions holding client gaze points stored the way ``POST /api/sessions/{id}/gaze`` stores them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gazescope.domain import SessionInfo
+from gazescope.services import gaze_points
+from gazescope.services.stimuli import (
+    StimulusData,
+    decode_stimulus_image,
+    load_stimulus,
+    store_image_stimulus,
+)
+from gazescope.storage.frame_indices import continuation
+from gazescope.storage.sqlite import SQLiteStore
+
+W, H = 800, 600
+"""Screen size (px) of the sessions made here."""
+LEFT, RIGHT = (150.0, 300.0), (650.0, 300.0)
+"""Two places to look at, inside the AOIs of :data:`AOIS` when the stimulus is the screen's size."""
+AOIS = [
+    {"name": "left", "kind": "rect", "x_px": 50, "y_px": 200, "w_px": 200, "h_px": 200},
+    {"name": "right", "kind": "rect", "x_px": 550, "y_px": 200, "w_px": 200, "h_px": 200},
+]
+
+
+def points(plan: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Client gaze points: 10 points 40 ms apart (a 400 ms fixation) on each place of ``plan``."""
+    out, t = [], 0.0
+    for x, y in plan:
+        for k in range(10):
+            out.append({"t_ms": t, "x_px": x + (2 if k % 2 else -2), "y_px": y})
+            t += 40.0
+        t += 40.0
+    return out
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "services.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def photo(data_dir: Path) -> bytes:
+    """A real JPEG (480p, one face)."""
+    return (data_dir / "images" / "obama-480p.jpg").read_bytes()
+
+
+@pytest.fixture
+def make_session(store: SQLiteStore) -> Callable[..., SessionInfo]:
+    """``make_session(sid, plan, **fields)``: a running session (screen :data:`W` x :data:`H` unless
+    given) with the client gaze points of ``plan`` stored as samples."""
+
+    def make(sid: str, plan: Sequence[tuple[float, float]] = (), **fields: Any) -> SessionInfo:
+        fields.setdefault("screen_w_px", W)
+        fields.setdefault("screen_h_px", H)
+        info = store.create_session(SessionInfo(id=sid, created_at_ms=time.time() * 1000.0, **fields))
+        if plan:
+            # a session without a screen size holds samples of the tracker, in a W x H screen
+            screen = gaze_points.GazeScreen(W, H, False)
+            if info.screen_w_px:
+                screen = gaze_points.gaze_screen(info, None, None)
+            samples = gaze_points.gaze_samples(points(plan), screen, continuation(store, sid))
+            store.append_samples(sid, samples)
+        return store.get_session(sid)
+
+    return make
+
+
+@pytest.fixture
+def make_stimulus(store: SQLiteStore) -> Callable[..., StimulusData]:
+    """``make_stimulus(image_bytes, aois=None)``: a stored image stimulus (with AOIs when given)."""
+    from gazescope.services.stimuli import replace_aois
+
+    def make(data: bytes, aois: list[dict[str, Any]] | None = None) -> StimulusData:
+        facts = decode_stimulus_image(data, 10_000_000, 4096, 4096)
+        doc = store_image_stimulus(store, data, facts, "stimulus")
+        stim = load_stimulus(store, doc["id"])
+        if aois:
+            replace_aois(store, stim, aois)
+        return load_stimulus(store, doc["id"])
+
+    return make
+
+
+@pytest.fixture
+def screen_png() -> bytes:
+    """A plain grey PNG of the screen's size (W x H)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((H, W, 3), 220, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()

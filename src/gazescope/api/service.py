@@ -17,6 +17,7 @@ from gazescope.api import logs
 from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_NORMAL, WS_SESSION_DELETED
 from gazescope.domain import SessionInfo
+from gazescope.services.reports import report_context
 from gazescope.storage.ownership import StopRequest
 
 
@@ -46,9 +47,9 @@ async def get_session(state: AppState, session_id: str) -> SessionInfo:
 
 
 async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
-    """The report of a session's stored samples (analytics ``build_session_report``), not stored."""
+    """The report of a session's stored samples (analytics ``build_session_report`` with
+    :func:`gazescope.services.reports.report_context`), not stored."""
     from gazescope.analytics.report import build_session_report
-    from gazescope.api.routes.analytics import report_context
 
     samples = await state.io(state.store.get_samples, info.id)
     # AOIs of the session's stimulus and the calibration accuracy (heatmap kernel), when stored

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from gazescope.api.metrics import Metrics
-from gazescope.api.routes.analytics import STIMULI
 from gazescope.api.seeds import seed004
 from gazescope.api.state import AppState
 from gazescope.api.tracking import TrackingConnection
@@ -17,6 +16,7 @@ from gazescope.api.video_time import handle_stimulus_time
 from gazescope.api.wire import Inbound, NativeWire
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
+from gazescope.services.stimuli import STIMULI
 from gazescope.storage import LocalOwnership, create_live_hub
 from gazescope.storage.sqlite import SQLiteStore
 

@@ -214,7 +214,7 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     client: TestClient,
 ) -> None:
     from gazescope.api.calibration import RESULTS
-    from gazescope.api.routes.analytics import calibration_accuracy_px
+    from gazescope.services.sessions import calibration_accuracy_px
 
     cal = fitted_profile("cy")
     assert client.post("/api/profiles", json=cal.to_dict()).status_code == 201

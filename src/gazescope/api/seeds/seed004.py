@@ -54,19 +54,19 @@ from gazescope.api.calibration import latest_profile_document, save_profile, use
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import loads_object, number
-from gazescope.api.stimulus_videos import list_videos
 from gazescope.api.tracking import (
     WS_NORMAL,
     TrackingConnection,
     register_message_handler,
     register_start_hook,
 )
-from gazescope.api.video_time import record_video_view, session_clock_ms
+from gazescope.api.video_time import session_clock_ms
 from gazescope.api.wire import Inbound, ProtocolError, WireFormat
 from gazescope.calibration.session import CalibrationSession
 from gazescope.calibration.targets import TargetLayout
 from gazescope.domain import FrameFeatures, GazeSample
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
+from gazescope.services.videos import list_videos, record_video_view
 from gazescope.tracking.video_clock import Playlist, VideoMoment
 
 Route = Literal["test_dispatcher", "dispatcher"]

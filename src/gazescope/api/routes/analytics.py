@@ -302,7 +302,9 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
         async with lock:
             info = await service.get_session(state, session_id)
             try:
-                tracked = session_id in await state.ownership.tracking([session_id])
+                tracked = info.status != "ended" and session_id in await state.ownership.tracking(
+                    [session_id]
+                )
                 gaze_points.check_gaze_target(info, tracked=tracked)
                 screen = gaze_points.gaze_screen(info, body.screen_w_px, body.screen_h_px)
                 if screen.new:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gazescope.api import logs
-from gazescope.api.state import AppState
 from gazescope.api.tracking import WS_NORMAL, WS_SESSION_DELETED
 from gazescope.domain import SessionInfo
 from gazescope.services.reports import report_context
 from gazescope.storage.ownership import StopRequest
+
+if TYPE_CHECKING:  # annotations only: api.state imports the backlog, which calls back into this module
+    from gazescope.api.state import AppState
 
 
 def new_session_id() -> str:

@@ -25,6 +25,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 
 bench: install
 	$(BIN)/gazescope bench ../shared/data/videos/desk_webcam_640x480.avi

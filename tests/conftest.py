@@ -1,25 +1,16 @@
-"""Shared fixtures: the real data folder, a real redis-server, free ports."""
+"""Shared fixtures: the real data folder and a real redis-server (helpers: the ``support`` package)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
+from support.servers import free_port, start_redis, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("GAZESCOPE_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +29,9 @@ def desk_video(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def redis_server():
     """A real ``redis-server`` on a free loopback port, no persistence; yields its URL."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
+    proc = start_redis(port)
+    if not wait_for_port(port, timeout_s=10):
         proc.kill()
         pytest.fail("redis-server did not start within 10 s")
     yield f"redis://127.0.0.1:{port}/0"

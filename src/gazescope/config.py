@@ -4,6 +4,12 @@ Every field can be set through an environment variable ``GAZESCOPE_<FIELD>`` (ca
 ``.env`` file in the working directory; values are validated when the settings load, and a bad value raises
 ``pydantic.ValidationError`` naming the field.
 
+Fields are defined once, in one pydantic model per group (:class:`BlinkSettings`, :class:`AttentionSettings`,
+:class:`ServerSettings` ...). :class:`Settings` inherits every group, so its fields and env names stay flat
+(``settings.blink_min_ms``, ``GAZESCOPE_BLINK_MIN_MS``), and a ``Settings`` is accepted wherever a group is;
+``settings.blinks`` and the other group properties give a group on its own. Components take their group
+(``BlinkDetector(settings.blinks)``) and restate no default.
+
 Thresholds carry their source in the field description. Defaults are chosen for 15-30 FPS webcam video
 at 640x480.
 """
@@ -13,24 +19,19 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
-class Settings(BaseSettings):
-    """Validated gazescope configuration (env prefix ``GAZESCOPE_``)."""
+class ServerSettings(BaseModel):
+    """Serving: the bound address, processes and threads, WebSocket keep-alive."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="GAZESCOPE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
-
-    # --- server -------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
     workers: int = Field(
@@ -41,6 +42,39 @@ class Settings(BaseSettings):
         "needs Redis, which they share: one process a core uses every core for frames.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    idle_timeout_s: float = Field(
+        120.0, gt=0, description="A tracking WebSocket that sends nothing for this long is closed (1001)."
+    )
+    worker_threads: int = Field(
+        2, ge=1, le=64, description="Threads that run frame processing off the event loop."
+    )
+    frame_queue_size: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Frames waiting per connection while one is processed; when full the oldest waiting "
+        "frame is dropped (newest wins).",
+    )
+    ws_ping_interval_s: float = Field(
+        20.0,
+        gt=0,
+        description="uvicorn sends a WebSocket ping this often; a peer that does not answer within "
+        "ws_ping_timeout_s is closed, so idle-but-alive connections (seed 002) are told apart from dead ones "
+        "(uvicorn's own default).",
+    )
+    ws_ping_timeout_s: float = Field(20.0, gt=0, description="Wait for a ping's pong (uvicorn's default).")
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="Offer WebSocket permessage-deflate (uvicorn's default is on). Off: frames are JPEG, "
+        "already compressed; their base64 text deflates by about a quarter (32.5 to 23.8 kB a desk-video "
+        "frame) for about 1 ms of the client's CPU and 0.1 ms of the server's event loop a frame, and samples "
+        "are small (docs/performance.md).",
+    )
+
+
+class SecuritySettings(BaseModel):
+    """Who may call the server: origins, Host values and the API token (``api/security.py``)."""
+
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to open WebSockets and make CORS requests, besides the server's own "
@@ -58,24 +92,24 @@ class Settings(BaseSettings):
         description="When set, REST calls need `Authorization: Bearer <token>` (or `?token=`), and "
         "WebSockets need `?token=<token>`. Never logged.",
     )
+
+    @field_validator("allowed_origins", "trusted_hosts", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                return json.loads(v)  # a JSON list (NoDecode: the env value arrives raw)
+            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
+        return v
+
+
+class LimitSettings(BaseModel):
+    """What one client can make the server spend (README "Reliability and limits"; ``api/limits.py``)."""
+
     max_message_bytes: int = Field(
         2 * MiB, ge=1024, description="Largest WebSocket message accepted; larger closes with code 1009."
     )
-    idle_timeout_s: float = Field(
-        120.0, gt=0, description="A tracking WebSocket that sends nothing for this long is closed (1001)."
-    )
-    worker_threads: int = Field(
-        2, ge=1, le=64, description="Threads that run frame processing off the event loop."
-    )
-    frame_queue_size: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="Frames waiting per connection while one is processed; when full the oldest waiting "
-        "frame is dropped (newest wins).",
-    )
-
-    # --- limits on what one client can make the server spend (README "Reliability and limits") -------
     max_body_bytes: int = Field(
         2 * MiB,
         ge=1024,
@@ -121,41 +155,26 @@ class Settings(BaseSettings):
         "are replaced by newer ones and counted as dropped), so one sender of costly frames cannot "
         "monopolise the worker threads.",
     )
-    calibration_fit_threads: int = Field(
-        1,
-        ge=1,
-        le=16,
-        description="Threads that run calibration fits (their own pool: frames never wait behind a fit). "
-        "It is also the most fits running at once: a calibration_finish beyond it is refused with "
-        "'server_busy'.",
+    max_frame_bytes: int = Field(2 * MiB, ge=1024, description="Largest encoded frame accepted.")
+    max_frame_width: int = Field(4096, ge=16, description="Largest frame width in pixels (from header).")
+    max_frame_height: int = Field(4096, ge=16, description="Largest frame height in pixels (from header).")
+    max_stimulus_bytes: int = Field(
+        16 * MiB,
+        ge=1024,
+        description="Largest uploaded stimulus image (JPEG/PNG, POST /api/stimuli); its pixel size is "
+        "limited by max_frame_width/max_frame_height. 16 MiB holds a lossless 4K screenshot.",
     )
-    calibration_fit_timeout_s: float = Field(
-        60.0,
-        gt=0,
-        le=3600,
-        description="Wall-clock limit of one calibration fit, leave-one-out refits included; a fit past it "
-        "is stopped and answered with 'calibration_timeout' (the calibration stays open).",
-    )
-    calibration_max_time_budget_s: float = Field(
-        30.0,
-        gt=0,
-        le=3600,
-        description="Largest time_budget_s a client may give the cnn mapper (larger values are clamped, "
-        "and calibration_started says so); the cnn default is 20 s.",
-    )
-    calibration_preload_cnn: bool = Field(
-        True,
-        description="Import PyTorch (the cnn mapper) when the service starts, before it serves: about 2 s "
-        "and 150 MB once, instead of at the first cnn calibration, where the import holds the interpreter "
-        "lock and stalls every stream for those seconds. Ignored when PyTorch is not installed.",
-    )
-    calibration_max_epochs: int = Field(
-        2000,
-        ge=1,
-        description="Largest 'epochs' a client may give the cnn mapper (clamped like time_budget_s).",
+    max_stimulus_video_bytes: int = Field(
+        64 * MiB,
+        ge=1024,
+        description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
+        "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
     )
 
-    # --- storage ------------------------------------------------------------------------------------
+
+class StorageSettings(BaseModel):
+    """The store (SQLite or Redis), its batching and backlog, and the folders beside it."""
+
     store: Literal["auto", "sqlite", "redis"] = Field(
         "auto", description="'auto' uses Redis when `redis_url` is set, otherwise SQLite."
     )
@@ -220,19 +239,29 @@ class Settings(BaseSettings):
         Path("profiles"),
         description="Folder of calibration profile files (JSON) for the CLI's ProfileStore; the service keeps profiles in its store and only reads this folder as a fallback.",
     )
-
-    # --- frame decoding -----------------------------------------------------------------------------
-    max_frame_bytes: int = Field(2 * MiB, ge=1024, description="Largest encoded frame accepted.")
-    max_frame_width: int = Field(4096, ge=16, description="Largest frame width in pixels (from header).")
-    max_frame_height: int = Field(4096, ge=16, description="Largest frame height in pixels (from header).")
-    max_stimulus_bytes: int = Field(
-        16 * MiB,
-        ge=1024,
-        description="Largest uploaded stimulus image (JPEG/PNG, POST /api/stimuli); its pixel size is "
-        "limited by max_frame_width/max_frame_height. 16 MiB holds a lossless 4K screenshot.",
+    stimulus_video_dir: Path = Field(
+        Path("stimulus_videos"),
+        description="Folder of stimulus video files kept beside the store's copy, so they can be served "
+        "with range requests and decoded by OpenCV (rebuilt from the store when missing).",
     )
 
-    # --- landmarks ----------------------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _check_store(self) -> Self:
+        if self.store == "redis" and not self.redis_url:
+            raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+        return self
+
+    @property
+    def store_kind(self) -> Literal["sqlite", "redis"]:
+        """The store actually used: 'redis' when configured, else the embedded SQLite store."""
+        if self.store == "auto":
+            return "redis" if self.redis_url else "sqlite"
+        return self.store
+
+
+class LandmarkSettings(BaseModel):
+    """The landmark backend and its detector thresholds (``vision.landmarks``, ``vision.pipeline``)."""
+
     landmark_backend: Literal["mediapipe", "dlib"] = Field(
         "mediapipe", description="'mediapipe' (Face Mesh with iris) or 'dlib' (68 points, extra `dlib`)."
     )
@@ -244,14 +273,16 @@ class Settings(BaseSettings):
         description="Faces are counted by MediaPipe Face Detection every this many frames (the count is "
         "carried in between), so that counting costs little.",
     )
-
     small_face_fallback: bool = Field(
         True,
         description="When Face Mesh finds no face, look again with MediaPipe's full-range face detector and "
         "run Face Mesh on an upscaled crop (small or distant faces; costs only on such frames).",
     )
 
-    # --- per-frame measures -------------------------------------------------------------------------
+
+class GazeSettings(BaseModel):
+    """Gaze direction and eye contact (``vision.gaze``; read by ``tracking.tracker``)."""
+
     direction_right_threshold: float = Field(
         0.35, ge=0, le=1, description="horizontal_ratio at or below this is 'right' (GazeTracking)."
     )
@@ -268,13 +299,28 @@ class Settings(BaseSettings):
     camera_offset_pitch_deg: float = Field(
         0.0, description="Pitch of the camera seen from the user (negative when the camera is below eyes)."
     )
+    eye_contact_window_s: float = Field(30.0, gt=0, description="Window of the rolling eye-contact %.")
 
-    # --- tracking -----------------------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _check_directions(self) -> Self:
+        if self.direction_right_threshold >= self.direction_left_threshold:
+            raise ValueError("direction_right_threshold must be below direction_left_threshold")
+        return self
+
+
+class SmoothingSettings(BaseModel):
+    """One Euro smoothing of gaze ratios, angles and screen points (``tracking.filters``)."""
+
     one_euro_min_cutoff: float = Field(
         1.0, gt=0, description="One Euro filter minimum cutoff in Hz (Casiez et al., CHI 2012)."
     )
     one_euro_beta: float = Field(0.3, ge=0, description="One Euro filter speed coefficient.")
     one_euro_d_cutoff: float = Field(1.0, gt=0, description="One Euro derivative cutoff in Hz.")
+
+
+class BlinkSettings(BaseModel):
+    """The causal blink detector (``tracking.blinks``) and the blink rate."""
+
     blink_threshold_ratio: float = Field(
         0.75,
         gt=0,
@@ -313,8 +359,20 @@ class Settings(BaseSettings):
     blink_baseline_window_s: float = Field(
         10.0, gt=0, description="Window of the running open-eye EAR baseline."
     )
-    eye_contact_window_s: float = Field(30.0, gt=0, description="Window of the rolling eye-contact %.")
     blink_rate_window_s: float = Field(60.0, gt=0, description="Window of the blink rate per minute.")
+
+    @model_validator(mode="after")
+    def _check_blinks(self) -> Self:
+        if self.blink_release_ratio <= self.blink_threshold_ratio:
+            raise ValueError("blink_release_ratio must be above blink_threshold_ratio")
+        if self.blink_min_ms >= self.blink_max_ms:
+            raise ValueError("blink_min_ms must be below blink_max_ms")
+        return self
+
+
+class AttentionSettings(BaseModel):
+    """PERCLOS and the attention score and state (``tracking.attention``)."""
+
     perclos_window_s: float = Field(
         60.0, gt=0, description="PERCLOS window (Wierwille et al. 1994; Dinges & Grace 1998: 1 minute)."
     )
@@ -327,12 +385,18 @@ class Settings(BaseSettings):
     eyes_closed_after_s: float = Field(1.0, gt=0, description="Continuous closure that is 'eyes_closed'.")
     absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
     looking_away_deg: float = Field(
-        30.0, gt=0, description="Gaze further than this from the camera axis is looking away."
+        30.0,
+        gt=0,
+        description="Gaze further than this (degrees) from the camera axis is looking away: about the edge "
+        "of a laptop screen seen from 60 cm when the camera sits on top.",
     )
     looking_away_after_s: float = Field(1.0, ge=0, description="Looking away for this long changes state.")
     attention_smoothing_s: float = Field(2.0, gt=0, description="Time constant of the attention score EMA.")
 
-    # --- calibration ----------------------------------------------------------------------------------
+
+class CalibrationSettings(BaseModel):
+    """Calibration: sampling of targets, fits and their limits, pooled profiles and clicks."""
+
     default_mapper: str = Field("ridge", description="Mapper used when a calibration names none.")
     calibration_settle_ms: float = Field(
         300.0, ge=0, description="Samples this soon after a target moves are skipped (saccade latency)."
@@ -344,6 +408,39 @@ class Settings(BaseSettings):
         description="Usable samples a grid calibration target needs before it is done: 5 is about 1/3 s at "
         "15 FPS after the settle window, the length of one fixation (200-400 ms; Holmqvist et al., "
         "'Eye Tracking', OUP 2011, ch. 4).",
+    )
+    calibration_fit_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Threads that run calibration fits (their own pool: frames never wait behind a fit). "
+        "It is also the most fits running at once: a calibration_finish beyond it is refused with "
+        "'server_busy'.",
+    )
+    calibration_fit_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Wall-clock limit of one calibration fit, leave-one-out refits included; a fit past it "
+        "is stopped and answered with 'calibration_timeout' (the calibration stays open).",
+    )
+    calibration_max_time_budget_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Largest time_budget_s a client may give the cnn mapper (larger values are clamped, "
+        "and calibration_started says so); the cnn default is 20 s.",
+    )
+    calibration_preload_cnn: bool = Field(
+        True,
+        description="Import PyTorch (the cnn mapper) when the service starts, before it serves: about 2 s "
+        "and 150 MB once, instead of at the first cnn calibration, where the import holds the interpreter "
+        "lock and stalls every stream for those seconds. Ignored when PyTorch is not installed.",
+    )
+    calibration_max_epochs: int = Field(
+        2000,
+        ge=1,
+        description="Largest 'epochs' a client may give the cnn mapper (clamped like time_budget_s).",
     )
     calibration_profile_max_sittings: int = Field(
         8,
@@ -372,59 +469,10 @@ class Settings(BaseSettings):
         200, ge=1, le=10_000, description="Most click rows one stream keeps for refits (the oldest go)."
     )
 
-    # --- seed-compatible endpoints (docs/seeds.md) -------------------------------------------------------
-    ws_ping_interval_s: float = Field(
-        20.0,
-        gt=0,
-        description="uvicorn sends a WebSocket ping this often; a peer that does not answer within "
-        "ws_ping_timeout_s is closed, so idle-but-alive connections (seed 002) are told apart from dead ones "
-        "(uvicorn's own default).",
-    )
-    ws_ping_timeout_s: float = Field(20.0, gt=0, description="Wait for a ping's pong (uvicorn's default).")
-    ws_per_message_deflate: bool = Field(
-        False,
-        description="Offer WebSocket permessage-deflate (uvicorn's default is on). Off: frames are JPEG, "
-        "already compressed; their base64 text deflates by about a quarter (32.5 to 23.8 kB a desk-video "
-        "frame) for about 1 ms of the client's CPU and 0.1 ms of the server's event loop a frame, and samples "
-        "are small (docs/performance.md).",
-    )
-    seed002_idle_timeout_s: float = Field(
-        1800.0,
-        gt=0,
-        description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
-        "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
-    )
-    seed003_canvas_w_px: int = Field(
-        1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."
-    )
-    seed003_canvas_h_px: int = Field(
-        1080, gt=0, le=16_384, description="Height of seed 003's /upload heatmap canvas (the seed's 1080)."
-    )
-    seed003_max_points: int = Field(
-        10_000,
-        ge=1,
-        le=1_000_000,
-        description="Most points one seed 003 /upload may carry (the page sends about 30 a second).",
-    )
-    seed003_session_gap_s: float = Field(
-        60.0,
-        gt=0,
-        description="Seed 003 uploads from one client address go into one session while they come less than "
-        "this far apart (the page posts every second; a minute's pause is a new visit).",
-    )
 
-    # --- video stimuli and seed 004 (issue 12) ------------------------------------------------------
-    max_stimulus_video_bytes: int = Field(
-        64 * MiB,
-        ge=1024,
-        description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
-        "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
-    )
-    stimulus_video_dir: Path = Field(
-        Path("stimulus_videos"),
-        description="Folder of stimulus video files kept beside the store's copy, so they can be served "
-        "with range requests and decoded by OpenCV (rebuilt from the store when missing).",
-    )
+class VideoAnalyticsSettings(BaseModel):
+    """Video stimuli: gaze overlay renders and the analytics pool (issue 12)."""
+
     video_overlay_max_frames: int = Field(
         18_000,
         ge=1,
@@ -454,6 +502,35 @@ class Settings(BaseSettings):
         description="Video analytics jobs waiting beyond the running ones; more are refused at once with "
         "503 analytics_busy, since a render can take minutes and a long queue only answers after the "
         "clients' timeouts. The same overlay asked for again while it renders waits for that render.",
+    )
+
+
+class SeedSettings(BaseModel):
+    """The seed-compatible endpoints (docs/seeds.md): seeds 002, 003 and 004."""
+
+    seed002_idle_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
+        "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
+    )
+    seed003_canvas_w_px: int = Field(
+        1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."
+    )
+    seed003_canvas_h_px: int = Field(
+        1080, gt=0, le=16_384, description="Height of seed 003's /upload heatmap canvas (the seed's 1080)."
+    )
+    seed003_max_points: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most points one seed 003 /upload may carry (the page sends about 30 a second).",
+    )
+    seed003_session_gap_s: float = Field(
+        60.0,
+        gt=0,
+        description="Seed 003 uploads from one client address go into one session while they come less than "
+        "this far apart (the page posts every second; a minute's pause is a new visit).",
     )
     seed004_screen_w_px: int = Field(
         1600, ge=1, le=100_000, description="Screen width of seed 004's phone app (it sends none)."
@@ -501,26 +578,36 @@ class Settings(BaseSettings):
         "where 900 messages of 2 MiB would be 1.8 GiB; older frames beyond are dropped and counted.",
     )
 
-    @field_validator("allowed_origins", "trusted_hosts", mode="before")
-    @classmethod
-    def _split_origins(cls, v: object) -> object:
-        if isinstance(v, str):
-            v = v.strip()
-            if v.startswith("["):
-                return json.loads(v)  # a JSON list (NoDecode: the env value arrives raw)
-            return [o.strip().rstrip("/") for o in v.split(",") if o.strip()]
-        return v
+
+# bases in reverse order, as for Settings below
+class TrackingSettings(AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings):
+    """Everything one stream's :class:`~gazescope.tracking.tracker.GazeTracker` reads: gaze and eye
+    contact, smoothing, blinks and attention."""
+
+
+_G = TypeVar("_G", bound=BaseModel)
+
+
+class Settings(  # bases listed last group first: pydantic orders fields from the last base
+    SeedSettings,
+    VideoAnalyticsSettings,
+    CalibrationSettings,
+    TrackingSettings,
+    LandmarkSettings,
+    StorageSettings,
+    LimitSettings,
+    SecuritySettings,
+    ServerSettings,
+    BaseSettings,
+):
+    """Validated gazescope configuration (env prefix ``GAZESCOPE_``): every group's fields, flat."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GAZESCOPE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     @model_validator(mode="after")
-    def _check(self) -> Settings:
-        if self.direction_right_threshold >= self.direction_left_threshold:
-            raise ValueError("direction_right_threshold must be below direction_left_threshold")
-        if self.blink_release_ratio <= self.blink_threshold_ratio:
-            raise ValueError("blink_release_ratio must be above blink_threshold_ratio")
-        if self.blink_min_ms >= self.blink_max_ms:
-            raise ValueError("blink_min_ms must be below blink_max_ms")
-        if self.store == "redis" and not self.redis_url:
-            raise ValueError("store='redis' needs redis_url (GAZESCOPE_REDIS_URL)")
+    def _check(self) -> Self:
         if self.workers > 1 and self.store_kind != "redis":
             raise ValueError(WORKERS_NEED_REDIS)
         return self
@@ -537,12 +624,61 @@ class Settings(BaseSettings):
             return ["*"]
         return sorted({"localhost", "127.0.0.1", "::1", "[::1]", self.host, *(h for h in extra if h)})
 
+    def _group(self, group: type[_G]) -> _G:
+        # values were validated when these settings loaded: copied, not checked again
+        return group.model_construct(**{name: getattr(self, name) for name in group.model_fields})
+
     @property
-    def store_kind(self) -> Literal["sqlite", "redis"]:
-        """The store actually used: 'redis' when configured, else the embedded SQLite store."""
-        if self.store == "auto":
-            return "redis" if self.redis_url else "sqlite"
-        return self.store
+    def server(self) -> ServerSettings:
+        return self._group(ServerSettings)
+
+    @property
+    def security(self) -> SecuritySettings:
+        return self._group(SecuritySettings)
+
+    @property
+    def limits(self) -> LimitSettings:
+        return self._group(LimitSettings)
+
+    @property
+    def storage(self) -> StorageSettings:
+        return self._group(StorageSettings)
+
+    @property
+    def landmarks(self) -> LandmarkSettings:
+        return self._group(LandmarkSettings)
+
+    @property
+    def tracking(self) -> TrackingSettings:
+        return self._group(TrackingSettings)
+
+    @property
+    def gaze(self) -> GazeSettings:
+        return self._group(GazeSettings)
+
+    @property
+    def smoothing(self) -> SmoothingSettings:
+        return self._group(SmoothingSettings)
+
+    @property
+    def blinks(self) -> BlinkSettings:
+        return self._group(BlinkSettings)
+
+    @property
+    def attention(self) -> AttentionSettings:
+        return self._group(AttentionSettings)
+
+    @property
+    def calibration(self) -> CalibrationSettings:
+        return self._group(CalibrationSettings)
+
+    @property
+    def video_analytics(self) -> VideoAnalyticsSettings:
+        return self._group(VideoAnalyticsSettings)
+
+    @property
+    def seeds(self) -> SeedSettings:
+        return self._group(SeedSettings)
 
 
 #: Why several server processes refuse the embedded store.

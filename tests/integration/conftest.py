@@ -1,108 +1,21 @@
 """Fixtures of the service integration tests: a real ``gazescope serve`` subprocess, real frames.
 
 ``serve(**env)`` starts ``python -m gazescope.cli serve --port <free port>`` with ``GAZESCOPE_DB_PATH`` in
-the test's tmp_path (plus any ``GAZESCOPE_*`` overrides) and waits for ``/healthz``; every server started
-is stopped (SIGTERM, then kill) after the test. ``desk_jpegs``: the 842 frames of
-``desk_webcam_640x480.avi`` as JPEG bytes (quality 70), as a browser would send them.
+the test's tmp_path (plus any ``GAZESCOPE_*`` overrides) and waits for ``/healthz``
+(``support.servers.start_server``); every server started is stopped (SIGTERM, then kill) after the test.
+``desk_jpegs``: the 842 frames of ``desk_webcam_640x480.avi`` as JPEG bytes (quality 70), as a browser would
+send them.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """A running ``gazescope serve`` subprocess."""
-
-    proc: subprocess.Popen
-    port: int
-    log_path: Path
-    db_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-
-def start_server(
-    tmp_path: Path, *, port: int | None = None, db_path: Path | None = None, **env_overrides: str
-) -> Server:
-    """Start ``gazescope serve`` on ``port`` (default: a free one) with SQLite at ``db_path`` (default: a
-    new file in ``tmp_path``) unless the environment overrides say otherwise; wait until ``/healthz``
-    answers (60 s at most). A restart on the same port and database continues its sessions."""
-    port = port or free_port()
-    db_path = db_path or tmp_path / f"gazescope-{port}.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
-    env.update(
-        GAZESCOPE_DB_PATH=str(db_path),
-        GAZESCOPE_PROFILES_DIR=str(tmp_path / "profiles"),
-        PYTHONPATH=os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(env_overrides)
-    log_path = tmp_path / f"server-{port}-{time.monotonic_ns()}.log"
-    with log_path.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(port)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-    server = Server(proc, port, log_path, db_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gazescope serve exited with {proc.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gazescope serve did not answer /healthz within 60 s:\n{server.log()}")
+from support.servers import Server, start_server
 
 
 @pytest.fixture

@@ -11,13 +11,9 @@ import asyncio
 import base64
 import json
 import math
-import os
 import shutil
-import signal
-import socket
 import string
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,19 +24,13 @@ import pytest
 import websockets
 
 from gazescope.api.tracking import WS_NORMAL, WS_REPLACED
+from support.servers import Server, free_port, server_env, spawn_serve, stop_process, wait_for_healthz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "gazescope.nginx.conf.template"
 TIMEOUT_S = 30.0  # any single wait of this test
-Server = Any  # tests/integration/conftest.py's Server (url, ws_url, port, log())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def nginx_main_conf(tmp: Path, site: Path) -> str:
@@ -82,18 +72,13 @@ def nginx(tmp_path: Path) -> Iterator[Callable[[list[Server]], str]]:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err = (tmp / "error.log").read_text(errors="replace") if (tmp / "error.log").exists() else ""
-                pytest.fail(f"nginx exited with {proc.returncode}: {err}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        pytest.fail("nginx did not answer /healthz")
+        state = wait_for_healthz(url, timeout_s=TIMEOUT_S, alive=lambda: proc.poll() is None, interval_s=0.1)
+        if state == "exited":
+            err = (tmp / "error.log").read_text(errors="replace") if (tmp / "error.log").exists() else ""
+            pytest.fail(f"nginx exited with {proc.returncode}: {err}")
+        if state == "timeout":
+            pytest.fail("nginx did not answer /healthz")
+        return url
 
     yield _start
     for proc in procs:
@@ -298,21 +283,9 @@ def test_serve_with_two_workers_on_redis_shares_one_port(
     over from an older one whichever process each landed on, and the session continues."""
     redis_url = redis_server.rsplit("/", 1)[0] + "/8"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GAZESCOPE_")}
-    env.update(
-        GAZESCOPE_REDIS_URL=redis_url,
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p),
-        PYTHONUNBUFFERED="1",
-    )
+    env = server_env(GAZESCOPE_REDIS_URL=redis_url)
     log_path = tmp_path / "workers.log"
-    with log_path.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gazescope.cli", "serve", "--port", str(port), "--workers", "2"],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+    proc = spawn_serve(["--port", str(port), "--workers", "2"], env=env, cwd=tmp_path, log_path=log_path)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -338,9 +311,4 @@ def test_serve_with_two_workers_on_redis_shares_one_port(
         info = httpx.get(f"{url}/api/sessions/{sid}", timeout=TIMEOUT_S).json()
         assert info["sample_count"] == 15
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)

@@ -32,6 +32,8 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gazescope.config import LimitSettings, Settings
+
 MAX_CLIENT_NUMBER = 1e15
 """Largest magnitude of any number a client sends (REST bodies and WebSocket messages): 1e15 ms is 31,700
 years, above every time, pixel or count gazescope reads, and within the range where floats hold integers
@@ -141,7 +143,7 @@ class _CheckedRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             gs = getattr(self.app.state, "gs", None)
-            max_items = gs.settings.max_json_items if gs is not None else 200_000
+            max_items = (gs.settings if gs is not None else LimitSettings()).max_json_items
             if len(body) > OFFLOOP_JSON_BYTES:
                 self._json = await anyio.to_thread.run_sync(parse_client_json, body, max_items)
             else:
@@ -168,7 +170,7 @@ class BodyTooLarge(HTTPException):
         )
 
 
-def body_limit(scope: Scope, settings: Any) -> tuple[int, str]:
+def body_limit(scope: Scope, settings: LimitSettings) -> tuple[int, str]:
     """(limit in bytes, name of its setting) of the body of request ``scope``."""
     ctype = ""
     for k, v in scope.get("headers") or ():
@@ -202,9 +204,9 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 class RequestGuardMiddleware:
     """Body size limits, the cross-site check of state-changing requests, and ``nosniff`` on every
-    response (see the module docstring). ``settings_of(scope)`` gives the app's settings."""
+    response (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: Any) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 

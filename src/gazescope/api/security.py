@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, WebSocket, status
 from starlette.responses import PlainTextResponse
 
 from gazescope.api import logs
-from gazescope.config import Settings
+from gazescope.config import SecuritySettings
 
 LOCAL_ORIGIN_RE = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 _LOCAL_ORIGIN = re.compile(LOCAL_ORIGIN_RE + r"\Z")
@@ -49,7 +51,7 @@ WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 
 
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+def origin_allowed(origin: str | None, host: str | None, settings: SecuritySettings) -> bool:
     """Whether a request with header ``Origin: origin`` to ``Host: host`` is allowed (see module doc)."""
     if origin is None:
         return True
@@ -63,11 +65,13 @@ def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> 
         parts = urlsplit(origin)
     except ValueError:
         return False
+    if not host:
+        return False
     # same origin: the Origin's host:port is the Host the client connected to
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
-def csrf_refusal(scope: dict, settings: Settings) -> str | None:
+def csrf_refusal(scope: Mapping[str, Any], settings: SecuritySettings) -> str | None:
     """The reason to refuse HTTP request ``scope`` as cross-site (see the module docstring), else None."""
     if scope.get("method") not in _STATE_CHANGING or scope.get("path") in CSRF_EXEMPT_PATHS:
         return None
@@ -93,7 +97,7 @@ def csrf_refusal(scope: dict, settings: Settings) -> str | None:
     return None
 
 
-def token_ok(given: str | None, settings: Settings) -> bool:
+def token_ok(given: str | None, settings: SecuritySettings) -> bool:
     """True when no token is configured or ``given`` equals it (constant-time comparison)."""
     if settings.api_token is None:
         return True
@@ -113,7 +117,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def require_token(request: Request) -> None:
     """FastAPI dependency of the protected REST routes: 401 unless the token matches (when one is set)."""
-    settings: Settings = request.app.state.gs.settings
+    settings: SecuritySettings = request.app.state.gs.settings
     if settings.api_token is None:
         return
     given = bearer_token(request.headers.get("authorization")) or request.query_params.get("token")
@@ -145,7 +149,7 @@ async def deny_websocket(ws: WebSocket, status_code: int, detail: str) -> None:
 _deny = deny_websocket
 
 
-async def guard_websocket(ws: WebSocket, settings: Settings) -> bool:
+async def guard_websocket(ws: WebSocket, settings: SecuritySettings) -> bool:
     """Check Origin and token of a WebSocket before it is accepted; refuse it and return False when either
     fails (403 for the Origin, 401 for the token)."""
     origin = ws.headers.get("origin")

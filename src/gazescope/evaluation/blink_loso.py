@@ -73,14 +73,16 @@ def grid_points(grid: dict[str, tuple[float, ...]] = GRID) -> list[BlinkParams]:
 def detect(series: EarSeries, params: BlinkParams, settings: Settings) -> list[tuple[int, int]]:
     """Blink events (first, last frame slot) of the causal detector over one EAR series."""
     det = BlinkDetector(
-        threshold_ratio=params.threshold_ratio,
-        release_ratio=params.release_ratio,
-        min_ms=params.min_ms,
-        max_ms=settings.blink_max_ms,
-        baseline_window_s=settings.blink_baseline_window_s,
-        depth_ratio=params.depth_ratio,
-        lowered_dip_ratio=params.lowered_dip_ratio,
-        reopen_max_ms=params.reopen_max_ms,
+        settings.blinks.model_copy(
+            update={
+                "blink_threshold_ratio": params.threshold_ratio,
+                "blink_release_ratio": params.release_ratio,
+                "blink_min_ms": params.min_ms,
+                "blink_depth_ratio": params.depth_ratio,
+                "blink_lowered_dip_ratio": params.lowered_dip_ratio,
+                "blink_reopen_max_ms": params.reopen_max_ms,
+            }
+        )
     )
     step = 1000.0 / series.fps
     for i, e in enumerate(series.ear):

@@ -22,7 +22,7 @@ from gazescope.storage.redis import RedisStore
 from gazescope.storage.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from gazescope.config import Settings
+    from gazescope.config import StorageSettings
 
 __all__ = [
     "LiveHub",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def create_store(settings: Settings) -> Store:
+def create_store(settings: StorageSettings) -> Store:
     """The store ``settings`` ask for: ``SQLiteStore(settings.db_path)`` or
     ``RedisStore(settings.redis_url)``.
 
@@ -55,7 +55,7 @@ def create_store(settings: Settings) -> Store:
     return SQLiteStore(settings.db_path)
 
 
-def create_live_hub(settings: Settings) -> LiveHub:
+def create_live_hub(settings: StorageSettings) -> LiveHub:
     """The live hub matching the store: ``RedisLiveHub`` for Redis (observers may be connected to another
     API process), else the in-process ``LocalLiveHub``."""
     if settings.store_kind == "redis":
@@ -65,16 +65,11 @@ def create_live_hub(settings: Settings) -> LiveHub:
     return LocalLiveHub()
 
 
-def create_ownership(settings: Settings) -> SessionOwnership:
+def create_ownership(settings: StorageSettings) -> SessionOwnership:
     """Tracking-connection ownership matching the store: ``RedisOwnership`` for Redis (several processes
     may serve one session's clients), else the one-process ``LocalOwnership``."""
     if settings.store_kind == "redis":
         if not settings.redis_url:
             raise ConfigurationError("Redis ownership needs GAZESCOPE_REDIS_URL")
-        return RedisOwnership(
-            settings.redis_url,
-            owner_ttl_s=settings.owner_ttl_s,
-            takeover_timeout_s=settings.takeover_timeout_s,
-            lock_ttl_s=settings.session_lock_ttl_s,
-        )
+        return RedisOwnership(settings.redis_url, settings=settings)
     return LocalOwnership()

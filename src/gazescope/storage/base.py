@@ -277,7 +277,7 @@ def check_sample_range(start: object, limit: object) -> tuple[int, int | None]:
         raise ValidationError(f"start must be an integer >= 0, got {start!r}")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise ValidationError(f"limit must be None or an integer >= 0, got {limit!r}")
-    return start, typing.cast("int | None", limit)
+    return start, limit
 
 
 def dumps_json(obj: object, what: str) -> str:
@@ -341,8 +341,8 @@ def loads_json_list(bodies: list[str] | list[bytes]) -> list[dict[str, Any]]:
     if not bodies:
         return []
     if isinstance(bodies[0], bytes):
-        return json.loads(b"[" + b",".join(typing.cast(list[bytes], bodies)) + b"]")
-    return json.loads("[" + ",".join(typing.cast(list[str], bodies)) + "]")
+        return json.loads(b"[" + b",".join(bodies) + b"]")
+    return json.loads("[" + ",".join(bodies) + "]")
 
 
 def _field_kinds() -> dict[str, tuple[type, ...]]:

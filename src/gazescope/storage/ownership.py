@@ -37,8 +37,9 @@ from typing import Protocol, runtime_checkable
 import redis.asyncio
 import redis.exceptions
 
+from gazescope.config import StorageSettings
 from gazescope.errors import StorageError
-from gazescope.storage.redis import redact_url
+from gazescope.storage.redis import redact_url, text
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +149,11 @@ class RedisOwnership:
 
     Args:
         url: Redis URL; ``prefix``: key and channel prefix, as for ``RedisStore``.
-        owner_ttl_s: lifetime of an owner key, renewed every third of it while the connection lives.
-        takeover_timeout_s: longest wait for another process to stop its connection; past it the claim
-            goes on (frame indices stay unique: the old connection's are reserved in the store).
-        lock_ttl_s: lifetime and longest wait of the per-session lock.
+        settings: the timings (:class:`~gazescope.config.StorageSettings`; None: the defaults):
+            ``owner_ttl_s``, lifetime of an owner key, renewed every third of it while the connection
+            lives; ``takeover_timeout_s``, longest wait for another process to stop its connection, past
+            which the claim goes on (frame indices stay unique: the old connection's are reserved in the
+            store); ``session_lock_ttl_s``, lifetime and longest wait of the per-session lock.
     """
 
     def __init__(
@@ -159,17 +161,16 @@ class RedisOwnership:
         url: str,
         *,
         prefix: str = "gazescope",
-        owner_ttl_s: float = 30.0,
-        takeover_timeout_s: float = 10.0,
-        lock_ttl_s: float = 60.0,
+        settings: StorageSettings | None = None,
         socket_timeout_s: float = 5.0,
     ) -> None:
+        s = settings if settings is not None else StorageSettings()
         self.instance_id = uuid.uuid4().hex[:12]
         self.prefix = prefix
         self.safe_url = redact_url(url)
-        self._owner_ttl_ms = max(1, int(owner_ttl_s * 1000))
-        self._takeover_timeout_s = takeover_timeout_s
-        self._lock_ttl_s = lock_ttl_s
+        self._owner_ttl_ms = max(1, int(s.owner_ttl_s * 1000))
+        self._takeover_timeout_s = s.takeover_timeout_s
+        self._lock_ttl_s = s.session_lock_ttl_s
         try:
             self._redis = redis.asyncio.Redis.from_url(
                 url, socket_connect_timeout=socket_timeout_s, socket_timeout=socket_timeout_s
@@ -221,7 +222,7 @@ class RedisOwnership:
         self._owned[session_id] = value
         if old is None:
             return
-        instance, _, old_conn = old.decode().partition(":")
+        instance, _, old_conn = text(old).partition(":")
         if instance != self.instance_id:
             request = StopRequest(session_id, old_conn, 4000, "taken over by a newer connection")
             await self._ask(instance, request)
@@ -233,7 +234,7 @@ class RedisOwnership:
             raise self._error(exc) from exc
         if old is None:
             return False
-        instance, _, conn = old.decode().partition(":")
+        instance, _, conn = text(old).partition(":")
         if instance == self.instance_id:
             return False
         return await self._ask(instance, StopRequest(**{**asdict(request), "conn_id": conn}))

@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 import redis.exceptions
+from redis.typing import EncodableT, FieldT
 
 from gazescope.domain import SessionInfo
 from gazescope.errors import NotFoundError, SessionNotFoundError, StorageError, ValidationError
@@ -96,12 +98,17 @@ def _redis_call(method: Callable[P, R]) -> Callable[P, R]:
     return inner
 
 
-def _encode_session(info: SessionInfo) -> dict[str, str]:
+def text(value: bytes | str | object) -> str:
+    """A reply value as text: the client returns bytes (no ``decode_responses``), typed as bytes or str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _encode_session(info: SessionInfo) -> dict[FieldT, EncodableT]:
     return {name: json.dumps(getattr(info, name)) for name in base.SESSION_FIELDS}
 
 
-def _decode_session(raw: dict[bytes, bytes]) -> SessionInfo:
-    return SessionInfo.from_dict({k.decode(): json.loads(v) for k, v in raw.items()})
+def _decode_session(raw: Mapping[bytes, bytes] | Mapping[bytes | str, bytes | str]) -> SessionInfo:
+    return SessionInfo.from_dict({text(k): json.loads(v) for k, v in raw.items()})
 
 
 def _entry_index(entry_id: bytes) -> int:
@@ -141,6 +148,11 @@ class RedisStore(base.DocumentWrites):
     def client(self) -> redis.Redis:
         """The underlying redis-py client (for health checks and tests)."""
         return self._r
+
+    def _transaction(self, tx: Callable[[redis.client.Pipeline], R], *watched: str) -> R:
+        """``Redis.transaction`` returning what ``tx`` returns (redis-py types its callable as returning
+        None)."""
+        return typing.cast(R, self._r.transaction(tx, *watched, value_from_callable=True))  # type: ignore[arg-type]
 
     # --- key names -----------------------------------------------------------------------------------
 
@@ -243,7 +255,7 @@ class RedisStore(base.DocumentWrites):
             pos += len(ids)
             with self._r.pipeline(transaction=False) as pipe:
                 for sid in ids:
-                    pipe.hgetall(self.session_key(sid.decode()))
+                    pipe.hgetall(self.session_key(text(sid)))
                 raws = pipe.execute()
             for raw in raws:
                 if not raw:  # deleted meanwhile
@@ -285,7 +297,7 @@ class RedisStore(base.DocumentWrites):
                 pipe.zadd(k, {session_id: new.created_at_ms})
             return new
 
-        return self._r.transaction(tx, sk, value_from_callable=True)
+        return self._transaction(tx, sk)
 
     @_redis_call
     def delete_session(self, session_id: str) -> None:
@@ -332,7 +344,7 @@ class RedisStore(base.DocumentWrites):
                 return count
             pipe.multi()
             for i, (frame_index, t_ms, body) in enumerate(kept):
-                entry: dict[str, Any] = {"d": body}
+                entry: dict[FieldT, EncodableT] = {"d": body}
                 if frame_index is not None:
                     entry["frame_index"] = frame_index
                 if t_ms is not None:
@@ -344,7 +356,7 @@ class RedisStore(base.DocumentWrites):
                 pipe.sadd(fk, *new)
             return count + len(kept)
 
-        return self._r.transaction(tx, sk, value_from_callable=True)
+        return self._transaction(tx, sk)
 
     @_redis_call
     def get_samples(
@@ -444,7 +456,7 @@ class RedisStore(base.DocumentWrites):
                 pipe.sadd(self.links_key(new_sid), member)
             return True
 
-        return self._r.transaction(tx, dk, value_from_callable=True)
+        return self._transaction(tx, dk)
 
     @_redis_call
     def get_document(self, collection: str, doc_id: str) -> dict[str, Any]:
@@ -468,8 +480,8 @@ class RedisStore(base.DocumentWrites):
             bodies = self._r.hmget(dk, doc_ids) if doc_ids else []
             pairs = [(d, b) for d, b in zip(doc_ids, bodies, strict=True) if b is not None]
         else:
-            pairs = sorted((k.decode(), v) for k, v in self._r.hgetall(dk).items())
-        docs = base.loads_json_list([b for _, b in pairs])
+            pairs = sorted((text(k), v) for k, v in self._r.hgetall(dk).items())
+        docs = base.loads_json_list(typing.cast("list[bytes]", [b for _, b in pairs]))  # replies are bytes
         return [d for d in docs if base.matches(d, equals_filters)]
 
     @_redis_call
@@ -488,7 +500,7 @@ class RedisStore(base.DocumentWrites):
                 pipe.srem(self.links_key(old_sid), self._link_member(collection, doc_id))
             return True
 
-        return self._r.transaction(tx, dk, value_from_callable=True)
+        return self._transaction(tx, dk)
 
     # --- blobs ---------------------------------------------------------------------------------------
 
@@ -503,7 +515,7 @@ class RedisStore(base.DocumentWrites):
         data = self._r.get(self._blob_key(key))
         if data is None:
             raise NotFoundError(f"no blob {key!r}")
-        return bytes(data)
+        return data if isinstance(data, bytes) else data.encode()
 
     @_redis_call
     def delete_blob(self, key: str) -> bool:

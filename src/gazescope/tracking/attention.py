@@ -7,14 +7,15 @@ the EAR relative to the person's open-eye baseline: ``closure = (1 - EAR/baselin
 where ``CLOSED_OPENNESS`` is the EAR ratio of a fully closed eye as Face Mesh sees it (its lids never
 meet: about 0.35 of the open value, measured at the bottom of blinks in the ZJU and TalkingFace clips).
 
-States, first rule that holds wins (thresholds in :class:`~gazescope.config.Settings`):
+States, first rule that holds wins (thresholds, with their defaults and sources, in
+:class:`~gazescope.config.AttentionSettings`):
 
-1. ``absent``: no face for ``absent_after_s`` (default 1 s);
-2. ``eyes_closed``: eyes closed continuously for ``eyes_closed_after_s`` (1 s, beyond any blink);
-3. ``drowsy``: PERCLOS >= ``drowsy_perclos`` (0.15; Wierwille et al. 1994 rate 0.15 as the onset of
-   drowsiness) once at least half a PERCLOS window has been seen;
-4. ``looking_away``: gaze further than ``looking_away_deg`` (30 degrees, about the edge of a laptop screen
-   seen from 60 cm when the camera sits on top) from the camera axis for ``looking_away_after_s`` (1 s);
+1. ``absent``: no face for ``absent_after_s``;
+2. ``eyes_closed``: eyes closed continuously for ``eyes_closed_after_s`` (beyond any blink);
+3. ``drowsy``: PERCLOS >= ``drowsy_perclos`` (Wierwille et al. 1994 rate 0.15 as the onset of drowsiness)
+   once at least half a PERCLOS window has been seen;
+4. ``looking_away``: gaze further than ``looking_away_deg`` from the camera axis for
+   ``looking_away_after_s``;
 5. ``focused`` otherwise.
 
 Score: an exponential moving average (time constant ``attention_smoothing_s``) of an instantaneous value
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from gazescope.config import AttentionSettings
 from gazescope.domain import AttentionState
 from gazescope.tracking.filters import Ema
 
@@ -74,27 +76,20 @@ def eye_closure(openness: float | None) -> float | None:
 class AttentionModel:
     """Attention score (0..1) and state for one stream; see the module docstring for the rules."""
 
-    def __init__(
-        self,
-        *,
-        perclos_window_s: float = 60.0,
-        perclos_closed_fraction: float = 0.8,
-        drowsy_perclos: float = 0.15,
-        eyes_closed_after_s: float = 1.0,
-        absent_after_s: float = 1.0,
-        looking_away_deg: float = 30.0,
-        looking_away_after_s: float = 1.0,
-        smoothing_s: float = 2.0,
-    ) -> None:
-        self.perclos = WindowedRate(perclos_window_s)
-        self.perclos_window_s = perclos_window_s
-        self.closed_fraction = perclos_closed_fraction
-        self.drowsy_perclos = drowsy_perclos
-        self.eyes_closed_after_ms = eyes_closed_after_s * 1000
-        self.absent_after_ms = absent_after_s * 1000
-        self.away_deg = looking_away_deg
-        self.away_after_ms = looking_away_after_s * 1000
-        self._score = Ema(smoothing_s)
+    def __init__(self, settings: AttentionSettings | None = None) -> None:
+        """``settings``: the windows and thresholds (:class:`~gazescope.config.AttentionSettings`, where
+        each has its unit, range and source); None: the defaults. A ``Settings`` is an
+        ``AttentionSettings``."""
+        s = settings if settings is not None else AttentionSettings()
+        self.perclos = WindowedRate(s.perclos_window_s)
+        self.perclos_window_s = s.perclos_window_s
+        self.closed_fraction = s.perclos_closed_fraction
+        self.drowsy_perclos = s.drowsy_perclos
+        self.eyes_closed_after_ms = s.eyes_closed_after_s * 1000
+        self.absent_after_ms = s.absent_after_s * 1000
+        self.away_deg = s.looking_away_deg
+        self.away_after_ms = s.looking_away_after_s * 1000
+        self._score = Ema(s.attention_smoothing_s)
         self._no_face_since: float | None = None
         self._away_since: float | None = None
         self.state = AttentionState.ABSENT

@@ -1,7 +1,7 @@
 """Causal blink detection from the eye aspect ratio with an adaptive, per-person threshold.
 
 Method: the open-eye EAR of the person is tracked as the running median of recent EAR values measured
-outside blinks (``baseline_window_s``, default 10 s); a blink starts when the EAR falls below
+outside blinks (``baseline_window_s``); a blink starts when the EAR falls below
 ``threshold_ratio x baseline`` and ends when it rises above ``release_ratio x baseline`` (hysteresis, so
 noise near the threshold does not split one blink into two). A closure counts as a blink when it lasts
 between ``min_ms`` and ``max_ms`` and its deepest EAR is at most ``depth_ratio x baseline`` (a real
@@ -9,19 +9,22 @@ blink closes the lid most of the way; a squint or a talking grimace dips less), 
 ``reopen_max_ms`` of the lower half of its closure (a squint lingers half-closed).
 Blinks last 100-400 ms (Caffier, Erdmann & Ullsperger, "Experimental evaluation of eye-blink parameters
 as a drowsiness measure", Eur. J. Appl. Physiol. 2003), but measured from the threshold crossing to the
-release, slow blinks annotated in ZJU Eyeblink last up to ~660 ms, hence ``max_ms`` = 800 by default.
+release, slow blinks annotated in ZJU Eyeblink last up to ~660 ms, hence the 800 ms default of ``max_ms``.
 
 Longer closures are eye closure, or lowered lids (looking down at a desk or keyboard), not blinks. Such a
 closure still holds blinks where the EAR dips clearly below its own sustained level: a gaze-evoked blink
 at its onset (lids shut, then reopen to the lowered level) and at its end (lids shut before reopening;
 Evinger et al., "Eyelid movements", Invest. Ophthalmol. Vis. Sci. 1991: large downward saccades come with
-a blink). A dip counts when its minimum is at most ``lowered_dip_ratio`` (0.8) of the closure's median
+a blink). A dip counts when its minimum is at most ``lowered_dip_ratio`` of the closure's median
 EAR within the closure's first ``max_ms`` or last 400 ms. A closed eye held shut stays at one level and
 gives no such dip. These events are reported when the long closure ends.
 
 EAR: Soukupova & Cech, CVWW 2016, whose fixed threshold (0.2) this replaces with a per-person ratio,
 since open-eye EAR differs between people, cameras and landmark models (the data README's reference:
 0.75 x median EAR per clip).
+
+The parameters are the ``blink_*`` fields of :class:`~gazescope.config.BlinkSettings` (``threshold_ratio``
+here is ``blink_threshold_ratio`` there), where their defaults and sources are given once.
 
 Everything is causal (online): a decision about frame ``n`` uses frames ``<= n`` only, as in the live
 service.
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gazescope.config import BlinkSettings
 from gazescope.domain import BlinkEvent
 
 
@@ -60,34 +64,25 @@ class BlinkDetector:
     """Online blink detector for one stream; feed EAR values in time order.
 
     Args:
-        threshold_ratio: closure starts below this fraction of the baseline (0..1).
-        release_ratio: closure ends above this fraction (> threshold_ratio).
-        min_ms, max_ms: duration bounds of a blink in milliseconds.
-        baseline_window_s: length of the window whose open-eye median is the baseline.
-        depth_ratio: a blink's minimum EAR must reach this fraction of the baseline.
-        lowered_dip_ratio: inside a long closure, a dip to this fraction of its median is a blink.
-        reopen_max_ms: a blink reopens within this time from the lower half of its closure.
+        settings: the thresholds, each with its unit, range and source in
+            :class:`~gazescope.config.BlinkSettings`: ``blink_threshold_ratio`` and ``blink_release_ratio``
+            (fractions of the baseline EAR where a closure starts and ends), ``blink_min_ms`` and
+            ``blink_max_ms`` (duration bounds), ``blink_baseline_window_s`` (window of the open-eye median),
+            ``blink_depth_ratio`` (depth a blink must reach), ``blink_lowered_dip_ratio`` (a dip inside a
+            long closure) and ``blink_reopen_max_ms`` (reopening time). None: the defaults. A
+            :class:`~gazescope.config.Settings` is a ``BlinkSettings``.
     """
 
-    def __init__(
-        self,
-        threshold_ratio: float = 0.75,
-        release_ratio: float = 0.85,
-        min_ms: float = 50.0,
-        max_ms: float = 800.0,
-        baseline_window_s: float = 10.0,
-        depth_ratio: float = 0.7,
-        lowered_dip_ratio: float = 0.8,
-        reopen_max_ms: float = 300.0,
-    ) -> None:
-        self.threshold_ratio = threshold_ratio
-        self.release_ratio = release_ratio
-        self.min_ms = min_ms
-        self.max_ms = max_ms
-        self.window_ms = baseline_window_s * 1000.0
-        self.depth_ratio = depth_ratio
-        self.lowered_dip_ratio = lowered_dip_ratio
-        self.reopen_max_ms = reopen_max_ms
+    def __init__(self, settings: BlinkSettings | None = None) -> None:
+        s = settings if settings is not None else BlinkSettings()
+        self.threshold_ratio = s.blink_threshold_ratio
+        self.release_ratio = s.blink_release_ratio
+        self.min_ms = s.blink_min_ms
+        self.max_ms = s.blink_max_ms
+        self.window_ms = s.blink_baseline_window_s * 1000.0
+        self.depth_ratio = s.blink_depth_ratio
+        self.lowered_dip_ratio = s.blink_lowered_dip_ratio
+        self.reopen_max_ms = s.blink_reopen_max_ms
         self._closure: list[tuple[float, int, float]] = []
         self._hist: deque[tuple[float, float]] = deque()
         self._baseline: float | None = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from gazescope.config import SmoothingSettings
+
 
 def _alpha(cutoff_hz: float, dt_s: float) -> float:
     tau = 1.0 / (2.0 * math.pi * cutoff_hz)
@@ -21,14 +23,19 @@ class OneEuroFilter:
     """One Euro filter of one scalar signal.
 
     Args:
-        min_cutoff: minimum cutoff frequency in Hz (lower = smoother at rest).
-        beta: speed coefficient (higher = less lag when moving).
-        d_cutoff: cutoff in Hz of the derivative's own low-pass.
+        min_cutoff: minimum cutoff frequency in Hz, > 0 (lower = smoother at rest).
+        beta: speed coefficient in 1/(signal unit), >= 0 (higher = less lag when moving).
+        d_cutoff: cutoff in Hz of the derivative's own low-pass, > 0.
+
+    The tracker's values are :class:`~gazescope.config.SmoothingSettings` (see :class:`OneEuroFilters`).
+
+    Raises:
+        ValueError: a cutoff <= 0 or a negative beta.
     """
 
     __slots__ = ("_dx", "_t", "_x", "beta", "d_cutoff", "min_cutoff")
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
             raise ValueError("min_cutoff and d_cutoff must be > 0 and beta >= 0")
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
@@ -60,6 +67,38 @@ class OneEuroFilter:
         cutoff = self.min_cutoff + self.beta * abs(self._dx)
         self._x += _alpha(cutoff, dt) * (x - self._x)
         return self._x
+
+
+class OneEuroFilters:
+    """One Euro filters of ``n`` signals sharing a unit (gaze ratios, angles, screen pixels).
+
+    Args:
+        n: number of signals.
+        settings: ``one_euro_min_cutoff``, ``one_euro_beta`` and ``one_euro_d_cutoff``
+            (:class:`~gazescope.config.SmoothingSettings`); a ``Settings`` is one.
+        scale: the signals' full-scale value in their unit (1 for 0..1 ratios, the screen width in pixels):
+            ``one_euro_beta`` is per full scale, so each filter's beta is ``one_euro_beta / scale``.
+    """
+
+    def __init__(self, n: int, settings: SmoothingSettings, *, scale: float = 1.0) -> None:
+        s = settings
+        self.f = [
+            OneEuroFilter(s.one_euro_min_cutoff, s.one_euro_beta / scale, s.one_euro_d_cutoff)
+            for _ in range(n)
+        ]
+
+    def __call__(self, values: tuple[float, ...], t_s: float) -> tuple[float, ...]:
+        """Filter one value of each signal at time ``t_s`` (seconds, increasing)."""
+        return tuple(f(v, t_s) for f, v in zip(self.f, values, strict=True))
+
+    def last(self) -> tuple[float | None, ...]:
+        """The last filtered value of each signal (None before the first)."""
+        return tuple(f.value for f in self.f)
+
+    def reset(self) -> None:
+        """Forget the state of every signal."""
+        for f in self.f:
+            f.reset()
 
 
 class Ema:

@@ -12,11 +12,11 @@ import math
 from collections import deque
 from typing import Any, Protocol
 
-from gazescope.config import Settings
+from gazescope.config import Settings, TrackingSettings
 from gazescope.domain import BlinkEvent, Direction, FrameFeatures, GazeSample
 from gazescope.tracking.attention import AttentionModel, WindowedRate
 from gazescope.tracking.blinks import BlinkDetector
-from gazescope.tracking.filters import OneEuroFilter
+from gazescope.tracking.filters import OneEuroFilters
 from gazescope.vision.eyes import mean_or_none
 from gazescope.vision.gaze import gaze_vector, is_eye_contact
 
@@ -39,58 +39,26 @@ class ScreenMapper(Protocol):
     def head_in_range(self, ff: FrameFeatures) -> bool: ...
 
 
-class _Filter2:
-    """One Euro filters for a group of signals sharing a unit; ``beta`` is per full-scale unit."""
-
-    def __init__(self, n: int, min_cutoff: float, beta: float, d_cutoff: float, scale: float) -> None:
-        self.f = [OneEuroFilter(min_cutoff, beta / scale, d_cutoff) for _ in range(n)]
-
-    def __call__(self, values: tuple[float, ...], t_s: float) -> tuple[float, ...]:
-        return tuple(f(v, t_s) for f, v in zip(self.f, values, strict=True))
-
-    def last(self) -> tuple[float | None, ...]:
-        return tuple(f.value for f in self.f)
-
-    def reset(self) -> None:
-        for f in self.f:
-            f.reset()
-
-
 class GazeTracker:
     """Per-stream tracking.
 
     Args:
-        settings: thresholds (blinks, attention, filters, eye contact).
+        settings: the tracking group (:class:`~gazescope.config.TrackingSettings`: gaze and eye contact,
+            smoothing, blinks, attention); a ``Settings`` is one. None: ``Settings()`` (the environment).
         calibration: an optional fitted calibration; when set, samples carry screen coordinates.
     """
 
-    def __init__(self, settings: Settings | None = None, calibration: ScreenMapper | None = None) -> None:
-        s = self.settings = settings or Settings()
+    def __init__(
+        self, settings: TrackingSettings | None = None, calibration: ScreenMapper | None = None
+    ) -> None:
+        s: TrackingSettings = settings if settings is not None else Settings()
+        self.settings = s
         self.calibration = calibration
-        oe = (s.one_euro_min_cutoff, s.one_euro_beta, s.one_euro_d_cutoff)
-        self._ratios = _Filter2(2, *oe, scale=1.0)
-        self._angles = _Filter2(2, *oe, scale=45.0)
-        self._screen: _Filter2 | None = None
-        self.blinks = BlinkDetector(
-            threshold_ratio=s.blink_threshold_ratio,
-            release_ratio=s.blink_release_ratio,
-            min_ms=s.blink_min_ms,
-            max_ms=s.blink_max_ms,
-            baseline_window_s=s.blink_baseline_window_s,
-            depth_ratio=s.blink_depth_ratio,
-            lowered_dip_ratio=s.blink_lowered_dip_ratio,
-            reopen_max_ms=s.blink_reopen_max_ms,
-        )
-        self.attention = AttentionModel(
-            perclos_window_s=s.perclos_window_s,
-            perclos_closed_fraction=s.perclos_closed_fraction,
-            drowsy_perclos=s.drowsy_perclos,
-            eyes_closed_after_s=s.eyes_closed_after_s,
-            absent_after_s=s.absent_after_s,
-            looking_away_deg=s.looking_away_deg,
-            looking_away_after_s=s.looking_away_after_s,
-            smoothing_s=s.attention_smoothing_s,
-        )
+        self._ratios = OneEuroFilters(2, s, scale=1.0)
+        self._angles = OneEuroFilters(2, s, scale=45.0)
+        self._screen: OneEuroFilters | None = None
+        self.blinks = BlinkDetector(s)
+        self.attention = AttentionModel(s)
         self._eye_contact = WindowedRate(s.eye_contact_window_s)
         self._blink_times: deque[float] = deque()
         self._frames = 0
@@ -184,13 +152,7 @@ class GazeTracker:
         if cal is not None and ff.face_detected:
             in_range = cal.head_in_range(ff)
             if self._screen is None:
-                self._screen = _Filter2(
-                    2,
-                    s.one_euro_min_cutoff,
-                    s.one_euro_beta,
-                    s.one_euro_d_cutoff,
-                    scale=float(cal.screen_w_px),
-                )
+                self._screen = OneEuroFilters(2, s, scale=float(cal.screen_w_px))
             if bu.is_closed:
                 sx, sy = self._screen.last()
                 on_screen = self._on_screen

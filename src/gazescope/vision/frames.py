@@ -24,11 +24,14 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
+from gazescope.config import LimitSettings
 from gazescope.errors import FrameDecodeError, FrameTooLargeError
 
-DEFAULT_MAX_BYTES = 2 * 1024 * 1024
-DEFAULT_MAX_WIDTH = 4096
-DEFAULT_MAX_HEIGHT = 4096
+# The limits' defaults are LimitSettings' (max_frame_bytes, max_frame_width, max_frame_height).
+_LIMITS = LimitSettings()
+DEFAULT_MAX_BYTES = _LIMITS.max_frame_bytes
+DEFAULT_MAX_WIDTH = _LIMITS.max_frame_width
+DEFAULT_MAX_HEIGHT = _LIMITS.max_frame_height
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
@@ -142,9 +145,9 @@ def decode_frame(
 
     Args:
         data: raw bytes, base64 text, or a data URL.
-        max_bytes: largest encoded size accepted (default 2 MiB).
+        max_bytes: largest encoded size accepted (default ``Settings.max_frame_bytes``).
         max_width, max_height: largest pixel dimensions, read from the header before decoding
-            (default 4096 x 4096).
+            (default ``Settings.max_frame_width`` x ``max_frame_height``).
         max_pixels: largest width x height (live frames: ``Settings.live_max_frame_pixels``), also read
             from the header before decoding; None: no limit beyond width and height.
         eight_bit_only: refuse PNGs of more than 8 bits per channel before decoding (live frames; JPEGs

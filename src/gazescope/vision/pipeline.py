@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from gazescope.config import Settings
+from gazescope.config import LandmarkSettings, Settings
 from gazescope.domain import FaceLandmarks, FrameFeatures
 from gazescope.vision.eyes import measure_eye
 from gazescope.vision.gaze import camera_bearing_deg, eye_angles_deg
@@ -37,28 +37,22 @@ class FrameAnalyzer:
     """Landmarks + per-frame measures for one stream.
 
     Args:
-        settings: thresholds and the landmark backend.
+        settings: the landmark backend and its thresholds (:class:`~gazescope.config.LandmarkSettings`;
+            a ``Settings`` is one). None: ``Settings()`` (the environment).
         static: True for independent single images (no tracking between calls).
         detector: an existing detector to use instead of creating one.
     """
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: LandmarkSettings | None = None,
         *,
         static: bool = False,
         detector: LandmarkDetector | None = None,
     ) -> None:
-        self.settings = settings or Settings()
-        s = self.settings
-        self.detector = detector or create_detector(
-            s.landmark_backend,
-            static=static,
-            min_detection_confidence=s.min_detection_confidence,
-            min_tracking_confidence=s.min_tracking_confidence,
-            face_count_interval=s.face_count_interval,
-            small_face_fallback=s.small_face_fallback,
-        )
+        s: LandmarkSettings = settings if settings is not None else Settings()
+        self.settings = s
+        self.detector = detector or create_detector(s.landmark_backend, static=static, settings=s)
 
     def analyze(self, image_rgb: np.ndarray) -> FrameFeatures:
         """Measure one RGB uint8 frame (H, W, 3)."""
@@ -76,7 +70,11 @@ class FrameAnalyzer:
         left = measure_eye(face, face.scheme.left_eye, "left", pupils[1])
         head = estimate_head_pose(face)
         gaze_yaw = gaze_pitch = None
-        offs = [(e.offset_x, e.offset_y) for e in (right, left) if e.offset_x is not None]
+        offs = [
+            (e.offset_x, e.offset_y)
+            for e in (right, left)
+            if e.offset_x is not None and e.offset_y is not None  # set together by measure_eye
+        ]
         if head is not None and offs:
             ox = sum(o[0] for o in offs) / len(offs)
             oy = sum(o[1] for o in offs) / len(offs)

@@ -1,14 +1,45 @@
 """In-process API tests (Starlette's TestClient): its WebSocket requests always carry ``Host: testserver``,
 so these tests add that name to the trusted hosts. Host checking itself is tested in
-test_api_validation.py with explicit settings."""
+test_api_validation.py with explicit settings.
+
+``make_client(**settings_overrides)`` builds the app on a SQLite file in the test's tmp_path; ``client`` is
+one such client, started (lifespan run) for the whole test.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from gazescope.api.app import create_app
+from gazescope.config import Settings
 from gazescope.domain import GazeSample
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> MakeClient:
+    """``make_client(base_url=..., **settings_overrides)``: a TestClient of ``create_app(Settings(...))`` on
+    ``tmp_path/gazescope.db`` (the same file for every client of the test), not yet started: use it as
+    ``with make_client(max_connections=1) as client:`` so its lifespan runs and ends in the test."""
+
+    def make(*, base_url: str = "http://testserver", **overrides: Any) -> TestClient:
+        overrides.setdefault("db_path", tmp_path / "gazescope.db")
+        return TestClient(create_app(Settings(**overrides)), base_url=base_url)
+
+    return make
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> Iterator[TestClient]:
+    """A started TestClient with default settings (plus the trusted ``testserver`` host)."""
+    with make_client() as c:
+        yield c
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +36,6 @@ from gazescope.api.limits import GuardedRoute, check_client_json
 from gazescope.config import Settings
 
 from .test_calibration_ws import new_session, recv_type
-
-
-def make_client(tmp_path: Path, **overrides: Any) -> TestClient:
-    return TestClient(create_app(Settings(db_path=tmp_path / "limits.db", **overrides)))
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(tmp_path) as c:
-        yield c
-
 
 # --- defect 8: numbers -------------------------------------------------------------------------------
 
@@ -160,8 +149,8 @@ def test_check_client_json_counts_and_names_paths() -> None:
 # --- defect 2: bodies ----------------------------------------------------------------------------------
 
 
-def test_oversize_body_is_413_before_it_is_read(tmp_path: Path) -> None:
-    with make_client(tmp_path, max_body_bytes=64 * 1024) as client:
+def test_oversize_body_is_413_before_it_is_read(make_client: Callable[..., TestClient]) -> None:
+    with make_client(max_body_bytes=64 * 1024) as client:
         sid = new_session(client, screen_w_px=1000, screen_h_px=800)
         points = [{"t_ms": i, "x_px": 1.0, "y_px": 2.0} for i in range(3000)]  # ~110 KB
         r = client.post(f"/api/sessions/{sid}/gaze", json={"points": points})
@@ -183,13 +172,13 @@ def test_oversize_body_is_413_before_it_is_read(tmp_path: Path) -> None:
         assert client.get(f"/api/sessions/{sid}").json()["sample_count"] == 100
 
 
-def test_item_count_is_checked_before_validation(tmp_path: Path) -> None:
-    with make_client(tmp_path, max_json_items=1000) as client:
+def test_item_count_is_checked_before_validation(make_client: Callable[..., TestClient]) -> None:
+    with make_client(max_json_items=1000) as client:
         sid = new_session(client, screen_w_px=1000, screen_h_px=800)
         r = client.post(f"/api/sessions/{sid}/gaze", json={"points": [{"t_ms": "bad"}] * 600})
         assert r.status_code == 413 and "GAZESCOPE_MAX_JSON_ITEMS" in r.text, r.text
         # over MAX_GAZE_POINTS (10,000) but within the item budget: refused by length, not item by item
-    with make_client(tmp_path) as client:
+    with make_client() as client:
         sid = new_session(client, screen_w_px=1000, screen_h_px=800)
         r = client.post(f"/api/sessions/{sid}/gaze", json={"points": [{"t_ms": "bad"}] * 20_000})
         assert r.status_code == 422 and len(r.json()["detail"]) == 1, r.text[:300]  # not 20,000 item errors
@@ -233,8 +222,8 @@ def test_every_rest_route_uses_the_guarded_route_class(tmp_path: Path) -> None:
 # --- defect 3: connections ----------------------------------------------------------------------------
 
 
-def test_connection_caps_refuse_with_503_and_a_reason(tmp_path: Path) -> None:
-    with make_client(tmp_path, max_connections=3, max_connections_per_client=2) as client:
+def test_connection_caps_refuse_with_503_and_a_reason(make_client: Callable[..., TestClient]) -> None:
+    with make_client(max_connections=3, max_connections_per_client=2) as client:
         sid = new_session(client)
         sid2 = new_session(client)
         with client.websocket_connect(f"/ws/sessions/{sid}/track") as a:
@@ -254,8 +243,8 @@ def test_connection_caps_refuse_with_503_and_a_reason(tmp_path: Path) -> None:
         assert 'gazescope_refused_total{reason="connections_per_client"} 1.0' in metrics
 
 
-def test_total_cap(tmp_path: Path) -> None:
-    with make_client(tmp_path, max_connections=1, max_connections_per_client=5) as client:
+def test_total_cap(make_client: Callable[..., TestClient]) -> None:
+    with make_client(max_connections=1, max_connections_per_client=5) as client:
         sid = new_session(client)
         with client.websocket_connect(f"/ws/sessions/{sid}/live") as a:
             a.receive_json()
@@ -267,9 +256,9 @@ def test_total_cap(tmp_path: Path) -> None:
             assert exc.value.status_code == 503 and "GAZESCOPE_MAX_CONNECTIONS=" in exc.value.text
 
 
-def test_pings_do_not_keep_an_idle_connection_open(tmp_path: Path) -> None:
+def test_pings_do_not_keep_an_idle_connection_open(make_client: Callable[..., TestClient]) -> None:
     """Before: every message reset the idle timer, so a client pinging forever held its slot."""
-    with make_client(tmp_path, idle_timeout_s=1.0) as client:
+    with make_client(idle_timeout_s=1.0) as client:
         sid = new_session(client)
         with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
             ws.receive_json()
@@ -319,8 +308,8 @@ def test_seed_003_upload_is_exempt(client: TestClient) -> None:
     assert r.status_code != 403  # whatever the route answers, the cross-site check does not refuse it
 
 
-def test_allowed_origin_setting_allows_cross_site_posts(tmp_path: Path) -> None:
-    with make_client(tmp_path, allowed_origins=["https://app.example"]) as client:
+def test_allowed_origin_setting_allows_cross_site_posts(make_client: Callable[..., TestClient]) -> None:
+    with make_client(allowed_origins=["https://app.example"]) as client:
         assert (
             client.post("/api/sessions", json={}, headers={"Origin": "https://app.example"}).status_code
             == 201
@@ -388,9 +377,9 @@ def test_stimulus_images_and_every_response_carry_nosniff(client: TestClient) ->
 # --- defect 1: fits ------------------------------------------------------------------------------------
 
 
-def test_cnn_params_are_clamped_and_bad_ones_refused(tmp_path: Path) -> None:
+def test_cnn_params_are_clamped_and_bad_ones_refused(make_client: Callable[..., TestClient]) -> None:
     pytest.importorskip("torch")
-    with make_client(tmp_path, calibration_max_time_budget_s=5.0, calibration_max_epochs=100) as client:
+    with make_client(calibration_max_time_budget_s=5.0, calibration_max_epochs=100) as client:
         sid = new_session(client, screen_w_px=1000, screen_h_px=800)
         with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
             ws.receive_json()

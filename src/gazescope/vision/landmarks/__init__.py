@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gazescope.config import LandmarkSettings
 from gazescope.errors import LandmarkBackendError
 from gazescope.vision.landmarks.base import Detection, EyeIndices, LandmarkDetector, LandmarkScheme
 
@@ -9,15 +10,15 @@ BACKENDS = ("mediapipe", "dlib")
 
 
 def create_detector(
-    name: str = "mediapipe",
-    *,
-    static: bool = False,
-    min_detection_confidence: float = 0.5,
-    min_tracking_confidence: float = 0.5,
-    face_count_interval: int = 15,
-    small_face_fallback: bool = True,
+    name: str, *, static: bool = False, settings: LandmarkSettings | None = None
 ) -> LandmarkDetector:
     """Create a landmark detector by name ('mediapipe' or 'dlib').
+
+    Args:
+        name: the backend, one of :data:`BACKENDS` (``Settings.landmark_backend``).
+        static: True for independent single images (no tracking between calls).
+        settings: the detector thresholds (:class:`~gazescope.config.LandmarkSettings`; a ``Settings`` is
+            one); None: the defaults.
 
     Raises:
         LandmarkBackendError: unknown name, or the backend's optional dependency is not installed.
@@ -25,13 +26,7 @@ def create_detector(
     if name == "mediapipe":
         from gazescope.vision.landmarks.mediapipe_facemesh import FaceMeshDetector
 
-        return FaceMeshDetector(
-            static=static,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
-            face_count_interval=face_count_interval,
-            small_face_fallback=small_face_fallback,
-        )
+        return FaceMeshDetector(settings, static=static)
     if name == "dlib":
         from gazescope.vision.landmarks.dlib68 import Dlib68Detector
 

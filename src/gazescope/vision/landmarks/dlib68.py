@@ -78,7 +78,7 @@ def isolate_eye(gray: np.ndarray, pts: np.ndarray, margin: int = 5) -> tuple[np.
     h, w = gray.shape
     poly = pts.astype(np.int32)
     mask = np.full((h, w), 255, np.uint8)
-    cv2.fillPoly(mask, [poly], 0)
+    cv2.fillPoly(mask, [poly], (0,))
     x0 = max(int(poly[:, 0].min()) - margin, 0)
     x1 = min(int(poly[:, 0].max()) + margin, w)
     y0 = max(int(poly[:, 1].min()) - margin, 0)

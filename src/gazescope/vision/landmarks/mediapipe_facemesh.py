@@ -21,10 +21,12 @@ static mode, because Face Mesh itself is run for one face only.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import cv2
 import numpy as np
 
+from gazescope.config import LandmarkSettings
 from gazescope.domain import FaceLandmarks
 from gazescope.errors import LandmarkBackendError
 from gazescope.vision.landmarks.base import Detection, EyeIndices, LandmarkScheme
@@ -79,6 +81,9 @@ FACEMESH_SCHEME = LandmarkScheme(
 FALLBACK_CROP_SCALE = 1.5  # crop side / detected face box side
 FALLBACK_CROP_PX = 192  # crop side after scaling (Face Mesh's landmark model sees 192 x 192)
 FALLBACK_MIN_CONFIDENCE = 0.3  # the crop holds a face the full-range detector already found
+FACE_COUNT_MIN_CONFIDENCE = (
+    0.5  # face counting: MediaPipe Face Detection's own default, apart from the mesh's
+)
 
 
 class FaceMeshDetector:
@@ -86,6 +91,8 @@ class FaceMeshDetector:
 
     ``detect(image_rgb)`` takes a uint8 (H, W, 3) RGB image and returns a
     :class:`~gazescope.vision.landmarks.base.Detection` whose face has ``FACEMESH_SCHEME`` rows.
+    ``settings``: the detector thresholds, face counting interval and small-face fallback
+    (:class:`~gazescope.config.LandmarkSettings`); None: the defaults.
 
     Raises:
         LandmarkBackendError: mediapipe is not importable or lacks ``solutions.face_mesh``.
@@ -94,15 +101,8 @@ class FaceMeshDetector:
     name = "mediapipe"
     scheme = FACEMESH_SCHEME
 
-    def __init__(
-        self,
-        *,
-        static: bool = False,
-        min_detection_confidence: float = 0.5,
-        min_tracking_confidence: float = 0.5,
-        face_count_interval: int = 15,
-        small_face_fallback: bool = True,
-    ) -> None:
+    def __init__(self, settings: LandmarkSettings | None = None, *, static: bool = False) -> None:
+        s = settings if settings is not None else LandmarkSettings()
         try:
             from mediapipe.python.solutions import face_detection, face_mesh
         except Exception as exc:  # pragma: no cover - depends on the installed wheel
@@ -114,25 +114,28 @@ class FaceMeshDetector:
             static_image_mode=static,
             max_num_faces=1,
             refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence,
+            min_detection_confidence=s.min_detection_confidence,
+            min_tracking_confidence=s.min_tracking_confidence,
         )
         self._fd_module = face_detection
         self._mesh_module = face_mesh
-        self._min_det = min_detection_confidence
-        self._fallback = small_face_fallback
-        self._far_detector: object | None = None
-        self._crop_mesh: object | None = None
-        self._counter: object | None = None
-        self._count_interval = 1 if static else max(1, face_count_interval)
+        self._min_det = s.min_detection_confidence
+        self._fallback = s.small_face_fallback
+        # MediaPipe solutions, untyped (Any); created on first use
+        self._far_detector: Any = None
+        self._crop_mesh: Any = None
+        self._counter: Any = None
+        self._count_interval = 1 if static else max(1, s.face_count_interval)
         self._frames = 0
         self._face_count = 0
         self.last_inference_ms = 0.0  # time of the raw Face Mesh call in the last detect(), for benchmarks
 
     def _count_faces(self, image_rgb: np.ndarray) -> int:
         if self._counter is None:
-            self._counter = self._fd_module.FaceDetection(model_selection=0, min_detection_confidence=0.5)
-        res = self._counter.process(image_rgb)  # type: ignore[attr-defined]
+            self._counter = self._fd_module.FaceDetection(
+                model_selection=0, min_detection_confidence=FACE_COUNT_MIN_CONFIDENCE
+            )
+        res = self._counter.process(image_rgb)
         return len(res.detections) if res.detections else 0
 
     def _small_face(self, image_rgb: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -145,12 +148,12 @@ class FaceMeshDetector:
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=FALLBACK_MIN_CONFIDENCE,
             )  # fmt: skip
-        dets = self._far_detector.process(image_rgb).detections  # type: ignore[attr-defined]
+        dets = self._far_detector.process(image_rgb).detections
         if not dets:
             return None, 0
         h, w = image_rgb.shape[:2]
 
-        def area(d) -> float:
+        def area(d: Any) -> float:
             b = d.location_data.relative_bounding_box
             return b.width * b.height
 
@@ -164,7 +167,7 @@ class FaceMeshDetector:
         crop = image_rgb[y0:y1, x0:x1]
         scale = FALLBACK_CROP_PX / max(crop.shape[:2])
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        res = self._crop_mesh.process(crop)  # type: ignore[attr-defined]
+        res = self._crop_mesh.process(crop)
         if not res.multi_face_landmarks:
             return None, len(dets)
         lm = res.multi_face_landmarks[0].landmark
@@ -175,7 +178,7 @@ class FaceMeshDetector:
         arr[:, 2] = arr[:, 2] * cw / scale
         return arr, len(dets)
 
-    def landmarks_raw(self, image_rgb: np.ndarray):
+    def landmarks_raw(self, image_rgb: np.ndarray) -> Any:
         """The unconverted Face Mesh result (for benchmarks that time raw inference)."""
         return self._mesh.process(image_rgb)
 
@@ -212,4 +215,4 @@ class FaceMeshDetector:
         self._mesh.close()
         for extra in (self._counter, self._far_detector, self._crop_mesh):
             if extra is not None:
-                extra.close()  # type: ignore[attr-defined]
+                extra.close()

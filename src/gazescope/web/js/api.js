@@ -3,6 +3,7 @@
 
 const TOKEN_KEY = "gazescope.token";
 
+/** A failed API call: `status` (0 when the server could not be reached) and the server's `detail`. */
 export class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
@@ -11,10 +12,12 @@ export class ApiError extends Error {
   }
 }
 
+/** The API token of this tab ("" when none is set). */
 export function getToken() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
 }
 
+/** Keep `value` as this tab's API token (an empty value forgets it). */
 export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
@@ -27,6 +30,7 @@ export function withToken(path) {
   return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
 }
 
+/** The ws:// or wss:// URL of `path` on this server, with the token. */
 export function wsUrl(path) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   return `${proto}//${location.host}${withToken(path)}`;

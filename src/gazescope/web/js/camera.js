@@ -28,6 +28,7 @@ export function explainCameraError(err) {
   }
 }
 
+/** The webcam shown in a <video> element, and JPEG frames captured from it at a chosen size. */
 export class Camera {
   constructor(video) {
     this.video = video;

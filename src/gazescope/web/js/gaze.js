@@ -5,6 +5,7 @@ const TRAIL_MS = 1500;
 /** Time constant (ms) of the display smoothing; the server already smooths gaze (One Euro filter). */
 const SMOOTH_TAU_MS = 80;
 
+/** The gaze dot with a fading trail drawn over the whole viewport from the samples' screen points. */
 export class GazeLayer {
   constructor(canvas) {
     this.canvas = canvas;

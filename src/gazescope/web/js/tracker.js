@@ -34,6 +34,10 @@ const NON_FRAME_ERROR_CODES = new Set([
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 
+/**
+ * The tracking WebSocket of one session. Events (`detail` holds the message or the new state): state,
+ * hello (the session message), sample, server-error (error), ended (session_ended), message (any other).
+ */
 export class TrackingClient extends EventTarget {
   constructor() {
     super();

@@ -5,16 +5,17 @@ stale releases never remove a newer owner, the per-session lock excludes."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio
 
+from gazescope.config import StorageSettings
 from gazescope.errors import StorageError
 from gazescope.storage import LocalOwnership, RedisOwnership, SessionOwnership
 from gazescope.storage.ownership import StopRequest
+from support.servers import free_port
 
 
 class Recorder:
@@ -36,7 +37,11 @@ async def make_redis(redis_server: str) -> AsyncIterator[Callable[[], tuple[Redi
     made: list[RedisOwnership] = []
 
     async def make() -> tuple[RedisOwnership, Recorder]:
-        o = RedisOwnership(redis_server, prefix=prefix, takeover_timeout_s=10.0, lock_ttl_s=10.0)
+        o = RedisOwnership(
+            redis_server,
+            prefix=prefix,
+            settings=StorageSettings(takeover_timeout_s=10.0, session_lock_ttl_s=10.0),
+        )
         rec = Recorder()
         await o.start(rec)
         made.append(o)
@@ -162,10 +167,8 @@ async def test_the_session_lock_excludes_other_instances(make_redis) -> None:
 
 
 async def test_an_unreachable_redis_lets_the_server_start_and_fails_calls_with_storage_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
-    o = RedisOwnership(f"redis://127.0.0.1:{port}/0", takeover_timeout_s=1.0)
+    port = free_port()  # nothing listens here once closed
+    o = RedisOwnership(f"redis://127.0.0.1:{port}/0", settings=StorageSettings(takeover_timeout_s=1.0))
     try:
         await o.start(Recorder())
         with pytest.raises(StorageError):

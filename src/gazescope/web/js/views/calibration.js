@@ -1,10 +1,15 @@
-// Calibration over the tracking WebSocket (docs/protocol.md "Calibration over the tracking WebSocket"):
-// full-screen targets; for each, show it, send calibration_target, wait for calibration_progress done
-// (or a timeout), next; then calibration_finish -> calibration_result (grade, accuracy, per-point errors).
+// Calibration: the full-screen calibration layer, run over the tracking WebSocket (docs/protocol.md
+// "Calibration over the tracking WebSocket"): full-screen targets; for each, show it, send calibration_target,
+// wait for calibration_progress done (or a timeout), next; then calibration_finish -> calibration_result
+// (grade, accuracy, per-point errors). Also keeps the session's calibration across reconnects.
 
-const $ = (id) => document.getElementById(id);
+import { num } from "../settings.js";
+import { app, client, gazeLayer } from "../state.js";
+import { $, showBanner } from "../ui.js";
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown by CalibrationRunner.run when the server offers no calibration messages. */
 export class CalibrationUnsupported extends Error {}
 
 /** [x, y] of a point given as [x, y], {x, y} or {x_px, y_px}; [NaN, NaN] when absent. */
@@ -33,6 +38,7 @@ async function exitFullscreen() {
   }
 }
 
+/** Shows the calibration targets of one calibration on the #calibration layer and its result card. */
 export class CalibrationRunner {
   /** @param client TrackingClient */
   constructor(client) {
@@ -248,4 +254,86 @@ export class CalibrationRunner {
     this._phase("closed");
     exitFullscreen();
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the calibration of the session being tracked
+
+const runner = new CalibrationRunner(client);
+
+/** Whether a calibration is running now (its server errors are shown on the calibration layer). */
+export function calibrating() {
+  return runner.running;
+}
+
+/** Show `text` as the calibration in use (the Track view's metrics). */
+export function setCalibration(text) {
+  app.calibration = text;
+  $("m-calibration").textContent = text;
+}
+
+async function calibrate() {
+  if (!app.session || client.state !== "connected" || !client.ready) {
+    showBanner("Calibration needs a connected session: wait until the connection is back.", "info");
+    return;
+  }
+  const layout = $("cal-layout").value;
+  const userId = app.session && app.session.user_id ? app.session.user_id : "";
+  const wasShowing = gazeLayer.running;
+  gazeLayer.stop();
+  let res;
+  try {
+    res = await runner.run({ layout, userId, targetTimeoutS: num("target-timeout", 1, 20, 4) });
+  } catch (err) {
+    if (err instanceof CalibrationUnsupported) {
+      runner.close();
+      showBanner("This gazescope server does not offer calibration yet, so there is no gaze on screen.", "info", 10000);
+      return;
+    }
+    runner.showError(`Calibration failed: ${err.message}`, { onAgain: calibrate, onDone: () => restoreGaze(wasShowing) });
+    return;
+  }
+  if (!res) {
+    runner.close();
+    restoreGaze(wasShowing);
+    return;
+  }
+  if (res.profile_id) {
+    app.profileId = res.profile_id;
+    sessionStorage.setItem("gazescope.profile", res.profile_id);
+  }
+  const acc = res.accuracy || {};
+  setCalibration(`${res.grade || "?"}${typeof acc.mean_error_px === "number" ? `, ${acc.mean_error_px.toFixed(0)} px` : ""}`);
+  runner.showResult(res, {
+    onAgain: calibrate,
+    onDone: () => {
+      $("show-gaze").checked = true;
+      restoreGaze(true);
+    },
+  });
+}
+
+function restoreGaze(on) {
+  if (on) gazeLayer.start();
+}
+
+/** Wire the Calibrate button, and apply the session's calibration whenever the connection says hello. */
+export function initCalibration() {
+  client.addEventListener("hello", () => {
+    // keep the calibration across reconnects (and apply the user's saved one on a new session)
+    if (!client.supports("calibration_use")) return;
+    let msg = null;
+    if (app.profileId) msg = { type: "calibration_use", profile_id: app.profileId };
+    else if (app.session && app.session.user_id) msg = { type: "calibration_use", user_id: app.session.user_id };
+    if (msg) client.send(msg); // answered with calibration_applied (below) or error profile_not_found
+  });
+  client.addEventListener("message", (ev) => {
+    const r = ev.detail;
+    if (r.type !== "calibration_applied") return;
+    app.profileId = r.profile_id || app.profileId;
+    if (app.profileId) sessionStorage.setItem("gazescope.profile", app.profileId);
+    const acc = r.accuracy && typeof r.accuracy.mean_error_px === "number" ? `, ${r.accuracy.mean_error_px.toFixed(0)} px` : "";
+    setCalibration(`saved profile (${r.grade || "?"}${acc})`);
+  });
+  $("calibrate").onclick = calibrate;
 }

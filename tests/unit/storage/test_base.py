@@ -1,4 +1,5 @@
-"""The Store contract, run against every implementation (SQLite file and real Redis; see conftest.py)."""
+"""The Store contract (``gazescope.storage.base.Store``), run against every implementation (SQLite file and real
+Redis; see conftest.py)."""
 
 from __future__ import annotations
 

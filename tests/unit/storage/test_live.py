@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -15,6 +12,7 @@ import redis.asyncio
 
 from gazescope.errors import StorageError, ValidationError
 from gazescope.storage import LiveHub, LocalLiveHub, RedisLiveHub, Subscription
+from support.servers import free_port, start_redis
 
 
 async def eventually(condition: Callable[[], object], what: str, timeout_s: float = 10.0) -> None:
@@ -167,9 +165,7 @@ async def test_redis_hub_connects_processes(redis_server: str) -> None:
 
 
 async def test_redis_hub_unreachable() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     hub = RedisLiveHub(f"redis://:hunter2@127.0.0.1:{port}/0", socket_timeout_s=1.0)
     try:
         with pytest.raises(StorageError) as err:
@@ -182,17 +178,6 @@ async def test_redis_hub_unreachable() -> None:
         assert hub.subscriber_count("s") == 0
     finally:
         await hub.close()
-
-
-def _start_redis(port: int) -> subprocess.Popen:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    return subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def _wait_listening(port: int) -> None:
@@ -214,10 +199,8 @@ async def _wait_listening(port: int) -> None:
 
 async def test_redis_hub_recovers_after_a_redis_restart() -> None:
     """Observers keep receiving after Redis restarts: redis-py reconnects and subscribes again."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = _start_redis(port)
+    port = free_port()
+    server = start_redis(port)
     hub = RedisLiveHub(f"redis://127.0.0.1:{port}/0", socket_timeout_s=1.0)
     try:
         await _wait_listening(port)
@@ -226,7 +209,7 @@ async def test_redis_hub_recovers_after_a_redis_restart() -> None:
             assert await next_message(sub) == {"before": True}
             server.kill()
             server.wait(timeout=10)
-            server = _start_redis(port)
+            server = start_redis(port)
             await _wait_listening(port)
             got: list[dict] = []
             for attempt in range(200):  # publish until the re-subscribed observer sees one

@@ -1,43 +1,19 @@
-"""One Euro filter and the causal blink detector on synthetic EAR traces and on labelled clips."""
+"""The causal blink detector (``gazescope.tracking.blinks``) on synthetic EAR traces and on labelled clips."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gazescope.config import Settings
+from gazescope.config import BlinkSettings, Settings
 from gazescope.evaluation.blink import evaluate_blinks, evaluate_clip
 from gazescope.tracking.blinks import BlinkDetector
-from gazescope.tracking.filters import Ema, OneEuroFilter
 
 FPS = 30.0
 
 
-def test_one_euro_smooths_jitter_at_rest_and_follows_a_step():
-    rng = np.random.default_rng(0)
-    f = OneEuroFilter(min_cutoff=1.0, beta=0.3)
-    t = np.arange(120) / FPS
-    noisy = 0.5 + rng.normal(0, 0.02, t.size)
-    out = np.array([f(x, ts) for x, ts in zip(noisy, t, strict=True)])
-    assert out[30:].std() < noisy[30:].std() / 2
-    for k in range(60):  # a jump to 0.9: fast enough that it is reached within 10 frames
-        y = f(0.9, (120 + k) / FPS)
-    assert y == pytest.approx(0.9, abs=0.01)
-
-
-def test_one_euro_rejects_bad_parameters():
-    with pytest.raises(ValueError):
-        OneEuroFilter(min_cutoff=0)
-
-
-def test_ema_time_constant():
-    e = Ema(1.0)
-    e(0.0, 0.0)
-    assert e(1.0, 1.0) == pytest.approx(1 - np.exp(-1))
-
-
 def _run(ears, **kw):
-    det = BlinkDetector(**kw)
+    det = BlinkDetector(BlinkSettings(**kw))
     closed = [det.update(i * 1000 / FPS, i, e).is_closed for i, e in enumerate(ears)]
     return det.events, closed
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -20,13 +19,12 @@ from gazescope.storage import (
     create_store,
 )
 from gazescope.storage.redis import redact_url
+from support.servers import free_port
 
 
 def _closed_port() -> int:
     """A loopback port nothing listens on (it was free a moment ago)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

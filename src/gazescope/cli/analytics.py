@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
@@ -34,6 +34,7 @@ from gazescope.cli.common import fail, write_file
 from gazescope.errors import GazescopeError, ValidationError
 
 if TYPE_CHECKING:
+    from gazescope.services.figures import FigureKind, Source
     from gazescope.services.sessions import SessionData
     from gazescope.services.stimuli import StimulusData
     from gazescope.storage import Store
@@ -162,17 +163,18 @@ def heatmap(
             raise ValidationError(f"unknown --source {source!r}; available: fixations, samples")
         if kind not in ("heatmap", "scanpath", "trail"):
             raise ValidationError(f"unknown --kind {kind!r}; available: heatmap, scanpath, trail")
+        figure, src = cast("FigureKind", kind), cast("Source", source)  # checked just above
         datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
         draw_on = (stim is not None and not transparent) if overlay is None else overlay
         if len(datas) == 1:
             png = session_figure_png(
                 datas[0],
                 stim,
-                kind,
+                figure,
                 overlay=draw_on,
                 transparent=transparent,
-                source=source,
-                method=m,  # type: ignore[arg-type]
+                source=src,
+                method=m,
             )
         else:
             if kind != "heatmap":
@@ -184,7 +186,7 @@ def heatmap(
                 stim=stim,
                 overlay=draw_on,
                 transparent=transparent,
-                source=source,  # type: ignore[arg-type]
+                source=src,
                 method=m,
                 what=f"{len(datas)} sessions",
             )

@@ -20,10 +20,7 @@ from gazescope.analytics.export import samples_to_csv
 from gazescope.api.app import create_app
 from gazescope.cli import app as cli
 from gazescope.config import Settings
-
-from ..services.conftest import AOIS, LEFT, RIGHT, H, W, points
-
-PLANS = [[LEFT, RIGHT], [LEFT], [RIGHT, LEFT], [LEFT]]  # right: 2 of 4 viewers, left: 4 of 4
+from support.gaze_plans import AOIS, PLANS, H, W, points
 
 runner = CliRunner()
 

@@ -20,26 +20,7 @@ from gazescope.services.stimuli import (
 )
 from gazescope.storage.frame_indices import continuation
 from gazescope.storage.sqlite import SQLiteStore
-
-W, H = 800, 600
-"""Screen size (px) of the sessions made here."""
-LEFT, RIGHT = (150.0, 300.0), (650.0, 300.0)
-"""Two places to look at, inside the AOIs of :data:`AOIS` when the stimulus is the screen's size."""
-AOIS = [
-    {"name": "left", "kind": "rect", "x_px": 50, "y_px": 200, "w_px": 200, "h_px": 200},
-    {"name": "right", "kind": "rect", "x_px": 550, "y_px": 200, "w_px": 200, "h_px": 200},
-]
-
-
-def points(plan: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
-    """Client gaze points: 10 points 40 ms apart (a 400 ms fixation) on each place of ``plan``."""
-    out, t = [], 0.0
-    for x, y in plan:
-        for k in range(10):
-            out.append({"t_ms": t, "x_px": x + (2 if k % 2 else -2), "y_px": y})
-            t += 40.0
-        t += 40.0
-    return out
+from support.gaze_plans import H, W, points
 
 
 @pytest.fixture

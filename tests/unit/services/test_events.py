@@ -10,8 +10,7 @@ import pytest
 
 from gazescope.services.events import session_events, session_events_csv
 from gazescope.services.sessions import load_session
-
-from .conftest import LEFT, RIGHT
+from support.gaze_plans import LEFT, RIGHT
 
 
 @pytest.mark.parametrize("method", ["idt", "ivt"])

@@ -11,8 +11,7 @@ from PIL import Image
 from gazescope.errors import ValidationError
 from gazescope.services import figures
 from gazescope.services.sessions import load_session
-
-from .conftest import AOIS, LEFT, RIGHT, H, W
+from support.gaze_plans import AOIS, LEFT, RIGHT, H, W
 
 
 def image(png: bytes) -> tuple[str, tuple[int, int]]:

@@ -8,8 +8,7 @@ import pytest
 from gazescope.services import gaze_points
 from gazescope.services.gaze_points import GazeRejected, GazeScreen
 from gazescope.storage.frame_indices import continuation
-
-from .conftest import LEFT, H, W, points
+from support.gaze_plans import LEFT, H, W, points
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,7 @@ import pytest
 
 from gazescope.services import reports
 from gazescope.services.sessions import CALIBRATIONS, load_session
-
-from .conftest import AOIS, LEFT, RIGHT, H, W
-
-PLANS = [[LEFT, RIGHT], [LEFT], [RIGHT, LEFT], [LEFT]]  # right: 2 of 4 viewers, left: 4 of 4
+from support.gaze_plans import AOIS, LEFT, PLANS, RIGHT, H, W
 
 
 def test_the_report_context_holds_the_stimulus_aois_and_the_accuracy(

@@ -11,8 +11,7 @@ import pytest
 from gazescope.analytics.export import samples_to_csv
 from gazescope.errors import SessionNotFoundError, ValidationError
 from gazescope.services import sessions
-
-from .conftest import LEFT, RIGHT, H, W
+from support.gaze_plans import LEFT, RIGHT, H, W
 
 
 def test_the_collection_names_are_the_calibration_messages_own() -> None:

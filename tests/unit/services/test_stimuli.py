@@ -10,8 +10,7 @@ import pytest
 
 from gazescope.errors import FrameDecodeError, NotFoundError, ValidationError
 from gazescope.services import stimuli
-
-from .conftest import AOIS
+from support.gaze_plans import AOIS
 
 
 def test_an_image_is_stored_with_its_decoded_size_and_read_back(store, photo: bytes) -> None:

@@ -15,8 +15,7 @@ from gazescope.services import videos
 from gazescope.services.stimuli import StimulusData
 from gazescope.services.videos import evict_overlays, overlay_window_s
 from gazescope.storage.video_files import VideoFiles
-
-from .conftest import LEFT, RIGHT
+from support.gaze_plans import LEFT, RIGHT
 
 
 @pytest.fixture

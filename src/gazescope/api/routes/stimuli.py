@@ -83,7 +83,7 @@ class StimulusOut(BaseModel):
         fields = {
             k: doc[k] for k in ("id", "name", "width_px", "height_px", "format", "bytes", "created_at_ms")
         }
-        video = {k: doc[k] for k in ("fps", "frame_count", "duration_s") if k in doc}
+        video: dict[str, Any] = {k: doc[k] for k in ("fps", "frame_count", "duration_s") if k in doc}
         if doc.get("kind") == "video":
             video.update(kind="video", video_url=f"/api/stimuli/{doc['id']}/video")
         return cls(

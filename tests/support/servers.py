@@ -138,9 +138,8 @@ def start_server(
     """
     port = port or free_port()
     db_path = db_path or tmp_path / f"gazescope-{port}.db"
-    env = server_env(
-        GAZESCOPE_DB_PATH=str(db_path), GAZESCOPE_PROFILES_DIR=str(tmp_path / "profiles"), **env_overrides
-    )
+    defaults = {"GAZESCOPE_DB_PATH": str(db_path), "GAZESCOPE_PROFILES_DIR": str(tmp_path / "profiles")}
+    env = server_env(**{**defaults, **env_overrides})  # the overrides win
     log_path = tmp_path / f"server-{port}-{time.monotonic_ns()}.log"
     proc = spawn_serve(["--port", str(port)], env=env, cwd=tmp_path, log_path=log_path)
     server = Server(proc, port, log_path, db_path)

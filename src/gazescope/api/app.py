@@ -106,7 +106,7 @@ def _preload_cnn() -> None:
     """Import and warm up PyTorch now, before serving (``Settings.calibration_preload_cnn``), on one
     thread; nothing when it is not installed."""
     from gazescope.api.state import limit_torch_threads
-    from gazescope.calibration.cnn import _torch, warm_up
+    from gazescope.calibration.mappers.cnn import _torch, warm_up
 
     try:
         _torch()

@@ -3,10 +3,13 @@
 * :mod:`.targets`: target layouts (5/9/13/16-point grids with validation points, smooth-pursuit path).
 * :mod:`.features`: head-normalised eye features from :class:`~gazescope.domain.FrameFeatures`.
 * :mod:`.mappers`: the mapper registry (``ridge``; ``cnn`` with the ``gazescope[cnn]`` extra).
-* :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade; drift check.
-* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned) and :class:`ProfileStore`.
+* :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade.
+* :mod:`.drift`: the drift check of an applied calibration.
+* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned).
+* :mod:`.messages`: the calibration WebSocket messages; :mod:`.protocol`: the transport-free controller.
 """
 
+from gazescope.calibration.drift import DriftCheck, check_drift
 from gazescope.calibration.features import (
     FEATURE_NAMES,
     GazeFeatures,
@@ -22,15 +25,8 @@ from gazescope.calibration.mappers import (
     mapper_from_dict,
     register_mapper,
 )
-from gazescope.calibration.profile import FittedCalibration, ProfileInfo, ProfileStore
-from gazescope.calibration.session import (
-    CalibrationResult,
-    CalibrationSession,
-    DriftCheck,
-    PointError,
-    check_drift,
-    grade_for,
-)
+from gazescope.calibration.profile import FittedCalibration
+from gazescope.calibration.session import CalibrationResult, CalibrationSession, PointError, grade_for
 from gazescope.calibration.targets import LAYOUT_NAMES, TargetLayout, grid_layout, pursuit_path
 
 __all__ = [
@@ -43,8 +39,6 @@ __all__ = [
     "GazeFeatures",
     "Mapper",
     "PointError",
-    "ProfileInfo",
-    "ProfileStore",
     "TargetLayout",
     "analyze_views",
     "available_mappers",

@@ -1,30 +1,19 @@
-"""A fitted calibration (:class:`FittedCalibration`) and per-user profile files (:class:`ProfileStore`).
+"""A fitted calibration (:class:`FittedCalibration`) and its JSON form.
 
 The JSON form is the unit of storage: a versioned object (``version``), numbers and lists only (NumPy
 arrays become lists), never pickle, so a profile can be read by any language and cannot execute code
-when loaded. Where profiles live depends on who keeps them:
-
-* the service stores them as documents of its store (collection
-  :data:`gazescope.api.calibration.PROFILES`, shared by every server on one Redis); it never writes
-  profile files;
-* :class:`ProfileStore` keeps them as one JSON file per profile in a folder (``Settings.profiles_dir`` by
-  default), for library use without a server; the service only reads that folder, when it exists, as a
-  fallback for a session's calibration accuracy in reports;
-* the CLI reads a profile from a file given by path (``--calibration``).
+when loaded. Where profiles are kept: :mod:`gazescope.storage.profiles`; the CLI reads a profile file by
+path (``--calibration``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,14 +28,10 @@ from gazescope.calibration.features import (
 )
 from gazescope.calibration.history import Sitting
 from gazescope.calibration.mappers import Mapper, mapper_from_dict
-from gazescope.config import Settings
 from gazescope.domain import FrameFeatures
 from gazescope.errors import (
     CalibrationError,
     GazescopeError,
-    ProfileNotFoundError,
-    StorageError,
-    ValidationError,
 )
 
 PROFILE_SCHEMA_VERSION = 1
@@ -287,136 +272,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def sanitise_name(name: str, max_len: int = 64) -> str:
-    """A file-name-safe form of a user or profile id: letters, digits, ``_ . -``; no leading dots.
-
-    Raises:
-        ValidationError: nothing usable is left.
-    """
-    s = _SAFE.sub("_", str(name)).strip("._")[:max_len]
-    if not s:
-        raise ValidationError(f"unusable id {name!r}")
-    return s
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileInfo:
-    """A stored profile's summary."""
-
-    profile_id: str
-    user_id: str | None
-    created_at_ms: float
-    mapper_name: str
-    mean_error_px: float | None
-    path: str
-
-
-class ProfileStore:
-    """Calibration profiles as JSON files in a folder, one per profile:
-    ``<user>__<profile_id>.json`` (``_anon`` for no user). Writes are atomic (temp file + rename), so a
-    crash never leaves a half-written profile.
-
-    Args:
-        settings_or_dir: a :class:`~gazescope.config.Settings` (uses ``profiles_dir``) or a folder path.
-        create: create the folder when missing (default). ``create=False`` is for read-only lookups: a
-            missing folder then holds no profiles, and nothing is made on disk.
-
-    Raises:
-        StorageError: the folder cannot be created.
-    """
-
-    def __init__(self, settings_or_dir: Settings | Path | str | None = None, *, create: bool = True) -> None:
-        if settings_or_dir is None:
-            settings_or_dir = Settings()
-        self.dir = Path(
-            settings_or_dir.profiles_dir if isinstance(settings_or_dir, Settings) else settings_or_dir
-        )
-        if not create:
-            return
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the profiles folder {self.dir}: {exc}") from exc
-
-    def _path(self, user_id: str | None, profile_id: str) -> Path:
-        user = sanitise_name(user_id) if user_id else "_anon"
-        return self.dir / f"{user}__{sanitise_name(profile_id)}.json"
-
-    def save(self, cal: FittedCalibration, user_id: str | None = None) -> str:
-        """Store a profile (``user_id`` overrides ``cal.user_id``); returns its profile id."""
-        if user_id is not None and user_id != cal.user_id:
-            cal = replace(cal, user_id=user_id)
-        if sanitise_name(cal.profile_id) != cal.profile_id:
-            cal = replace(cal, profile_id=sanitise_name(cal.profile_id))
-        path = self._path(cal.user_id, cal.profile_id)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(cal.to_json())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise StorageError(f"cannot write calibration profile {path.name}: {exc}") from exc
-        return cal.profile_id
-
-    def _files(self) -> list[Path]:
-        return sorted(p for p in self.dir.glob("*__*.json") if not p.name.startswith("."))
-
-    def _find(self, profile_id: str) -> Path:
-        pid = sanitise_name(profile_id)
-        for p in self._files():
-            if p.stem.rsplit("__", 1)[-1] == pid:
-                return p
-        raise ProfileNotFoundError(f"no calibration profile {profile_id!r}")
-
-    def list(self, user_id: str | None = None) -> list[ProfileInfo]:
-        """Summaries of stored profiles (of one user when given), newest first. Unreadable files are
-        skipped."""
-        out = []
-        for p in self._files():
-            try:
-                d = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            if user_id is not None and d.get("user_id") != user_id:
-                continue
-            acc = d.get("accuracy") or {}
-            out.append(
-                ProfileInfo(
-                    profile_id=str(d.get("profile_id")),
-                    user_id=d.get("user_id"),
-                    created_at_ms=float(d.get("created_at_ms", 0.0)),
-                    mapper_name=str(d.get("mapper_name")),
-                    mean_error_px=acc.get("mean_error_px"),
-                    path=str(p),
-                )
-            )
-        return sorted(out, key=lambda i: i.created_at_ms, reverse=True)
-
-    def load(self, profile_id: str) -> FittedCalibration:
-        """Load one profile. Raises ProfileNotFoundError, or CalibrationError for a bad file."""
-        path = self._find(profile_id)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot read calibration profile {path.name}: {exc}") from exc
-        return FittedCalibration.from_json(text)
-
-    def latest(self, user_id: str) -> FittedCalibration:
-        """The newest profile of a user. Raises ProfileNotFoundError when the user has none."""
-        infos = self.list(user_id)
-        if not infos:
-            raise ProfileNotFoundError(f"no calibration profile for user {user_id!r}")
-        return self.load(infos[0].profile_id)
-
-    def delete(self, profile_id: str) -> None:
-        """Remove a profile. Raises ProfileNotFoundError when absent."""
-        path = self._find(profile_id)
-        try:
-            path.unlink()
-        except OSError as exc:
-            raise StorageError(f"cannot delete calibration profile {path.name}: {exc}") from exc

@@ -22,6 +22,13 @@ from gazescope.errors import ValidationError
 
 DEFAULT_MARGIN_NORM = 0.1
 LAYOUT_NAMES: tuple[str, ...] = ("5", "9", "13", "16")
+#: Every layout name a calibration may use: the grids and ``pursuit``.
+ALL_LAYOUTS: tuple[str, ...] = (*LAYOUT_NAMES, "pursuit")
+#: Every n-th point of a smooth-pursuit path is a validation point.
+PURSUIT_VALIDATION_EVERY = 5
+#: Default smooth-pursuit duration (ms) and point rate (Hz), those of :func:`pursuit_path`.
+PURSUIT_DURATION_MS = 20_000.0
+PURSUIT_RATE_HZ = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +149,55 @@ def pursuit_path(
         y = 0.5 + a * math.sin(2 * math.pi * freq_y_hz * t_s + math.pi / 2)
         out.append((t_s * 1000.0, x, y))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PathPoint:
+    """One point of a smooth-pursuit path: its ``index`` on the path, time ``t_ms`` from the start,
+    position (0..1 from the top-left) and whether it is held out for validation."""
+
+    index: int
+    t_ms: float
+    x_norm: float
+    y_norm: float
+    validation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PursuitLayout:
+    """A smooth-pursuit path as a calibration layout.
+
+    ``layout``: calibration points then validation points (every :data:`PURSUIT_VALIDATION_EVERY`-th path
+    point, interleaved along the path so validation measures interpolation). ``to_layout[i]``: the
+    layout index (into ``layout.all_norm``) of path point ``i``. ``points``: the path, in path order.
+    """
+
+    layout: TargetLayout
+    to_layout: tuple[int, ...]
+    points: tuple[PathPoint, ...]
+
+
+def pursuit_layout(
+    duration_ms: float = PURSUIT_DURATION_MS,
+    rate_hz: float = PURSUIT_RATE_HZ,
+    margin_norm: float = DEFAULT_MARGIN_NORM,
+) -> PursuitLayout:
+    """The :func:`pursuit_path` as a layout (Pfeuffer et al., UIST 2013); see :class:`PursuitLayout`.
+
+    Raises:
+        ValidationError: as :func:`pursuit_path`.
+    """
+    path = pursuit_path(duration_ms=duration_ms, rate_hz=rate_hz, margin_norm=margin_norm)
+    every = PURSUIT_VALIDATION_EVERY
+    val = [i for i in range(len(path)) if i % every == every - 1]
+    cal = [i for i in range(len(path)) if i % every != every - 1]
+    r = lambda i: (round(path[i][1], 6), round(path[i][2], 6))  # noqa: E731
+    layout = TargetLayout("pursuit", tuple(map(r, cal)), tuple(map(r, val)))
+    to_layout = [0] * len(path)
+    for k, i in enumerate(cal + val):
+        to_layout[i] = k
+    val_set = set(val)
+    points = tuple(
+        PathPoint(i, round(t, 3), round(x, 6), round(y, 6), i in val_set) for i, (t, x, y) in enumerate(path)
+    )
+    return PursuitLayout(layout, tuple(to_layout), points)

@@ -17,14 +17,16 @@ from gazescope.analytics.events import gaze_arrays
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, ValidationError
 from gazescope.storage import Store
+from gazescope.storage.profiles import PROFILES as CALIBRATION_PROFILES
+from gazescope.storage.profiles import RESULTS
 
-CALIBRATIONS = "calibration_results"
+CALIBRATIONS = RESULTS
 """Document collection of the calibration results linked to a session (``session_id``; ``kind``
 ``calibration``/``applied``/``drift``; ``accuracy.mean_error_px``), written by the calibration messages
-(the same name as ``gazescope.api.calibration.RESULTS``)."""
-PROFILES = "calibration_profiles"
+(:data:`gazescope.storage.profiles.RESULTS`, defined there)."""
+PROFILES = CALIBRATION_PROFILES
 """Document collection of calibration profiles (``accuracy.mean_error_px``), looked up by a session's
-``calibration_id`` (the same name as ``gazescope.api.calibration.PROFILES``)."""
+``calibration_id`` (:data:`gazescope.storage.profiles.PROFILES`, defined there)."""
 
 MAX_AGGREGATE_SESSIONS = 1000
 """Most sessions one aggregate heatmap or report reads (newest first)."""
@@ -77,7 +79,7 @@ def calibration_accuracy_px(
     (``session_id``), its ``accuracy.mean_error_px`` (the ``calibration_result`` of the wire protocol) or
     ``mean_error_px``; the profile named by the session's ``calibration_id`` in the :data:`PROFILES`
     collection, then in the profile folder ``profiles_dir``
-    (:class:`gazescope.calibration.profile.ProfileStore`, read only: a missing folder is not created).
+    (:class:`gazescope.storage.profiles.ProfileStore`, read only: a missing folder is not created).
     Drift checks are skipped: they measure one point, not the mapping's accuracy.
     """
     if report and _positive(report.get("calibration_accuracy_px")):
@@ -98,7 +100,7 @@ def calibration_accuracy_px(
     except (NotFoundError, ValidationError):
         pass
     if profiles_dir is not None:
-        from gazescope.calibration.profile import ProfileStore
+        from gazescope.storage.profiles import ProfileStore
 
         try:
             for p in ProfileStore(profiles_dir, create=False).list():  # reads only; makes no folder

@@ -149,3 +149,11 @@ def test_profiles_that_would_break_tracking_are_refused_with_422(client: TestCli
         assert r.json()["code"] == "bad_profile", what
         assert reason in r.json()["detail"], (what, r.text)
     assert client.get("/api/profiles").json() == []
+
+
+def test_a_profile_whose_summary_fields_are_not_of_their_type_is_refused(client: TestClient) -> None:
+    d = fitted_profile().to_dict()
+    r = client.post("/api/profiles", json={**d, "layout": {"name": "9"}})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "bad_profile" and "layout" in r.json()["detail"]
+    assert client.get("/api/profiles").json() == []

@@ -213,8 +213,8 @@ def test_profiles_applied_by_message_and_on_session_start(client: TestClient) ->
 def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     client: TestClient,
 ) -> None:
-    from gazescope.api.calibration import RESULTS
     from gazescope.services.sessions import calibration_accuracy_px
+    from gazescope.storage.profiles import RESULTS
 
     cal = fitted_profile("cy")
     assert client.post("/api/profiles", json=cal.to_dict()).status_code == 201
@@ -233,9 +233,9 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
 
 
 def test_target_announcements_without_frames_are_bounded(client: TestClient, monkeypatch) -> None:
-    from gazescope.api import calibration as cal_api
+    from gazescope.calibration import protocol
 
-    monkeypatch.setattr(cal_api, "MAX_PENDING_TARGETS", 5)
+    monkeypatch.setattr(protocol, "MAX_PENDING_TARGETS", 5)
     sid = new_session(client, screen_w_px=1280, screen_h_px=800)
     with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
         ws.receive_json()
@@ -258,8 +258,8 @@ def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
     import cv2
     import numpy as np
 
-    from gazescope.api.calibration import PROFILES, RESULTS
     from gazescope.calibration import mappers
+    from gazescope.storage.profiles import PROFILES, RESULTS
 
     release = threading.Event()
     fitting = threading.Event()
@@ -326,3 +326,30 @@ def test_a_fit_running_when_the_session_is_deleted_leaves_nothing_behind(
     finally:
         release.set()
         mappers._REGISTRY.pop("held-test", None)
+
+
+async def test_a_connections_controller_does_not_keep_it_alive() -> None:
+    """The controller made for a connection is dropped with it (no per-connection state outlives it)."""
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    from gazescope.api.calibration import controller_of
+
+    class Conn:
+        session_id = "s"
+        settings = Settings()
+        state = SimpleNamespace(store=None)
+
+        def add_frame_observer(self, observer) -> None:
+            self.observer = observer
+
+        def add_close_callback(self, callback) -> None:
+            self.on_close = callback
+
+    conn = Conn()
+    ref = weakref.ref(conn)
+    assert controller_of(conn) is controller_of(conn)  # one per connection
+    del conn
+    gc.collect()
+    assert ref() is None

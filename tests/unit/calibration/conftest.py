@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from gazescope.calibration.profile import FittedCalibration
+from gazescope.calibration.session import CalibrationSession
 from gazescope.domain import FaceLandmarks, FrameFeatures, HeadPose
 from gazescope.vision.landmarks.mediapipe_facemesh import FACEMESH_SCHEME
 
@@ -61,3 +63,20 @@ def gaze_for_target(x_px: float, y_px: float, w: float = 1600.0, h: float = 900.
 @pytest.fixture
 def gaze_of() -> Callable[..., tuple[float, float]]:
     return gaze_for_target
+
+
+def fitted_calibration(make_ff=_synthetic_ff, gaze_of=gaze_for_target) -> FittedCalibration:
+    """A ridge calibration of the synthetic person ("ana") on a 1600x900 screen, 9-point layout."""
+    s = CalibrationSession("9", 1600, 900, user_id="ana")
+    t = 0.0
+    for i, (x, y) in enumerate(s.targets_px):
+        s.target_shown(i, t)
+        for k in range(15):
+            s.add(make_ff(*gaze_of(x, y, 1600, 900)), t + 33.0 * k)
+        t += 1000.0
+    return s.finish().calibration
+
+
+@pytest.fixture
+def fitted(make_ff, gaze_of) -> FittedCalibration:
+    return fitted_calibration(make_ff, gaze_of)

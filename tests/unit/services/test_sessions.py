@@ -14,11 +14,11 @@ from gazescope.services import sessions
 from support.gaze_plans import LEFT, RIGHT, H, W
 
 
-def test_the_collection_names_are_the_calibration_messages_own() -> None:
-    from gazescope.api import calibration
+def test_the_collection_names_are_the_profile_repositorys() -> None:
+    from gazescope.storage import profiles
 
-    assert sessions.CALIBRATIONS == calibration.RESULTS
-    assert sessions.PROFILES == calibration.PROFILES
+    assert sessions.CALIBRATIONS == profiles.RESULTS == "calibration_results"
+    assert sessions.PROFILES == profiles.PROFILES == "calibration_profiles"
 
 
 def test_a_session_loads_with_its_samples_and_screen(store, make_session) -> None:

@@ -12,7 +12,8 @@
   other features, unknown mapper, malformed, or unable to map a frame: a screen size outside 1..100000 px,
   an unfitted mapper, coefficients of the wrong shape or type), with code ``bad_profile`` and the reason.
 
-Profiles live in the store (see :mod:`gazescope.api.calibration`), so every server on one Redis shares them.
+Profiles live in the store (:class:`gazescope.storage.profiles.ProfileRepository`), so every server on one
+Redis shares them.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
 
-from gazescope.api import calibration as cal_api
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
+from gazescope.calibration.protocol import layouts_info
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
+from gazescope.storage.profiles import ProfileDocument, ProfileRepository, check_profile_id
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -47,7 +49,7 @@ def _not_found(exc: ProfileNotFoundError) -> NotFoundError:
 @router.get("/api/calibration/layouts")
 async def get_layouts(state: State) -> dict[str, Any]:
     """Calibration layouts (``5``, ``9``, ``13``, ``16`` grids; ``pursuit``), mappers and defaults."""
-    return cal_api.layouts_info(state.settings)
+    return layouts_info(state.settings).model_dump()
 
 
 @router.get("/api/profiles")
@@ -57,24 +59,25 @@ async def list_profiles(
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Profile summaries (of one user with ``user_id``), newest first."""
-    docs = await state.io(cal_api.list_profiles, state.store, user_id)
-    return [cal_api.profile_summary(d) for d in docs[:limit]]
+    docs = await state.io(ProfileRepository(state.store).list, user_id)
+    return [d.summary() for d in docs[:limit]]
 
 
 @router.get("/api/profiles/{profile_id}")
 async def get_profile(state: State, profile_id: str) -> dict[str, Any]:
     """One stored profile document (summary fields plus ``profile``, the profile JSON)."""
     try:
-        return await state.io(cal_api.get_profile_document, state.store, profile_id)
+        doc = await state.io(ProfileRepository(state.store).get, profile_id)
     except ProfileNotFoundError as exc:
         raise _not_found(exc) from None
+    return doc.to_dict()
 
 
 @router.delete("/api/profiles/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_profile(state: State, profile_id: str) -> Response:
     """Delete a profile (204). Sessions that used it keep their recorded accuracy."""
     try:
-        await state.io(cal_api.delete_profile, state.store, profile_id)
+        await state.io(ProfileRepository(state.store).delete, profile_id)
     except ProfileNotFoundError as exc:
         raise _not_found(exc) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -88,9 +91,7 @@ def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibrati
     try:
         cal = FittedCalibration.from_dict(prof)
     except CalibrationError as exc:
-        raise ValidationError(
-            f"not a usable calibration profile: {exc.message}", code="bad_profile"
-        ) from None
+        raise _bad_profile(exc) from None
     uid = user_id
     if uid is None and wrapped and body.get("user_id") is not None:
         uid = body["user_id"]
@@ -98,8 +99,16 @@ def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibrati
         if not isinstance(uid, str) or not 0 < len(uid) <= 256:
             raise ValidationError("user_id must be a string of 1-256 characters")
         cal = replace(cal, user_id=uid)
-    cal_api.check_profile_id(cal.profile_id)
+    check_profile_id(cal.profile_id)
+    try:
+        ProfileDocument.of(cal)  # its summary fields are of their types
+    except CalibrationError as exc:
+        raise _bad_profile(exc) from None
     return cal
+
+
+def _bad_profile(exc: CalibrationError) -> ValidationError:
+    return ValidationError(f"not a usable calibration profile: {exc.message}", code="bad_profile")
 
 
 @router.post("/api/profiles", status_code=status.HTTP_201_CREATED)
@@ -111,12 +120,11 @@ async def create_profile(
     """Store a calibration profile; returns its summary (201)."""
     cal = await state.cpu(_parse_profile, body, user_id)
 
-    def put() -> dict[str, Any]:
-        try:
-            state.store.get_document(cal_api.PROFILES, cal.profile_id)
-        except NotFoundError:
-            return cal_api.save_profile(state.store, cal)
-        raise HTTPException(status.HTTP_409_CONFLICT, f"a profile {cal.profile_id!r} exists already")
+    repo = ProfileRepository(state.store)
 
-    doc = await state.io(put)
-    return cal_api.profile_summary(doc)
+    def put() -> dict[str, Any]:
+        if repo.exists(cal.profile_id):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"a profile {cal.profile_id!r} exists already")
+        return repo.save(cal).summary()
+
+    return await state.io(put)

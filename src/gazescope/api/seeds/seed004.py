@@ -50,7 +50,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter, WebSocket
 
 from gazescope.api import logs
-from gazescope.api.calibration import latest_profile_document, save_profile, use_profile
+from gazescope.api.calibration import use_profile
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import loads_object, number
@@ -67,6 +67,7 @@ from gazescope.calibration.targets import TargetLayout
 from gazescope.domain import FrameFeatures, GazeSample
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
 from gazescope.services.videos import list_videos, record_video_view
+from gazescope.storage.profiles import ProfileRepository
 from gazescope.tracking.video_clock import Playlist, VideoMoment
 
 Route = Literal["test_dispatcher", "dispatcher"]
@@ -254,7 +255,7 @@ class Seed004Connection:
                     logs.event("seed004_fit_failed", session_id=conn.session_id, error=exc.message)
             if fitted is not None:
                 doc = await conn.state.io(
-                    save_profile, conn.state.store, fitted, source_session_id=conn.session_id
+                    ProfileRepository(conn.state.store).save, fitted, source_session_id=conn.session_id
                 )
                 await use_profile(conn, doc, "seed004_fit")
                 if conn.closing and not conn.deleted:  # the client left during the fit: still record it
@@ -264,7 +265,7 @@ class Seed004Connection:
             elif self.user_id is not None:
                 with contextlib.suppress(ProfileNotFoundError):
                     doc = await conn.state.io(
-                        latest_profile_document, conn.state.store, self.user_id,
+                        ProfileRepository(conn.state.store).latest, self.user_id,
                         self.settings.seed004_screen_w_px, self.settings.seed004_screen_h_px,
                     )  # fmt: skip
                     await use_profile(conn, doc, "seed004_saved_profile")

@@ -77,7 +77,7 @@ def test_cnn_without_torch_says_how_to_install_or_fits_with_torch() -> None:
         with pytest.raises(ConfigurationError, match=r"gazescope\[cnn\]"):
             create_mapper("cnn")
         return
-    pytest.skip("torch is installed; the CNN is tested in test_calibration_cnn.py")
+    pytest.skip("torch is installed; the CNN is tested in test_cnn.py")
 
 
 def test_ridge_sample_weight_pulls_the_fit_toward_heavy_rows():

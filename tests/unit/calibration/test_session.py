@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gazescope.calibration.drift import check_drift
 from gazescope.calibration.features import extract_features
-from gazescope.calibration.session import CalibrationSession, check_drift, grade_for
+from gazescope.calibration.session import CalibrationSession, grade_for
 from gazescope.calibration.targets import LAYOUT_NAMES, grid_layout, pursuit_path
 from gazescope.domain import FrameFeatures
 from gazescope.errors import CalibrationError, NotEnoughDataError, ValidationError

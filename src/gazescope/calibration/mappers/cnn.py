@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from gazescope.calibration.features import N_FEATURES, PATCH_H, PATCH_W, feature_index
-from gazescope.calibration.mappers import Mapper, register_mapper
+from gazescope.calibration.mappers.base import Mapper, register_mapper
 from gazescope.errors import CalibrationError, ConfigurationError, FitStoppedError, ValidationError
 
 LANDMARK_FEATURES: tuple[str, ...] = ("iris_x", "iris_y", "lid_upper_y")

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import websockets
 
-from gazescope.api.tracking import WS_NORMAL, WS_REPLACED
+from gazescope.engine.transport import CloseCode
 from support.servers import Server, free_port, server_env, spawn_serve, stop_process, wait_for_healthz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -226,12 +226,12 @@ def test_two_instances_behind_nginx_share_sessions_tracking_and_observers(
     # continuation across instances: after every index handed out, none reused
     assert hello2["resumed"] is True and hello2["next_frame_index"] == 30
     assert idx2 == list(range(30, 60))
-    assert out["c2_code"] == WS_REPLACED
+    assert out["c2_code"] == CloseCode.REPLACED
     assert hello3["next_frame_index"] >= 60 and idx3[0] == hello3["next_frame_index"]
     all_idx = idx1 + idx2 + idx3
     assert len(set(all_idx)) == len(all_idx)
     assert out["tracking_seen"] == [True, True]
-    assert out["c3_code"] == WS_NORMAL
+    assert out["c3_code"] == CloseCode.NORMAL
     assert any(m.get("type") == "session_ended" for m in out["tail"])
 
     # stored == processed, and every instance (and nginx) answers the same
@@ -306,7 +306,7 @@ def test_serve_with_two_workers_on_redis_shares_one_port(
             return [m["frame_index"] for m in s1], c1.close_code, hello, [m["frame_index"] for m in s2]
 
         idx1, code, hello, idx2 = asyncio.run(asyncio.wait_for(scenario(), 120))
-        assert code == WS_REPLACED
+        assert code == CloseCode.REPLACED
         assert idx1 == list(range(10)) and hello["next_frame_index"] == 10 and idx2 == list(range(10, 15))
         info = httpx.get(f"{url}/api/sessions/{sid}", timeout=TIMEOUT_S).json()
         assert info["sample_count"] == 15

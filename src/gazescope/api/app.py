@@ -8,7 +8,9 @@ samples), the hub, the pool and the store. OpenAPI docs are at ``/docs``.
 Routers: :mod:`~gazescope.api.routes.sessions` (REST ``/api/sessions``), :mod:`~gazescope.api.routes.tracking`
 (WebSockets ``/ws/sessions/{id}/track`` and ``/live``), :mod:`~gazescope.api.seeds` (the seeds'
 endpoints, one module per seed), :mod:`~gazescope.api.routes.ops` (``/healthz``, ``/readyz``, ``/metrics``). The web app is
-served at ``/app/`` from ``src/gazescope/web`` when it exists.
+served at ``/app/`` from ``src/gazescope/web`` when it exists. The tracking connections' message handlers
+(calibration, clicks, video time, seed 004) are registered in the app's own registry
+(:func:`tracking_handlers`).
 """
 
 from __future__ import annotations
@@ -30,20 +32,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
-from gazescope.api import (
-    logs,
-    seeds,
-    video_time,  # noqa: F401  (registers the stimulus_time message)
-)
+from gazescope.api import calibration, clicks, logs, seeds, video_time
 from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
-from gazescope.api.routes import calibration as calibration_routes  # registers the calibration WS handlers
-from gazescope.api.routes import clicks as click_routes  # registers the click WS handler
+from gazescope.api.routes import calibration as calibration_routes
+from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
-from gazescope.api.tracking import WS_GOING_AWAY
 from gazescope.config import Settings
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.transport import CloseCode
 from gazescope.errors import (
     BusyError,
     ConfigurationError,
@@ -126,6 +125,17 @@ class _CORS(CORSMiddleware):
         await super().__call__(scope, receive, send)
 
 
+def tracking_handlers() -> HandlerRegistry:
+    """The message handlers and start hooks of one app's tracking connections (calibration first: its
+    start hook applies a session's saved calibration before seed 004's runs)."""
+    registry = HandlerRegistry()
+    calibration.register(registry)
+    clicks.register(registry)
+    video_time.register(registry)
+    seeds.seed004.register(registry)
+    return registry
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service app for ``settings`` (default: ``Settings()`` from the environment).
 
@@ -134,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     logs.configure_logging(settings.log_level)
+    handlers = tracking_handlers()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,7 +155,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _preload_cnn()
         ownership = create_ownership(settings)
         state = AppState(
-            settings=settings, store=store, hub=hub, executor=executor, metrics=Metrics(), ownership=ownership
+            settings=settings,
+            store=store,
+            hub=hub,
+            executor=executor,
+            metrics=Metrics(),
+            ownership=ownership,
+            handlers=handlers,
         )
         app.state.gs = state
         await ownership.start(state.stop_local)
@@ -167,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.gather(sweeper, return_exceptions=True)
             for conn in list(state.connections.values()):
                 with contextlib.suppress(Exception):
-                    await conn.stop(WS_GOING_AWAY, "server shutting down")
+                    await conn.stop(CloseCode.GOING_AWAY, "server shutting down")
             with contextlib.suppress(Exception):
                 await state.backlog.close()  # one last try; logs what the store never took
             with contextlib.suppress(Exception):

@@ -13,13 +13,10 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from gazescope.api import logs
 from gazescope.api.state import limit_torch_threads
-from gazescope.api.tracking import TrackingConnection, register_message_handler, register_start_hook
-from gazescope.api.wire import Inbound
 from gazescope.calibration.messages import CalibrationApplied, ErrorReply, ProfileSource, Reply
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import (
@@ -29,6 +26,9 @@ from gazescope.calibration.protocol import (
     session_profile,
 )
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.wire import Inbound
 from gazescope.errors import GazescopeError
 from gazescope.storage.profiles import ProfileRepository
 
@@ -170,14 +170,9 @@ async def apply_session_profile(conn: TrackingConnection) -> None:
             await conn.send(conn.wire.error(exc.code, exc.message))
 
 
-def register(registry: Any) -> None:
-    """Handle the calibration messages on tracking connections and apply a session's saved calibration
-    when one starts (``registry``: ``register(message_type, handler)``, ``add_start_hook(hook)``)."""
+def register(registry: HandlerRegistry) -> None:
+    """Handle the calibration messages on the app's tracking connections and apply a session's saved
+    calibration when one starts."""
     for message_type in MESSAGE_TYPES:
         registry.register(message_type, handle_message)
     registry.add_start_hook(apply_session_profile)
-
-
-register(
-    SimpleNamespace(register=register_message_handler, add_start_hook=register_start_hook)
-)  # module-global today

@@ -26,12 +26,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gazescope.api import logs
-from gazescope.api.tracking import TrackingConnection, register_message_handler
-from gazescope.api.wire import Inbound
 from gazescope.calibration.features import GazeFeatures, extract_features
 from gazescope.calibration.history import OnlineRefit
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.wire import Inbound
 from gazescope.errors import GazescopeError, ValidationError
 
 MAX_WAIT_FRAMES = 30
@@ -194,4 +195,6 @@ async def handle_click(conn: TrackingConnection, inbound: Inbound) -> None:
     _spawn(reply())
 
 
-register_message_handler("click", handle_click)
+def register(registry: HandlerRegistry) -> None:
+    """Handle ``click`` on the app's tracking connections."""
+    registry.register("click", handle_click)

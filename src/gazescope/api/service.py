@@ -14,13 +14,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gazescope.api import logs
-from gazescope.api.tracking import WS_NORMAL, WS_SESSION_DELETED
 from gazescope.domain import SessionInfo
+from gazescope.engine.transport import CloseCode
 from gazescope.services.reports import report_context
 from gazescope.storage.ownership import StopRequest
 
-if TYPE_CHECKING:  # annotations only: api.state imports the backlog, which calls back into this module
-    from gazescope.api.state import AppState
+if TYPE_CHECKING:
+    from gazescope.api.state import AppState  # the state calls this module: no runtime cycle
 
 
 def new_session_id() -> str:
@@ -73,10 +73,10 @@ async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
             if conn is not None:
                 if conn.wire.announces:
                     await conn.send({"type": "session_ended", "session_id": session_id})
-                await conn.stop(WS_NORMAL, "session ended")
+                await conn.stop(CloseCode.NORMAL, "session ended")
             else:  # tracked by another process (Redis)
                 await state.ownership.stop_owner(
-                    StopRequest(session_id, None, WS_NORMAL, "session ended", announce_end=True)
+                    StopRequest(session_id, None, CloseCode.NORMAL, "session ended", announce_end=True)
                 )
             await state.backlog.drain(session_id)  # the report covers samples the store refused before
             info = await get_session(state, session_id)
@@ -118,10 +118,10 @@ async def delete_session(state: AppState, session_id: str) -> None:
             await get_session(state, session_id)
             conn = state.connections.get(session_id)
             if conn is not None:
-                await conn.stop(WS_SESSION_DELETED, "session deleted", deleted=True)
+                await conn.stop(CloseCode.SESSION_DELETED, "session deleted", deleted=True)
             else:
                 await state.ownership.stop_owner(
-                    StopRequest(session_id, None, WS_SESSION_DELETED, "session deleted", deleted=True)
+                    StopRequest(session_id, None, CloseCode.SESSION_DELETED, "session deleted", deleted=True)
                 )
             await state.io(state.store.delete_session, session_id)
             state.backlog.discard(session_id)

@@ -1,5 +1,6 @@
 """What the app's lifespan creates and every route uses: settings, store, live hub, thread pool, metrics,
-and the registry of open tracking connections (``app.state.gs``)."""
+the open tracking connections and the tracking message handlers (``app.state.gs``). :class:`AppState`
+is the engine's context (:class:`gazescope.engine.context.EngineContext`)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,19 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, WebSocket
 
+from gazescope.api import logs as api_logs
 from gazescope.api.analytics_pool import AnalyticsPool
-from gazescope.api.backlog import StoreBacklog
 from gazescope.api.limits import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
+from gazescope.engine.backlog import StoreBacklog
+from gazescope.engine.handlers import HandlerRegistry
 from gazescope.storage import LiveHub, Store
 from gazescope.storage.ownership import LocalOwnership, SessionOwnership, StopRequest
 
 if TYPE_CHECKING:
-    from gazescope.api.tracking import TrackingConnection
+    from gazescope.engine.connection import TrackingConnection
+    from gazescope.engine.context import EngineLog
 
 T = TypeVar("T")
 
@@ -42,6 +46,7 @@ class AppState:
     processes on Redis).
     ``analytics``: the separate, bounded pool of video overlay renders and video inspection
     (:mod:`gazescope.api.analytics_pool`), so they never take the tracking pool's threads.
+    ``handlers``: the tracking connections' message handlers and start hooks (filled by ``create_app``).
     """
 
     settings: Settings
@@ -49,8 +54,9 @@ class AppState:
     hub: LiveHub
     executor: ThreadPoolExecutor
     metrics: Metrics
-    connections: dict[str, TrackingConnection] = field(default_factory=dict)
+    connections: dict[str, TrackingConnection[AppState]] = field(default_factory=dict)
     ownership: SessionOwnership = field(default_factory=LocalOwnership)
+    handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
     backlog: StoreBacklog = field(init=False)
     analytics: AnalyticsPool = field(init=False)
@@ -62,11 +68,21 @@ class AppState:
     ws_slots: ConnectionSlots | None = None
 
     def __post_init__(self) -> None:
-        self.backlog = StoreBacklog(self)
+        self.backlog = StoreBacklog(self, self._end_session)
         self.analytics = AnalyticsPool(self.settings.analytics_threads, self.settings.analytics_max_queued)
         if self.ws_slots is None:
             s = self.settings
             self.ws_slots = ConnectionSlots(s.max_connections, s.max_connections_per_client)
+
+    @property
+    def logs(self) -> EngineLog:
+        """The service's structured logs (:mod:`gazescope.api.logs`)."""
+        return api_logs
+
+    async def _end_session(self, session_id: str) -> None:
+        from gazescope.api import service  # service uses this module
+
+        await service.end_session(self, session_id)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""

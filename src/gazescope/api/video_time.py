@@ -19,9 +19,10 @@ import math
 import time
 from typing import Any
 
-from gazescope.api.tracking import TrackingConnection, register_message_handler
-from gazescope.api.wire import Inbound
 from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.wire import Inbound
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.services.stimuli import load_stimulus
 from gazescope.services.videos import record_video_view
@@ -103,4 +104,6 @@ async def handle_stimulus_time(conn: TrackingConnection, inbound: Inbound) -> No
     st.clock.report(sid, float(t), now, playing=playing, duration_s=st.durations[sid])
 
 
-register_message_handler("stimulus_time", handle_stimulus_time)
+def register(registry: HandlerRegistry) -> None:
+    """Handle ``stimulus_time`` on the app's tracking connections."""
+    registry.register("stimulus_time", handle_stimulus_time)

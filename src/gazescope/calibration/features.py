@@ -215,8 +215,7 @@ def extract_features(
                 if side in acc:
                     acc[side].append(np.asarray(vals))
         eyes = {side: tuple(float(x) for x in np.mean(vs, axis=0)) for side, vs in acc.items()}  # type: ignore[misc]
-    vals = np.array(list(eyes.values()))
-    mean = vals.mean(axis=0)
+    mean = np.array(list(eyes.values()), dtype=float).mean(axis=0)
     xr = eyes["right"][0] if "right" in eyes else float(mean[0])
     xl = eyes["left"][0] if "left" in eyes else float(mean[0])
     w, h = ff.image_size
@@ -267,7 +266,7 @@ def zoom_views(image_rgb: np.ndarray, zooms: Sequence[float] = DEFAULT_ZOOMS) ->
         z = float(z)
         if not 0.5 <= z <= 2.0:
             raise ValidationError(f"zoom scales must lie within 0.5..2, got {z}")
-        m = np.float32([[z, 0, (1 - z) * w / 2.0], [0, z, (1 - z) * h / 2.0]])
+        m = np.array([[z, 0, (1 - z) * w / 2.0], [0, z, (1 - z) * h / 2.0]], dtype=np.float32)
         out.append(
             cv2.warpAffine(image_rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         )
@@ -333,14 +332,15 @@ def eye_patches(image_rgb: np.ndarray, face: FaceLandmarks) -> np.ndarray:
         ey = np.array([-ex[1], ex[0]])
         mid = (a + b) / 2.0
         half_w, half_h = 0.75 * width, 0.45 * width
-        src = np.float32(
+        src = np.array(
             [
                 mid - half_w * ex - half_h * ey,
                 mid + half_w * ex - half_h * ey,
                 mid - half_w * ex + half_h * ey,
-            ]
+            ],
+            dtype=np.float32,
         )
-        dst = np.float32([[0, 0], [PATCH_W, 0], [0, PATCH_H]])
+        dst = np.array([[0, 0], [PATCH_W, 0], [0, PATCH_H]], dtype=np.float32)
         m = cv2.getAffineTransform(src, dst)
         patch = cv2.warpAffine(
             grey, m, (PATCH_W, PATCH_H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -29,8 +29,11 @@ ON_SCREEN_MARGIN = 0.1
 class ScreenMapper(Protocol):
     """What the tracker needs of a fitted calibration (``gazescope.calibration.profile``)."""
 
-    screen_w_px: int
-    screen_h_px: int
+    @property
+    def screen_w_px(self) -> int: ...
+
+    @property
+    def screen_h_px(self) -> int: ...
 
     def predict_screen(
         self, ff: FrameFeatures, image_rgb: Any = None, *, clip: bool = True

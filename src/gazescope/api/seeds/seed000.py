@@ -54,7 +54,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gazescope.api import service
 from gazescope.api.limits import MAX_QUERY_INT
 from gazescope.api.models import SessionCreate
-from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import (
     Inbound,
     NativeWire,
@@ -66,6 +65,7 @@ from gazescope.api.seeds.base import (
     routers,
 )
 from gazescope.api.state import AppState
+from gazescope.api.ws.tracking import run_tracking
 from gazescope.domain import AttentionState, FrameFeatures, SessionInfo
 from gazescope.errors import NotFoundError
 from gazescope.storage.base import SESSION_ID_RE

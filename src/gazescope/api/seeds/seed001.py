@@ -24,7 +24,6 @@ from fastapi import Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from gazescope import __version__
-from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import (
     Inbound,
     ProtocolError,
@@ -35,7 +34,7 @@ from gazescope.api.seeds.base import (
     number,
     routers,
 )
-from gazescope.api.tracking import message_types
+from gazescope.api.ws.tracking import run_tracking
 from gazescope.domain import Direction
 
 router, _ = routers("seed 001")
@@ -166,7 +165,7 @@ async def root(request: Request, state: State) -> Any:
             "eye_contact_ws": "/ws",
             "metrics": "/metrics",
         },
-        "message_types": message_types(),
+        "message_types": state.handlers.message_types(),
     }
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from fastapi import WebSocket
 
-from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import Inbound, NativeWire, implicit_session, loads_object, routers
+from gazescope.api.ws.tracking import run_tracking
 from gazescope.config import Settings
 
 router, _ = routers("seed 002")

@@ -26,7 +26,7 @@ Both routes accept the path with and without the trailing slash. What gazescope 
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
   ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
-  arriving meanwhile are held (:meth:`~gazescope.api.tracking.TrackingConnection.hold_frames`, at most
+  arriving meanwhile are held (:meth:`~gazescope.engine.connection.TrackingConnection.hold_frames`, at most
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
   applied; a later connection of the same user that sends no calibration frame gets that profile.
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are
@@ -52,19 +52,16 @@ from fastapi import APIRouter, WebSocket
 from gazescope.api import logs
 from gazescope.api.calibration import use_profile
 from gazescope.api.limits import GuardedRoute
-from gazescope.api.routes.tracking import run_tracking
 from gazescope.api.seeds.base import loads_object, number
-from gazescope.api.tracking import (
-    WS_NORMAL,
-    TrackingConnection,
-    register_message_handler,
-    register_start_hook,
-)
 from gazescope.api.video_time import session_clock_ms
-from gazescope.api.wire import Inbound, ProtocolError, WireFormat
+from gazescope.api.ws.tracking import run_tracking
 from gazescope.calibration.session import CalibrationSession
 from gazescope.calibration.targets import TargetLayout
 from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.engine.connection import TrackingConnection
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.transport import CloseCode
+from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
 from gazescope.services.videos import list_videos, record_video_view
 from gazescope.storage.profiles import ProfileRepository
@@ -87,8 +84,12 @@ class Seed004Wire(WireFormat):
     announces = False
     KINDS: ClassVar[dict[str, str]] = {"C": "calibration", "P": "prediction"}
 
-    def __init__(self, route: Route) -> None:
+    def __init__(self, route: Route, *, base_url: str | None = None, token: str | None = None) -> None:
         self.route = route
+        #: ``scheme://host`` the client connected to (video URLs start with it); None: the configured one.
+        self.base_url = base_url
+        #: The client's ``?token=``, passed on in video URLs.
+        self.token = token
 
     def parse_bytes(self, data: bytes) -> Inbound:
         try:
@@ -368,11 +369,10 @@ async def handle_video_urls(conn: TrackingConnection, inbound: Inbound) -> None:
     """``RequestVideoURL:<n>``: start the fit (once) and answer the video URLs."""
     st = _state(conn)
     st.start_fit("RequestVideoURL")
-    scheme = "https" if conn.ws.url.scheme == "wss" else "http"
-    host = conn.ws.headers.get("host") or f"{conn.settings.host}:{conn.settings.port}"
-    urls = await st.video_urls(
-        int(inbound.body["n"]), f"{scheme}://{host}", conn.ws.query_params.get("token")
-    )
+    wire = conn.wire
+    assert isinstance(wire, Seed004Wire)  # _state: only seed 004 connections get here
+    base_url = wire.base_url or f"http://{conn.settings.host}:{conn.settings.port}"
+    urls = await st.video_urls(int(inbound.body["n"]), base_url, wire.token)
     if st.route == "test_dispatcher":
         await conn.send_text("VideoURLs:" + ",".join(urls))
     else:
@@ -389,12 +389,14 @@ async def handle_end(conn: TrackingConnection, inbound: Inbound) -> None:
     _state(conn)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(conn.drained(conn.next_frame_index), conn.settings.seed004_close_wait_s)
-    asyncio.ensure_future(conn.stop(WS_NORMAL, "END")).add_done_callback(_log_failure)
+    asyncio.ensure_future(conn.stop(CloseCode.NORMAL, "END")).add_done_callback(_log_failure)
 
 
-register_start_hook(_start)
-register_message_handler("seed004_video_urls", handle_video_urls)
-register_message_handler("seed004_end", handle_end)
+def register(registry: HandlerRegistry) -> None:
+    """Seed 004's messages and connection state on the app's tracking connections."""
+    registry.add_start_hook(_start)
+    registry.register("seed004_video_urls", handle_video_urls)
+    registry.register("seed004_end", handle_end)
 
 
 async def _serve(ws: WebSocket, route: Route) -> None:
@@ -406,7 +408,10 @@ async def _serve(ws: WebSocket, route: Route) -> None:
         "screen_w_px": s.seed004_screen_w_px,
         "screen_h_px": s.seed004_screen_h_px,
     }
-    await run_tracking(ws, None, Seed004Wire(route), "seed004", implicit=implicit)
+    scheme = "https" if ws.url.scheme == "wss" else "http"
+    host = ws.headers.get("host") or f"{s.host}:{s.port}"
+    wire = Seed004Wire(route, base_url=f"{scheme}://{host}", token=ws.query_params.get("token"))
+    await run_tracking(ws, None, wire, "seed004", implicit=implicit)
 
 
 @router.websocket("/ws/test_dispatcher/")

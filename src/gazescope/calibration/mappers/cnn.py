@@ -47,7 +47,7 @@ def _torch():
 def _build_net(torch: Any, n_lm: int) -> Any:
     nn = torch.nn
 
-    class EyeNet(nn.Module):
+    class EyeNet(nn.Module):  # type: ignore[name-defined]  # torch is imported lazily (optional extra)
         def __init__(self) -> None:
             super().__init__()
             self.conv = nn.Sequential(

@@ -4,7 +4,7 @@
 
 import { wsUrl } from "./api.js";
 
-/** Close codes after which reconnecting is pointless (gazescope.api.tracking). */
+/** Close codes after which reconnecting is pointless (gazescope.engine.transport.CloseCode). */
 const FINAL_CLOSE = new Map([
   [1000, "session ended"],
   [1008, "refused by the server (API token?)"],
@@ -16,9 +16,9 @@ const FINAL_CLOSE = new Map([
 /** A frame unanswered this long is taken as lost (the server drops the oldest waiting frame). */
 const FRAME_TIMEOUT_MS = 3000;
 // Error codes the server sends only in answer to text messages (protocol errors, calibration and drift
-// replies; api/tracking.py _dispatch, api/calibration.py). Every other error while frames are in flight
+// replies; engine/connection.py _dispatch, api/calibration.py). Every other error while frames are in flight
 // answers a frame: a refused one (bad_frame, frame_too_large) or one whose processing failed
-// (internal_error, calibration_error, ...: api/tracking.py _process).
+// (internal_error, calibration_error, ...: engine/connection.py _process).
 const NON_FRAME_ERROR_CODES = new Set([
   "bad_message",
   "unknown_type",

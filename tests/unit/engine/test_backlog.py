@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gazescope.api.app import create_app
-from gazescope.api.backlog import StoreBacklog
 from gazescope.api.metrics import Metrics
 from gazescope.api.state import AppState
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
+from gazescope.engine.backlog import StoreBacklog
 from gazescope.storage import LocalLiveHub, RedisStore, SQLiteStore, Store
 
 

@@ -1,35 +1,20 @@
-"""What the store refused, held and retried: samples of finished connections and session ends.
-
-A tracking connection retries its own failed writes at every flush while it runs. When it ends while the
-store is down (Redis restarting, a locked or full SQLite disk), its unstored samples and its final
-``dropped_frames`` come here, and so does the end of a session that had to end then (the seed routes end
-their implicit session with the connection). A background task retries every ``Settings.store_retry_s``
-until the store takes them; nothing is lost while the server runs and the bounds hold:
-
-* ``Settings.store_backlog_max_samples``: samples held across all sessions; past it the oldest are
-  dropped;
-* ``Settings.store_backlog_max_s``: a session whose writes have failed for this long is given up (only
-  samples or a dropped count stored restart its clock, so a held end that keeps failing is given up too).
-
-Anything given up, or still held when the server stops, is logged at ERROR level as ``samples_lost`` /
-``session_end_lost`` with its counts. Work on one session is serialised (one lock), and the store's
-appends are idempotent by ``frame_index``, so a retry racing a new connection never stores a sample twice.
-"""
+"""What the store refused, held and retried: samples of finished connections and session ends
+(docs/engine.md, "Storage")."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gazescope.api import logs
 from gazescope.errors import SessionNotFoundError
 from gazescope.storage import frame_indices
 
 if TYPE_CHECKING:
-    from gazescope.api.state import AppState
+    from gazescope.engine.context import EngineContext
 
 
 @dataclass
@@ -43,10 +28,24 @@ class _Held:
 
 
 class StoreBacklog:
-    """Per-app holder of unstored samples and session ends (see module docstring)."""
+    """Per-app holder of unstored samples and session ends.
 
-    def __init__(self, state: AppState) -> None:
+    A background task retries every ``Settings.store_retry_s`` until the store takes them, within
+    ``Settings.store_backlog_max_samples`` (held across sessions; past it the oldest are dropped) and
+    ``Settings.store_backlog_max_s`` (a session whose writes failed this long is given up; only samples
+    or a dropped count stored restart its clock). What is given up, or still held when the server stops,
+    is logged at ERROR as ``samples_lost`` / ``session_end_lost``. Work on one session is serialised, and
+    appends are idempotent by ``frame_index``, so a retry racing a new connection stores nothing twice.
+
+    Args:
+        state: the app's engine context (store, settings, metrics, logs).
+        end_session: ``await end_session(session_id)`` ends a session, report included (held ends).
+    """
+
+    def __init__(self, state: EngineContext, end_session: Callable[[str], Awaitable[None]]) -> None:
         self._state = state
+        self._end_session = end_session
+        self._logs = state.logs
         self._held: dict[str, _Held] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -71,7 +70,7 @@ class StoreBacklog:
         if dropped_frames is not None:
             held.dropped_frames = dropped_frames
         self._enforce_bound()
-        logs.event(
+        self._logs.event(
             "store_backlog_hold",
             level=logging.WARNING,
             session_id=session_id,
@@ -83,7 +82,7 @@ class StoreBacklog:
     def hold_end(self, session_id: str) -> None:
         """End ``session_id`` (report included) once its held samples are stored."""
         self._held.setdefault(session_id, _Held()).end = True
-        logs.event("store_backlog_hold_end", level=logging.WARNING, session_id=session_id)
+        self._logs.event("store_backlog_hold_end", level=logging.WARNING, session_id=session_id)
         self._start()
 
     def discard(self, session_id: str) -> None:
@@ -124,17 +123,15 @@ class StoreBacklog:
             await self._retry_all(final=False)
 
     async def _retry_all(self, *, final: bool) -> None:
-        from gazescope.api import service  # service imports the tracking engine, which imports this
-
         s = self._state.settings
         for session_id in list(self._held):
             try:
                 await self.drain(session_id)
                 held = self._held.get(session_id)
                 if held is not None and held.end:
-                    await service.end_session(self._state, session_id)  # drains again: nothing left
+                    await self._end_session(session_id)  # drains again: nothing left
                     self._held.pop(session_id, None)
-                    logs.event("store_backlog_session_ended", session_id=session_id)
+                    self._logs.event("store_backlog_session_ended", session_id=session_id)
             except SessionNotFoundError:
                 self._held.pop(session_id, None)
             except Exception as exc:
@@ -144,7 +141,7 @@ class StoreBacklog:
                 if final or time.monotonic() - held.since > s.store_backlog_max_s:
                     self._give_up(session_id, "server stopping" if final else "store_backlog_max_s")
                 else:
-                    logs.event(
+                    self._logs.event(
                         "store_backlog_retry_failed",
                         level=logging.WARNING,
                         session_id=session_id,
@@ -162,7 +159,7 @@ class StoreBacklog:
             if held.samples:
                 await io(store.append_samples, session_id, held.samples)
                 self._state.metrics.samples_stored.inc(len(held.samples))
-                logs.event("store_backlog_stored", session_id=session_id, samples=len(held.samples))
+                self._logs.event("store_backlog_stored", session_id=session_id, samples=len(held.samples))
                 held.samples = []
                 wrote = True
             if held.dropped_frames is not None:
@@ -171,7 +168,7 @@ class StoreBacklog:
                 wrote = True
         except SessionNotFoundError:
             self._held.pop(session_id, None)
-            logs.event("tracking_session_gone", session_id=session_id, lost_samples=len(held.samples))
+            self._logs.event("tracking_session_gone", session_id=session_id, lost_samples=len(held.samples))
             raise
         if not held.end:
             self._held.pop(session_id, None)
@@ -188,7 +185,7 @@ class StoreBacklog:
             if n:
                 del held.samples[:n]
                 excess -= n
-                logs.event(
+                self._logs.event(
                     "samples_lost",
                     level=logging.ERROR,
                     session_id=session_id,
@@ -200,7 +197,7 @@ class StoreBacklog:
     def _give_up(self, session_id: str, reason: str) -> None:
         held = self._held.pop(session_id)
         if held.samples:
-            logs.event(
+            self._logs.event(
                 "samples_lost",
                 level=logging.ERROR,
                 session_id=session_id,
@@ -208,4 +205,4 @@ class StoreBacklog:
                 reason=reason,
             )
         if held.end:
-            logs.event("session_end_lost", level=logging.ERROR, session_id=session_id, reason=reason)
+            self._logs.event("session_end_lost", level=logging.ERROR, session_id=session_id, reason=reason)

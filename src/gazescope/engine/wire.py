@@ -1,0 +1,76 @@
+"""How a tracking connection reads client messages and writes replies: :class:`WireFormat`, one per
+connection (it may keep per-connection state), and the parsed message :class:`Inbound`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from gazescope.config import Settings
+
+
+class ProtocolError(Exception):
+    """A client message that cannot be read; ``code`` goes into the error reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One client message: its ``type``, and for frames the encoded ``payload`` (bytes, base64 text or a
+    data URL; decoded later in a worker thread) and the client's timestamp ``client_t_ms`` (any clock)."""
+
+    type: str
+    payload: bytes | str | None = None
+    client_t_ms: float | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class WireFormat:
+    """Base wire format (the native one's reading of binary frames)."""
+
+    name: ClassVar[str] = "native"
+    #: Whether connections of this format announce their session on connect and its end.
+    announces: ClassVar[bool] = True
+    #: Whether :meth:`sample` takes the frame's features (``features=``); they are kept only then.
+    wants_features: ClassVar[bool] = False
+
+    def parse_bytes(self, data: bytes) -> Inbound:
+        """A binary message is always a frame (JPEG or PNG bytes)."""
+        return Inbound("frame", payload=data)
+
+    def parse_text(self, text: str) -> Inbound | None:
+        """The message of a text frame; None for a message the format ignores (no reply)."""
+        raise NotImplementedError
+
+    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
+        """The reply to a processed frame: ``sample`` (as stored), the frame's message and the server's
+        epoch ms when it arrived; formats with ``wants_features`` also get ``features=`` (the frame's
+        :class:`~gazescope.domain.FrameFeatures`, e.g. for a face box). None: no reply (seed 004)."""
+        raise NotImplementedError
+
+    def hello(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The ``session`` message sent on connect (formats with ``announces``)."""
+        return message
+
+    def pong(self, inbound: Inbound) -> dict[str, Any]:
+        """The reply to ``{"type": "ping"}``."""
+        return {"type": "pong", "t_ms": inbound.body.get("t_ms")}
+
+    def dropped(self, inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
+        """The reply to a frame dropped unprocessed (pushed out by a newer one), or None for no reply."""
+        return None
+
+    def idle_timeout_s(self, settings: Settings) -> float:
+        """Seconds without a frame after which the connection is closed (1001); other messages, pings
+        included, do not reset the timer."""
+        return settings.idle_timeout_s
+
+    def error(self, code: str, message: str, inbound: Inbound | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if inbound is not None and inbound.client_t_ms is not None:
+            out["client_t_ms"] = inbound.client_t_ms
+        return out

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gazescope.api import logs
 from gazescope.domain import SessionInfo
 from gazescope.engine.transport import CloseCode
+from gazescope.services.reports import report_context
 from gazescope.storage.ownership import StopRequest
 
 if TYPE_CHECKING:
@@ -48,9 +49,9 @@ async def get_session(state: AppState, session_id: str) -> SessionInfo:
 
 
 async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
-    """The report of a session's stored samples (analytics ``build_session_report``), not stored."""
+    """The report of a session's stored samples (analytics ``build_session_report`` with
+    :func:`gazescope.services.reports.report_context`), not stored."""
     from gazescope.analytics.report import build_session_report
-    from gazescope.api.routes.analytics import report_context
 
     samples = await state.io(state.store.get_samples, info.id)
     # AOIs of the session's stimulus and the calibration accuracy (heatmap kernel), when stored

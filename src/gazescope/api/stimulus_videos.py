@@ -1,4 +1,5 @@
-"""Video stimuli: upload (checked by decoding with OpenCV, never executed), files, listing.
+"""Video stimuli in the service: upload (checked by decoding with OpenCV in the video analytics pool,
+never executed), the files served, deletion. The store side is :mod:`gazescope.services.videos`.
 
 A video stimulus is a document of the ``stimuli`` collection with ``kind: "video"`` and, besides the image
 stimulus fields (``width_px``, ``height_px``, ``format`` ``mp4``/``webm``, ``bytes``), ``fps``,
@@ -12,43 +13,26 @@ Samples recorded while a video plays carry ``stimulus_id`` and ``video_t_s`` (se
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from gazescope.api import logs
-from gazescope.api.routes.analytics import STIMULI, stimulus_blob_key
 from gazescope.api.state import AppState
-from gazescope.errors import FrameTooLargeError, NotFoundError, ValidationError
+from gazescope.errors import FrameTooLargeError, NotFoundError
+from gazescope.services.stimuli import stimulus_blob_key
+from gazescope.services.videos import (
+    inspect_video_file,
+    is_video,
+    store_video_stimulus,
+    video_stimulus_doc,
+)
 from gazescope.storage.video_files import VideoFiles, video_blob_key
-from gazescope.vision.video import VIDEO_MEDIA_TYPES, VideoStimulusInfo, inspect_video, read_frame_at
-
-VIDEO = "video"
 
 
 def video_files(state: AppState) -> VideoFiles:
+    """The stimulus video files of the service (``Settings.stimulus_video_dir``)."""
     return VideoFiles(state.settings.stimulus_video_dir)
-
-
-def is_video(doc: dict[str, Any]) -> bool:
-    return doc.get("kind") == VIDEO
-
-
-def _poster_jpeg(path: Path, fps: float) -> bytes:
-    import cv2
-
-    rgb = read_frame_at(path, 0.0, fps)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if not ok:
-        raise ValidationError("the first frame of the video could not be encoded as JPEG")
-    return buf.tobytes()
-
-
-def _inspect(path: Path, *, max_width: int, max_height: int) -> tuple[VideoStimulusInfo, bytes]:
-    """The video's facts and its first frame as JPEG (one analytics job: decodes every frame)."""
-    info = inspect_video(path, max_width=max_width, max_height=max_height)
-    return info, _poster_jpeg(path, info.fps)
 
 
 async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: str | None) -> dict[str, Any]:
@@ -68,36 +52,22 @@ async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: st
     try:
         # decoding every frame: in the video analytics pool, not the tracking pool (503 when busy)
         info, poster = await state.analytics.run(
-            "video inspection", _inspect, path, max_width=s.max_frame_width, max_height=s.max_frame_height
-        )
+            "video inspection", inspect_video_file, path, max_width=s.max_frame_width,
+            max_height=s.max_frame_height,
+        )  # fmt: skip
     except BaseException:
         await state.io(files.delete, sid, fmt)
         raise
-    doc = {
-        "id": sid,
-        "name": name or sid,
-        "kind": VIDEO,
-        "width_px": info.width_px,
-        "height_px": info.height_px,
-        "format": fmt,
-        "bytes": len(data),
-        "created_at_ms": round(time.time() * 1000.0, 3),
-        "fps": round(info.fps, 6),
-        "frame_count": info.frame_count,
-        "duration_s": round(info.duration_s, 6),
-    }
-    store = state.store
+    doc = video_stimulus_doc(sid, name, fmt, len(data), info)
     try:
-        await state.io(store.put_blob, video_blob_key(sid), data)
-        await state.io(store.put_blob, stimulus_blob_key(sid), poster)
-        await state.io(store.put_document, STIMULI, sid, doc)
-    except BaseException:
-        await state.io(store.delete_blob, video_blob_key(sid))
-        await state.io(store.delete_blob, stimulus_blob_key(sid))
+        await state.io(store_video_stimulus, state.store, doc, data, poster)
+    except BaseException:  # also when cancelled while the store thread runs
+        await state.io(state.store.delete_blob, video_blob_key(sid))
+        await state.io(state.store.delete_blob, stimulus_blob_key(sid))
         await state.io(files.delete, sid, fmt)
         raise
     logs.event(
-        "stimulus_created", stimulus_id=sid, kind=VIDEO, width_px=info.width_px, height_px=info.height_px,
+        "stimulus_created", stimulus_id=sid, kind=doc["kind"], width_px=info.width_px, height_px=info.height_px,
         frames=info.frame_count, bytes=len(data),
     )  # fmt: skip
     return doc
@@ -114,14 +84,3 @@ async def video_path(state: AppState, doc: dict[str, Any]) -> Path:
     if not is_video(doc):
         raise NotFoundError(f"stimulus {doc.get('id')!r} is not a video", code="not_a_video")
     return await state.io(video_files(state).ensure, state.store, str(doc["id"]), str(doc["format"]))
-
-
-def media_type(doc: dict[str, Any]) -> str:
-    return VIDEO_MEDIA_TYPES.get(str(doc.get("format")), "application/octet-stream")
-
-
-def list_videos(store: Any) -> list[dict[str, Any]]:
-    """Video stimulus documents, oldest first (the order ``RequestVideoURL`` hands them out)."""
-    docs = [d for d in store.list_documents(STIMULI) if is_video(d)]
-    docs.sort(key=lambda d: (d.get("created_at_ms") or 0.0, d["id"]))
-    return docs

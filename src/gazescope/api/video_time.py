@@ -8,9 +8,9 @@ null`` when it stops showing a video); frames between reports are stamped by
 event loop, where reports change it; not when a worker thread processes the frame). No reply; a stimulus that is not a video is answered
 with an ``error`` (``stimulus_not_found`` / ``not_a_video``).
 
-Every video a session watched is recorded as a document of :data:`VIDEO_VIEWS` linked to the session
-(deleted with it), so the analyses of a video find every session that watched it
-(:func:`sessions_watching`).
+Every video a session watched is recorded as a document of
+:data:`gazescope.services.videos.VIDEO_VIEWS` linked to the session (deleted with it), so the analyses of a
+video find every session that watched it (:func:`gazescope.services.videos.sessions_watching`).
 """
 
 from __future__ import annotations
@@ -19,32 +19,15 @@ import math
 import time
 from typing import Any
 
-from gazescope.api.routes.analytics import load_stimulus
 from gazescope.domain import FrameFeatures, GazeSample
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.wire import Inbound
 from gazescope.errors import NotFoundError, ValidationError
-from gazescope.storage import Store
+from gazescope.services.stimuli import load_stimulus
+from gazescope.services.videos import record_video_view
 from gazescope.storage.base import SESSION_ID_RE
 from gazescope.tracking.video_clock import VideoClock
-
-VIDEO_VIEWS = "video_views"
-"""Store collection: one document per (session, video) watched: ``session_id``, ``stimulus_id``."""
-
-
-def record_video_view(store: Store, session_id: str, stimulus_id: str) -> None:
-    """Note that ``session_id`` watched the video ``stimulus_id`` (idempotent)."""
-    doc_id = f"{session_id}:{stimulus_id}"
-    doc = {"id": doc_id, "session_id": session_id, "stimulus_id": stimulus_id, "at_ms": time.time() * 1000.0}
-    store.put_document(VIDEO_VIEWS, doc_id, doc)
-
-
-def sessions_watching(store: Store, stimulus_id: str) -> list[str]:
-    """Ids of the sessions that watched the video: recorded views and sessions created on it."""
-    ids = [str(d["session_id"]) for d in store.list_documents(VIDEO_VIEWS, stimulus_id=stimulus_id)]
-    ids += [i.id for i in store.list_sessions(stimulus_id=stimulus_id, limit=1000)]
-    return list(dict.fromkeys(ids))
 
 
 def session_clock_ms(conn: TrackingConnection) -> float:

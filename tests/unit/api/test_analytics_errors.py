@@ -268,8 +268,8 @@ def test_calibration_accuracy_sets_report_and_kernel(client: TestClient) -> None
 def test_calibration_accuracy_lookup_reads_the_profile_folder_without_creating_it(tmp_path: Path) -> None:
     import time
 
-    from gazescope.api.routes.analytics import calibration_accuracy_px
     from gazescope.domain import SessionInfo
+    from gazescope.services.sessions import calibration_accuracy_px
     from gazescope.storage.profiles import ProfileStore
     from gazescope.storage.sqlite import SQLiteStore
 

@@ -1,16 +1,13 @@
-"""The video analytics pool (api.analytics_pool) and the overlay cache bound (api.video_analytics)."""
+"""The video analytics pool (api.analytics_pool): bounded, refusing beyond its queue, one run per key."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from pathlib import Path
 
 import pytest
 
 from gazescope.api.analytics_pool import AnalyticsPool
-from gazescope.api.video_analytics import evict_overlays, overlay_window_s
 from gazescope.errors import BusyError
 
 
@@ -62,31 +59,3 @@ def test_the_same_key_runs_once_and_both_callers_get_its_result() -> None:
 
     assert asyncio.run(scenario()) == [10, 10]
     assert calls == [1]
-
-
-@pytest.mark.parametrize(
-    ("window_s", "expected"),
-    [
-        pytest.param(1.0, 1.0, id="exact"),
-        pytest.param(1.000001, 1.0, id="nearly-equal-shares-the-render"),
-        pytest.param(1.26, 1.3, id="rounded-to-0.1"),
-        pytest.param(0.01, 0.1, id="clamped-low"),
-        pytest.param(500.0, 30.0, id="clamped-high"),
-    ],
-)
-def test_overlay_windows_are_quantised(window_s: float, expected: float) -> None:
-    assert overlay_window_s(window_s) == expected
-
-
-def test_the_least_recently_used_overlays_beyond_the_bound_are_deleted(tmp_path: Path) -> None:
-    names = ["old.mp4", "mid.mp4", "new.mp4", "kept.mp4"]
-    for k, name in enumerate(names):
-        p = tmp_path / name
-        p.write_bytes(b"x" * 100)
-        os.utime(p, (1000 + k, 1000 + k))
-    (tmp_path / ".new.abc.part.mp4").write_bytes(b"x" * 500)  # a render in progress
-    os.utime(tmp_path / "old.mp4", (2000, 2000))  # a cache hit made it the most recently used
-
-    deleted = evict_overlays(tmp_path, 250, keep=tmp_path / "kept.mp4")
-    assert sorted(p.name for p in deleted) == ["mid.mp4", "new.mp4"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".new.abc.part.mp4", "kept.mp4", "old.mp4"]

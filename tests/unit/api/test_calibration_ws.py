@@ -213,7 +213,7 @@ def test_profiles_applied_by_message_and_on_session_start(client: TestClient) ->
 def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     client: TestClient,
 ) -> None:
-    from gazescope.api.routes.analytics import calibration_accuracy_px
+    from gazescope.services.sessions import calibration_accuracy_px
     from gazescope.storage.profiles import RESULTS
 
     cal = fitted_profile("cy")

@@ -7,11 +7,11 @@ import asyncio
 import base64
 
 from gazescope.api import video_time
-from gazescope.api.routes.analytics import STIMULI
 from gazescope.api.wire import NativeWire
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
+from gazescope.services.stimuli import STIMULI
 
 
 async def _open(state, transport, store, wire=None):

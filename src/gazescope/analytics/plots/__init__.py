@@ -1,3 +1,3 @@
-"""gazescope.analytics.plots: one figure a module, drawn with matplotlib (Agg, no pyplot state) to PNG
-bytes; :mod:`.canvas` holds what they share. Numbers come from the analytics modules; nothing here computes
+"""gazescope.analytics.plots: one figure a module (matplotlib/PIL drawing to PNG bytes, no store access);
+:mod:`.canvas` holds what the figures share. Numbers come from the analytics modules; nothing here computes
 them."""

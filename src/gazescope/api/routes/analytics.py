@@ -1,5 +1,5 @@
-"""Analytics over stored sessions: events, heatmaps, scanpaths, gaze trails, exports, HTML reports, client
-gaze points (seed 003), and the same across the sessions of a stimulus or a user.
+"""Analytics routes over stored sessions: events, heatmaps, scanpaths, gaze trails, exports, HTML reports,
+client gaze points (seed 003), and the same across the sessions of a stimulus or a user.
 
 Routes (all behind the API token when one is set; errors ``{"detail": ..., "code": ...}``):
 
@@ -9,558 +9,50 @@ Routes (all behind the API token when one is set; errors ``{"detail": ..., "code
   RGBA for laying over a page, ``?source=fixations|samples``), ``/scanpath.png``, ``/trail.png``
   (``?overlay=1``), ``/export/pymovements.csv``, ``/report.html`` (self-contained page).
 * ``POST /api/sessions/{id}/gaze``: client-side gaze points ``{"points": [{"t_ms", "x_px", "y_px"}, ...]}``
-  (at most :data:`MAX_GAZE_POINTS` per request) stored as samples, so every analysis above works on them.
+  (at most :data:`~gazescope.services.gaze_points.MAX_GAZE_POINTS` per request) stored as samples, so
+  every analysis above works on them.
 * ``GET /api/stimuli/{id}/heatmap.png`` (every session on the stimulus, or ``?sessions=a,b``; drawn on
   the stimulus unless ``?overlay=0`` or ``?transparent=1``), ``GET /api/stimuli/{id}/report`` (aggregate
   JSON: % viewers, dwell, TTFF per AOI) and ``/report.html``, ``GET /api/users/{user_id}/heatmap.png``
   (every session of a user; ``?stimulus_id=`` restricts to one stimulus).
 
-Coordinate spaces follow :mod:`gazescope.analytics.aoi`: gaze is stored in screen (viewport) pixels; a
-session's stimulus is taken to fill the viewport, so when the two sizes differ the gaze is scaled into
-stimulus pixels (AOIs are in stimulus pixels). Aggregates draw every session in one space: the stimulus,
-or for a user's sessions without a common stimulus the most common screen size (each session scaled to
-it). Every viewer weighs the same in an aggregate heatmap (Wooding 2002, via
-:func:`gazescope.analytics.heatmap.aggregate_heatmap`).
-
-Heatmap kernel: sigma from the session's measured calibration accuracy (mean error in px) when one is
-recorded, see :func:`calibration_accuracy_px`, else the analytics default (100 px webcam accuracy).
-
-"No gaze to draw" (no calibrated screen points, or no fixation) is a
-:class:`~gazescope.errors.ValidationError` with code ``no_gaze`` / ``no_fixations`` (HTTP 422) whose
-message says why. The sync functions here (loading from a :class:`~gazescope.storage.Store`, rendering)
-are also used by ``gazescope heatmap`` / ``gazescope report`` (:mod:`gazescope.cli_analytics`).
+The work is :mod:`gazescope.services` (loading: ``sessions``, ``stimuli``; computing and drawing:
+``events``, ``figures``, ``reports``, ``gaze_points``, ``videos``), run here in the I/O threads
+(``state.io``) and the CPU pool (``state.cpu``). "No gaze to draw" is a
+:class:`~gazescope.errors.ValidationError` with code ``no_gaze`` / ``no_fixations`` (HTTP 422).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import math
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gazescope.analytics.aoi import AOI, parse_aois
-from gazescope.analytics.events import (
-    FixationMethod,
-    detect_events,
-    detect_fixations,
-    gaze_arrays,
-    scale_screen_points,
-)
 from gazescope.api import logs, service
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.domain import SessionInfo
-from gazescope.errors import GazescopeError, NotFoundError, ValidationError
-from gazescope.storage import Store
-from gazescope.storage.profiles import PROFILES as CALIBRATION_PROFILES
-from gazescope.storage.profiles import RESULTS
-
-STIMULI = "stimuli"
-"""Document collection of stimulus metadata (id, name, width_px, height_px, format, bytes, created_at_ms)."""
-STIMULUS_AOIS = "stimulus_aois"
-"""Document collection of each stimulus' AOI list (document id = stimulus id)."""
-CALIBRATIONS = RESULTS
-"""Document collection of the calibration results linked to a session (``session_id``; ``kind``
-``calibration``/``applied``/``drift``; ``accuracy.mean_error_px``), written by the calibration messages
-(:data:`gazescope.storage.profiles.RESULTS`, defined there)."""
-PROFILES = CALIBRATION_PROFILES
-"""Document collection of calibration profiles (``accuracy.mean_error_px``), looked up by a session's
-``calibration_id`` (:data:`gazescope.storage.profiles.PROFILES`, defined there)."""
-
-MAX_GAZE_POINTS = 10_000
-"""Most gaze points per ``POST /api/sessions/{id}/gaze`` (about 5 minutes at 30 Hz)."""
-MAX_AGGREGATE_SESSIONS = 1000
-"""Most sessions one aggregate heatmap or report reads (newest first)."""
-
-Source = Literal["fixations", "samples"]
-
-
-def stimulus_blob_key(stimulus_id: str) -> str:
-    """Blob key of a stimulus image."""
-    return f"stimuli/{stimulus_id}/image"
-
-
-# --------------------------------------------------------------------------------------------------
-# loading from a store (sync; the API runs these in its I/O threads, the CLI calls them directly)
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class StimulusData:
-    """A stored stimulus: its document, encoded image bytes (None when not loaded) and AOIs."""
-
-    doc: dict[str, Any]
-    image: bytes | None
-    aois: tuple[AOI, ...]
-
-    @property
-    def id(self) -> str:
-        return str(self.doc["id"])
-
-    @property
-    def size_px(self) -> tuple[float, float]:
-        return float(self.doc["width_px"]), float(self.doc["height_px"])
-
-
-@dataclass(frozen=True, eq=False)
-class SessionData:
-    """A stored session with its samples, stored report (None while running) and calibration accuracy
-    (mean error in px, None when unknown)."""
-
-    info: SessionInfo
-    samples: list[dict[str, Any]]
-    report: dict[str, Any] | None
-    calibration_accuracy_px: float | None
-
-    @property
-    def screen_size_px(self) -> tuple[float, float] | None:
-        w, h = self.info.screen_w_px, self.info.screen_h_px
-        if not (w and h) and self.report:
-            w, h = self.report.get("screen_w_px"), self.report.get("screen_h_px")
-        return (float(w), float(h)) if w and h else None
-
-    def has_gaze(self) -> bool:
-        """True when at least one sample holds a valid screen point (calibrated gaze)."""
-        return bool(self.samples) and bool(gaze_arrays(self.samples).valid.any())
-
-
-def load_stimulus(store: Store, stimulus_id: str, *, image: bool = True) -> StimulusData:
-    """The stimulus document, its image (when ``image``) and AOIs. ``NotFoundError`` when unknown."""
-    try:
-        doc = store.get_document(STIMULI, stimulus_id)
-    except NotFoundError:
-        raise NotFoundError(f"no stimulus {stimulus_id!r}", code="stimulus_not_found") from None
-    data = store.get_blob(stimulus_blob_key(stimulus_id)) if image else None
-    try:
-        aois = tuple(parse_aois(store.get_document(STIMULUS_AOIS, stimulus_id).get("aois") or []))
-    except NotFoundError:
-        aois = ()
-    return StimulusData(doc, data, aois)
-
-
-def _positive(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return float(v) if math.isfinite(v) and v > 0 else None
-
-
-def _accuracy_of(doc: Mapping[str, Any]) -> float | None:
-    acc = doc.get("accuracy")
-    if isinstance(acc, Mapping) and _positive(acc.get("mean_error_px")):
-        return _positive(acc.get("mean_error_px"))
-    return _positive(doc.get("mean_error_px")) or _positive(doc.get("calibration_accuracy_px"))
-
-
-def calibration_accuracy_px(
-    store: Store, info: SessionInfo, report: Mapping[str, Any] | None, profiles_dir: Any = None
-) -> float | None:
-    """The measured calibration accuracy (mean error, px) of a session, or None when none is recorded.
-
-    Looked up in order: the stored report's ``calibration_accuracy_px``; the newest calibration or
-    applied-profile document of the :data:`CALIBRATIONS` collection linked to the session
-    (``session_id``), its ``accuracy.mean_error_px`` (the ``calibration_result`` of the wire protocol) or
-    ``mean_error_px``; the profile named by the
-    session's ``calibration_id`` in the :data:`PROFILES` collection, then in the profile folder
-    ``profiles_dir`` (:class:`gazescope.storage.profiles.ProfileStore`, read only: a missing folder
-    is not created).
-    """
-    if report and _positive(report.get("calibration_accuracy_px")):
-        return _positive(report.get("calibration_accuracy_px"))
-    docs = store.list_documents(CALIBRATIONS, session_id=info.id)
-    docs.sort(key=lambda d: _positive(d.get("created_at_ms")) or 0.0, reverse=True)
-    for d in docs:
-        if d.get("kind", "calibration") not in ("calibration", "applied"):
-            continue  # a drift check measures one point, not the mapping's accuracy
-        if (acc := _accuracy_of(d)) is not None:
-            return acc
-    if not info.calibration_id:
-        return None
-    try:
-        acc = _accuracy_of(store.get_document(PROFILES, info.calibration_id))
-        if acc is not None:
-            return acc
-    except (NotFoundError, ValidationError):
-        pass
-    if profiles_dir is not None:
-        from gazescope.storage.profiles import ProfileStore
-
-        try:
-            for p in ProfileStore(profiles_dir, create=False).list():  # reads only; makes no folder
-                if p.profile_id == info.calibration_id:
-                    return _positive(p.mean_error_px)
-        except GazescopeError:
-            return None
-    return None
-
-
-def load_session(store: Store, session_id: str, *, profiles_dir: Any = None) -> SessionData:
-    """A session with all its samples, report and calibration accuracy. ``SessionNotFoundError`` when
-    unknown."""
-    info = store.get_session(session_id)
-    samples = store.get_samples(session_id)
-    report = store.get_report(session_id)
-    return SessionData(info, samples, report, calibration_accuracy_px(store, info, report, profiles_dir))
-
-
-def select_sessions(
-    store: Store,
-    *,
-    stimulus_id: str | None = None,
-    user_id: str | None = None,
-    session_ids: Sequence[str] | None = None,
-    limit: int = MAX_AGGREGATE_SESSIONS,
-) -> list[SessionInfo]:
-    """Sessions for an aggregate: the listed ``session_ids`` (each must exist, and be on ``stimulus_id``
-    / of ``user_id`` when those are given: else ``ValidationError`` naming it), or every session matching
-    the filters, newest first, at most ``limit``."""
-    if session_ids:
-        out = []
-        for sid in dict.fromkeys(session_ids):
-            info = store.get_session(sid)
-            if stimulus_id is not None and info.stimulus_id != stimulus_id:
-                raise ValidationError(
-                    f"session {sid!r} is not on stimulus {stimulus_id!r} (its stimulus_id is "
-                    f"{info.stimulus_id!r})",
-                    code="session_not_on_stimulus",
-                )
-            if user_id is not None and info.user_id != user_id:
-                raise ValidationError(f"session {sid!r} is not of user {user_id!r}")
-            out.append(info)
-        return out[:limit]
-    out, offset = [], 0
-    while len(out) < limit:
-        page = store.list_sessions(
-            stimulus_id=stimulus_id, user_id=user_id, limit=min(1000, limit - len(out)), offset=offset
-        )
-        out += page
-        offset += len(page)
-        if len(page) == 0:
-            break
-    return out
-
-
-def report_context(store: Store, info: SessionInfo, *, profiles_dir: Any = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`gazescope.analytics.report.build_session_report` from what is stored
-    about a session: ``aois`` and ``stimulus_size_px`` of its stimulus (when it has one with AOIs) and
-    ``calibration_accuracy_px`` (:func:`calibration_accuracy_px`). A missing stimulus adds nothing."""
-    out: dict[str, Any] = {}
-    acc = calibration_accuracy_px(store, info, None, profiles_dir)
-    if acc is not None:
-        out["calibration_accuracy_px"] = acc
-    if info.stimulus_id:
-        try:
-            stim = load_stimulus(store, info.stimulus_id, image=False)
-        except (NotFoundError, ValidationError):
-            return out
-        if stim.aois:
-            out["aois"] = list(stim.aois)
-            out["stimulus_size_px"] = stim.size_px
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# computing and rendering (sync, CPU)
-# --------------------------------------------------------------------------------------------------
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def session_events(data: SessionData, method: FixationMethod = "idt") -> dict[str, Any]:
-    """Fixations, saccades and blinks of a session (JSON-able): ``session_id``, ``method``,
-    ``threshold_px`` (dispersion px for I-DT, velocity px/s for I-VT), ``min_duration_ms``,
-    ``max_gap_ms``, ``fixations``, ``saccades``, ``blinks`` (with ``duration_ms``). Empty lists for a
-    session without samples."""
-    ev = detect_events(data.samples, method=method)
-    return {
-        "session_id": data.info.id,
-        "method": ev.method,
-        "threshold_px": ev.threshold_px,
-        "threshold_deg": ev.threshold_deg,
-        "min_duration_ms": ev.min_duration_ms,
-        "max_gap_ms": ev.max_gap_ms,
-        "fixations": [f.to_dict() for f in ev.fixations],
-        "saccades": [{k: _clean(v) for k, v in s.to_dict().items()} for s in ev.saccades],
-        "blinks": [
-            {**{k: _clean(v) for k, v in asdict(b).items()}, "duration_ms": b.duration_ms} for b in ev.blinks
-        ],
-    }
-
-
-def session_events_csv(data: SessionData, method: FixationMethod, kind: str) -> str:
-    """CSV of one kind of event (``fixations``, ``saccades`` or ``blinks``) of a session; a header-only
-    line when there are none."""
-    from dataclasses import fields
-
-    from gazescope.analytics.events import Fixation, Saccade
-    from gazescope.analytics.export import events_to_csv
-    from gazescope.domain import BlinkEvent
-
-    ev = detect_events(data.samples, method=method)
-    items, cls = {
-        "fixations": (ev.fixations, Fixation),
-        "saccades": (ev.saccades, Saccade),
-        "blinks": (ev.blinks, BlinkEvent),
-    }[kind]
-    return events_to_csv(list(items)) or ",".join(f.name for f in fields(cls)) + "\n"
-
-
-def _no_gaze(what: str) -> ValidationError:
-    return ValidationError(
-        f"{what} has no calibrated gaze samples (no valid screen points): calibrate before tracking, "
-        "or post client-side gaze points to /api/sessions/{id}/gaze",
-        code="no_gaze",
-    )
-
-
-def _session_space(
-    data: SessionData, stim: StimulusData | None
-) -> tuple[tuple[float, float], tuple[float, float] | None]:
-    """(drawing space, screen size to scale from or None) of one session."""
-    screen = data.screen_size_px
-    if stim is not None:
-        return stim.size_px, screen
-    if screen is None:
-        raise ValidationError(
-            f"session {data.info.id!r} has no screen size (screen_w_px/screen_h_px) and no stimulus, "
-            "so its gaze cannot be placed",
-            code="no_screen_size",
-        )
-    return screen, None
-
-
-def _on_white(png: bytes) -> bytes:
-    """An RGBA PNG composited over white (an opaque picture)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as im:
-        rgba = im.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        out = io.BytesIO()
-        Image.alpha_composite(bg, rgba).convert("RGB").save(out, format="PNG")
-    return out.getvalue()
-
-
-def _check_overlay(overlay: bool, transparent: bool, stim: StimulusData | None, what: str) -> None:
-    if overlay and transparent:
-        raise ValidationError("overlay=1 and transparent=1 exclude each other: choose one")
-    if overlay and stim is None:
-        raise ValidationError(f"{what} has no stimulus to draw on (overlay=1)", code="no_stimulus")
-
-
-def session_figure_png(
-    data: SessionData,
-    stim: StimulusData | None,
-    kind: Literal["heatmap", "scanpath", "trail"],
-    *,
-    overlay: bool = False,
-    transparent: bool = False,
-    source: Source = "fixations",
-    method: FixationMethod = "idt",
-    caption: bool = True,
-) -> bytes:
-    """One session's heatmap, scanpath or gaze trail as PNG bytes.
-
-    Space: the session's stimulus when it has one (``stim``; gaze scaled from the screen size when the
-    sizes differ), else its screen. ``overlay`` draws on the stimulus image (needs ``stim`` with its
-    image); ``transparent`` (heatmap only) gives an RGBA PNG with nothing but the colour map; otherwise
-    the heatmap is on white. AOIs of the stimulus are outlined. Heatmap sigma from the session's
-    calibration accuracy. Raises ``ValidationError`` (``no_gaze``, ``no_fixations``, ``no_stimulus``,
-    ``no_screen_size``) when there is nothing to draw or nowhere to draw it.
-    """
-    from gazescope.analytics.heatmap import session_heatmap as _session_heatmap
-    from gazescope.analytics.plots.gaze_trail import render_gaze_trail_png
-    from gazescope.analytics.plots.heatmap import render_heatmap_png
-    from gazescope.analytics.plots.scanpath import render_scanpath_png
-
-    what = f"session {data.info.id!r}"
-    _check_overlay(overlay, transparent, stim, what)
-    if transparent and kind != "heatmap":
-        raise ValidationError("transparent=1 is for heatmap.png only")
-    if not data.has_gaze():
-        raise _no_gaze(what)
-    space, scale_from = _session_space(data, stim)
-    screen = scale_from or space
-    image = stim.image if (overlay and stim is not None) else None
-    aois = list(stim.aois) if stim is not None else None
-    if kind == "trail":
-        return render_gaze_trail_png(
-            data.samples, size_px=space, stimulus_image=image, screen_size_px=scale_from
-        )
-    fix = detect_fixations(data.samples, method=method)
-    if kind == "scanpath":
-        return render_scanpath_png(
-            fix, size_px=space, stimulus_image=image, screen_size_px=scale_from, aois=aois
-        )
-    grid = _session_heatmap(
-        data.samples,
-        screen_size_px=screen,
-        stimulus_size_px=space if stim is not None else None,
-        source=source,
-        calibration_accuracy_px=data.calibration_accuracy_px,
-        fixations=fix,
-        method=method,
-    )
-    if not grid.density.any():
-        raise ValidationError(
-            f"{what} has calibrated gaze but no fixation to draw; try ?source=samples", code="no_fixations"
-        )
-    title = None
-    if caption and not transparent:
-        title = _heatmap_title(source, grid.n_points, 1, grid.sigma_px, data.calibration_accuracy_px)
-    png = render_heatmap_png(grid, stimulus_image=image, title=title, aois=aois if not transparent else None)
-    return png if (image is not None or transparent) else _on_white(png)
-
-
-def _heatmap_title(source: str, n_points: int, n_sessions: int, sigma: float, acc: float | None) -> str:
-    what = "fixations, duration-weighted" if source == "fixations" else "gaze samples, time-weighted"
-    acc_txt = f"accuracy {acc:.0f} px" if acc else "default accuracy"
-    who = f"{n_sessions} session{'s' if n_sessions != 1 else ''}, " if n_sessions != 1 else ""
-    return f"Heatmap: {who}{n_points} {what}; σ = {sigma:.0f} px ({acc_txt})"
-
-
-def _scaled(data: SessionData, space: tuple[float, float], method: FixationMethod, source: Source):
-    """(samples, fixations, sigma) of one session with gaze scaled from its screen into ``space``."""
-    from gazescope.analytics.heatmap import heatmap_sigma_px
-
-    screen = data.screen_size_px or space
-    sx, sy = space[0] / screen[0], space[1] / screen[1]
-    fix = detect_fixations(data.samples, method=method)
-    samples = data.samples
-    if (sx, sy) != (1.0, 1.0):
-        fix = [replace(f, x_px=f.x_px * sx, y_px=f.y_px * sy) for f in fix]
-        if source == "samples":
-            samples = scale_screen_points(samples, sx, sy)
-    sigma = heatmap_sigma_px(data.calibration_accuracy_px) * 0.5 * (sx + sy)
-    return samples, fix, sigma
-
-
-def aggregate_heatmap_png(
-    sessions: Sequence[SessionData],
-    *,
-    space: tuple[float, float],
-    stim: StimulusData | None = None,
-    overlay: bool = False,
-    transparent: bool = False,
-    source: Source = "fixations",
-    method: FixationMethod = "idt",
-    caption: bool = True,
-    what: str = "the selected sessions",
-) -> tuple[bytes, int]:
-    """Heatmap of several sessions in one ``space`` (width, height px) as (PNG bytes, sessions used).
-
-    Each session's gaze is scaled from its screen size into ``space`` (the stimulus stretched over each
-    viewer's screen); each viewer weighs the same (normalised maps, Wooding 2002); sigma is the mean of
-    the sessions' accuracy-based sigmas. Sessions without calibrated gaze are left out. ``overlay``
-    draws on ``stim``'s image; ``transparent`` gives an RGBA PNG; else on white. Raises
-    ``ValidationError`` (``no_gaze``/``no_fixations``) when no session has anything to draw.
-    """
-    from gazescope.analytics.heatmap import aggregate_heatmap
-    from gazescope.analytics.plots.heatmap import render_heatmap_png
-
-    _check_overlay(overlay, transparent, stim, what)
-    used = [d for d in sessions if d.has_gaze()]
-    if not used:
-        raise _no_gaze(f"none of the {len(sessions)} session(s) of {what}; each")
-    parts = [_scaled(d, space, method, source) for d in used]
-    sigma = sum(p[2] for p in parts) / len(parts)
-    grid = aggregate_heatmap(
-        [p[0] for p in parts],
-        screen_size_px=space,
-        source=source,
-        sigma_px=sigma,
-        fixations=[p[1] for p in parts],
-        method=method,
-    )
-    if not grid.density.any():
-        raise ValidationError(
-            f"{what}: calibrated gaze but no fixation to draw; try ?source=samples", code="no_fixations"
-        )
-    accs = [d.calibration_accuracy_px for d in used if d.calibration_accuracy_px]
-    title = None
-    if caption and not transparent:
-        title = _heatmap_title(
-            source, grid.n_points, grid.n_sessions, grid.sigma_px, sum(accs) / len(accs) if accs else None
-        )
-    image = stim.image if overlay and stim is not None else None
-    aois = list(stim.aois) if stim is not None and not transparent else None
-    png = render_heatmap_png(grid, stimulus_image=image, title=title, aois=aois)
-    return (png if (image is not None or transparent) else _on_white(png)), grid.n_sessions
-
-
-def common_screen(sessions: Sequence[SessionData]) -> tuple[float, float]:
-    """The most common screen size of the sessions (ties: the larger), for drawing them together.
-    ``ValidationError`` when no session records one."""
-    sizes = Counter(d.screen_size_px for d in sessions if d.screen_size_px)
-    if not sizes:
-        raise ValidationError(
-            "no session records a screen size (screen_w_px/screen_h_px), so gaze cannot be placed",
-            code="no_screen_size",
-        )
-    return max(sizes, key=lambda s: (sizes[s], s[0] * s[1]))
-
-
-def stimulus_report(
-    stim: StimulusData, sessions: Sequence[SessionData], method: FixationMethod = "idt"
-) -> dict[str, Any]:
-    """Aggregate report of the sessions on a stimulus (:func:`gazescope.analytics.report.build_aggregate_report`):
-    % viewers, mean dwell, TTFF... per AOI, and per-session summaries."""
-    from gazescope.analytics.report import build_aggregate_report
-
-    doc = {k: v for k, v in stim.doc.items() if k in ("id", "name", "width_px", "height_px")}
-    return build_aggregate_report(
-        doc, [(d.info.to_dict(), d.samples) for d in sessions], list(stim.aois), method=method
-    ).to_dict()
-
-
-def session_report_and_images(
-    data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt", *, rebuild: bool = False
-) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """One session's report (the stored one unless ``rebuild`` or there is none: then built now) and its
-    timeline, heatmap, scanpath and trail figures (on the stimulus when the session has one)."""
-    from gazescope.analytics.report import build_session_report
-    from gazescope.analytics.report_html import session_images
-
-    aois = list(stim.aois) if stim is not None else None
-    common: dict[str, Any] = {
-        "calibration_accuracy_px": data.calibration_accuracy_px,
-        "stimulus_size_px": stim.size_px if stim is not None else None,
-        "fps_hint": (data.report or {}).get("fps"),
-        "method": method,
-        "aois": aois,
-    }
-    report = data.report
-    if report is None or rebuild:
-        report = build_session_report(data.info.to_dict(), data.samples, **common).to_dict()
-    images = session_images(
-        data.info.to_dict(), data.samples, stimulus_image=stim.image if stim is not None else None, **common
-    )
-    return report, images
-
-
-def session_report_html(data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt") -> str:
-    """A self-contained HTML page of one session (see :func:`session_report_and_images`)."""
-    from gazescope.analytics.report_html import render_report_html
-
-    return render_report_html(*session_report_and_images(data, stim, method))
-
-
-# --------------------------------------------------------------------------------------------------
-# routes
-# --------------------------------------------------------------------------------------------------
+from gazescope.errors import NotFoundError, ValidationError
+from gazescope.services import gaze_points, videos
+from gazescope.services.events import session_events, session_events_csv
+from gazescope.services.figures import Source, aggregate_heatmap_png, common_screen, session_figure_png
+from gazescope.services.gaze_points import MAX_GAZE_POINTS, GazeRejected
+from gazescope.services.reports import aggregate_report, session_report_html, stimulus_report_html
+from gazescope.services.sessions import (
+    MAX_AGGREGATE_SESSIONS,
+    SessionData,
+    load_session,
+    load_sessions,
+    select_sessions,
+)
+from gazescope.services.stimuli import StimulusData, load_stimulus
+from gazescope.storage.video_files import VideoFiles
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
@@ -624,6 +116,28 @@ async def _session_and_stimulus(
     return data, stim
 
 
+async def _moment_png(
+    state: AppState,
+    stimulus_id: str,
+    session_ids: Sequence[str] | None,
+    t_s: float,
+    window_s: float,
+    *,
+    source: Source,
+    method: Literal["idt", "ivt"],
+    caption: bool,
+) -> bytes:
+    """:func:`gazescope.services.videos.moment_heatmap_png` of a video stimulus over its viewers."""
+    stim = await state.io(videos.load_video, state.store, stimulus_id)
+    viewers = await state.io(
+        videos.load_viewers, state.store, stim, session_ids, profiles_dir=state.settings.profiles_dir,
+        method=method,
+    )  # fmt: skip
+    files = VideoFiles(state.settings.stimulus_video_dir)
+    path = await state.io(files.ensure, state.store, stim.id, str(stim.doc["format"]))
+    return await state.cpu(videos.moment_heatmap_png, stim, path, viewers, t_s, window_s, source, caption)
+
+
 @router.get("/api/sessions/{session_id}/events", responses={200: {"content": {"text/csv": {}}}})
 async def get_events(
     state: State,
@@ -673,14 +187,12 @@ async def get_session_heatmap(
     """Gaze heatmap of the session (Gaussian kernel from its calibration accuracy); on white, on the
     session's stimulus (``?overlay=1``) or transparent (``?transparent=1``). 422 ``no_gaze`` when the
     session has no calibrated gaze. With ``t_s``: the heatmap of that moment of a video stimulus drawn on
-    its frame (:mod:`gazescope.api.video_analytics`)."""
+    its frame (:func:`gazescope.services.videos.moment_heatmap_png`)."""
     if t_s is not None:
-        from gazescope.api.video_analytics import moment_png
-
         video = stimulus_id or (await service.get_session(state, session_id)).stimulus_id
         if not video:
             raise ValidationError(f"session {session_id!r} has no video stimulus: give ?stimulus_id=")
-        png = await moment_png(
+        png = await _moment_png(
             state, video, [session_id], t_s, window_s, source=source, method=method, caption=caption
         )
         return _png_response(png, f"{session_id}-heatmap-{t_s:g}s.png")
@@ -781,64 +293,42 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
     running (409 when ended) and must not be tracked over its WebSocket at the same time (409).
 
     Each stored sample gets ``source: "client_gaze"`` and an ``attention_state`` read from its point
-    (:func:`~gazescope.analytics.events.client_gaze_samples`), so the report's attention time shares and focus % mean something; eye
-    contact, blinks, EAR and head pose are not measured by such clients and stay absent."""
-    from gazescope.analytics.events import client_gaze_samples
-
+    (:mod:`gazescope.services.gaze_points`), so the report's attention time shares and focus % mean
+    something; eye contact, blinks, EAR and head pose are not measured by such clients and stay absent."""
     if (body.screen_w_px is None) != (body.screen_h_px is None):
         raise HTTPException(422, "give both screen_w_px and screen_h_px, or neither")
     lock = state.session_lock(session_id)
     try:
         async with lock:
             info = await service.get_session(state, session_id)
-            if info.status == "ended":
-                raise HTTPException(
-                    409, f"session {session_id!r} has ended; gaze can only be added while it runs"
+            try:
+                tracked = info.status != "ended" and session_id in await state.ownership.tracking(
+                    [session_id]
                 )
-            if session_id in await state.ownership.tracking([session_id]):
-                raise HTTPException(
-                    409,
-                    f"session {session_id!r} is being tracked over its WebSocket; post gaze to another session",
-                )
-            w, h = info.screen_w_px, info.screen_h_px
-            if body.screen_w_px is not None:
-                if w and h and (w, h) != (body.screen_w_px, body.screen_h_px):
-                    raise HTTPException(
-                        409,
-                        f"screen size {body.screen_w_px}x{body.screen_h_px} contradicts the session's {w}x{h}",
+                gaze_points.check_gaze_target(info, tracked=tracked)
+                screen = gaze_points.gaze_screen(info, body.screen_w_px, body.screen_h_px)
+                if screen.new:
+                    await state.io(
+                        state.store.update_session,
+                        session_id,
+                        screen_w_px=screen.width_px,
+                        screen_h_px=screen.height_px,
                     )
-                if not (w and h):
-                    w, h = body.screen_w_px, body.screen_h_px
-                    await state.io(state.store.update_session, session_id, screen_w_px=w, screen_h_px=h)
-            if not (w and h):
-                raise HTTPException(
-                    422,
-                    "the session has no screen size: create it with screen_w_px and screen_h_px, or send them "
-                    "with the points",
-                )
-            # frame indices continue the session's, after samples held since an outage (appends skip reused ones)
-            cont = await state.backlog.continuation(session_id)
-            samples = client_gaze_samples(
-                [p.model_dump() for p in body.points],
-                screen_w_px=w,
-                screen_h_px=h,
-                first_index=cont.next_frame_index,
-            )
-            if cont.last_sample:
-                last_t = cont.last_sample.get("t_ms")
-                if isinstance(last_t, int | float) and samples[0]["t_ms"] < last_t:
-                    raise HTTPException(
-                        409,
-                        f"points go back in time: the first t_ms {samples[0]['t_ms']} is before the last "
-                        f"stored sample's {last_t}",
-                    )
+                # frame indices continue the session's, after samples held since an outage
+                cont = await state.backlog.continuation(session_id)
+                samples = gaze_points.gaze_samples([p.model_dump() for p in body.points], screen, cont)
+            except GazeRejected as exc:
+                raise HTTPException(409 if exc.conflict else 422, exc.message) from None
             total = await state.io(state.store.append_samples, session_id, samples)
     finally:
         state.release_session_lock(session_id)
-    on = sum(1 for s in samples if s["on_screen"])
-    without = sum(1 for s in samples if s["screen_x_px"] is None)
+    counts = gaze_points.gaze_counts(samples)
     return GazeAccepted(
-        session_id=session_id, accepted=len(samples), on_screen=on, without_point=without, sample_count=total
+        session_id=session_id,
+        accepted=counts.accepted,
+        on_screen=counts.on_screen,
+        without_point=counts.without_point,
+        sample_count=total,
     )
 
 
@@ -860,10 +350,7 @@ SessionsQ = Annotated[
 
 
 async def _load_many(state: AppState, infos: Sequence[SessionInfo]) -> list[SessionData]:
-    return [
-        await state.io(load_session, state.store, i.id, profiles_dir=state.settings.profiles_dir)
-        for i in infos
-    ]
+    return await state.io(load_sessions, state.store, infos, profiles_dir=state.settings.profiles_dir)
 
 
 async def _stimulus_sessions(
@@ -898,9 +385,7 @@ async def get_stimulus_heatmap(
     ``t_s`` (video stimuli): the window ``window_s`` around that moment over every session that watched
     it, drawn on the frame at ``t_s``."""
     if t_s is not None:
-        from gazescope.api.video_analytics import moment_png
-
-        png = await moment_png(
+        png = await _moment_png(
             state, stimulus_id, _session_list(sessions), t_s, window_s, source=source, method=method,
             caption=caption,
         )  # fmt: skip
@@ -930,19 +415,7 @@ async def get_stimulus_report(
     """Aggregate report of the sessions on the stimulus: per AOI % viewers, mean dwell, mean TTFF ...,
     and one summary row per session."""
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=False)
-    return await state.cpu(stimulus_report, stim, datas, method)
-
-
-def _stimulus_report_html(stim: StimulusData, datas: list[SessionData], method: FixationMethod) -> str:
-    from gazescope.analytics.report_html import render_report_html
-
-    report = stimulus_report(stim, datas, method)
-    images = {}
-    with contextlib.suppress(ValidationError):  # no gaze: the report page says so without the figure
-        images["heatmap"], _ = aggregate_heatmap_png(
-            datas, space=stim.size_px, stim=stim, overlay=True, method=method, what=f"stimulus {stim.id!r}"
-        )
-    return render_report_html(report, images)
+    return await state.cpu(aggregate_report, stim, datas, method)
 
 
 @router.get("/api/stimuli/{stimulus_id}/report.html", response_class=HTMLResponse)
@@ -951,7 +424,7 @@ async def get_stimulus_report_html(
 ) -> HTMLResponse:
     """The aggregate report as a self-contained HTML page with the aggregate heatmap."""
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=True)
-    return HTMLResponse(await state.cpu(_stimulus_report_html, stim, datas, method))
+    return HTMLResponse(await state.cpu(stimulus_report_html, stim, datas, method))
 
 
 @router.get("/api/users/{user_id}/heatmap.png", response_class=Response, responses=_PNG)
@@ -997,25 +470,3 @@ async def get_user_heatmap(
         what=f"user {user_id!r}",
     )
     return _png_response(png, f"user-{user_id}-heatmap.png", **{"X-Gazescope-Sessions": str(n)})
-
-
-__all__ = [
-    "CALIBRATIONS",
-    "MAX_GAZE_POINTS",
-    "STIMULI",
-    "STIMULUS_AOIS",
-    "SessionData",
-    "StimulusData",
-    "aggregate_heatmap_png",
-    "calibration_accuracy_px",
-    "common_screen",
-    "load_session",
-    "load_stimulus",
-    "report_context",
-    "router",
-    "select_sessions",
-    "session_events",
-    "session_figure_png",
-    "session_report_html",
-    "stimulus_report",
-]

@@ -17,34 +17,27 @@
 
 A session shows a stimulus when it is created with ``stimulus_id``; its gaze (viewport px) is scaled into
 stimulus px when the sizes differ (the stimulus fills the viewport). The analyses across the sessions of a
-stimulus are in :mod:`gazescope.api.routes.analytics`.
+stimulus are in :mod:`gazescope.api.routes.analytics`; the store side is :mod:`gazescope.services.stimuli`.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gazescope.analytics.aoi import AOI, parse_aois
 from gazescope.api import logs
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
-from gazescope.api.routes.analytics import STIMULI, STIMULUS_AOIS, load_stimulus, stimulus_blob_key
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, State
-from gazescope.api.stimulus_videos import (
-    create_video_stimulus,
-    delete_video_files,
-    is_video,
-    media_type,
-    video_path,
-)
-from gazescope.errors import FrameTooLargeError, NotFoundError, ValidationError
+from gazescope.api.state import State
+from gazescope.api.stimulus_videos import create_video_stimulus, delete_video_files, video_path
+from gazescope.errors import FrameTooLargeError
+from gazescope.services import stimuli
+from gazescope.services.stimuli import aoi_json, load_stimulus
+from gazescope.services.videos import is_video, media_type
 from gazescope.vision.video import sniff_video_format
 
 MAX_AOIS = 500
@@ -90,7 +83,7 @@ class StimulusOut(BaseModel):
         fields = {
             k: doc[k] for k in ("id", "name", "width_px", "height_px", "format", "bytes", "created_at_ms")
         }
-        video = {k: doc[k] for k in ("fps", "frame_count", "duration_s") if k in doc}
+        video: dict[str, Any] = {k: doc[k] for k in ("fps", "frame_count", "duration_s") if k in doc}
         if doc.get("kind") == "video":
             video.update(kind="video", video_url=f"/api/stimuli/{doc['id']}/video")
         return cls(
@@ -114,17 +107,6 @@ class AOIListOut(AOIList):
     stimulus_id: str
 
 
-def _aoi_json(a: AOI) -> dict[str, Any]:
-    return a.model_dump(mode="json", exclude_none=True)
-
-
-def _decode(data: bytes, max_bytes: int, max_w: int, max_h: int) -> tuple[str, int, int]:
-    from gazescope.vision.frames import decode_frame, sniff_format
-
-    img = decode_frame(data, max_bytes=max_bytes, max_width=max_w, max_height=max_h)
-    return str(sniff_format(data)), int(img.shape[1]), int(img.shape[0])
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StimulusOut)
 async def create_stimulus(
     state: State,
@@ -146,57 +128,31 @@ async def create_stimulus(
     if len(data) > s.max_stimulus_bytes:
         raise HTTPException(413, f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes")
     try:
-        fmt, w, h = await state.cpu(
-            _decode, data, s.max_stimulus_bytes, s.max_frame_width, s.max_frame_height
+        facts = await state.cpu(
+            stimuli.decode_stimulus_image, data, s.max_stimulus_bytes, s.max_frame_width, s.max_frame_height
         )
     except FrameTooLargeError as exc:
         raise HTTPException(413, exc.message) from None
-    sid = uuid.uuid4().hex
-    label = label or sid
-    doc = {
-        "id": sid,
-        "name": label,
-        "width_px": w,
-        "height_px": h,
-        "format": fmt,
-        "bytes": len(data),
-        "created_at_ms": round(time.time() * 1000.0, 3),
-    }
-    await state.io(state.store.put_blob, stimulus_blob_key(sid), data)
-    try:
-        await state.io(state.store.put_document, STIMULI, sid, doc)
-    except Exception:
-        await state.io(state.store.delete_blob, stimulus_blob_key(sid))
-        raise
-    logs.event("stimulus_created", stimulus_id=sid, width_px=w, height_px=h, bytes=len(data))
+    doc = await state.io(stimuli.store_image_stimulus, state.store, data, facts, label)
+    logs.event(
+        "stimulus_created", stimulus_id=doc["id"], width_px=facts.width_px, height_px=facts.height_px,
+        bytes=len(data),
+    )  # fmt: skip
     return StimulusOut.of(doc, [], detail=True)
-
-
-async def _aoi_docs(state: AppState, stimulus_id: str) -> list[dict[str, Any]]:
-    try:
-        doc = await state.io(state.store.get_document, STIMULUS_AOIS, stimulus_id)
-    except NotFoundError:
-        return []
-    return list(doc.get("aois") or [])
 
 
 @router.get("", response_model=list[StimulusOut])
 async def list_stimuli(state: State) -> list[StimulusOut]:
     """All stimuli, newest first, with their AOI counts."""
-    docs = await state.io(state.store.list_documents, STIMULI)
-    aois = {
-        d.get("stimulus_id"): d.get("aois") or []
-        for d in await state.io(state.store.list_documents, STIMULUS_AOIS)
-    }
-    docs.sort(key=lambda d: (d.get("created_at_ms") or 0.0, d["id"]), reverse=True)
-    return [StimulusOut.of(d, aois.get(d["id"]), detail=False) for d in docs]
+    listed = await state.io(stimuli.list_stimuli, state.store)
+    return [StimulusOut.of(doc, aois, detail=False) for doc, aois in listed]
 
 
 @router.get("/{stimulus_id}", response_model=StimulusOut)
 async def get_stimulus(state: State, stimulus_id: str) -> StimulusOut:
     """One stimulus with its AOIs (404 when unknown)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
-    return StimulusOut.of(stim.doc, [_aoi_json(a) for a in stim.aois], detail=True)
+    return StimulusOut.of(stim.doc, [aoi_json(a) for a in stim.aois], detail=True)
 
 
 @router.get(
@@ -235,39 +191,16 @@ async def delete_stimulus(state: State, stimulus_id: str) -> Response:
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
     if is_video(stim.doc):
         await delete_video_files(state, stim.doc)
-    await state.io(state.store.delete_document, STIMULUS_AOIS, stimulus_id)
-    await state.io(state.store.delete_document, STIMULI, stimulus_id)
-    await state.io(state.store.delete_blob, stimulus_blob_key(stimulus_id))
+    await state.io(stimuli.delete_stimulus, state.store, stimulus_id)
     logs.event("stimulus_deleted", stimulus_id=stimulus_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def check_aois(aois: list[dict[str, Any]], width_px: float, height_px: float) -> list[AOI]:
-    """Parse AOIs (:func:`gazescope.analytics.aoi.parse_aois`) and check that each overlaps the
-    ``width_px`` x ``height_px`` stimulus. Raises ``ValidationError`` naming the bad AOI."""
-    parsed = parse_aois(aois)
-    for a in parsed:
-        x0, y0, x1, y1 = a.bbox_px
-        if x1 <= 0 or y1 <= 0 or x0 >= width_px or y0 >= height_px:
-            raise ValidationError(
-                f"AOI {a.name!r} (x {x0:g}..{x1:g}, y {y0:g}..{y1:g}) lies outside the "
-                f"{width_px:g}x{height_px:g} stimulus; AOIs are in stimulus pixels"
-            )
-    return parsed
 
 
 @router.put("/{stimulus_id}/aois", response_model=AOIListOut)
 async def put_aois(state: State, stimulus_id: str, body: AOIList) -> AOIListOut:
     """Replace the stimulus' AOIs (422 naming the first invalid AOI; nothing is stored then)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
-    parsed = check_aois(body.aois, *stim.size_px)
-    duration = stim.doc.get("duration_s")
-    for a in parsed:
-        if is_video(stim.doc) and a.start_s is not None and a.start_s >= float(duration or 0.0):
-            raise ValidationError(f"AOI {a.name!r} starts at {a.start_s:g} s, after the video ends")
-    out = [_aoi_json(a) for a in parsed]
-    doc = {"stimulus_id": stimulus_id, "aois": out, "updated_at_ms": round(time.time() * 1000.0, 3)}
-    await state.io(state.store.put_document, STIMULUS_AOIS, stimulus_id, doc)
+    out = await state.io(stimuli.replace_aois, state.store, stim, body.aois)
     logs.event("stimulus_aois_set", stimulus_id=stimulus_id, count=len(out))
     return AOIListOut(stimulus_id=stimulus_id, aois=out)
 
@@ -276,4 +209,4 @@ async def put_aois(state: State, stimulus_id: str, body: AOIList) -> AOIListOut:
 async def get_aois(state: State, stimulus_id: str) -> AOIListOut:
     """The stimulus' AOIs (an empty list before any are set)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
-    return AOIListOut(stimulus_id=stimulus_id, aois=[_aoi_json(a) for a in stim.aois])
+    return AOIListOut(stimulus_id=stimulus_id, aois=[aoi_json(a) for a in stim.aois])

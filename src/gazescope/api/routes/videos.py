@@ -1,4 +1,4 @@
-"""Analyses of video stimuli over every session that watched them (:mod:`gazescope.api.video_analytics`).
+"""Analyses of video stimuli over every session that watched them (:mod:`gazescope.services.videos`).
 
 * ``GET /api/stimuli/{id}/video/report`` (``?window_s=``, ``?sessions=a,b``, ``?method=``): fixations per
   time window and AOI figures inside each AOI's time range, per session and aggregated.
@@ -20,7 +20,7 @@ from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
-from gazescope.api.video_analytics import (
+from gazescope.services.videos import (
     OVERLAY_WINDOW_RANGE_S,
     load_video,
     load_viewers,

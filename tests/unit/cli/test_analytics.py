@@ -20,26 +20,9 @@ from gazescope.analytics.export import samples_to_csv
 from gazescope.api.app import create_app
 from gazescope.cli import app as cli
 from gazescope.config import Settings
-
-W, H = 800, 600
-AOIS = [
-    {"name": "left", "kind": "rect", "x_px": 50, "y_px": 200, "w_px": 200, "h_px": 200},
-    {"name": "right", "kind": "rect", "x_px": 550, "y_px": 200, "w_px": 200, "h_px": 200},
-]
-LEFT, RIGHT = (150.0, 300.0), (650.0, 300.0)
-PLANS = [[LEFT, RIGHT], [LEFT], [RIGHT, LEFT], [LEFT]]  # right: 2 of 4 viewers, left: 4 of 4
+from support.gaze_plans import AOIS, PLANS, H, W, points
 
 runner = CliRunner()
-
-
-def points(plan: list[tuple[float, float]]) -> list[dict[str, Any]]:
-    out, t = [], 0.0
-    for x, y in plan:
-        for k in range(10):
-            out.append({"t_ms": t, "x_px": x + (2 if k % 2 else -2), "y_px": y})
-            t += 40.0
-        t += 40.0
-    return out
 
 
 def png(w: int = W, h: int = H) -> bytes:
@@ -52,7 +35,8 @@ def png(w: int = W, h: int = H) -> bytes:
 def db(tmp_path: Path) -> tuple[Path, str, list[str]]:
     """A database with one stimulus (two AOIs) and four ended sessions on it."""
     path = tmp_path / "cli.db"
-    with TestClient(create_app(Settings(db_path=path, profiles_dir=tmp_path / "p"))) as c:
+    settings = Settings(db_path=path, profiles_dir=tmp_path / "p", trusted_hosts=["testserver"])
+    with TestClient(create_app(settings)) as c:
         stim = c.post("/api/stimuli", files={"file": ("s.png", png(), "image/png")}).json()["id"]
         assert c.put(f"/api/stimuli/{stim}/aois", json={"aois": AOIS}).status_code == 200
         ids = []

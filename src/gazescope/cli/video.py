@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from gazescope.cli_analytics import DbOpt, MethodOpt, RedisOpt, _fail, _method, open_store
+from gazescope.cli.analytics import DbOpt, MethodOpt, RedisOpt, fixation_method, open_store
+from gazescope.cli.common import fail
 from gazescope.errors import GazescopeError, ValidationError
 
 
@@ -42,8 +43,8 @@ def video_overlay(
     from tqdm import tqdm
 
     from gazescope.analytics.video_overlay import render_overlay
-    from gazescope.api.video_analytics import load_video, load_viewers
     from gazescope.config import Settings
+    from gazescope.services.videos import load_video, load_viewers
     from gazescope.storage.video_files import VideoFiles
 
     try:
@@ -51,7 +52,7 @@ def video_overlay(
             raise ValidationError(f"unknown --mode {mode!r}; available: heatmap, points")
         store = open_store(db, redis_url)
         stim = load_video(store, stimulus_id)
-        viewers = load_viewers(store, stim, sessions, method=_method(method))
+        viewers = load_viewers(store, stim, sessions, method=fixation_method(method))
         if not any(v.has_gaze for v in viewers):
             raise ValidationError(f"no session has calibrated gaze on video {stimulus_id!r}")
         files = VideoFiles(video_dir or Settings().stimulus_video_dir)
@@ -67,5 +68,5 @@ def video_overlay(
             n = render_overlay(video, tmp, viewers, mode=mode, window_s=window, progress=progress)  # type: ignore[arg-type]
         shutil.move(tmp, out)
     except GazescopeError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"wrote {out}: {n} frames, {len(viewers)} viewer(s)")

@@ -1,0 +1,5 @@
+"""``python -m gazescope.cli``: the ``gazescope`` command."""
+
+from gazescope.cli import main
+
+main()

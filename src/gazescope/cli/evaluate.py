@@ -1,0 +1,165 @@
+"""``gazescope evaluate``: blink detection and screen-point gaze accuracy against labelled data
+(protocols of ../shared/data/README.md and docs/evaluation.md; :mod:`gazescope.evaluation` does the work)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gazescope.cli.common import fail, write_json
+from gazescope.config import Settings
+from gazescope.errors import GazescopeError
+
+evaluate_app = typer.Typer(help="Evaluate against labelled data (protocols of ../shared/data/README.md).")
+
+
+@evaluate_app.command("blink")
+def evaluate_blink(
+    directory: Annotated[Path, typer.Argument(help="Folder with video clips and their .tag annotations.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="'all': the current thresholds on every clip; 'loso': thresholds chosen on the other "
+            "subjects, scored on each held-out subject in turn (docs/evaluation.md)."
+        ),
+    ] = "all",
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder caching per-clip EAR series for --protocol loso (Face Mesh runs once a clip)."
+        ),
+    ] = Path.home() / ".cache" / "gazescope" / "ear-series",
+) -> None:
+    """Blink detection (causal tracker) against .tag annotations: per clip and overall P/R/F1."""
+    from gazescope.evaluation.blink import evaluate_blinks
+
+    if protocol == "loso":
+        _evaluate_blink_loso(directory, cache, json_out)
+        return
+    if protocol != "all":
+        fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
+    try:
+        res = evaluate_blinks(directory, Settings(), progress=True).to_dict()
+    except GazescopeError as exc:
+        fail(exc)
+    typer.echo(f"{'clip':<40} {'true':>5} {'det':>5} {'match':>5} {'P':>6} {'R':>6} {'F1':>6}")
+    for c in res["clips"]:
+        name = (
+            str(Path(c["clip"]).relative_to(directory)) if directory in Path(c["clip"]).parents else c["clip"]
+        )
+        typer.echo(
+            f"{name:<40} {c['true']:>5} {c['detected']:>5} {c['matched']:>5} "
+            f"{c['precision']:>6.3f} {c['recall']:>6.3f} {c['f1']:>6.3f}"
+        )
+    o = res["overall"]
+    typer.echo(
+        f"{'overall':<40} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+        f"{o['precision']:>6.3f} {o['recall']:>6.3f} {o['f1']:>6.3f}"
+    )
+    write_json(res, json_out)
+
+
+def _evaluate_blink_loso(directory: Path, cache: Path | None, json_out: Path | None) -> None:
+    from gazescope.evaluation.blink_loso import evaluate_loso
+
+    try:
+        res = evaluate_loso(directory, Settings(), cache_dir=cache).to_dict()
+    except GazescopeError as exc:
+        fail(exc)
+    typer.echo(
+        f"{'held-out subject':<18} {'true':>5} {'det':>5} {'match':>5} {'F1':>6} {'F1 defaults':>12}  chosen"
+    )
+    for f in res["folds"]:
+        p = f["params"]
+        typer.echo(
+            f"{f['subject']:<18} {f['true']:>5} {f['detected']:>5} {f['matched']:>5} {f['f1']:>6.3f} "
+            f"{f['f1_defaults']:>12.3f}  thr {p['threshold_ratio']} rel {p['release_ratio']} "
+            f"depth {p['depth_ratio']} reopen {p['reopen_max_ms']:g} min {p['min_ms']:g}"
+        )
+    for name in ("loso", "defaults", "all_subjects_best"):
+        o = res[name]
+        label = {
+            "loso": "leave-subject-out",
+            "defaults": "defaults, all",
+            "all_subjects_best": "tuned on all",
+        }
+        typer.echo(
+            f"{label[name]:<18} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+            f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
+        )
+    for name, o in res["conditions"].items():
+        typer.echo(
+            f"  held out, {name:<14} {o['true']:>5} {o['detected']:>5} {o['matched']:>5} "
+            f"P {o['precision']:.3f} R {o['recall']:.3f} F1 {o['f1']:.3f}"
+        )
+    typer.echo(f"grid points {res['grid_size']}, clips {res['clips']}")
+    write_json(res, json_out)
+
+
+@evaluate_app.command("gaze")
+def evaluate_gaze_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder with labels.csv and the images it names.")],
+    mapper: Annotated[str, typer.Option(help="Mapper name from the registry (e.g. ridge, cnn).")] = "ridge",
+    views: Annotated[
+        bool,
+        typer.Option(
+            help="Average Face Mesh over mirrored and 0.9x/1.1x zoomed copies of each image (6 passes a frame: "
+            "for offline calibration, not the live path)."
+        ),
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="session: one sitting calibrates, the others are scored (data README); pooled: all other "
+            "sittings calibrate each sitting; online: as pooled, plus each click of the scored sitting "
+            "refits before the next (weighted --weight); profile: each sitting calibrates (weighted --weight) "
+            "pooled with the others but the scored one, the others are scored."
+        ),
+    ] = "session",
+    weight: Annotated[
+        float, typer.Option(help="--protocol online: weight of the new sitting's clicks.")
+    ] = 3.0,
+    stretch: Annotated[
+        bool, typer.Option(help="Ridge: per-axis slope stretch fitted by leave-one-out.")
+    ] = False,
+) -> None:
+    """Screen-point gaze accuracy: each session calibrates, the subject's other sessions are scored."""
+    from gazescope.calibration.features import DEFAULT_ZOOMS
+    from gazescope.evaluation.gaze import evaluate_gaze
+
+    params = {"stretch": True} if stretch else None
+    try:
+        res = evaluate_gaze(
+            directory,
+            mapper=mapper,
+            settings=Settings(),
+            mirror=views,
+            zooms=DEFAULT_ZOOMS if views else (),
+            mapper_params=params,
+            protocol=protocol,
+            weight=weight,
+        ).to_dict()
+    except GazescopeError as exc:
+        fail(exc)
+    typer.echo(
+        f"mapper: {res['mapper']}, protocol {protocol}"
+        + (f" (weight {weight:g})" if protocol in ("online", "profile") else "")
+        + (", stretch" if stretch else "")
+        + (" (mirrored + zoomed views)" if views else "")
+    )
+    typer.echo(f"{'subject':<12} {'n':>6} {'mean px':>9} {'median px':>10} {'% width':>8}")
+    for name, r in res["subjects"].items():
+        typer.echo(
+            f"{name:<12} {r['n']:>6} {r['mean_error_px']:>9.1f} {r['median_error_px']:>10.1f} "
+            f"{r['mean_error_pct_width']:>8.1f}"
+        )
+    o = res["overall"]
+    typer.echo(
+        f"{'overall':<12} {o['n']:>6} {o['mean_error_px']:>9.1f} {o['median_error_px']:>10.1f} "
+        f"{o['mean_error_pct_width']:>8.1f}"
+    )
+    write_json(res, json_out)

@@ -1,0 +1,108 @@
+"""Reports of stored sessions: what a session report needs from the store (:func:`report_context`), one
+session's report with its figures (:func:`session_report_and_images`, :func:`session_report_html`), and the
+aggregate report of several sessions, per AOI % viewers, dwell and time to first fixation
+(:func:`aggregate_report`, :func:`stimulus_report_html`). The reports themselves are
+:mod:`gazescope.analytics.report`'s."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from gazescope.analytics.events import FixationMethod
+from gazescope.domain import SessionInfo
+from gazescope.errors import NotFoundError, ValidationError
+from gazescope.services.figures import aggregate_heatmap_png
+from gazescope.services.sessions import SessionData, calibration_accuracy_px
+from gazescope.services.stimuli import StimulusData, load_stimulus
+from gazescope.storage import Store
+
+_STIMULUS_KEYS = ("id", "name", "width_px", "height_px")
+
+
+def report_context(store: Store, info: SessionInfo, *, profiles_dir: Any = None) -> dict[str, Any]:
+    """Keyword arguments for :func:`gazescope.analytics.report.build_session_report` from what is stored
+    about a session: ``aois`` and ``stimulus_size_px`` of its stimulus (when it has one with AOIs) and
+    ``calibration_accuracy_px`` (:func:`~gazescope.services.sessions.calibration_accuracy_px`). A missing
+    stimulus adds nothing."""
+    out: dict[str, Any] = {}
+    acc = calibration_accuracy_px(store, info, None, profiles_dir)
+    if acc is not None:
+        out["calibration_accuracy_px"] = acc
+    if info.stimulus_id:
+        try:
+            stim = load_stimulus(store, info.stimulus_id, image=False)
+        except (NotFoundError, ValidationError):
+            return out
+        if stim.aois:
+            out["aois"] = list(stim.aois)
+            out["stimulus_size_px"] = stim.size_px
+    return out
+
+
+def session_report_and_images(
+    data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt", *, rebuild: bool = False
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """One session's report (the stored one unless ``rebuild`` or there is none: then built now) and its
+    figures as PNG bytes by name (timeline, heatmap, scanpath, trail; on the stimulus when the session
+    has one)."""
+    from gazescope.analytics.report import build_session_report
+    from gazescope.analytics.report_html import session_images
+
+    aois = list(stim.aois) if stim is not None else None
+    common: dict[str, Any] = {
+        "calibration_accuracy_px": data.calibration_accuracy_px,
+        "stimulus_size_px": stim.size_px if stim is not None else None,
+        "fps_hint": (data.report or {}).get("fps"),
+        "method": method,
+        "aois": aois,
+    }
+    report = data.report
+    if report is None or rebuild:
+        report = build_session_report(data.info.to_dict(), data.samples, **common).to_dict()
+    images = session_images(
+        data.info.to_dict(), data.samples, stimulus_image=stim.image if stim is not None else None, **common
+    )
+    return report, images
+
+
+def session_report_html(data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt") -> str:
+    """A self-contained HTML page of one session (see :func:`session_report_and_images`)."""
+    from gazescope.analytics.report_html import render_report_html
+
+    return render_report_html(*session_report_and_images(data, stim, method))
+
+
+def aggregate_report(
+    stim: StimulusData | None, sessions: Sequence[SessionData], method: FixationMethod = "idt"
+) -> dict[str, Any]:
+    """Aggregate report of several sessions (:func:`gazescope.analytics.report.build_aggregate_report`):
+    % viewers, mean dwell, TTFF ... per AOI of ``stim`` (no AOIs without one), and per-session summaries.
+    Without a stimulus the report is named ``"<n> sessions"``."""
+    from gazescope.analytics.report import build_aggregate_report
+
+    if stim is not None:
+        doc = {k: stim.doc[k] for k in _STIMULUS_KEYS if k in stim.doc}
+        aois = list(stim.aois)
+    else:
+        doc, aois = {"name": f"{len(sessions)} sessions"}, None
+    return build_aggregate_report(
+        doc, [(d.info.to_dict(), d.samples) for d in sessions], aois, method=method
+    ).to_dict()
+
+
+def stimulus_report_html(
+    stim: StimulusData, sessions: Sequence[SessionData], method: FixationMethod = "idt"
+) -> str:
+    """The aggregate report of the sessions on ``stim`` as a self-contained HTML page, with their
+    heatmap on the stimulus (left out when no session has gaze to draw: the page says so)."""
+    from gazescope.analytics.report_html import render_report_html
+
+    report = aggregate_report(stim, sessions, method)
+    images = {}
+    with contextlib.suppress(ValidationError):
+        images["heatmap"], _ = aggregate_heatmap_png(
+            sessions, space=stim.size_px, stim=stim, overlay=True, method=method, what=f"stimulus {stim.id!r}"
+        )
+    return render_report_html(report, images)

@@ -101,6 +101,9 @@ class _ClickState:
                 out = _ignored("the refit failed")
         _resolve(click.future, out)
 
+    def _applied(self, cal: FittedCalibration) -> bool:
+        return self.conn.tracker.calibration is cal
+
     async def _refit_locked(self, click: _Click, gf: GazeFeatures, frame_index: int) -> dict[str, Any]:
         cal = self.conn.tracker.calibration
         if not isinstance(cal, FittedCalibration):
@@ -116,7 +119,7 @@ class _ClickState:
             )  # fmt: skip
             self.base_id = cal.profile_id
         mapper = await self.conn.state.cpu(self.refit.add_click, gf, click.x_px, click.y_px)
-        if self.conn.tracker.calibration is not cal:  # another calibration was applied meanwhile
+        if not self._applied(cal):  # another calibration was applied meanwhile
             return _ignored("the calibration changed while refitting")
         new = replace(cal, mapper=mapper, refit=self.refit.refits)
         self.conn.set_calibration(new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from gazescope.domain import SessionInfo
 
@@ -22,22 +23,12 @@ class SessionCreate(BaseModel):
     calibration_id: str | None = Field(None, min_length=1, max_length=256, description="Calibration used.")
 
 
-class SessionOut(BaseModel):
-    """A session as stored. Times are epoch milliseconds; ``ended_at_ms`` is null while it runs;
-    ``tracking`` says whether a tracking WebSocket is connected now."""
+@pydantic_dataclass(frozen=True)
+class SessionOut(SessionInfo):
+    """A session as stored (the fields of :class:`~gazescope.domain.SessionInfo`, not restated here) and
+    ``tracking``: whether a tracking WebSocket is connected now. Times are epoch milliseconds;
+    ``ended_at_ms`` is null while it runs."""
 
-    id: str
-    created_at_ms: float
-    user_id: str | None = None
-    label: str | None = None
-    screen_w_px: int | None = None
-    screen_h_px: int | None = None
-    stimulus_id: str | None = None
-    calibration_id: str | None = None
-    ended_at_ms: float | None = None
-    status: str = "active"
-    sample_count: int = 0
-    dropped_frames: int = 0
     tracking: bool = False
 
     @classmethod

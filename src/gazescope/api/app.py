@@ -32,7 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
-from gazescope.api import calibration, clicks, logs, seeds, video_time
+from gazescope.api import logs, seeds
 from gazescope.api.limits import RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
@@ -40,6 +40,7 @@ from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
+from gazescope.api.ws import calibration, clicks, video_time
 from gazescope.config import Settings
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode

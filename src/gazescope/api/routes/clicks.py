@@ -1,5 +1,5 @@
 """``POST /api/sessions/{id}/clicks``: a click on the screen of a session being tracked refits its
-calibration (:mod:`gazescope.api.clicks`; same as the ``click`` WebSocket message).
+calibration (:mod:`gazescope.api.ws.clicks`; same as the ``click`` WebSocket message).
 
 Body ``{"x_px": float, "y_px": float}`` (screen px of the calibrated screen). The click takes the next
 frame the session's tracking connection receives; the answer waits up to :data:`WAIT_S` for the refit:
@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 
-from gazescope.api import clicks, service
+from gazescope.api import service
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import State
+from gazescope.api.ws import clicks
 
 WAIT_S = 3.0
 

@@ -50,11 +50,11 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter, WebSocket
 
 from gazescope.api import logs
-from gazescope.api.calibration import use_profile
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.seeds.base import loads_object, number
-from gazescope.api.video_time import session_clock_ms
+from gazescope.api.ws.calibration import use_profile
 from gazescope.api.ws.tracking import run_tracking
+from gazescope.api.ws.video_time import session_clock_ms
 from gazescope.calibration.session import CalibrationSession
 from gazescope.calibration.targets import TargetLayout
 from gazescope.domain import FrameFeatures, GazeSample

@@ -2,8 +2,9 @@
 so these tests add that name to the trusted hosts. Host checking itself is tested in
 test_api_validation.py with explicit settings.
 
-``make_client(**settings_overrides)`` builds the app on a SQLite file in the test's tmp_path; ``client`` is
-one such client, started (lifespan run) for the whole test.
+``make_client(**settings_overrides)`` builds the app on a SQLite file, a profiles folder and a stimulus-video
+folder in the test's tmp_path; ``client`` is one such client, started (lifespan run) for the whole test.
+``new_session`` (tests/support/api.py) creates a session through the API.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ MakeClient = Callable[..., TestClient]
 @pytest.fixture
 def make_client(tmp_path: Path) -> MakeClient:
     """``make_client(base_url=..., **settings_overrides)``: a TestClient of ``create_app(Settings(...))`` on
-    ``tmp_path/gazescope.db`` (the same file for every client of the test), not yet started: use it as
+    ``tmp_path/gazescope.db`` with ``tmp_path/profiles`` and ``tmp_path/videos`` (the same for every client
+    of the test), not yet started: use it as
     ``with make_client(max_connections=1) as client:`` so its lifespan runs and ends in the test."""
 
     def make(*, base_url: str = "http://testserver", **overrides: Any) -> TestClient:
         overrides.setdefault("db_path", tmp_path / "gazescope.db")
+        overrides.setdefault("profiles_dir", tmp_path / "profiles")
+        overrides.setdefault("stimulus_video_dir", tmp_path / "videos")
         return TestClient(create_app(Settings(**overrides)), base_url=base_url)
 
     return make

@@ -5,17 +5,16 @@ stimulus, the API token, and the calibration accuracy feeding the report and the
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from gazescope.api.app import create_app
 from gazescope.config import Settings
+from support.api import new_session
 
 
 def png_bytes(w: int = 640, h: int = 360) -> bytes:
@@ -28,23 +27,6 @@ def fixation_points(
     x: float, y: float, n: int = 10, t0: float = 0.0, dt: float = 40.0
 ) -> list[dict[str, Any]]:
     return [{"t_ms": t0 + k * dt, "x_px": x + (2 if k % 2 else -2), "y_px": y} for k in range(n)]
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "an.db", profiles_dir=tmp_path / "profiles")
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def new_session(client: TestClient, **fields: Any) -> str:
-    r = client.post("/api/sessions", json=fields)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def new_stimulus(client: TestClient, w: int = 640, h: int = 360) -> str:

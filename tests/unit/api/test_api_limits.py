@@ -34,8 +34,9 @@ from starlette.websockets import WebSocketDisconnect
 from gazescope.api.app import create_app
 from gazescope.api.limits import GuardedRoute, check_client_json
 from gazescope.config import Settings
+from support.api import new_session
 
-from .test_calibration_ws import new_session, recv_type
+from .test_calibration_ws import recv_type
 
 # --- defect 8: numbers -------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ def wait_until_untracked(client: TestClient, sid: str, timeout_s: float = 10.0) 
     deadline = time.monotonic() + timeout_s
     while client.get(f"/api/sessions/{sid}").json()["tracking"] and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(db_path=tmp_path / "g.db", profiles_dir=tmp_path / "profiles"))
-    with TestClient(app) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

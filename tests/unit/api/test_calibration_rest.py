@@ -3,18 +3,14 @@ profiles posted, listed, fetched, deleted; bad profiles refused; profiles surviv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 
-from gazescope.api.app import create_app
 from gazescope.calibration.features import FEATURE_NAMES, N_FEATURES
 from gazescope.calibration.mappers import create_mapper
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.config import Settings
 
 
 def fitted_profile(
@@ -35,17 +31,6 @@ def fitted_profile(
         user_id=user_id,
         layout="9",
     )
-
-
-def app_client(tmp_path: Path) -> TestClient:
-    settings = Settings(db_path=tmp_path / "cal.db", profiles_dir=tmp_path / "profiles")
-    return TestClient(create_app(settings))
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with app_client(tmp_path) as c:
-        yield c
 
 
 def test_layouts_list_grids_pursuit_and_mappers(client: TestClient) -> None:
@@ -124,11 +109,11 @@ def test_profile_id_is_filled_in_when_missing(client: TestClient) -> None:
     assert r.json()["id"] and r.json()["user_id"] == "someone"
 
 
-def test_profiles_survive_a_new_app_on_the_same_database(tmp_path: Path) -> None:
+def test_profiles_survive_a_new_app_on_the_same_database(make_client: Callable[..., TestClient]) -> None:
     cal = fitted_profile("persist")
-    with app_client(tmp_path) as c:
+    with make_client() as c:
         assert c.post("/api/profiles", json=cal.to_dict()).status_code == 201
-    with app_client(tmp_path) as c:
+    with make_client() as c:
         listed = c.get("/api/profiles", params={"user_id": "persist"}).json()
         assert [p["id"] for p in listed] == [cal.profile_id]
         assert c.get(f"/api/profiles/{cal.profile_id}").json()["profile"]["mapper"]["name"] == "ridge"

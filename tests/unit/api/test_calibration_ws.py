@@ -6,7 +6,6 @@ session starts (``calibration_id`` or ``user_id``), and the session-linked recor
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +14,9 @@ from fastapi.testclient import TestClient
 
 from gazescope.api.app import create_app
 from gazescope.config import Settings
+from support.api import new_session
 
 from .test_calibration_rest import fitted_profile
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(db_path=tmp_path / "calws.db", profiles_dir=tmp_path / "profiles")
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def new_session(client: TestClient, **fields: Any) -> str:
-    r = client.post("/api/sessions", json=fields)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def recv_type(ws, *types: str) -> dict[str, Any]:
@@ -334,7 +321,7 @@ async def test_a_connections_controller_does_not_keep_it_alive() -> None:
     import weakref
     from types import SimpleNamespace
 
-    from gazescope.api.calibration import controller_of
+    from gazescope.api.ws.calibration import controller_of
 
     class Conn:
         session_id = "s"

@@ -5,16 +5,13 @@ real SQLite file): bad uploads are refused and leave nothing behind, AOI time ra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-
-from gazescope.api.app import create_app
-from gazescope.config import Settings
 
 W, H, FRAMES, FPS = 64, 48, 20, 10.0
 
@@ -29,22 +26,6 @@ def tiny_mp4(path: Path) -> bytes:
 
 def png() -> bytes:
     return cv2.imencode(".png", np.zeros((H, W, 3), dtype=np.uint8))[1].tobytes()
-
-
-def app_client(tmp_path: Path, **settings: object) -> TestClient:
-    s = Settings(
-        db_path=tmp_path / "g.db",
-        profiles_dir=tmp_path / "profiles",
-        stimulus_video_dir=tmp_path / "videos",
-        **settings,
-    )
-    return TestClient(create_app(s))
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with app_client(tmp_path) as c:
-        yield c
 
 
 def test_upload_serve_and_delete_a_video(client: TestClient, tmp_path: Path) -> None:
@@ -88,9 +69,9 @@ def test_bad_videos_are_refused_and_leave_nothing(
     assert not any((tmp_path / "videos").glob("*.*"))
 
 
-def test_video_over_the_size_limit_is_413(tmp_path: Path) -> None:
+def test_video_over_the_size_limit_is_413(tmp_path: Path, make_client: Callable[..., TestClient]) -> None:
     data = tiny_mp4(tmp_path / "v.mp4")
-    with app_client(tmp_path, max_stimulus_video_bytes=1024) as c:
+    with make_client(max_stimulus_video_bytes=1024) as c:
         r = c.post("/api/stimuli", files={"file": ("v.mp4", data)})
         assert r.status_code == 413 and "1024 bytes" in r.json()["detail"]
         assert c.get("/api/stimuli").json() == []

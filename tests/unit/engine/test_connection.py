@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from gazescope.api import video_time
 from gazescope.api.wire import NativeWire
+from gazescope.api.ws import video_time
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode

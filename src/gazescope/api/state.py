@@ -24,6 +24,7 @@ from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.engine.backlog import StoreBacklog
 from gazescope.engine.handlers import HandlerRegistry
+from gazescope.services import lifecycle
 from gazescope.storage import LiveHub, Store
 from gazescope.storage.ownership import LocalOwnership, SessionOwnership, StopRequest
 
@@ -80,9 +81,7 @@ class AppState:
         return api_logs
 
     async def _end_session(self, session_id: str) -> None:
-        from gazescope.api import service  # service uses this module
-
-        await service.end_session(self, session_id)
+        await lifecycle.end_session(self, session_id)
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool."""

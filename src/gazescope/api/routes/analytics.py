@@ -32,14 +32,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gazescope.api import logs, service
+from gazescope.api import logs
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.domain import SessionInfo
 from gazescope.errors import NotFoundError, ValidationError
-from gazescope.services import gaze_points, videos
+from gazescope.services import gaze_points, lifecycle, videos
 from gazescope.services.events import session_events, session_events_csv
 from gazescope.services.figures import Source, aggregate_heatmap_png, common_screen, session_figure_png
 from gazescope.services.gaze_points import MAX_GAZE_POINTS, GazeRejected
@@ -189,7 +189,7 @@ async def get_session_heatmap(
     session has no calibrated gaze. With ``t_s``: the heatmap of that moment of a video stimulus drawn on
     its frame (:func:`gazescope.services.videos.moment_heatmap_png`)."""
     if t_s is not None:
-        video = stimulus_id or (await service.get_session(state, session_id)).stimulus_id
+        video = stimulus_id or (await lifecycle.get_session(state, session_id)).stimulus_id
         if not video:
             raise ValidationError(f"session {session_id!r} has no video stimulus: give ?stimulus_id=")
         png = await _moment_png(
@@ -231,7 +231,7 @@ async def get_pymovements_csv(state: State, session_id: str) -> Response:
     """Gaze CSV for pymovements (``time`` ms, ``x_px``, ``y_px``; empty where gaze is not valid)."""
     from gazescope.analytics.export import pymovements_csv
 
-    await service.get_session(state, session_id)
+    await lifecycle.get_session(state, session_id)
     samples = await state.io(state.store.get_samples, session_id)
     text = await state.cpu(pymovements_csv, samples)
     return Response(
@@ -300,7 +300,7 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
     lock = state.session_lock(session_id)
     try:
         async with lock:
-            info = await service.get_session(state, session_id)
+            info = await lifecycle.get_session(state, session_id)
             try:
                 tracked = info.status != "ended" and session_id in await state.ownership.tracking(
                     [session_id]

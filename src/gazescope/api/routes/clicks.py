@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 
-from gazescope.api import service
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.api.ws import clicks
+from gazescope.services import lifecycle
 
 WAIT_S = 3.0
 
@@ -40,7 +40,7 @@ async def post_click(
 ) -> dict[str, Any]:
     """A click at (``x_px``, ``y_px``): refit the session's applied calibration (see the module docstring)."""
     x, y = clicks.click_point(body)
-    await service.get_session(state, session_id)  # 404 when unknown
+    await lifecycle.get_session(state, session_id)  # 404 when unknown
     conn = state.connections.get(session_id)
     if conn is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "no tracking connection serves this session")

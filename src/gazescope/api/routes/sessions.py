@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
 from gazescope.analytics.export import samples_to_csv
-from gazescope.api import service
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
+from gazescope.services import lifecycle
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -52,7 +52,7 @@ def parse_time_ms(value: str | None, name: str) -> float | None:
 async def create_session(state: State, body: SessionCreate | None = None) -> SessionOut:
     """Start a session; all fields are optional. Returns it with its new ``id`` (201)."""
     fields = body.model_dump(exclude_none=True) if body else {}
-    info = await service.create_session(state, **fields)
+    info = await lifecycle.create_session(state, **fields)
     return SessionOut.of(info)
 
 
@@ -84,7 +84,7 @@ async def list_sessions(
 @router.get("/{session_id}", response_model=SessionOut)
 async def get_session(state: State, session_id: str) -> SessionOut:
     """One session (404 when unknown)."""
-    info = await service.get_session(state, session_id)
+    info = await lifecycle.get_session(state, session_id)
     return SessionOut.of(info, session_id in await state.ownership.tracking([session_id]))
 
 
@@ -92,23 +92,23 @@ async def get_session(state: State, session_id: str) -> SessionOut:
 async def end_session(state: State, session_id: str) -> dict[str, Any]:
     """End the session (its tracking WebSocket is closed after its samples are stored), build, store and
     return its report. Idempotent: ending an ended session returns the stored report."""
-    return await service.end_session(state, session_id)
+    return await lifecycle.end_session(state, session_id)
 
 
 @router.get("/{session_id}/report")
 async def get_report(state: State, session_id: str) -> dict[str, Any]:
     """The stored report of an ended session; for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
-    info = await service.get_session(state, session_id)
+    info = await lifecycle.get_session(state, session_id)
     report = await state.io(state.store.get_report, session_id)
     if report is None:
-        report = await service.build_report(state, info)
+        report = await lifecycle.build_report(state, info)
         report["provisional"] = True
     return report
 
 
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:
-    info = await service.get_session(state, session_id)
+    info = await lifecycle.get_session(state, session_id)
     samples = await state.io(state.store.get_samples, session_id, start=start, limit=limit)
     return info.sample_count, samples
 
@@ -153,5 +153,5 @@ async def get_samples(
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_session(state: State, session_id: str) -> Response:
     """Delete the session with its samples, report and linked documents (204); later requests 404."""
-    await service.delete_session(state, session_id)
+    await lifecycle.delete_session(state, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -51,7 +51,6 @@ from typing import Annotated, Any
 from fastapi import Body, HTTPException, Query, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from gazescope.api import service
 from gazescope.api.limits import MAX_QUERY_INT
 from gazescope.api.models import SessionCreate
 from gazescope.api.seeds.base import (
@@ -68,6 +67,7 @@ from gazescope.api.state import AppState
 from gazescope.api.ws.tracking import run_tracking
 from gazescope.domain import AttentionState, FrameFeatures, SessionInfo
 from gazescope.errors import NotFoundError
+from gazescope.services import lifecycle
 from gazescope.storage.base import SESSION_ID_RE
 
 router, protected = routers("seed 000")
@@ -227,7 +227,7 @@ async def session_start(state: State, body: Annotated[SessionStart | None, Body(
     fields = body.model_dump(exclude_none=True) if body else {}
     session_id = fields.pop("session_id", None)
     duration = fields.pop("session_duration", None)
-    info = await service.create_session(state, session_id, **fields)
+    info = await lifecycle.create_session(state, session_id, **fields)
     doc = {"session_id": info.id, "session_duration": duration}
     await state.io(state.store.put_document, COLLECTION, info.id, doc)
     return {
@@ -243,7 +243,7 @@ async def session_start(state: State, body: Annotated[SessionStart | None, Body(
 @protected.get("/session/{session_id}")
 async def session_get(state: State, session_id: str) -> dict[str, Any]:
     """The session, flat and under ``data``; 404 when unknown."""
-    info = await service.get_session(state, session_id)
+    info = await lifecycle.get_session(state, session_id)
     view = await state.io(_listing, state, info, False)
     return {**view, "data": view}
 
@@ -251,7 +251,7 @@ async def session_get(state: State, session_id: str) -> dict[str, Any]:
 @protected.get("/session/{session_id}/latest_activity")
 async def latest_activity(state: State, session_id: str) -> dict[str, Any]:
     """The newest activity record of the session; 404 when the session has none (or is unknown)."""
-    info = await service.get_session(state, session_id)
+    info = await lifecycle.get_session(state, session_id)
     conn = state.connections.get(session_id)
     sample = conn.last_sample if conn is not None else None
     if sample is None and info.sample_count:
@@ -265,7 +265,7 @@ async def latest_activity(state: State, session_id: str) -> dict[str, Any]:
 @protected.post("/session/end")
 async def session_end(state: State, body: SessionEnd) -> dict[str, Any]:
     """End a session: both client generations' keys plus gazescope's report; 404 when unknown."""
-    report = await service.end_session(state, body.session_id)
+    report = await lifecycle.end_session(state, body.session_id)
     focus, distraction, per = times_of(report)
     return {
         **report,

@@ -36,13 +36,14 @@ from fastapi.responses import JSONResponse
 from gazescope.analytics.events import client_gaze_samples
 from gazescope.analytics.heatmap import HeatmapGrid, density_grid, heatmap_sigma_px
 from gazescope.analytics.plots.heatmap import render_heatmap_overlay_png
-from gazescope.api import logs, service
+from gazescope.api import logs
 from gazescope.api.security import bearer_token, token_ok
 from gazescope.api.seeds.base import State, number, routers
 from gazescope.api.state import AppState
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
 from gazescope.errors import GazescopeError, NotFoundError, SessionNotFoundError, StorageError
+from gazescope.services import lifecycle
 
 router, _ = routers("seed 003")
 
@@ -126,15 +127,15 @@ async def _client_session(state: AppState, doc_id: str, now_ms: float) -> tuple[
         doc = None
     if doc is not None:
         try:
-            info = await service.get_session(state, str(doc["session_id"]))
+            info = await lifecycle.get_session(state, str(doc["session_id"]))
         except SessionNotFoundError:  # deleted meanwhile
             info = None
         last_upload, last_t = number(doc.get("last_upload_ms")), number(doc.get("last_t_ms"))
         if info is not None and info.status != "ended" and last_upload is not None and last_t is not None:
             if now_ms - last_upload < s.seed003_session_gap_s * 1000.0:
                 return info, last_t
-            await service.end_session(state, info.id)  # the visit is over: build its report
-    info = await service.create_session(
+            await lifecycle.end_session(state, info.id)  # the visit is over: build its report
+    info = await lifecycle.create_session(
         state, label=LABEL, screen_w_px=s.seed003_canvas_w_px, screen_h_px=s.seed003_canvas_h_px
     )
     return info, None
@@ -220,11 +221,11 @@ async def end_idle_sessions(state: AppState) -> list[str]:
                 if last_upload is None or time.time() * 1000.0 - last_upload < gap_ms:
                     continue  # an upload came meanwhile
                 try:
-                    info = await service.get_session(state, str(doc["session_id"]))
+                    info = await lifecycle.get_session(state, str(doc["session_id"]))
                 except SessionNotFoundError:
                     continue
                 if info.status != "ended":
-                    await service.end_session(state, info.id)
+                    await lifecycle.end_session(state, info.id)
                     ended.append(info.id)
         finally:
             state.release_session_lock(client_key)

@@ -10,13 +10,14 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from gazescope.api import logs, service
+from gazescope.api import logs
 from gazescope.api.security import guard_websocket
 from gazescope.api.state import ws_state
 from gazescope.api.wire import NativeWire
 from gazescope.api.ws.tracking import admit, refuse
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError, SessionNotFoundError
+from gazescope.services import lifecycle
 
 
 async def run_live(ws: WebSocket, session_id: str) -> None:
@@ -27,7 +28,7 @@ async def run_live(ws: WebSocket, session_id: str) -> None:
     if not await guard_websocket(ws, state.settings):
         return
     try:
-        info = await service.get_session(state, session_id)
+        info = await lifecycle.get_session(state, session_id)
     except SessionNotFoundError:
         await refuse(ws, NativeWire(), CloseCode.SESSION_NOT_FOUND, "session_not_found", "no such session")
         return

@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from gazescope.api import logs, service
+from gazescope.api import logs
 from gazescope.api.security import deny_websocket, guard_websocket
 from gazescope.api.state import AppState, ws_state
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.transport import CloseCode, Disconnected, TransportError
 from gazescope.engine.wire import WireFormat
 from gazescope.errors import GazescopeError, SessionNotFoundError
+from gazescope.services import lifecycle
 
 
 class WebSocketTransport:
@@ -64,7 +65,7 @@ async def _end_implicit(state: AppState, session_id: str) -> None:
     """End a seed connection's own session (report stored); when the store is down, hold the end for the
     backlog, which retries it once the store is back."""
     try:
-        await service.end_session(state, session_id)
+        await lifecycle.end_session(state, session_id)
     except GazescopeError as exc:  # the store is down: end it once the store is back
         logs.event("implicit_session_end_failed", session_id=session_id, error=exc.message)
         state.backlog.hold_end(session_id)
@@ -113,7 +114,7 @@ async def run_tracking(
     try:
         if implicit is not None:
             try:
-                info = await service.create_session(state, **implicit)
+                info = await lifecycle.create_session(state, **implicit)
             except GazescopeError as exc:
                 await refuse(ws, wire, CloseCode.INTERNAL_ERROR, exc.code, exc.message)
                 return
@@ -125,7 +126,7 @@ async def run_tracking(
         try:
             async with lock:
                 try:
-                    info = await service.get_session(state, session_id)
+                    info = await lifecycle.get_session(state, session_id)
                 except SessionNotFoundError:
                     await refuse(
                         ws,

@@ -1,7 +1,8 @@
-"""Session operations shared by the REST routes, the seed-compatible routes and the WebSockets.
+"""Session lifecycle shared by the REST routes, the seed-compatible routes and the WebSockets: create, get,
+report, end, delete.
 
-They run the blocking store calls in a thread (``AppState.io``) and report building in the CPU pool
-(``AppState.cpu``), and coordinate with open tracking connections: ending or deleting a session first
+They run the blocking store calls in a thread (``ctx.io``) and report building in the CPU pool
+(``ctx.cpu``), and coordinate with open tracking connections: ending or deleting a session first
 closes its tracking connection and waits until its samples are flushed, under a per-session lock, so no
 sample is lost or written after the end.
 """
@@ -10,17 +11,24 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from gazescope.api import logs
 from gazescope.domain import SessionInfo
+from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.services.reports import report_context
 from gazescope.storage.ownership import StopRequest
 
-if TYPE_CHECKING:
-    from gazescope.api.state import AppState  # the state calls this module: no runtime cycle
+
+class SessionsContext(EngineContext, Protocol):
+    """The engine's context plus the per-session lock that serialises claim, end and delete
+    (``gazescope.api.state.AppState`` is one)."""
+
+    def session_lock(self, session_id: str) -> AbstractAsyncContextManager[Any]: ...
+
+    def release_session_lock(self, session_id: str) -> None: ...
 
 
 def new_session_id() -> str:
@@ -28,7 +36,7 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
-async def create_session(state: AppState, session_id: str | None = None, **fields: Any) -> SessionInfo:
+async def create_session(state: SessionsContext, session_id: str | None = None, **fields: Any) -> SessionInfo:
     """Create and store a session with ``fields`` (``SessionInfo`` fields); returns it as stored.
 
     Raises ``ValidationError`` (code ``session_exists``) for a taken id, ``StorageError`` when the store fails.
@@ -39,16 +47,16 @@ async def create_session(state: AppState, session_id: str | None = None, **field
         **{k: v for k, v in fields.items() if v is not None},
     )
     stored = await state.io(state.store.create_session, info)
-    logs.event("session_created", session_id=stored.id, user_id=stored.user_id)
+    state.logs.event("session_created", session_id=stored.id, user_id=stored.user_id)
     return stored
 
 
-async def get_session(state: AppState, session_id: str) -> SessionInfo:
+async def get_session(state: SessionsContext, session_id: str) -> SessionInfo:
     """The stored session; ``SessionNotFoundError`` when unknown (invalid ids are unknown too)."""
     return await state.io(state.store.get_session, session_id)
 
 
-async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
+async def build_report(state: SessionsContext, info: SessionInfo) -> dict[str, Any]:
     """The report of a session's stored samples (analytics ``build_session_report`` with
     :func:`gazescope.services.reports.report_context`), not stored."""
     from gazescope.analytics.report import build_session_report
@@ -61,7 +69,7 @@ async def build_report(state: AppState, info: SessionInfo) -> dict[str, Any]:
     return report
 
 
-async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
+async def end_session(state: SessionsContext, session_id: str) -> dict[str, Any]:
     """End a session: close its tracking connection (flushing it), build, store and return the report.
 
     Idempotent: a session already ended returns its stored report. ``SessionNotFoundError`` when unknown.
@@ -92,7 +100,7 @@ async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
             await state.io(
                 state.store.update_session, session_id, ended_at_ms=ended.ended_at_ms, status="ended"
             )
-            logs.event(
+            state.logs.event(
                 "session_ended",
                 session_id=session_id,
                 frames=report.get("frames"),
@@ -103,13 +111,13 @@ async def end_session(state: AppState, session_id: str) -> dict[str, Any]:
                     session_id, {"type": "event", "event": "session_ended", "session_id": session_id}
                 )
             except Exception as exc:
-                logs.event("live_publish_failed", session_id=session_id, error=str(exc))
+                state.logs.event("live_publish_failed", session_id=session_id, error=str(exc))
             return report
     finally:
         state.release_session_lock(session_id)
 
 
-async def delete_session(state: AppState, session_id: str) -> None:
+async def delete_session(state: SessionsContext, session_id: str) -> None:
     """Delete every trace of a session (closing its tracking connection first).
     ``SessionNotFoundError`` when unknown."""
     lock = state.session_lock(session_id)
@@ -125,12 +133,12 @@ async def delete_session(state: AppState, session_id: str) -> None:
                 )
             await state.io(state.store.delete_session, session_id)
             state.backlog.discard(session_id)
-            logs.event("session_deleted", session_id=session_id)
+            state.logs.event("session_deleted", session_id=session_id)
             try:
                 await state.hub.publish(
                     session_id, {"type": "event", "event": "session_deleted", "session_id": session_id}
                 )
             except Exception as exc:
-                logs.event("live_publish_failed", session_id=session_id, error=str(exc))
+                state.logs.event("live_publish_failed", session_id=session_id, error=str(exc))
     finally:
         state.release_session_lock(session_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from gazescope.config import Settings
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.pipeline import FrameAnalyzer
 from gazescope.vision.video import iter_frames, probe
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisResult:
-    """Samples (dicts of the DESIGN.md fields), the report dict and the files written."""
-
-    samples: list[dict[str, Any]]
-    report: dict[str, Any]
-    files: dict[str, Path]
 
 
 def analyze_video(

@@ -69,9 +69,11 @@ def detect_events(
     """Fixations, saccades and blinks of one sample list in one call (arguments as
     :func:`detect_fixations`). Returns :class:`GazeEvents` with the thresholds used. Raises
     :class:`gazescope.errors.ValidationError` as :func:`detect_fixations`."""
-    fix = detect_fixations(
-        samples,
-        method=method,
+    detector = fixation_detector(method)
+    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)  # once: the fixations and the saccades read it
+    fix = detector.detect(
+        ga.positions_px,
+        ga.t_ms,
         threshold_px=threshold_px,
         threshold_deg=threshold_deg,
         min_duration_ms=min_duration_ms,
@@ -80,8 +82,6 @@ def detect_events(
         merge_distance_px=merge_distance_px,
         merge_gap_ms=merge_gap_ms,
     )
-    detector = fixation_detector(method)
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
     thr_px, thr_deg = resolve_threshold(
         threshold_px, threshold_deg, geometry, detector.default_px, detector.default_deg
     )

@@ -134,22 +134,45 @@ class LocalServer:
         self.stop()
         sys.exit("server did not start within 60 s")
 
+    def _tree(self) -> list[int]:
+        """The server and every process under it (uvicorn workers, frame worker processes)."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+        tree, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, []))
+        return tree
+
     def rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            return None
-        return None
+        """Resident memory of the server's process tree, MB."""
+        total = None
+        for pid in self._tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total = (total or 0.0) + int(line.split()[1]) / 1024.0
+            except OSError:
+                continue
+        return total
 
     def cpu_s(self) -> float | None:
-        """CPU seconds (user + system, all threads) the server process has used so far."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system, all threads) the server's process tree has used so far (live
+        processes; a worker that exited between two readings is not counted)."""
+        total = None
+        for pid in self._tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -352,6 +375,12 @@ def main() -> None:
         metavar="GAZESCOPE_X=V",
         help="setting of the local server (repeatable), e.g. GAZESCOPE_STORE_BEFORE_REPLY=true",
     )
+    ap.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="source tree the local server runs (e.g. an old commit's src/, for old and new side by side)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the sessions (default: delete them)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = ap.parse_args()
@@ -361,11 +390,12 @@ def main() -> None:
     if args.url is None:
         env = {"GAZESCOPE_WORKER_THREADS": str(args.workers)} if args.workers else {}
         env.update(kv.split("=", 1) for kv in args.env)
-        server = LocalServer(env)
+        server = LocalServer(env, src=args.src.resolve())
         base_url = server.url
     else:
         base_url = http_base(args.url)
-    print(f"server {base_url} ({'local subprocess, SQLite' if server else 'external'}); {len(frames)} frames")
+    where = f"local subprocess of {args.src}" if server else "external"
+    print(f"server {base_url} ({where}); {len(frames)} frames")
     print(f"cpu count {os.cpu_count()}; {args.fps:g} FPS per client for {args.seconds:g} s")
     runs = []
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.frames import video_jpegs
 from support.servers import Server, start_server
 
 
@@ -58,20 +59,7 @@ def server(serve: Callable[..., Server]) -> Server:
 @pytest.fixture(scope="session")
 def desk_jpegs(desk_video: Path) -> list[bytes]:
     """All frames of the desk video as JPEG (quality 70)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(desk_video))
-    out: list[bytes] = []
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
-            assert ok
-            out.append(buf.tobytes())
-    finally:
-        cap.release()
+    out = video_jpegs(desk_video)
     assert len(out) == 842, f"expected 842 frames in {desk_video}, read {len(out)}"
     return out
 

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gazescope.api.app import create_app
 from gazescope.config import Settings
+from support.frames import video_jpegs
 
 
 def wait_until_untracked(client: TestClient, sid: str, timeout_s: float = 10.0) -> None:
@@ -26,16 +27,7 @@ def wait_until_untracked(client: TestClient, sid: str, timeout_s: float = 10.0) 
 @pytest.fixture(scope="module")
 def desk_jpegs(desk_video: Path) -> list[bytes]:
     """The first frames of the desk video as JPEG (quality 70)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(desk_video))
-    out = []
-    for _ in range(5):
-        ok, frame = cap.read()
-        assert ok
-        out.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes())
-    cap.release()
-    return out
+    return video_jpegs(desk_video, 5)
 
 
 def test_session_crud_and_filters(client):

@@ -10,6 +10,10 @@ import pytest
 from support.servers import free_port, start_redis, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
+# In-process apps (TestClient) run frames in threads: a frame-process pool per test app would spawn two
+# MediaPipe processes per test. Servers started by the tests drop GAZESCOPE_* variables (support.servers)
+# and so run the default, one frame process per core; tests that need either mode set it.
+os.environ.setdefault("GAZESCOPE_FRAME_PROCESSES", "0")
 DATA_DIR = Path(os.environ.get("GAZESCOPE_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
 
 

@@ -17,6 +17,7 @@ at 640x480.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
@@ -48,6 +49,15 @@ class ServerSettings(BaseModel):
     worker_threads: int = Field(
         2, ge=1, le=64, description="Threads that run frame processing off the event loop."
     )
+    frame_processes: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="Worker processes that decode frames and run the landmark graphs, each owning the "
+        "streams assigned to it (each costs ~2 s of CPU to start and its share of the graphs' memory). "
+        "0: frames run in worker_threads inside the server process. Unset: one per core when the server "
+        "is one process (workers 1) on 2 or more cores, else 0 (see frame_process_count).",
+    )
     frame_queue_size: int = Field(
         1,
         ge=1,
@@ -70,6 +80,16 @@ class ServerSettings(BaseModel):
         "frame) for about 1 ms of the client's CPU and 0.1 ms of the server's event loop a frame, and samples "
         "are small (docs/performance.md).",
     )
+
+    @property
+    def frame_process_count(self) -> int:
+        """Frame worker processes a server process starts: ``frame_processes`` if set, else the cores this
+        process may run on (``os.sched_getaffinity``) when ``workers`` is 1 and there are 2 or more, else 0
+        (measured on 2 cores: README, "Capacity")."""
+        if self.frame_processes is not None:
+            return self.frame_processes
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return cores if self.workers == 1 and cores >= 2 else 0
 
 
 class SecuritySettings(BaseModel):

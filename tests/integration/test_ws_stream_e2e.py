@@ -81,9 +81,12 @@ def traces_in_redis(url: str, session_id: str) -> int:
         r.close()
 
 
-@pytest.mark.parametrize("store", ["sqlite", "redis"])
+@pytest.mark.parametrize("store", ["sqlite", "sqlite-threads", "redis"])
 def test_stream_desk_video_end_report_delete(store, serve, desk_jpegs, request):
     env = {}
+    if store == "sqlite-threads":  # frames in the server process's threads instead of one process per core
+        env["GAZESCOPE_FRAME_PROCESSES"] = "0"
+        store = "sqlite"
     if store == "redis":
         env["GAZESCOPE_REDIS_URL"] = request.getfixturevalue("redis_server")
     server = serve(**env)

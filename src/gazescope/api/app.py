@@ -42,6 +42,7 @@ from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.ws import calibration, clicks, video_time
 from gazescope.config import Settings
+from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import (
@@ -155,6 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.calibration_preload_cnn:
             _preload_cnn()
         ownership = create_ownership(settings)
+        frame_pool = None
+        if settings.frame_process_count > 0:
+            frame_pool = FrameProcessPool(settings, settings.frame_process_count)
+            await frame_pool.start()  # spawned and MediaPipe imported before the first stream
         state = AppState(
             settings=settings,
             store=store,
@@ -163,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=Metrics(),
             ownership=ownership,
             handlers=handlers,
+            frame_pool=frame_pool,
         )
         app.state.gs = state
         await ownership.start(state.stop_local)
@@ -175,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store=settings.store_kind,
             location=where,
             worker_threads=settings.worker_threads,
+            frame_processes=settings.frame_process_count,
             token_required=settings.api_token is not None,
         )
         sweeper = asyncio.create_task(seeds.seed003.sweep_idle_sessions(state), name="gs-seed003-sweep")
@@ -193,6 +200,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(Exception):
                 await hub.close()
             executor.shutdown(wait=True, cancel_futures=True)
+            if frame_pool is not None:
+                frame_pool.shutdown()
             state.analytics.shutdown()
             if state.fit_executor is not None:  # fits were stopped with their connections above
                 state.fit_executor.shutdown(wait=True, cancel_futures=True)

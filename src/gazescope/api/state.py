@@ -23,6 +23,7 @@ from gazescope.api.limits import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.engine.backlog import StoreBacklog
+from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.services import lifecycle
 from gazescope.storage import LiveHub, Store
@@ -67,6 +68,8 @@ class AppState:
     fits_running: int = 0
     #: Open WebSockets, in total and per client address (``Settings.max_connections*``).
     ws_slots: ConnectionSlots | None = None
+    #: Frame worker processes (``Settings.frame_processes`` > 0), else None: frames run in ``executor``.
+    frame_pool: FrameProcessPool | None = None
 
     def __post_init__(self) -> None:
         self.backlog = StoreBacklog(self, self._end_session)

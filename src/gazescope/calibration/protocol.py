@@ -239,6 +239,11 @@ class CalibrationController:
         return await method(self, parse_message(model, body))
 
     # -- frames (worker thread) ----------------------------------------------------------------------
+    @property
+    def collecting(self) -> bool:
+        """True while a calibration or a drift check takes frames (appearance mappers read their pixels)."""
+        return self._running is not None or self._drift is not None
+
     def observe(self, ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> list[Reply]:
         """Offer a processed frame to the running calibration and drift check; returns the replies to
         send (progress, or an error for a target the session refused). ``image_rgb`` is used only by

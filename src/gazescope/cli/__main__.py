@@ -2,4 +2,5 @@
 
 from gazescope.cli import main
 
-main()
+if __name__ == "__main__":  # spawned worker processes import this module again as __mp_main__
+    main()

@@ -17,6 +17,7 @@ from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.engine.budget import DecodeBudget
 from gazescope.engine.clock import SessionClock
 from gazescope.engine.context import EngineContext
+from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.slot import FrameJob, FrameSlot
 from gazescope.engine.transport import CloseCode, Disconnected, Transport
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
@@ -30,6 +31,8 @@ from gazescope.vision.pipeline import FrameAnalyzer
 FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
 #: ``hook(inbound, features, sample, image_rgb)`` in the worker thread; returns fields to add to the sample.
 FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] | None"]
+#: Whether an observer or hook reads the frame's pixels: always (True), never (False), or when it answers True.
+NeedsImage = bool | Callable[[], bool]
 #: ``hook(inbound)`` on the event loop when a frame arrives, before it enters the slot.
 ReceiveHook = Callable[[Inbound], None]
 
@@ -48,8 +51,9 @@ _RELEASES: set[asyncio.Future[None]] = set()  # ownership releases of connection
 class TrackingConnection(Generic[C]):
     """One client connection bound to one stored session.
 
-    It owns one ``FrameAnalyzer`` (created in a worker thread on the first frame, closed at the end) and
-    one ``GazeTracker``, so no MediaPipe graph is used by two threads and smoothing is per connection.
+    It owns one ``FrameAnalyzer`` (created on the first frame in a worker thread, or in its worker process
+    with ``Settings.frame_processes``; closed at the end) and one ``GazeTracker``, so no MediaPipe graph is
+    used by two threads and smoothing is per connection.
     Lifecycle: :meth:`claim` (under the session lock), :meth:`serve` until the client leaves, idles out or
     :meth:`stop` is called; then everything processed is flushed.
 
@@ -77,6 +81,8 @@ class TrackingConnection(Generic[C]):
         self._analyzer: FrameAnalyzer | None = None
         self._observers: list[FrameObserver] = []
         self._frame_hooks: list[FrameHook] = []
+        self._image_users: dict[object, Callable[[], bool]] = {}  # observers/hooks that read pixels, when
+        self._mapper_needs_image = False
         self._receive_hooks: list[ReceiveHook] = []
         self._release_waiters: list[Callable[[], Awaitable[None]]] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
@@ -134,19 +140,31 @@ class TrackingConnection(Generic[C]):
         now (e.g. before a calibration target was announced)."""
         return self.writer.next_index
 
-    def add_frame_observer(self, observer: FrameObserver) -> None:
-        """Call ``observer(features, sample, image_rgb)`` in the worker thread after every processed frame
-        (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``."""
+    def add_frame_observer(self, observer: FrameObserver, *, needs_image: NeedsImage = False) -> None:
+        """Call ``observer(features, sample, image_rgb)`` in a worker thread after every processed frame
+        (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``.
+        With ``Settings.frame_processes`` the frame is decoded in another process and sent back only when
+        someone reads it: ``needs_image`` True, or a callable answering when (else ``image_rgb`` is None)."""
         self._observers.append(observer)
+        self._need_image(observer, needs_image)
+
+    def _need_image(self, user: object, needs_image: NeedsImage) -> None:
+        if callable(needs_image):
+            self._image_users[user] = needs_image
+        elif needs_image:
+            self._image_users[user] = lambda: True
 
     def remove_frame_observer(self, observer: FrameObserver) -> None:
         with contextlib.suppress(ValueError):
             self._observers.remove(observer)
+        self._image_users.pop(observer, None)
 
-    def add_frame_hook(self, hook: FrameHook) -> None:
-        """Call ``hook(inbound, features, sample, image_rgb)`` in the worker thread after the observers; the
-        dict it returns is merged into the sample (e.g. the video time a frame was captured at)."""
+    def add_frame_hook(self, hook: FrameHook, *, needs_image: NeedsImage = False) -> None:
+        """Call ``hook(inbound, features, sample, image_rgb)`` in a worker thread after the observers; the
+        dict it returns is merged into the sample (e.g. the video time a frame was captured at).
+        ``image_rgb`` as for :meth:`add_frame_observer`."""
         self._frame_hooks.append(hook)
+        self._need_image(hook, needs_image)
 
     def add_receive_hook(self, hook: ReceiveHook) -> None:
         """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
@@ -193,6 +211,8 @@ class TrackingConnection(Generic[C]):
     def set_calibration(self, calibration: ScreenMapper | None) -> None:
         """Attach a fitted calibration: later samples carry screen coordinates."""
         self.tracker.set_calibration(calibration)
+        mapper = getattr(calibration, "mapper", None)
+        self._mapper_needs_image = bool(getattr(mapper, "needs_patches", False))
 
     async def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the client; False when the client is gone."""
@@ -459,9 +479,14 @@ class TrackingConnection(Generic[C]):
         if self._analyzer is None:
             self._analyzer = FrameAnalyzer(s)
         ff = self._analyzer.analyze(rgb)
+        return self._track(job, ff, rgb, (time.perf_counter() - t0) * 1000.0, dropped_total)
+
+    def _track(
+        self, job: FrameJob, ff: FrameFeatures, rgb: Any, ms: float, dropped_total: int
+    ) -> dict[str, Any]:
+        """Track one analysed frame, run the observers and hooks; the sample as stored."""
         if self.wire.wants_features:
             job.features = ff
-        ms = (time.perf_counter() - t0) * 1000.0
         sample = self.tracker.update(
             ff, job.t_ms, job.frame_index, processing_ms=ms, dropped_frames=dropped_total, image_rgb=rgb
         )
@@ -479,11 +504,31 @@ class TrackingConnection(Generic[C]):
                 self._log.log.exception("frame hook failed", extra={"session_id": self.session_id})
         return d
 
+    async def _work_in_process(
+        self, pool: FrameProcessPool, job: FrameJob, dropped_total: int
+    ) -> dict[str, Any]:
+        """Decode and analyse in the stream's worker process, then track here: on the event loop when
+        nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread."""
+        assert job.inbound.payload is not None
+        t0 = time.perf_counter()
+        want_image = self._mapper_needs_image or any(f() for f in list(self._image_users.values()))
+        done = await pool.analyze(self.conn_id, job.inbound.payload, want_image=want_image)
+        self._decode_ms_last = done.decode_ms
+        assert done.features is not None
+        ms = (time.perf_counter() - t0) * 1000.0
+        if self._observers or self._frame_hooks:
+            return await self.state.cpu(self._track, job, done.features, done.image_rgb, ms, dropped_total)
+        return self._track(job, done.features, done.image_rgb, ms, dropped_total)
+
     async def _process(self, job: FrameJob) -> None:
         m = self.state.metrics
         t0 = time.perf_counter()
         try:
-            sample = await self.state.cpu(self._work, job, self.dropped_total)
+            pool = self.state.frame_pool
+            if pool is None:
+                sample = await self.state.cpu(self._work, job, self.dropped_total)
+            else:
+                sample = await self._work_in_process(pool, job, self.dropped_total)
         except FrameDecodeError as exc:
             self.refused += 1
             m.frame_errors.labels(code=exc.code).inc()
@@ -582,6 +627,9 @@ class TrackingConnection(Generic[C]):
                 analyzer, self._analyzer = self._analyzer, None
                 with contextlib.suppress(Exception):
                     await self.state.cpu(analyzer.close)
+            if self.state.frame_pool is not None:
+                with contextlib.suppress(Exception):
+                    await self.state.frame_pool.release(self.conn_id)
             if not self.writer.deleted:
                 await self._publish(
                     {

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from gazescope.engine.backlog import StoreBacklog
     from gazescope.engine.connection import TrackingConnection
+    from gazescope.engine.frame_processes import FrameProcessPool
     from gazescope.engine.handlers import HandlerRegistry
 
 T = TypeVar("T")
@@ -73,6 +74,10 @@ class EngineContext(Protocol):
     def connections(self) -> dict[str, TrackingConnection[Any]]: ...
     @property
     def logs(self) -> EngineLog: ...
+    @property
+    def frame_pool(self) -> FrameProcessPool | None:
+        """Worker processes for frames (``Settings.frame_processes``), None: frames run in :meth:`cpu`."""
+        ...
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in the CPU thread pool (decoding, vision, fits)."""

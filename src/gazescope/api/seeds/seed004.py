@@ -177,7 +177,7 @@ class Seed004Connection:
         self.seen_videos: set[str] = set()
         self.skipped = 0
         conn.add_receive_hook(self.on_receive)
-        conn.add_frame_hook(self.on_frame)
+        conn.add_frame_hook(self.on_frame, needs_image=lambda: self.phase == "collecting")  # CNN eye patches
         conn.add_close_callback(self.on_close)
         conn.add_release_waiter(self.wait_fit)
 

@@ -132,7 +132,9 @@ def controller_of(conn: TrackingConnection) -> CalibrationController:
             for reply in ctl.observe(ff, sample, image_rgb):
                 host.send_soon(reply)
 
-        conn.add_frame_observer(observe)
+        conn.add_frame_observer(
+            observe, needs_image=lambda: ctl.collecting
+        )  # appearance mappers' eye patches
         conn.add_close_callback(ctl.close)
     return ctl
 

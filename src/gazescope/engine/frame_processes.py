@@ -1,0 +1,193 @@
+"""Frame work in worker processes: decode and landmarks of each stream in the process it is assigned to
+(``Settings.frame_processes``; docs/engine.md).
+
+Each worker is a one-process :class:`concurrent.futures.ProcessPoolExecutor` that keeps the
+``FrameAnalyzer`` (MediaPipe graph and its tracking state) of every stream assigned to it, so a stream's
+frames always reach the same graph. A stream is assigned to the worker with the fewest streams when its
+first frame arrives and stays there until :meth:`FrameProcessPool.release`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gazescope.config import Settings
+from gazescope.domain import FrameFeatures
+from gazescope.errors import FrameDecodeError, GazescopeError
+
+
+class FrameWorkerError(GazescopeError):
+    """A frame worker process died while it held the frame (the next frame goes to a new process)."""
+
+    code = "frame_worker_failed"
+
+
+@dataclass(slots=True)
+class AnalyzedFrame:
+    """What a worker process returns for one frame.
+
+    ``image_rgb`` (H, W, 3) uint8 only when asked for (calibration observers, appearance mappers);
+    ``decode_ms`` the JPEG/PNG decode, ``total_ms`` decode + landmarks + measures, both in the worker.
+    ``error`` is ``(code, message)`` of a :class:`~gazescope.errors.FrameDecodeError` instead of features.
+    """
+
+    features: FrameFeatures | None
+    image_rgb: np.ndarray | None
+    decode_ms: float
+    total_ms: float
+    error: tuple[str, str] | None = None
+
+
+# --- in the worker process ---------------------------------------------------------------------------
+
+_settings: Settings | None = None
+_analyzers: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings) -> None:
+    global _settings
+    _settings = settings
+    parent = os.getppid()
+
+    def watch_parent() -> None:  # a killed server must not leave its workers behind
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="gazescope-parent-watch", daemon=True).start()
+    from gazescope.vision.pipeline import FrameAnalyzer  # noqa: F401  (imports MediaPipe once, now)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+def _analyze(stream: str, payload: bytes | str, want_image: bool) -> AnalyzedFrame:
+    from gazescope.vision.frames import decode_frame
+    from gazescope.vision.pipeline import FrameAnalyzer
+
+    s = _settings
+    assert s is not None, "worker not initialised"
+    t0 = time.perf_counter()
+    try:
+        rgb = decode_frame(
+            payload,
+            max_bytes=s.max_frame_bytes,
+            max_width=s.max_frame_width,
+            max_height=s.max_frame_height,
+            max_pixels=s.live_max_frame_pixels,
+            eight_bit_only=True,
+        )
+    except FrameDecodeError as exc:  # returned, not raised: its constructor does not survive pickling
+        ms = (time.perf_counter() - t0) * 1000.0
+        return AnalyzedFrame(None, None, ms, ms, error=(exc.code, exc.message))
+    decode_ms = (time.perf_counter() - t0) * 1000.0
+    analyzer = _analyzers.get(stream)
+    if analyzer is None:
+        analyzer = _analyzers[stream] = FrameAnalyzer(s)
+    ff = analyzer.analyze(rgb)
+    total_ms = (time.perf_counter() - t0) * 1000.0
+    return AnalyzedFrame(ff, rgb if want_image else None, decode_ms, total_ms)
+
+
+def _release(stream: str) -> None:
+    analyzer = _analyzers.pop(stream, None)
+    if analyzer is not None:
+        analyzer.close()
+
+
+# --- in the server process ---------------------------------------------------------------------------
+
+
+class FrameProcessPool:
+    """``n`` worker processes (spawned, never forked: MediaPipe and the event loop hold threads).
+
+    Args:
+        settings: passed to every worker (landmark backend, frame limits).
+        n: worker processes, >= 1 (one per core is the intent).
+
+    Raises (from :meth:`analyze`): :class:`FrameDecodeError` for a frame that does not decode;
+    :class:`FrameWorkerError` when the worker process died (it is replaced; the stream's next frame
+    starts a new graph there).
+    """
+
+    def __init__(self, settings: Settings, n: int) -> None:
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        self.settings = settings
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers = [self._new_worker() for _ in range(n)]
+        self._streams: dict[str, int] = {}
+        self._load = [0] * n
+
+    def _new_worker(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            1, mp_context=self._ctx, initializer=_init_worker, initargs=(self.settings,)
+        )
+
+    def __len__(self) -> int:
+        return len(self._workers)
+
+    def streams_per_worker(self) -> list[int]:
+        """Streams assigned to each worker now."""
+        return list(self._load)
+
+    async def start(self) -> list[int]:
+        """Spawn every worker and wait until each has imported the pipeline; returns their pids."""
+        loop = asyncio.get_running_loop()
+        return list(await asyncio.gather(*(loop.run_in_executor(w, _ping) for w in self._workers)))
+
+    def _worker_of(self, stream: str) -> int:
+        i = self._streams.get(stream)
+        if i is None:
+            i = min(range(len(self._workers)), key=self._load.__getitem__)
+            self._streams[stream] = i
+            self._load[i] += 1
+        return i
+
+    async def analyze(self, stream: str, payload: bytes | str, *, want_image: bool = False) -> AnalyzedFrame:
+        """Decode and measure one frame of ``stream`` in its worker process."""
+        i = self._worker_of(stream)
+        worker = self._workers[i]
+        loop = asyncio.get_running_loop()
+        try:
+            result: AnalyzedFrame = await loop.run_in_executor(worker, _analyze, stream, payload, want_image)
+        except BrokenProcessPool as exc:
+            self._replace(i, worker)
+            raise FrameWorkerError(
+                "the frame worker process stopped; the next frame starts it again"
+            ) from exc
+        if result.error is not None:
+            raise FrameDecodeError(result.error[1], code=result.error[0])
+        return result
+
+    def _replace(self, i: int, broken: ProcessPoolExecutor) -> None:
+        if self._workers[i] is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._workers[i] = self._new_worker()
+
+    async def release(self, stream: str) -> None:
+        """Close ``stream``'s graph in its worker (no-op for a stream that sent no frame)."""
+        i = self._streams.pop(stream, None)
+        if i is None:
+            return
+        self._load[i] -= 1
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead worker closed it already
+            await loop.run_in_executor(self._workers[i], _release, stream)
+
+    def shutdown(self) -> None:
+        """Stop every worker (their graphs go with them)."""
+        for w in self._workers:
+            w.shutdown(wait=True, cancel_futures=True)

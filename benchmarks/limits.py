@@ -51,7 +51,12 @@ class Server(LocalServer):
         self.ws = f"ws://127.0.0.1:{self.port}"
 
     def threads(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+        """Threads of the server's process tree (frame worker processes included)."""
+        n = 0
+        for pid in self._tree():
+            with contextlib.suppress(OSError):
+                n += len(os.listdir(f"/proc/{pid}/task"))
+        return n
 
     def text(self) -> str:
         self.log.flush()

@@ -510,12 +510,11 @@ class TrackingConnection(Generic[C]):
         """Decode and analyse in the stream's worker process, then track here: on the event loop when
         nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread."""
         assert job.inbound.payload is not None
-        t0 = time.perf_counter()
         want_image = self._mapper_needs_image or any(f() for f in list(self._image_users.values()))
         done = await pool.analyze(self.conn_id, job.inbound.payload, want_image=want_image)
         self._decode_ms_last = done.decode_ms
         assert done.features is not None
-        ms = (time.perf_counter() - t0) * 1000.0
+        ms = done.total_ms  # decode + landmarks + measures in the worker, as in _work (not the queue wait)
         if self._observers or self._frame_hooks:
             return await self.state.cpu(self._track, job, done.features, done.image_rgb, ms, dropped_total)
         return self._track(job, done.features, done.image_rgb, ms, dropped_total)

@@ -328,8 +328,8 @@ async def test_a_connections_controller_does_not_keep_it_alive() -> None:
         settings = Settings()
         state = SimpleNamespace(store=None)
 
-        def add_frame_observer(self, observer) -> None:
-            self.observer = observer
+        def add_frame_observer(self, observer, *, needs_image=False) -> None:
+            self.observer, self.needs_image = observer, needs_image
 
         def add_close_callback(self, callback) -> None:
             self.on_close = callback

@@ -130,3 +130,35 @@ def test_a_connection_on_worker_processes_stores_every_sample_it_answers(
     assert indices == sorted(set(indices)) and {s["frame_index"] for s in samples} <= set(indices)
     assert conn.received == conn.processed + conn.dropped + conn.refused
     assert load == [0, 0]
+
+
+def test_pixels_come_back_from_the_worker_only_while_an_observer_reads_them(
+    state_for, store, transport, desk_jpegs
+):
+    """An observer that needs the image gets it while its callable says so; otherwise it gets None."""
+    wants = {"on": False}
+    seen: list[bool] = []
+
+    async def scenario():
+        state = state_for()
+        state.frame_pool = FrameProcessPool(state.settings, 1)
+        try:
+            await state.frame_pool.start()
+            conn = TrackingConnection(state, transport, store.get_session("s1"), NativeWire(), "track")
+            conn.add_frame_observer(
+                lambda ff, sample, rgb: seen.append(rgb is not None), needs_image=lambda: wants["on"]
+            )
+            await conn.claim()
+            task = asyncio.create_task(conn.serve())
+            await transport.wait_for("session")
+            for k, jpeg in enumerate(desk_jpegs[:6]):
+                wants["on"] = k >= 3
+                transport.push(jpeg)
+                await transport.wait_for("sample", k + 1)
+            transport.leave()
+            await asyncio.wait_for(task, 30)
+        finally:
+            state.frame_pool.shutdown()
+
+    asyncio.run(scenario())
+    assert seen == [False, False, False, True, True, True]

@@ -508,14 +508,15 @@ class TrackingConnection(Generic[C]):
         self, pool: FrameProcessPool, job: FrameJob, dropped_total: int
     ) -> dict[str, Any]:
         """Decode and analyse in the stream's worker process, then track here: on the event loop when
-        nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread."""
+        nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread (observers,
+        hooks, an appearance mapper's forward pass)."""
         assert job.inbound.payload is not None
         want_image = self._mapper_needs_image or any(f() for f in list(self._image_users.values()))
         done = await pool.analyze(self.conn_id, job.inbound.payload, want_image=want_image)
         self._decode_ms_last = done.decode_ms
         assert done.features is not None
         ms = done.total_ms  # decode + landmarks + measures in the worker, as in _work (not the queue wait)
-        if self._observers or self._frame_hooks:
+        if self._observers or self._frame_hooks or self._mapper_needs_image:
             return await self.state.cpu(self._track, job, done.features, done.image_rgb, ms, dropped_total)
         return self._track(job, done.features, done.image_rgb, ms, dropped_total)
 

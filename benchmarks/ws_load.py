@@ -270,6 +270,7 @@ async def one_run(
 
     watcher = asyncio.create_task(watch_rss())
     cpu0 = server.cpu_s() if server is not None else None
+    client_cpu0 = time.process_time()
     t0 = time.perf_counter()
     results = await asyncio.gather(
         *(
@@ -279,6 +280,7 @@ async def one_run(
     )
     wall = time.perf_counter() - t0
     cpu1 = server.cpu_s() if server is not None else None
+    client_cpu_s = time.process_time() - client_cpu0
     watcher.cancel()
     # the clients are gone: their last samples are flushed on disconnect (poll for up to 30 s)
     t_end = time.perf_counter()
@@ -321,6 +323,7 @@ async def one_run(
         "stored_equals_processed": stored == processed,
         "stored_after_s": flush_wait_s,
         "all_completed": all(r.completed for r in results),
+        "client_cpu_share": client_cpu_s / wall,  # cores this load client used (it shares the machine)
         "server_cpu_ms_per_frame": (cpu1 - cpu0) * 1e3 / processed
         if cpu0 is not None and cpu1 is not None and processed
         else None,
@@ -411,6 +414,7 @@ def main() -> None:
                 f"stored={r['stored']} (== processed: {r['stored_equals_processed']}, after "
                 f"{r['stored_after_s']:.1f} s)  "
                 f"server cpu={fmt(r['server_cpu_ms_per_frame'])} ms/frame  "
+                f"load client cpu={r['client_cpu_share']:.2f} cores  "
                 f"rss peak={fmt(r['server_rss_peak_mb'])} MB end={fmt(r['server_rss_end_mb'])} MB  "
                 f"errors={r['errors']}  accounted={r['accounted']}",
                 flush=True,

@@ -82,7 +82,6 @@ class TrackingConnection(Generic[C]):
         self._observers: list[FrameObserver] = []
         self._frame_hooks: list[FrameHook] = []
         self._image_users: dict[object, Callable[[], bool]] = {}  # observers/hooks that read pixels, when
-        self._mapper_needs_image = False
         self._receive_hooks: list[ReceiveHook] = []
         self._release_waiters: list[Callable[[], Awaitable[None]]] = []
         self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
@@ -211,8 +210,12 @@ class TrackingConnection(Generic[C]):
     def set_calibration(self, calibration: ScreenMapper | None) -> None:
         """Attach a fitted calibration: later samples carry screen coordinates."""
         self.tracker.set_calibration(calibration)
-        mapper = getattr(calibration, "mapper", None)
-        self._mapper_needs_image = bool(getattr(mapper, "needs_patches", False))
+
+    @property
+    def _mapper_needs_image(self) -> bool:
+        """The applied calibration's mapper reads eye patches (an appearance mapper such as ``cnn``)."""
+        mapper = getattr(self.tracker.calibration, "mapper", None)
+        return bool(getattr(mapper, "needs_patches", False))
 
     async def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the client; False when the client is gone."""
@@ -511,12 +514,13 @@ class TrackingConnection(Generic[C]):
         nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread (observers,
         hooks, an appearance mapper's forward pass)."""
         assert job.inbound.payload is not None
-        want_image = self._mapper_needs_image or any(f() for f in list(self._image_users.values()))
+        mapper_reads = self._mapper_needs_image
+        want_image = mapper_reads or any(f() for f in list(self._image_users.values()))
         done = await pool.analyze(self.conn_id, job.inbound.payload, want_image=want_image)
         self._decode_ms_last = done.decode_ms
         assert done.features is not None
         ms = done.total_ms  # decode + landmarks + measures in the worker, as in _work (not the queue wait)
-        if self._observers or self._frame_hooks or self._mapper_needs_image:
+        if self._observers or self._frame_hooks or mapper_reads:
             return await self.state.cpu(self._track, job, done.features, done.image_rgb, ms, dropped_total)
         return self._track(job, done.features, done.image_rgb, ms, dropped_total)
 

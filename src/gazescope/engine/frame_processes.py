@@ -136,9 +136,6 @@ class FrameProcessPool:
             1, mp_context=self._ctx, initializer=_init_worker, initargs=(self.settings,)
         )
 
-    def __len__(self) -> int:
-        return len(self._workers)
-
     def streams_per_worker(self) -> list[int]:
         """Streams assigned to each worker now."""
         return list(self._load)

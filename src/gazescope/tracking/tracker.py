@@ -162,10 +162,10 @@ class GazeTracker:
             else:
                 raw = cal.predict_screen(ff, image_rgb, clip=False)
                 if raw is not None:
-                    w, h = cal.screen_w_px, cal.screen_h_px
-                    m = ON_SCREEN_MARGIN * w
-                    on_screen = bool(-m <= raw[0] <= w + m and -m <= raw[1] <= h + m)
-                    clipped = (min(max(raw[0], 0.0), w - 1.0), min(max(raw[1], 0.0), h - 1.0))
+                    sw, sh = cal.screen_w_px, cal.screen_h_px
+                    m = ON_SCREEN_MARGIN * sw
+                    on_screen = bool(-m <= raw[0] <= sw + m and -m <= raw[1] <= sh + m)
+                    clipped = (min(max(raw[0], 0.0), sw - 1.0), min(max(raw[1], 0.0), sh - 1.0))
                     sx, sy = self._screen(clipped, t_s)
             self._on_screen = on_screen
         head = ff.head

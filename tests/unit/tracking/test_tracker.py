@@ -123,6 +123,15 @@ def test_calibrated_samples_carry_screen_points():
     assert uncal.screen_x_px is None and uncal.on_screen is None
 
 
+def test_calibrated_samples_keep_the_horizontal_ratio_a_ratio():
+    """Regression: the screen height once overwrote ``horizontal_ratio`` of every calibrated sample."""
+    tr = GazeTracker(Settings(), calibration=FixedMapper((960.0, 540.0)))
+    for s in run(tr, [feat(h=0.3) for _ in range(10)]):
+        assert s.horizontal_ratio is not None and 0.0 <= s.horizontal_ratio <= 1.0
+        assert s.horizontal_ratio == pytest.approx(0.3, abs=0.05)
+        assert s.screen_x_px is not None
+
+
 def test_sample_dict_round_trip():
     from gazescope.domain import GazeSample
 

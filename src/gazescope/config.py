@@ -310,11 +310,13 @@ class GazeSettings(BaseModel):
         0.65, ge=0, le=1, description="horizontal_ratio at or above this is 'left' (GazeTracking)."
     )
     eye_contact_cone_deg: float = Field(
-        12.0,
+        18.0,
         gt=0,
         le=90,
-        description="Half-angle of the cone around the camera direction inside which gaze counts as eye "
-        "contact (a webcam gaze estimate is good to 5-10 degrees; Zhang et al., MPIIGaze 2015).",
+        description="Half-angle of the cone around the person's neutral gaze toward the device "
+        "(tracking.neutral) inside which gaze counts as eye contact. At webcam resolutions the lens cannot "
+        "be told from a point a few degrees below it (shared/data/attention LABELS.md), so this is 'looking "
+        "at the camera or the screen around it'; chosen with `gazescope evaluate attention --protocol loso`.",
     )
     camera_offset_pitch_deg: float = Field(
         0.0, description="Pitch of the camera seen from the user (negative when the camera is below eyes)."
@@ -379,6 +381,16 @@ class BlinkSettings(BaseModel):
     blink_baseline_window_s: float = Field(
         10.0, gt=0, description="Window of the running open-eye EAR baseline."
     )
+    blink_rebase_openness: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="A closure longer than blink_max_ms whose median EAR stays above this fraction of the "
+        "baseline is not closed eyes but a new open level (lids lowered, glasses, a baseline taken while "
+        "the head was turned): it ends without a state and the baseline restarts from it. Closed eyes "
+        "measure about 0.35 of the open EAR in Face Mesh (bottoms of ZJU and TalkingFace blinks); lowered "
+        "lids 0.55-0.8 (desk_webcam looking down); chosen with `gazescope evaluate blink --protocol loso`.",
+    )
     blink_rate_window_s: float = Field(60.0, gt=0, description="Window of the blink rate per minute.")
 
     @model_validator(mode="after")
@@ -405,12 +417,66 @@ class AttentionSettings(BaseModel):
     eyes_closed_after_s: float = Field(1.0, gt=0, description="Continuous closure that is 'eyes_closed'.")
     absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
     looking_away_deg: float = Field(
-        30.0,
+        21.0,
         gt=0,
-        description="Gaze further than this (degrees) from the camera axis is looking away: about the edge "
-        "of a laptop screen seen from 60 cm when the camera sits on top.",
+        le=90,
+        description="Gaze further than this (degrees) from the person's neutral direction (tracking.neutral) "
+        "is looking away. A 15.6-inch laptop screen seen from 60 cm spans about +-15 degrees around its "
+        "centre; chosen with `gazescope evaluate attention --protocol loso` (docs/attention.md).",
     )
-    looking_away_after_s: float = Field(1.0, ge=0, description="Looking away for this long changes state.")
+    looking_away_release_deg: float = Field(
+        18.9,
+        gt=0,
+        le=90,
+        description="Hysteresis: a look away ends when the gaze comes back within this angle of the neutral "
+        "(below looking_away_deg, so noise at the edge does not flicker the state).",
+    )
+    looking_away_after_s: float = Field(
+        0.0,
+        ge=0,
+        description="Looking away for this long changes the state. Glances at a second screen or a phone "
+        "last 0.3-1.5 s in the labelled desk video, so a second would miss most of them.",
+    )
+    attention_return_after_s: float = Field(
+        0.0, ge=0, description="Looking back for this long ends a look away (keeps one glance one span)."
+    )
+    attention_pitch_weight: float = Field(
+        1.5,
+        ge=0,
+        le=5,
+        description="Weight of the vertical part of the gaze's angle from the neutral (looking away, eye "
+        "contact): webcam landmarks compress vertical eye rotation (the lids cover the iris's top and "
+        "bottom; eyes rolled up in desk_webcam 105-114 read 10 degrees). Chosen with `gazescope evaluate "
+        "attention --protocol loso`.",
+    )
+    attention_neutral_window_s: float = Field(
+        60.0, gt=0, description="Window of the person's neutral gaze (tracking.neutral), seconds."
+    )
+    attention_neutral_max_deg: float = Field(
+        20.0,
+        gt=0,
+        le=90,
+        description="The neutral gaze is kept within this angle of the camera axis: the device's screen "
+        "lies around the camera, so a person's neutral beyond it is looking away, not a bias.",
+    )
+    lid_pitch_gain_deg: float = Field(
+        30.0,
+        ge=0,
+        le=120,
+        description="Degrees of downward gaze per unit of lost eye openness (EAR / the person's open EAR), "
+        "added to the iris-based gaze pitch: the upper lid follows the eye's vertical rotation (lid-eye "
+        "coordination; Becker & Fuchs, Exp. Brain Res. 1988), while the iris landmarks barely move when "
+        "the eyes look down under lowered lids (desk_webcam 135-147). Chosen with `gazescope evaluate "
+        "attention --protocol loso`.",
+    )
+    closed_iris_drop: float = Field(
+        0.035,
+        ge=0,
+        description="A closure counts as closed eyes (is_blinking) only when the iris landmarks have dropped "
+        "this far (eye widths) below the person's resting place: Face Mesh cannot see a covered iris and "
+        "its estimate follows the lid down (0.03-0.09 in the labelled ZJU and desk blinks), while an iris "
+        "under lowered lids stays (< 0.03 in the desk video's looks down).",
+    )
     attention_smoothing_s: float = Field(2.0, gt=0, description="Time constant of the attention score EMA.")
 
 

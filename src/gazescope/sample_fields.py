@@ -392,6 +392,16 @@ SEED_WIRE_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
 and frames become stored samples, checked against :data:`SAMPLE_FIELDS`)."""
 
 
+CLIENT_GAZE_FIELDS: tuple[str, ...] = (
+    "t_ms", "frame_index", "face_detected", "is_blinking", "screen_x_px", "screen_y_px", "on_screen",
+    "attention_state",
+)  # fmt: skip
+"""The fields of a sample stored from a client gaze point (``source: "client_gaze"``; seed 003 uploads and
+``POST /api/sessions/{id}/gaze``): such clients measure nothing else, so the other fields are absent
+(empty in the CSV). ``face_detected`` says whether the point had coordinates; ``attention_state`` is
+``focused`` on the screen, ``looking_away`` off it, ``absent`` without a point."""
+
+
 def split_csv_columns(specs: Sequence[FieldSpec] = SAMPLE_FIELDS) -> dict[str, FieldSpec]:
     """The CSV column name of each field (pairs split into ``<stem>_x_px``/``<stem>_y_px`` or
     ``gaze_vector_x``/``_y``) to its spec."""
@@ -472,14 +482,21 @@ def violations(
 ) -> list[str]:
     """Every way the sample (or wire message) ``d`` breaks ``specs``: a missing field (when
     ``require_all``; a dotted name under a null parent counts as null) or a value out of its type or
-    range. ``sizes`` as :func:`check_value`. Screen bounds are not applied to client gaze samples
-    (``source: "client_gaze"``), whose points are kept as sent."""
+    range. ``sizes`` as :func:`check_value`. Client gaze samples (``source: "client_gaze"``) need only
+    :data:`CLIENT_GAZE_FIELDS` (the others absent or null) and keep their points as sent (no screen
+    bounds)."""
     client_gaze = d.get("source") == "client_gaze"
     out = []
     for spec in specs:
         found, v = _get(d, spec.name)
         if client_gaze and spec.name in ("screen_x_px", "screen_y_px"):
             spec = replace(spec, lo=None, hi=None)
+        if client_gaze and specs is SAMPLE_FIELDS and spec.name not in CLIENT_GAZE_FIELDS:
+            if found and v is not None:
+                out.append(
+                    f"{spec.name}={v!r} on a client gaze sample (it measures only {CLIENT_GAZE_FIELDS})"
+                )
+            continue
         if not found:
             if require_all:
                 out.append(f"{spec.name} is missing")
@@ -519,6 +536,10 @@ def markdown() -> str:
         "## Fields of every sample",
         "",
         *_table(SAMPLE_FIELDS),
+        "",
+        'Samples stored from client gaze points (`source: "client_gaze"`: seed 003 uploads and',
+        "`POST /api/sessions/{id}/gaze`) carry only " + ", ".join(f"`{n}`" for n in CLIENT_GAZE_FIELDS) + ";",
+        "their screen point is kept as sent (`on_screen` false outside the screen).",
         "",
         "## Extra keys of some samples",
         "",

@@ -61,9 +61,11 @@ def test_out_of_range_values_are_caught(field: str, value: object) -> None:
 
 
 def test_client_gaze_points_keep_off_screen_points_and_missing_fields_are_named() -> None:
+    point = {"t_ms": 5.0, "frame_index": 0, "face_detected": True, "is_blinking": False,
+             "screen_x_px": -40.0, "screen_y_px": 10.0, "on_screen": False, "attention_state": "looking_away",
+             "source": "client_gaze"}  # fmt: skip
+    assert sf.violations(point, sizes=SIZES) == []
     sample = GazeSample(t_ms=5.0, frame_index=0, face_detected=True).to_dict()
-    sample.update(screen_x_px=-40.0, screen_y_px=10.0, on_screen=False, source="client_gaze")
-    assert sf.violations(sample, sizes=SIZES) == []
     del sample["confidence"]
     assert sf.violations(sample, sizes=SIZES) == ["confidence is missing"]
 
@@ -76,3 +78,11 @@ def test_seed_wire_fields_are_checked_with_dotted_names() -> None:
     assert sf.violations(reply, seed000, SIZES) == [
         "gaze.horizontal=1.2 is outside -1..1 ({'frame_w': 640, 'frame_h': 480, 'screen_w': 1280, 'screen_h': 800})"
     ]
+
+
+def test_client_gaze_samples_carry_only_their_fields() -> None:
+    from gazescope.analytics.samples import client_gaze_samples
+
+    (s,) = client_gaze_samples([{"t_ms": 0, "x_px": 5, "y_px": 6}], screen_w_px=100, screen_h_px=100)
+    assert sf.violations(s) == [] and set(sf.CLIENT_GAZE_FIELDS) <= set(s)
+    assert sf.violations({**s, "ear_left": 0.3}) != []

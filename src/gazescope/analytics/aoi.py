@@ -253,7 +253,7 @@ def aoi_error_text(errors: Sequence[Mapping[str, Any]], aois: Any = None, *, loc
     out = []
     for idx, clauses in by_aoi.items():
         if idx is None:
-            out.append("; ".join(clauses))
+            out.append("aois: " + "; ".join(clauses))
             continue
         name = (_aoi_at(aois, idx) or {}).get("name")
         who = f"AOI {idx} is invalid" + (f" (name {name!r})" if isinstance(name, str) else "")

@@ -100,6 +100,9 @@ def test_aois_are_typed_in_openapi_and_bad_ones_get_a_readable_422(client: TestC
         assert r.status_code == 422, r.text
         assert isinstance(r.json()["detail"], str) and reason in r.json()["detail"], r.json()
         assert r.json()["code"] == "invalid_aoi"
+    for body, reason in (({}, "aois: required"), ({"aois": [], "x": 1}, "x: extra field not allowed")):
+        r = client.put(f"/api/stimuli/{stim}/aois", json=body)
+        assert r.status_code == 422 and reason in r.json()["detail"], r.json()
     assert client.get(f"/api/stimuli/{stim}/aois").json()["aois"] == []
 
     # payloads of existing clients: kind left out, nulls of the other shape, polygons

@@ -126,10 +126,18 @@ class _AOIRoute(GuardedRoute):
                 errors = list(exc.errors())
                 body = exc.body if isinstance(exc.body, dict) else {}
                 aoi_errors = [e for e in errors if tuple(e.get("loc", ()))[:2] == ("body", "aois")]
-                if not aoi_errors or len(aoi_errors) != len(errors):
-                    raise
-                text = aoi_error_text(aoi_errors, body.get("aois"), loc_prefix=2)
-                return JSONResponse({"detail": text, "code": "invalid_aoi"}, status_code=422)
+                texts = [aoi_error_text(aoi_errors, body.get("aois"), loc_prefix=2)] if aoi_errors else []
+                for e in errors:
+                    loc = [str(x) for x in tuple(e.get("loc", ()))[1:] if not isinstance(x, int)]
+                    if tuple(e.get("loc", ()))[:2] == ("body", "aois"):
+                        continue
+                    if e.get("type") == "extra_forbidden":
+                        texts.append(
+                            f'{".".join(loc)}: extra field not allowed (the body is {{"aois": [...]}})'
+                        )
+                    else:
+                        texts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}")
+                return JSONResponse({"detail": ". ".join(texts), "code": "invalid_aoi"}, status_code=422)
 
         return readable
 

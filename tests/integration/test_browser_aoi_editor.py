@@ -43,7 +43,8 @@ def test_draw_name_save_and_delete_aois(server: Any, browser: Any, data_dir: Pat
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server.url}/app/#/aois/{stim['id']}")
+    page.goto(f"{server.url}/app/#/review")  # the way in: Review -> By stimulus -> AOIs
+    page.click(f"#stimuli-table a[href='#/aois/{stim['id']}']")
     page.wait_for_selector("#view-aois:not([hidden]) .aoi-stage svg")
     page.wait_for_function("document.querySelector('#aoi-stage img').complete")
     box = page.locator("#aoi-stage svg").bounding_box()

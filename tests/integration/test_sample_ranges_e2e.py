@@ -8,8 +8,9 @@ not. Each protocol streams 40 frames of the desk video (one in flight); checked 
 reply's sample fields (native ``/ws/sessions/{id}/track``, seed 000 ``/ws/session/{id}/track``), every
 reply's seed fields (seed 000 ``face``/``gaze``, seed 001 ``PythonGazeData``, seed 002 metrics), the
 stored samples (``GET /api/sessions/{id}/samples``) and the CSV export (``.../samples.csv``). Seed 003's
-uploaded points and seed 004's calibration and prediction frames get no per-sample reply: their stored
-samples and CSV are checked. Calibrated runs must have mapped samples, each inside the calibration's
+uploaded points and seed 004's calibration and prediction frames (``/ws/test_dispatcher/`` calibrated with
+ridge and not, ``/ws/dispatcher/`` on a video) get no per-sample reply: their stored samples and CSV are
+checked. Calibrated runs must have mapped samples, each inside the calibration's
 screen, and ratios still in 0..1 (on main before 566fdb4 ``horizontal_ratio`` was the screen height).
 """
 
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -301,3 +304,61 @@ def test_seed004_dispatcher_calibrated_and_not(server, webcam_dots, desk_jpegs) 
     mapped = [s for s in predicted if s["screen_x_px"] is not None]
     assert predicted and len(mapped) >= 0.5 * len(predicted), f"{len(mapped)} of {len(predicted)} mapped"
     check_session_samples(server, session_labelled(server, label, "stranger4"), sizes, calibrated=False)
+
+
+def test_seed004_simulation_client_on_a_video(server, webcam_dots, short_video: Path) -> None:
+    """The seed's simulation client on ``/ws/dispatcher/``: calibration frames, then prediction frames
+    stamped with a video and ``relativeTime``, then ``END``; the stored samples carry ``stimulus_id`` and
+    ``video_t_s`` (in the video's length)."""
+    dots = [d for d in webcam_dots(SUBJECT, "1") if d["x"] in SEED004_GRID[0] and d["y"] in SEED004_GRID[1]]
+    predict = webcam_dots(SUBJECT, "4")[:10]
+    vid = httpx.post(
+        f"{server.url}/api/stimuli", files={"file": ("clip.mp4", short_video.read_bytes())}, timeout=120
+    ).json()
+    url = f"{server.url}/api/stimuli/{vid['id']}/video"
+
+    def b64(jpeg: bytes) -> str:
+        return base64.b64encode(jpeg).decode()
+
+    async def client() -> None:
+        msgs = [
+            "C" + json.dumps({"images": b64(d["jpeg"]), "coordinates": [d["x"], d["y"]]})
+            for d in dots
+            for _ in range(SEED004_DOT_FRAMES)
+        ]
+        msgs += [
+            "P"
+            + json.dumps(
+                {"images": b64(p["jpeg"]), "relativeTime": 100 * k, "videoIndex": 0, "videos": [url]}
+            )
+            for k, p in enumerate(q for q in predict for _ in range(3))
+        ]
+        async with websockets.connect(f"{server.ws_url}/ws/dispatcher/", max_size=None) as ws:
+            t0 = time.monotonic()
+            for k, m in enumerate(msgs):
+                await ws.send(m)
+                await asyncio.sleep(max(0.0, t0 + (k + 1) / 30 - time.monotonic()))
+            await ws.send("END")
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 120)
+
+    asyncio.run(client())
+    deadline = time.monotonic() + 120
+    while True:
+        found = [
+            s
+            for s in httpx.get(f"{server.url}/api/sessions").json()
+            if s.get("label") == "seed004 /ws/dispatcher/"
+        ]
+        if found and found[0]["status"] == "ended":
+            break
+        assert time.monotonic() < deadline, "the dispatcher session did not end"
+        time.sleep(0.3)
+    sizes = {**FRAME, "screen_w": SEED004_SCREEN[0], "screen_h": SEED004_SCREEN[1]}
+    stored = check_session_samples(server, found[0]["id"], sizes, calibrated=None)
+    on_video = [s for s in stored if s.get("video_t_s") is not None]
+    assert on_video and all(s["stimulus_id"] == vid["id"] for s in on_video)
+    assert all(0 <= s["video_t_s"] <= vid["duration_s"] for s in on_video)
+    assert all_violations(stored, STORED_EXTRA_FIELDS, sizes, require_all=False) == []
+    mapped = [s for s in on_video if s["screen_x_px"] is not None]
+    assert len(mapped) >= 0.5 * len(on_video), f"{len(mapped)} of {len(on_video)} mapped"

@@ -29,6 +29,7 @@ import numpy as np
 
 from gazescope.analytics.aoi import (
     AOI,
+    NO_GAZE_REASON,
     AOIAggregate,
     AOIMetrics,
     aggregate_aoi_metrics,
@@ -64,9 +65,11 @@ __all__ = [
     "GazeReport",
     "ReportSession",
     "SessionReport",
+    "SessionsLeftOut",
     "TimelinePoint",
     "build_aggregate_report",
     "build_session_report",
+    "refresh_report_aois",
     "session_sizes",
 ]
 
@@ -318,6 +321,7 @@ class AggregateSessionRow:
     has_gaze: bool
     fixation_count: int
     mean_fixation_ms: float | None
+    user_id: str | None = None
 
     @classmethod
     def from_report(cls, rep: Mapping[str, Any]) -> AggregateSessionRow:
@@ -325,6 +329,7 @@ class AggregateSessionRow:
         return cls(
             id=rep["session"].get("id"),
             label=rep["session"].get("label"),
+            user_id=rep["session"].get("user_id"),
             duration_s=rep["duration_s"],
             frames=rep["frames"],
             focus_pct=rep["focus_pct"],
@@ -338,6 +343,22 @@ class AggregateSessionRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsLeftOut:
+    """Sessions an aggregate's AOI figures leave out: how many, their ids (None where a session dict has
+    no id) and why."""
+
+    session_ids: tuple[str | None, ...] = ()
+    reason: str = NO_GAZE_REASON
+
+    @property
+    def count(self) -> int:
+        return len(self.session_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "session_ids": list(self.session_ids), "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +376,7 @@ class AggregateReport:
     focus_pct_mean: float | None
     attention_mean: float | None
     aois: tuple[AOIAggregate, ...]
+    sessions_without_gaze: SessionsLeftOut = SessionsLeftOut()
 
     @property
     def n_sessions(self) -> int:
@@ -378,6 +400,7 @@ class AggregateReport:
                 "focus_pct_mean": self.focus_pct_mean,
                 "attention_mean": self.attention_mean,
                 "aois": [a.to_dict() for a in self.aois],
+                "sessions_without_gaze": self.sessions_without_gaze.to_dict(),
             }
         )
 
@@ -661,11 +684,13 @@ def build_aggregate_report(
     ``aois``: in stimulus px.
 
     Returns ``kind`` ("aggregate"), ``stimulus``, ``n_sessions``, ``n_sessions_with_gaze``,
-    ``sessions`` (one summary row each: id, label, duration_s, frames, focus_pct, attention_mean,
+    ``sessions`` (one summary row each: id, label, user_id, duration_s, frames, focus_pct, attention_mean,
     blink_rate_per_min, eye_contact_pct, fixation_count, mean_fixation_ms), ``mean_fixation_ms`` (over all
     fixations of all sessions), ``mean_fixation_count``, ``focus_pct_mean``, ``attention_mean`` (mean of
-    the sessions'), and ``aois`` (:class:`~gazescope.analytics.aoi.AOIAggregate` dicts: % viewers, mean
-    dwell, mean TTFF...; sessions without gaze count as not having looked).
+    the sessions'), ``aois`` (:class:`~gazescope.analytics.aoi.AOIAggregate` dicts: % viewers, mean
+    dwell, mean TTFF... over the sessions with screen gaze only) and ``sessions_without_gaze``
+    (``{"count", "session_ids", "reason"}``: the sessions without any screen point, left out of the AOI
+    figures since they cannot tell whether their viewer looked).
 
     Raises :class:`gazescope.errors.ValidationError` as :func:`build_session_report`.
     """
@@ -686,7 +711,7 @@ def build_aggregate_report(
             start_ms=None,
         )
         if parsed:
-            per_session_aoi.append(list(report.gaze.aois or ()) if report.gaze else [])
+            per_session_aoi.append(list(report.gaze.aois or ()) if report.gaze else None)
         rep = report.to_dict()  # the summary rows hold the rounded values of the session reports
         all_fix += [f["duration_ms"] for f in rep.get("fixations", [])]
         rows.append(AggregateSessionRow.from_report(rep))
@@ -699,5 +724,46 @@ def build_aggregate_report(
         mean_fixation_count=float(np.mean([r.fixation_count for r in rows])) if rows else None,
         focus_pct_mean=float(np.mean([r.focus_pct for r in rows])) if rows else None,
         attention_mean=float(np.mean(att)) if att else None,
-        aois=tuple(aggregate_aoi_metrics(per_session_aoi)) if parsed else (),
+        aois=tuple(aggregate_aoi_metrics(per_session_aoi, [a.name for a in parsed])) if parsed else (),
+        sessions_without_gaze=SessionsLeftOut(tuple(r.id for r in rows if not r.has_gaze)),
     )
+
+
+def refresh_report_aois(
+    report: Mapping[str, Any],
+    samples: Sequence[Mapping[str, Any]],
+    aois: Sequence[AOI | Mapping[str, Any]] | None,
+    *,
+    stimulus_size_px: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """A stored session report (:meth:`SessionReport.to_dict` JSON) with its ``aois`` table recomputed
+    for ``aois`` (stimulus px), so that AOIs defined or changed after the session ended have figures.
+
+    The report's own ``fixations`` are measured against the AOIs (the same fixations the report lists) and
+    ``samples`` (the session's stored samples) give the sample dwell; TTFF counts from the first sample,
+    as in :func:`build_session_report`. With ``stimulus_size_px`` the gaze is scaled from the report's
+    screen size. Without AOIs the ``aois`` key is removed; a report without screen gaze (``has_gaze``
+    false) is returned unchanged. The report is copied, not changed.
+
+    Raises :class:`gazescope.errors.ValidationError` for invalid AOIs or untimed samples.
+    """
+    out = dict(report)
+    if not out.get("has_gaze"):
+        return out
+    parsed = parse_aois(aois) if aois else []
+    if not parsed:
+        out.pop("aois", None)
+        return out
+    fixations = [
+        Fixation(**{f.name: fx[f.name] for f in fields(Fixation)}) for fx in out.get("fixations") or []
+    ]
+    w, h = _f(out.get("screen_w_px")), _f(out.get("screen_h_px"))
+    screen = (w, h) if w > 0 and h > 0 and stimulus_size_px else None
+    fps = _f(out.get("fps"))
+    timed = timed_samples(samples, fps if fps > 0 else None)[0] if samples else []
+    metrics = aoi_metrics(
+        parsed, fixations, samples=timed or None, start_ms=None, screen_size_px=screen,
+        stimulus_size_px=stimulus_size_px if screen else None,
+    )  # fmt: skip
+    out["aois"] = _jsonable([m.to_dict() for m in metrics])
+    return out

@@ -174,7 +174,7 @@ def _aoi_aggregate_table(aois: list[dict[str, Any]]) -> str:
         for a in aois
     ]
     return _table(
-        ["AOI", "viewers", "mean TTFF (viewers)", "mean dwell (all)", "mean dwell (viewers)",
+        ["AOI", "viewers", "mean TTFF (viewers)", "mean dwell (all with gaze)", "mean dwell (viewers)",
          "mean first fixation", "mean fixations", "mean revisits"],
         rows,
     )  # fmt: skip
@@ -290,16 +290,24 @@ def _aggregate_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[s
             parts.append(_img(name, images[name]))
     if r.get("aois"):
         parts += ["<h2>Areas of interest</h2>", _aoi_aggregate_table(r["aois"])]
+        left_out = r.get("sessions_without_gaze") or {}
+        if left_out.get("count"):
+            parts.append(
+                f'<p class="muted">{left_out["count"]} session(s) left out of the AOI figures: '
+                f"{html.escape(str(left_out.get('reason', '')))}.</p>"
+            )
     rows = [
-        [html.escape(str(s.get("label") or s.get("id"))), _fmt(s.get("duration_s"), " s"), _fmt(s.get("focus_pct"), " %"),
+        [html.escape(str(s.get("user_id") or "")), html.escape(str(s.get("label") or "")),
+         html.escape(str(s.get("id") or "")), "yes" if s.get("has_gaze") else "no",
+         _fmt(s.get("duration_s"), " s"), _fmt(s.get("focus_pct"), " %"),
          _fmt(s.get("attention_mean"), "", 2), _fmt(s.get("eye_contact_pct"), " %"),
          _fmt(s.get("blink_rate_per_min")), _fmt(s.get("fixation_count")), _fmt(s.get("mean_fixation_ms"), "", 0)]
         for s in r.get("sessions", [])
     ]  # fmt: skip
     parts += [
         "<h2>Sessions</h2>",
-        _table(["session", "duration", "focused", "attention", "eye contact", "blinks/min", "fixations",
-                "mean fixation (ms)"], rows),
+        _table(["user", "label", "session", "screen gaze", "duration", "focused", "attention", "eye contact",
+                "blinks/min", "fixations", "mean fixation (ms)"], rows),
     ]  # fmt: skip
     return parts
 

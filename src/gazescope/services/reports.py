@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from gazescope.analytics.aoi import AOI
 from gazescope.analytics.events import FixationMethod
 from gazescope.domain import SessionInfo
 from gazescope.errors import NotFoundError, ValidationError
@@ -41,6 +43,40 @@ def report_context(store: Store, info: SessionInfo, *, profiles_dir: Any = None)
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class StimulusAOIs:
+    """The current AOIs (stimulus px) of a session's stimulus and the stimulus size (width, height) px."""
+
+    aois: tuple[AOI, ...]
+    size_px: tuple[float, float]
+
+
+def stimulus_aois(store: Store, info: SessionInfo) -> StimulusAOIs | None:
+    """The current AOIs of the session's stimulus; None when the session has no stimulus or it is gone
+    (its stored report is kept as it is then)."""
+    if not info.stimulus_id:
+        return None
+    try:
+        stim = load_stimulus(store, info.stimulus_id, image=False)
+    except (NotFoundError, ValidationError):
+        return None
+    return StimulusAOIs(stim.aois, stim.size_px)
+
+
+def with_current_aois(
+    report: dict[str, Any], samples: Sequence[dict[str, Any]], current: StimulusAOIs | None
+) -> dict[str, Any]:
+    """A stored session report whose AOI table follows the stimulus' current AOIs
+    (:func:`gazescope.analytics.report.refresh_report_aois`): AOIs added, changed or removed after the
+    session ended are reflected. Unchanged without a stimulus (``current`` None) or screen gaze."""
+    from gazescope.analytics.report import refresh_report_aois
+
+    if current is None or not report.get("has_gaze"):
+        return report
+    size = current.size_px if current.aois else None
+    return refresh_report_aois(report, samples, list(current.aois), stimulus_size_px=size)
+
+
 def session_report_and_images(
     data: SessionData, stim: StimulusData | None, method: FixationMethod = "idt", *, rebuild: bool = False
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -61,6 +97,8 @@ def session_report_and_images(
     report = data.report
     if report is None or rebuild:
         report = build_session_report(data.info.to_dict(), data.samples, **common).to_dict()
+    elif stim is not None:
+        report = with_current_aois(report, data.samples, StimulusAOIs(stim.aois, stim.size_px))
     images = session_images(
         data.info.to_dict(), data.samples, stimulus_image=stim.image if stim is not None else None, **common
     )

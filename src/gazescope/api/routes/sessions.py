@@ -97,14 +97,11 @@ async def end_session(state: State, session_id: str) -> dict[str, Any]:
 
 @router.get("/{session_id}/report")
 async def get_report(state: State, session_id: str) -> dict[str, Any]:
-    """The stored report of an ended session; for a running session a provisional report over the
+    """The stored report of an ended session, its AOI figures following the stimulus' current AOIs
+    (AOIs defined after the session have figures); for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
     info = await lifecycle.get_session(state, session_id)
-    report = await state.io(state.store.get_report, session_id)
-    if report is None:
-        report = await lifecycle.build_report(state, info)
-        report["provisional"] = True
-    return report
+    return await lifecycle.current_report(state, info)
 
 
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:

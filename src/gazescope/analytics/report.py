@@ -460,6 +460,11 @@ def _timeline(
     return tuple(out)
 
 
+def _width(session: Mapping[str, Any]) -> float | None:
+    w = _f(session.get("screen_w_px"))
+    return w if w > 0 else None
+
+
 def session_sizes(
     session: Mapping[str, Any],
 ) -> tuple[tuple[float, float] | None, ScreenGeometry | None]:
@@ -512,7 +517,7 @@ def _session_report(
             data_quality=assess_data_quality(
                 frames=0, frames_with_face=0, duration_s=0.0, dropped_frames=session_dropped,
                 calibrated=calibration_accuracy_px is not None, calibration_error_px=calibration_accuracy_px,
-                screen_w_px=screen_w, thresholds=quality,
+                screen_w_px=_width(session), thresholds=quality,
             ),
             activity=ActivitySummary({}, None),
         )  # fmt: skip
@@ -583,7 +588,7 @@ def _session_report(
             dropped_frames=dropped_frames,
             calibrated=calibrated,
             calibration_error_px=calibration_accuracy_px,
-            screen_w_px=screen_w,
+            screen_w_px=_width(session),
             thresholds=quality,
         ),
         activity=ActivitySummary(activity_s, act.source),

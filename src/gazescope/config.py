@@ -729,8 +729,9 @@ class ActivitySettings(BaseModel):
         0.5,
         gt=0,
         le=1,
-        description="Least share of a window with a gaze estimate (face found, eyes open) to classify it; "
-        "below, the window has no activity of its own.",
+        description="Least share of a window's time with a gaze estimate (face found, eyes open) to "
+        "classify it; below (the first seconds of a stream, spans without a face), the window has no "
+        "activity of its own. A half: a reading window then still spans a line.",
     )
     activity_px_per_deg: float = Field(
         37.8,

@@ -17,9 +17,10 @@ A window is ``idle`` when it holds at most ``activity_idle_max_saccade_rate_hz``
 gaze (long fixations), ``reading`` when it holds ``activity_reading_min_forward`` forward steps and they
 are at least ``activity_reading_min_forward_share`` of its steps, it holds ``activity_reading_min_returns`` return sweeps and ``other`` steps are at most
 ``activity_reading_max_other_share``, and ``scanning`` otherwise (frequent saccades without the reading
-pattern). A window with less than ``activity_min_valid_share`` of its samples valid has no activity
-(None). Campbell & Maglio accumulate evidence over the same step classes; a window share is used here so
-that the decision is a function of the window alone (the same live and in the report).
+pattern). A window with gaze for less than ``activity_min_valid_share`` of its time has no activity
+(None): the first seconds of a stream, or spans without a face. Campbell & Maglio accumulate evidence
+over the same step classes; window shares are used here so that the decision is a function of the
+window alone (the same live and in the report).
 
 Input: from calibrated screen gaze where a window's samples mostly have it (px converted with the
 session's geometry or ``activity_px_per_deg``), else from the horizontal gaze angle ``gaze_yaw_deg``
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,6 +58,7 @@ __all__ = [
     "ActivityInput",
     "ActivityResult",
     "ActivityWindow",
+    "LiveActivity",
     "StepCounts",
     "activity_inputs",
     "classify_activity",
@@ -81,7 +84,8 @@ class Activity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StepCounts:
-    """A window's fixation steps by class, with ``valid_share`` (0-1, samples with gaze), ``fixations``,
+    """A window's fixation steps by class, with ``valid_share`` (0-1, share of the window's time with
+    gaze: a window reaching past the recording's ends has less), ``fixations``,
     ``saccade_rate_hz`` (steps per second of valid gaze) and ``mean_fixation_ms`` (None without
     fixations)."""
 
@@ -251,12 +255,13 @@ def _window(
 ) -> tuple[Activity | None, StepCounts]:
     i0, i1 = np.searchsorted(t, lo, side="left"), np.searchsorted(t, hi, side="left")
     n = int(i1 - i0)
-    share = float(valid[i0:i1].mean()) if n else 0.0
     span_s = (float(t[i1 - 1] - t[i0]) / 1000.0) if n > 1 else 0.0
     if n > 1:
         span_s += span_s / (n - 1)  # the last sample's interval
+    valid_s = span_s * float(valid[i0:i1].mean()) if n else 0.0
+    share = min(1.0, valid_s / ((hi - lo) / 1000.0))  # of the window's time, not of its samples
     f0, f1 = np.searchsorted(fix_mid, lo, side="left"), np.searchsorted(fix_mid, hi, side="left")
-    counts = _counts(fix[f0:f1], share, span_s * share, s)
+    counts = _counts(fix[f0:f1], share, valid_s, s)
     return _decide(counts, s), counts
 
 
@@ -394,3 +399,69 @@ def sample_activities(states: Sequence[str], activities: Sequence[Activity | Non
         (a.value if a is not None else FOCUSED) if st == FOCUSED else st
         for st, a in zip(states, activities, strict=True)
     ]
+
+
+_KEPT = ("t_ms", "face_detected", "is_blinking", "screen_x_px", "screen_y_px", "on_screen", "gaze_yaw_deg")
+
+
+class LiveActivity:
+    """The activity of a stream's samples as they come (causal): :meth:`update` takes each sample dict in
+    time order and returns its label (:func:`sample_activities`), the activity of the trailing
+    ``activity_window_s`` (:func:`classify_latest` on :func:`activity_inputs`), recomputed at most once
+    every ``activity_step_s`` of sample time (a few ms of CPU each time at 30 FPS) and held in between.
+
+    Holds at most one window of samples (only the keys activity recognition reads).
+    """
+
+    def __init__(self, settings: ActivitySettings | None = None) -> None:
+        self.settings = _settings(settings)
+        self._buf: deque[dict[str, Any]] = deque()
+        self._activity: Activity | None = None
+        self._next_ms = -math.inf
+
+    @property
+    def activity(self) -> Activity | None:
+        """The trailing window's activity (None before a window could be classified)."""
+        return self._activity
+
+    def _add(self, sample: Mapping[str, Any]) -> float:
+        t = as_number(sample.get("t_ms"), strings=False)
+        if math.isfinite(t):
+            if self._buf and t < self._buf[-1]["t_ms"]:
+                self._buf.clear()  # time went back (a new clock): start again
+                self._next_ms = -math.inf
+            self._buf.append({k: sample.get(k) for k in _KEPT} | {"t_ms": t})
+            lo = t - 1000.0 * self.settings.activity_window_s
+            while self._buf and self._buf[0]["t_ms"] < lo:
+                self._buf.popleft()
+        return t
+
+    def _classify(self, t: float) -> None:
+        inp = activity_inputs(list(self._buf), settings=self.settings)
+        self._activity = classify_latest(inp.t_ms, inp.x_deg, inp.y_deg, settings=self.settings).activity
+        self._next_ms = t + 1000.0 * self.settings.activity_step_s
+
+    def label(self, sample: Mapping[str, Any]) -> str:
+        """The label of ``sample`` with the current window's activity, without adding it."""
+        state = str(sample.get("attention_state") or AttentionState.ABSENT.value)
+        return sample_activities([state], [self._activity])[0]
+
+    def update(self, sample: Mapping[str, Any]) -> str:
+        """Add ``sample`` (a ``GazeSample.to_dict()`` dict) and return its activity label. A sample
+        without a numeric ``t_ms`` is labelled but not kept."""
+        t = self._add(sample)
+        if math.isfinite(t) and t >= self._next_ms:
+            self._classify(t)
+        return self.label(sample)
+
+    def label_last(self, samples: Sequence[Mapping[str, Any]]) -> str | None:
+        """Add ``samples`` (time order) and return the last one's label, classifying once at the end
+        (None without samples)."""
+        t = math.nan
+        for s in samples:
+            t = self._add(s)
+        if not samples:
+            return None
+        if math.isfinite(t):
+            self._classify(t)
+        return self.label(samples[-1])

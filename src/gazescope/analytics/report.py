@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gazescope.analytics.activity import ACTIVITY_SOURCE, label_samples
+from gazescope.analytics.activity import ACTIVITY_SOURCE, Activity, label_samples
 from gazescope.analytics.aoi import (
     AOI,
     AOIAggregate,
@@ -59,6 +59,7 @@ from gazescope.domain import AttentionState, BlinkEvent
 from gazescope.errors import ValidationError
 
 __all__ = [
+    "ACTIVITIES",
     "ATTENTION_STATES",
     "MAX_FRAME_MS",
     "AggregateReport",
@@ -75,6 +76,9 @@ __all__ = [
 ]
 
 ATTENTION_STATES: tuple[str, ...] = tuple(s.value for s in AttentionState)
+#: The keys of ``activity_s``: the activities, then the attention states (``focused`` where no window was
+#: classified).
+ACTIVITIES: tuple[str, ...] = tuple(a.value for a in Activity) + ATTENTION_STATES
 
 FIXATION_SOURCE = "Salvucci & Goldberg 2000 (ETRA)"
 
@@ -519,7 +523,7 @@ def _session_report(
                 calibrated=calibration_accuracy_px is not None, calibration_error_px=calibration_accuracy_px,
                 screen_w_px=_width(session), thresholds=quality,
             ),
-            activity=ActivitySummary({}, None),
+            activity=ActivitySummary(dict.fromkeys(ACTIVITIES, 0.0), None),
         )  # fmt: skip
     samples, t = timed_samples(samples, fps_hint)
     dur = frame_durations_ms(t, fps_hint)
@@ -544,7 +548,7 @@ def _session_report(
     dropped = [d for d in dropped if math.isfinite(d)]
     ga = gaze_arrays(samples, max_gap_ms=DEFAULT_MAX_GAP_MS)
     activities, act = label_samples(samples, geometry=geometry, settings=activity)
-    activity_s: dict[str, float] = {}
+    activity_s = dict.fromkeys(ACTIVITIES, 0.0)
     for a, d in zip(activities, dur, strict=True):
         activity_s[a] = activity_s.get(a, 0.0) + float(d) / 1000.0
     dropped_frames = int(max(dropped)) if dropped else 0

@@ -359,6 +359,7 @@ def _activity_section(r: Mapping[str, Any]) -> list[str]:
             f'background:{ACTIVITY_COLOURS.get(k, "#ccc")}"></span>',
         ]
         for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])
+        if v
     ]
     a = r.get("activity") or {}
     src = {"screen": "calibrated screen gaze", "gaze_yaw": "the horizontal gaze angle (no calibration)"}

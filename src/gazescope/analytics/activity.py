@@ -260,7 +260,7 @@ def _window(
         span_s += span_s / (n - 1)  # the last sample's interval
     valid_s = span_s * float(valid[i0:i1].mean()) if n else 0.0
     share = min(1.0, valid_s / ((hi - lo) / 1000.0))  # of the window's time, not of its samples
-    f0, f1 = np.searchsorted(fix_mid, lo, side="left"), np.searchsorted(fix_mid, hi, side="left")
+    f0, f1 = int(np.searchsorted(fix_mid, lo, side="left")), int(np.searchsorted(fix_mid, hi, side="left"))
     counts = _counts(fix[f0:f1], share, valid_s, s)
     return _decide(counts, s), counts
 

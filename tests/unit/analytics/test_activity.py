@@ -210,3 +210,19 @@ def test_a_recorded_person_looking_around_a_room_is_not_reading(desk_samples):
         "drowsy",
         "absent",
     }
+
+
+def test_live_activity_follows_the_stream_and_labels_a_stored_window():
+    from gazescope.analytics.activity import LiveActivity
+
+    t, x, _ = reading(12.0, seed=9)
+    samples = [_sample(ti, gaze_yaw_deg=-xi) for ti, xi in zip(t, x, strict=True)]
+    live = LiveActivity()
+    labels = [live.update(s) for s in samples]
+    assert labels[0] == "focused" and labels[-1] == "reading" and live.activity is Activity.READING
+    assert live.label({**samples[-1], "attention_state": "absent"}) == "absent"
+    assert LiveActivity().label_last(samples) == "reading"
+    assert LiveActivity().label_last([]) is None
+    # a clock that goes back starts a new window
+    assert live.update(_sample(0.0, gaze_yaw_deg=0.0)) == "focused"  # nothing to classify yet
+    assert len(live._buf) == 1

@@ -18,13 +18,14 @@ Accuracy as Holmqvist, Nyström & Mulvey, "Eye tracker data quality: what it is 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 from gazescope.config import DataQualitySettings
 
-__all__ = ["CheckStatus", "DataQuality", "QualityCheck", "assess_data_quality"]
+__all__ = ["CheckStatus", "DataQuality", "QualityCheck", "assess_data_quality", "quality_of_report"]
 
 
 class CheckStatus(StrEnum):
@@ -221,3 +222,30 @@ def assess_data_quality(
             "no frames received", "quality_max_dropped_share",
         ))  # fmt: skip
     return DataQuality(tuple(checks))
+
+
+def quality_of_report(
+    report: Mapping[str, Any], thresholds: DataQualitySettings | None = None
+) -> DataQuality:
+    """The card of a stored session report's JSON (for reports made before they carried one): from its
+    ``frames``, ``frames_with_face``, ``duration_s``, ``dropped_frames``, ``calibration_accuracy_px``,
+    ``screen_w_px`` and ``has_gaze`` (a calibration counts as applied with an accuracy or screen gaze).
+    Missing figures count as 0 / not recorded."""
+
+    def num(key: str) -> float | None:
+        v = report.get(key)
+        return (
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+        )
+
+    acc = num("calibration_accuracy_px")
+    return assess_data_quality(
+        frames=int(num("frames") or 0),
+        frames_with_face=int(num("frames_with_face") or 0),
+        duration_s=num("duration_s") or 0.0,
+        dropped_frames=int(num("dropped_frames") or 0),
+        calibrated=acc is not None or report.get("has_gaze") is True,
+        calibration_error_px=acc,
+        screen_w_px=num("screen_w_px"),
+        thresholds=thresholds,
+    )

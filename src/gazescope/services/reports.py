@@ -42,6 +42,18 @@ def report_context(store: Store, info: SessionInfo, *, profiles_dir: Any = None)
     return out
 
 
+def with_data_quality(report: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+    """``report`` (a session report's JSON) with a ``data_quality`` card: its own, or for a report stored
+    before reports carried one, the card of its stored figures
+    (:func:`gazescope.analytics.quality.quality_of_report`)."""
+    from gazescope.analytics.quality import quality_of_report
+
+    if report.get("kind", "session") != "session" or isinstance(report.get("data_quality"), dict):
+        return report
+    thresholds = (settings or Settings()).data_quality
+    return {**report, "data_quality": quality_of_report(report, thresholds).to_dict()}
+
+
 def session_report_and_images(
     data: SessionData,
     stim: StimulusData | None,
@@ -71,6 +83,7 @@ def session_report_and_images(
             data.info.to_dict(), data.samples, quality=settings.data_quality, activity=settings.activity,
             **common,
         ).to_dict()  # fmt: skip
+    report = with_data_quality(report, settings)
     images = session_images(
         data.info.to_dict(),
         data.samples,

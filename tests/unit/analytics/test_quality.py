@@ -96,3 +96,13 @@ def test_the_report_carries_the_card(make_sample):
     assert cal["value"] == pytest.approx(100 * 341 / 1280, abs=1e-3)
     empty = build_session_report({"id": "e"}, []).to_dict()["data_quality"]
     assert empty["status"] == "unknown"
+
+
+def test_the_card_of_a_stored_report_made_before_cards():
+    from gazescope.analytics.quality import quality_of_report
+
+    old = {"kind": "session", "frames": 19, "frames_with_face": 19, "duration_s": 5.2, "dropped_frames": 0,
+           "calibration_accuracy_px": 341.0, "screen_w_px": 1280, "has_gaze": True}  # fmt: skip
+    q = quality_of_report(old)
+    assert q.failed == ("effective_fps", "calibration_error")
+    assert quality_of_report({}).status is CheckStatus.UNKNOWN

@@ -68,3 +68,28 @@ def test_the_threshold_is_a_setting(make_client, frames):
         report = client.post(f"/api/sessions/{sid}/end").json()
     fps = quality(report)["effective_fps"]
     assert fps["threshold"] == 2.0 and fps["status"] == "pass"
+
+
+def test_a_report_stored_before_cards_gets_one_and_seed000_labels_a_stored_session(client, frames):
+    sid = client.post("/session/start", json={"session_duration": 1}).json()["session_id"]
+    stream(client, sid, frames[:5], 0.0, capture_fps=30.0)
+    ended = client.post("/session/end", json={"session_id": sid}).json()
+    assert set(ended["session_report"]) >= {
+        "reading",
+        "scanning",
+        "idle",
+        "focused",
+        "looking_away",
+        "absent",
+    }
+    assert ended["report"]["activity_data"] == ended["session_report"]
+    latest = client.get(f"/session/{sid}/latest_activity")  # from the stored samples: no stream now
+    assert latest.status_code == 200 and isinstance(latest.json()["activity"], str)
+    # a report stored by an older gazescope has no card: it is derived from the stored figures
+    store = client.app.state.gs.store
+    old = {k: v for k, v in store.get_report(sid).items() if k != "data_quality"}
+    store.save_report(sid, old)
+    card = client.get(f"/api/sessions/{sid}/report").json()["data_quality"]
+    assert card["checks"][0]["name"] == "effective_fps" and card["status"] in ("pass", "fail")
+    page = client.get(f"/api/sessions/{sid}/report.html").text
+    assert "Data quality" in page and "made before reports carried" not in page

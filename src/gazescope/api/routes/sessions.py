@@ -15,6 +15,7 @@ from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOu
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.services import lifecycle
+from gazescope.services.reports import with_data_quality
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -104,7 +105,7 @@ async def get_report(state: State, session_id: str) -> dict[str, Any]:
     if report is None:
         report = await lifecycle.build_report(state, info)
         report["provisional"] = True
-    return report
+    return with_data_quality(report, state.settings)  # a card for reports stored before they had one
 
 
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:

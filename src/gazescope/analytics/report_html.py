@@ -442,6 +442,7 @@ def render_report_html(
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>'
         f"<body><main>{''.join(parts)}"
         '<p class="muted" style="margin-top:30px">Made by gazescope. Fixations: Salvucci &amp; Goldberg 2000; '
-        "AOI measures: Holmqvist et al. 2011; heatmap: Wooding 2002; PERCLOS: Wierwille et al. 1994.</p>"
+        "AOI measures: Holmqvist et al. 2011; heatmap: Wooding 2002; PERCLOS: Wierwille et al. 1994; activity: "
+        "Campbell &amp; Maglio 2001, Bulling et al. 2011; data quality: Holmqvist, Nyström &amp; Mulvey 2012.</p>"
         "</main></body></html>"
     )

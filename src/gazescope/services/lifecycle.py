@@ -64,6 +64,7 @@ async def build_report(state: SessionsContext, info: SessionInfo) -> dict[str, A
     samples = await state.io(state.store.get_samples, info.id)
     # AOIs of the session's stimulus and the calibration accuracy (heatmap kernel), when stored
     context = await state.io(report_context, state.store, info, profiles_dir=state.settings.profiles_dir)
+    context["quality"], context["activity"] = state.settings.data_quality, state.settings.activity
     report = (await state.cpu(build_session_report, info.to_dict(), samples, **context)).to_dict()
     report["session_id"] = info.id
     return report

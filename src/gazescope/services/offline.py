@@ -56,7 +56,7 @@ def analyze_video(
                 on_frame(idx + 1, info.frames)
     finally:
         analyzer.close()
-    report = build_report(samples, tracker, info.fps, calibration, source=str(path))
+    report = build_report(samples, tracker, info.fps, calibration, source=str(path), settings=settings)
     return samples, report
 
 
@@ -66,9 +66,11 @@ def build_report(
     fps: float,
     calibration: ScreenMapper | None,
     source: str,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """The session report of analysed samples (analytics' report, with the tracker's own blink events, which
-    carry frame indices and minimum EAR, as ``blinks``)."""
+    carry frame indices and minimum EAR, as ``blinks``); ``settings``: data-quality and activity
+    thresholds (default: the defaults)."""
     from gazescope.analytics.report import build_session_report
 
     session: dict[str, Any] = {"id": None, "label": source, "source": source}
@@ -78,7 +80,11 @@ def build_report(
     acc = None
     if calibration is not None:
         acc = (getattr(calibration, "accuracy", None) or {}).get("mean_error_px")
-    report = build_session_report(session, samples, calibration_accuracy_px=acc, fps_hint=fps).to_dict()
+    settings = settings or Settings()
+    report = build_session_report(
+        session, samples, calibration_accuracy_px=acc, fps_hint=fps, quality=settings.data_quality,
+        activity=settings.activity,
+    ).to_dict()  # fmt: skip
     report["blinks"] = [
         {"start_ms": e.start_ms, "end_ms": e.end_ms, "start_frame": e.start_frame, "end_frame": e.end_frame,
          "duration_ms": e.duration_ms, "min_ear": round(e.min_ear, 4)}
@@ -88,8 +94,12 @@ def build_report(
     return report
 
 
-def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str, Any]) -> dict[str, Path]:
-    """Write samples.csv, report.json and report.html (with plots) into ``out_dir``."""
+def write_outputs(
+    out_dir: Path, samples: list[dict[str, Any]], report: dict[str, Any], settings: Settings | None = None
+) -> dict[str, Path]:
+    """Write samples.csv, report.json and report.html (with plots) into ``out_dir``; ``settings``: activity
+    thresholds and the looking-away angle the attention figure marks (default: the defaults)."""
+    settings = settings or Settings()
     from gazescope.analytics.report_html import render_report_html, session_images
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +113,7 @@ def write_outputs(out_dir: Path, samples: list[dict[str, Any]], report: dict[str
     session = {"screen_w_px": report.get("screen_w_px"), "screen_h_px": report.get("screen_h_px")}
     images = session_images(
         session, samples, calibration_accuracy_px=report.get("calibration_accuracy_px"),
-        fps_hint=report.get("fps"),
+        fps_hint=report.get("fps"), activity=settings.activity, looking_away_deg=settings.looking_away_deg,
     )  # fmt: skip
     files["report_html"].write_text(render_report_html(report, images))
     return files

@@ -35,7 +35,12 @@ def test_session_report_fields_without_screen_gaze(video_samples):
     assert r["dropped_frames"] == 1
     assert r["ms_per_frame_p50"] == pytest.approx(55.0) and r["ms_per_frame_p95"] == pytest.approx(95.5)
     assert r["attention_timeline"] == [
-        {"t_s": 0.0, "attention_score": pytest.approx(0.56), "attention_state": "focused"}
+        {
+            "t_s": 0.0,
+            "attention_score": pytest.approx(0.56),
+            "attention_state": "focused",
+            "activity": "focused",
+        }
     ]
     assert r["has_gaze"] is False and "fixations" not in r
 

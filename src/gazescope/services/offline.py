@@ -12,9 +12,52 @@ from typing import Any
 
 from gazescope.analytics.export import samples_to_csv
 from gazescope.config import Settings
+from gazescope.domain import GazeSample
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.pipeline import FrameAnalyzer
-from gazescope.vision.video import iter_frames, probe
+from gazescope.vision.video import VideoInfo, iter_frames, probe
+
+
+def track_video(
+    path: Path,
+    *,
+    settings: Settings | None = None,
+    calibration: ScreenMapper | None = None,
+    fps: float | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> tuple[list[GazeSample], GazeTracker, VideoInfo]:
+    """Run the causal pipeline over a video or image folder, keeping the typed samples.
+
+    Args:
+        path: video file or folder of images.
+        settings: thresholds and landmark backend.
+        calibration: a fitted calibration to map gaze to the screen.
+        fps: frame rate for image folders (or to override the container's).
+        on_frame: progress callback (frames done, frames declared).
+
+    Returns:
+        (samples, tracker, info): one :class:`GazeSample` per readable frame (``t_ms`` = frame index x
+        1000 / fps), the tracker that made them (its ``blink_events``), and the input's ``VideoInfo``.
+
+    Raises:
+        VideoReadError: unreadable input.
+    """
+    settings = settings or Settings()
+    info = probe(path, fps)
+    analyzer = FrameAnalyzer(settings)
+    tracker = GazeTracker(settings, calibration)
+    samples: list[GazeSample] = []
+    try:
+        for idx, t_ms, rgb in iter_frames(path, fps):
+            t0 = time.perf_counter()
+            ff = analyzer.analyze(rgb)
+            ms = (time.perf_counter() - t0) * 1e3
+            samples.append(tracker.update(ff, t_ms, idx, processing_ms=ms, image_rgb=rgb))
+            if on_frame is not None:
+                on_frame(idx + 1, info.frames)
+    finally:
+        analyzer.close()
+    return samples, tracker, info
 
 
 def analyze_video(
@@ -25,37 +68,16 @@ def analyze_video(
     fps: float | None = None,
     on_frame: Callable[[int, int], None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run the causal pipeline over a video or image folder.
-
-    Args:
-        path: video file or folder of images.
-        settings: thresholds and landmark backend.
-        calibration: a fitted calibration to map gaze to the screen.
-        fps: frame rate for image folders (or to override the container's).
-        on_frame: progress callback (frames done, frames declared).
+    """:func:`track_video`, as sample dicts, with the session report (arguments and errors as there).
 
     Returns:
         (samples, report): one sample dict per frame and the session report.
-
-    Raises:
-        VideoReadError: unreadable input.
     """
     settings = settings or Settings()
-    info = probe(path, fps)
-    analyzer = FrameAnalyzer(settings)
-    tracker = GazeTracker(settings, calibration)
-    samples: list[dict[str, Any]] = []
-    try:
-        for idx, t_ms, rgb in iter_frames(path, fps):
-            t0 = time.perf_counter()
-            ff = analyzer.analyze(rgb)
-            ms = (time.perf_counter() - t0) * 1e3
-            s = tracker.update(ff, t_ms, idx, processing_ms=ms, image_rgb=rgb)
-            samples.append(s.to_dict())
-            if on_frame is not None:
-                on_frame(idx + 1, info.frames)
-    finally:
-        analyzer.close()
+    typed, tracker, info = track_video(
+        path, settings=settings, calibration=calibration, fps=fps, on_frame=on_frame
+    )
+    samples = [s.to_dict() for s in typed]
     report = build_report(samples, tracker, info.fps, calibration, source=str(path), settings=settings)
     return samples, report
 

@@ -200,9 +200,18 @@ SAMPLE_FIELDS: tuple[FieldSpec, ...] = (
         "[x, y] gaze direction: x toward the subject's left, y down; 1.0 = 45 degrees or more off the camera axis.",
         null=True,
     ),
+    _f(
+        "gaze_offset_deg",
+        "float",
+        "deg",
+        0.0,
+        180.0,
+        "Angle of the gaze from the person's neutral direction toward the device (running median of their gaze, kept near the camera; pitch weighted by GAZESCOPE_ATTENTION_PITCH_WEIGHT, lowered lids count as looking down); eye_contact and looking_away are judged by it. Null mid-blink or without a face.",
+        null=True,
+    ),
     _bool(
         "eye_contact",
-        "The gaze lies within the eye-contact cone around the camera (GAZESCOPE_EYE_CONTACT_CONE_DEG).",
+        "The gaze lies within GAZESCOPE_EYE_CONTACT_CONE_DEG of the person's neutral direction toward the device (the camera or the screen around it: webcams cannot tell the lens from a point a few degrees below it).",
     ),
     _f(
         "eye_contact_pct",

@@ -179,7 +179,7 @@ class GazeTracker:
         deviation = None
         if ff.face_detected and not closed and ff.gaze_yaw_deg is not None and ff.gaze_pitch_deg is not None:
             pitch = ff.gaze_pitch_deg + s.lid_pitch_gain_deg * ((bu.openness or 1.0) - 1.0)
-            deviation = self.neutral.deviation_deg(ff.gaze_yaw_deg, pitch)
+            deviation = min(self.neutral.deviation_deg(ff.gaze_yaw_deg, pitch), 180.0)
             self._contact = deviation <= s.eye_contact_cone_deg
             oy = mean_or_none([e.offset_y for e in (ff.right_eye, ff.left_eye) if e is not None])
             if oy is not None and not bu.is_closed:
@@ -228,6 +228,7 @@ class GazeTracker:
             gaze_yaw_deg=gyaw,
             gaze_pitch_deg=gpitch,
             gaze_vector=gaze_vector(gyaw, gpitch) if gyaw is not None and gpitch is not None else None,
+            gaze_offset_deg=deviation,
             eye_contact=self._contact,
             eye_contact_pct=contact_pct,
             blink_rate_per_min=self._blink_rate(t_ms),

@@ -1,6 +1,7 @@
 """The attention figure: why each span got its attention state. Coloured bands of attention state,
 activity (:mod:`gazescope.analytics.activity`) and eye contact on one time axis, above head yaw and gaze
-angles (yaw, pitch, and the angle off the camera axis with the looking-away threshold), with the spans
+angles (yaw, pitch, and the gaze's angle from the person's neutral, ``gaze_offset_deg``, with the
+looking-away threshold; samples stored before that field show the angle off the camera axis), with the spans
 called ``looking_away`` shaded behind the angles."""
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def render_attention_png(
     fps_hint : float, optional
         Frame rate for untimed samples (as :func:`gazescope.analytics.samples.timed_samples`).
     looking_away_deg : float, optional
-        The angle off the camera axis beyond which gaze counts toward looking away (deg), drawn as a
-        dashed line.
+        The angle from the person's neutral beyond which gaze counts toward looking away (deg,
+        ``Settings.looking_away_deg``), drawn as a dashed line.
     width_px : int
         >= 400.
 
@@ -135,7 +136,11 @@ def render_attention_png(
     ax_a.plot(x, ang.head_yaw_deg, lw=1.0, color="#d62728", label="head yaw (+: subject's left)")
     ax_a.plot(x, ang.gaze_yaw_deg, lw=1.0, color="#1f5fbf", label="gaze yaw (+: subject's left)")
     ax_a.plot(x, ang.gaze_pitch_deg, lw=1.0, color="#17becf", label="gaze pitch (+: up)")
-    ax_a.plot(x, ang.off_axis_deg, lw=1.6, color="black", label="gaze off camera axis")
+    judged = np.isfinite(ang.offset_deg).any()
+    off = ang.offset_deg if judged else ang.off_axis_deg
+    ax_a.plot(
+        x, off, lw=1.6, color="black", label="gaze off the neutral" if judged else "gaze off camera axis"
+    )
     ax_a.axhline(0.0, color="0.7", lw=0.8)
     handles, names = ax_a.get_legend_handles_labels()
     if looking_away_deg is not None:
@@ -146,7 +151,7 @@ def render_attention_png(
     names.append("called looking away")
     ax_a.legend(handles, names, loc="upper left", fontsize=8, ncols=3, frameon=True, framealpha=0.85)
     finite = np.concatenate([v[np.isfinite(v)] for v in (ang.head_yaw_deg, ang.gaze_yaw_deg,
-                                                          ang.gaze_pitch_deg, ang.off_axis_deg)])  # fmt: skip
+                                                          ang.gaze_pitch_deg, off)])  # fmt: skip
     lo = min(-10.0, float(finite.min()) if len(finite) else -10.0)
     hi = max(10.0, float(finite.max()) if len(finite) else 10.0, (looking_away_deg or 0.0) + 5.0)
     ax_a.set_ylim(lo - 5.0, hi + 0.35 * (hi - lo))  # room for the legend above the curves

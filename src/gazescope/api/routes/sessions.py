@@ -102,15 +102,8 @@ async def get_report(state: State, session_id: str) -> dict[str, Any]:
     (AOIs defined after the session have figures); for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
     info = await lifecycle.get_session(state, session_id)
-<<<<<<< HEAD
-    return await lifecycle.current_report(state, info)
-=======
-    report = await state.io(state.store.get_report, session_id)
-    if report is None:
-        report = await lifecycle.build_report(state, info)
-        report["provisional"] = True
+    report = await lifecycle.current_report(state, info)
     return with_data_quality(report, state.settings)  # a card for reports stored before they had one
->>>>>>> i18-report
 
 
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:

@@ -89,5 +89,6 @@ def test_blinks_of_the_desk_video_are_events(desk_video) -> None:
                 break
             last = tracker.process(f)
         blinks = tracker.blink_events
-    assert len(blinks) == last.blink_count == 4  # the README's figure for this video
+    # 3 blinks: the squint at frames 716-734 (open eyes narrowed, looked at) is no longer counted (issue 18)
+    assert len(blinks) == last.blink_count == 3
     assert all(b.end_ms > b.start_ms for b in blinks)

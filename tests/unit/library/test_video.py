@@ -17,14 +17,14 @@ def test_the_desk_video_gives_typed_samples_blinks_and_the_report(desk_video, tm
     assert len(result.samples) == 842 and result.fps == pytest.approx(30.0)
     assert all(isinstance(s, gazescope.GazeSample) for s in result.samples)
     assert result.samples[30].t_ms == pytest.approx(1000.0)
-    assert len(result.blinks) == result.samples[-1].blink_count == result.report["blink_count"] == 4
+    assert len(result.blinks) == result.samples[-1].blink_count == result.report["blink_count"] == 3
     assert result.report["frames_with_face"] == 842
     assert calls[-1][0] == 842
 
     files = result.write(tmp_path / "out")
     rows = list(csv.DictReader(files["samples"].open()))
     assert len(rows) == 842
-    assert json.loads(files["report_json"].read_text())["blink_count"] == 4
+    assert json.loads(files["report_json"].read_text())["blink_count"] == 3
     assert files["report_html"].stat().st_size > 0
 
 

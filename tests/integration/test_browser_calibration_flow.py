@@ -150,11 +150,24 @@ def test_calibration_explains_its_dots_and_a_poor_one_is_gated(
     n_before = len(sessions(server))
     page.click("#stimulus-open")
     page.click(f"#stimulus-list button[data-stimulus='{pic['id']}']")
+    page.fill("#stimulus-seconds", "2")
     page.click("#stimulus-go")
     page.wait_for_selector("#stimulus-warning:not([hidden])")
     assert "not accurate enough" in page.inner_text("#stimulus-warning-text")
     assert page.is_hidden("#stimulus-layer") and len(sessions(server)) == n_before
     shot(page, "24_stimulus_warning_not_kept")
+    # record anyway: the unkept calibration does not map the recording
+    page.click("#stimulus-anyway")
+    page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
+    rec0 = page.get_attribute("#stimulus-layer", "data-recording")
+    recording_done(page, rec0)
+    assert httpx.get(f"{server.url}/api/sessions/{rec0}").json()["calibration_id"] is None
+    samples = httpx.get(f"{server.url}/api/sessions/{rec0}/samples").json()["samples"]
+    assert samples and all(s.get("screen_x_px") is None for s in samples)
+    # the next recording (one click) warns again, from the report
+    page.click("#next-record")
+    page.wait_for_selector("#stimulus-dialog[open] #stimulus-warning:not([hidden])", timeout=20_000)
+    assert page.is_hidden("#stimulus-layer")
     # calibrate first: the gate fails again, Keep anyway, and the dialog comes back with the stimulus
     page.click("#stimulus-calibrate")
     wait_result(page)

@@ -20,6 +20,7 @@ export const app = {
   session: null, // the session being tracked (SessionOut)
   profileId: null, // calibration profile applied to it
   profileAccepted: false, // whether that profile passed the quality gate or was kept (then recordings use it)
+  profileSession: null, // the session it was made or applied in (reconnects of that session re-apply it)
   savedProfile: null, // the user id's newest accepted saved profile (summary), which a new session applies
   calibration: null, // text shown in the metrics
   lowSince: null,

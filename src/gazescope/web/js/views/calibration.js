@@ -418,6 +418,7 @@ export async function calibrate({ after = null } = {}) {
   }
   if (res.profile_id) {
     app.profileId = res.profile_id;
+    app.profileSession = app.session ? app.session.id : null;
     sessionStorage.setItem("gazescope.profile", res.profile_id);
   }
   app.profileAccepted = !!res.profile_id && res.accepted !== false;
@@ -502,7 +503,9 @@ export function initCalibration() {
     // keep the calibration across reconnects (and apply the user's saved one on a new session)
     if (!client.supports("calibration_use")) return;
     let msg = null;
-    if (app.profileId) msg = { type: "calibration_use", profile_id: app.profileId };
+    // this session's own calibration again after a reconnect; on another session only an accepted one
+    const own = app.session && app.profileSession === app.session.id;
+    if (app.profileId && (app.profileAccepted || own)) msg = { type: "calibration_use", profile_id: app.profileId };
     else if (app.session && app.session.user_id) msg = { type: "calibration_use", user_id: app.session.user_id };
     if (msg) client.send(msg); // answered with calibration_applied (below) or error profile_not_found
   });
@@ -511,6 +514,7 @@ export function initCalibration() {
     if (r.type !== "calibration_applied") return;
     app.profileId = r.profile_id || app.profileId;
     app.profileAccepted = r.accepted !== false;
+    app.profileSession = app.session ? app.session.id : null;
     if (app.profileId) sessionStorage.setItem("gazescope.profile", app.profileId);
     const acc = r.accuracy && typeof r.accuracy.mean_error_px === "number" ? `, ${r.accuracy.mean_error_px.toFixed(0)} px` : "";
     setCalibration(`saved profile (${r.grade || "?"}${acc})`);

@@ -10,7 +10,7 @@ import { app, camera, client, gazeLayer } from "../state.js";
 import { forgetStimuli } from "../stimuli.js";
 import { $, showBanner } from "../ui.js";
 import { playVideoStimulus } from "../video_stimulus.js";
-import { calibrate, calibratedForRecording } from "./calibration.js";
+import { calibrate, calibratedForRecording, setCalibration } from "./calibration.js";
 import { createSession, endSession, stopCamera, track } from "./track.js";
 
 const nameOf = (st) => st.name || st.id;
@@ -156,6 +156,7 @@ async function record(st) {
     const extra = { stimulus_id: st.id, label: `stimulus: ${nameOf(st)}` };
     if (app.profileId && app.profileAccepted) extra.calibration_id = app.profileId;
     s = await createSession(extra);
+    if (!extra.calibration_id) setCalibration(app.savedProfile ? "saved profile (applying…)" : "none");
   } catch (err) {
     if (src) URL.revokeObjectURL(src);
     reportApiError("The recording could not be started", err);

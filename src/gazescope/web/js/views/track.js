@@ -228,6 +228,7 @@ async function offerResume() {
   button.title = `Continue session ${id} (${s.sample_count} samples so far)`;
   button.onclick = () => {
     app.profileId = sessionStorage.getItem("gazescope.profile") || null;
+    app.profileSession = s.id;
     setCalibration(app.profileId ? "restoring…" : "none");
     track(s);
   };

@@ -182,8 +182,7 @@ def test_calibration_explains_its_dots_and_a_poor_one_is_gated(
     page.click("#stimulus-go")  # no warning now
     page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
     rec_id = page.get_attribute("#stimulus-layer", "data-recording")
-    page.keyboard.press("Escape")
-    recording_done(page, rec_id)
+    recording_done(page, rec_id)  # after its 2 s
     accepted = {
         p["id"]: p["accepted"]
         for p in httpx.get(f"{server.url}/api/profiles", params={"user_id": "gate-user"}).json()
@@ -245,6 +244,22 @@ def test_recordings_keep_the_camera_and_make_no_throwaway_sessions(
     assert all(i["status"] == "ended" and i["sample_count"] > 0 for i in infos)
     assert all(i["calibration_id"] == before[0]["calibration_id"] for i in infos)
     assert all(s["sample_count"] > 0 for s in after)  # no empty session
+    # a recording stopped before any frame was processed leaves no session behind
+    page.evaluate("window.gazescope.client.canSend = () => false")  # no frame leaves the page
+    page.click("#next-record")
+    page.wait_for_selector("#stimulus-layer[data-recording]", timeout=20_000)
+    empty = page.get_attribute("#stimulus-layer", "data-recording")
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "document.querySelector('#banner').textContent.includes('empty session was deleted')", timeout=20_000
+    )
+    page.evaluate("delete window.gazescope.client.canSend")
+    page.wait_for_selector("#next-bar:not([hidden])", timeout=20_000)
+    for _ in range(100):
+        if empty not in {s["id"] for s in sessions(server)}:
+            break
+        page.wait_for_timeout(100)
+    assert {s["id"] for s in sessions(server)} == {s["id"] for s in after}
     # the camera goes off when asked
     page.click("#next-stop")
     assert page.is_hidden("#next-bar") and not page.evaluate("window.gazescope.camera.running")

@@ -207,6 +207,14 @@ async function stopStimulusRecording() {
   if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
   img.removeAttribute("src");
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  if (rec.samples === 0) {
+    // stopped before any frame was processed: no empty session is left behind
+    await endSession({ toReport: false, keepCamera: true });
+    api(`/api/sessions/${encodeURIComponent(rec.sessionId)}`, { method: "DELETE" }).catch(() => {});
+    showBanner("The recording stopped before any frame was processed; its empty session was deleted.", "info");
+    await showNextBar();
+    return;
+  }
   await endSession({ toReport: true, keepCamera: true });
   app.lastRecorded = { stimulus: rec.stimulus, sessionId: rec.sessionId, samples: rec.samples };
   await showNextBar();

@@ -554,6 +554,17 @@ class CalibrationSettings(BaseModel):
     calibration_max_clicks: int = Field(
         200, ge=1, le=10_000, description="Most click rows one stream keeps for refits (the oldest go)."
     )
+    calibration_max_error_pct_width: float = Field(
+        20.0,
+        gt=0,
+        le=100,
+        description="Quality gate, in % of the screen width (0..100]: a calibration whose mean validation "
+        "error is above it is stored as not accepted and is not reused by later sessions (nor pooled "
+        "into later sittings) unless the user keeps it (calibration_keep). Webcam trackers in the field "
+        "report 106 px (RealEye) to 172 px (WebGazer, Papoutsaki et al., IJCAI 2016), about 7-11 % of a "
+        "1,500 px screen; 20 % is twice that band, the 'fair' grade's bound, still enough for coarse areas "
+        "of interest (screen halves, quadrants).",
+    )
 
 
 class VideoAnalyticsSettings(BaseModel):

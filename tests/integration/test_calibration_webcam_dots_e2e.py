@@ -161,7 +161,9 @@ def test_calibrate_on_real_frames_reuse_and_restart(
     points = dots(data_dir, "1")
     other = dots(data_dir, "4")
     db = tmp_path / "calibration.db"
-    server = serve(GAZESCOPE_DB_PATH=str(db))
+    # reuse is tested here, not the quality gate (test_protocol.py, test_browser_calibration_flow.py): every
+    # calibration passes it, whatever its error on these real frames
+    server = serve(GAZESCOPE_DB_PATH=str(db), GAZESCOPE_CALIBRATION_MAX_ERROR_PCT_WIDTH="100")
     run = asyncio.run(run_calibration(server.url, server.ws_url, points, SUBJECT))
     result = run["result"]
     print(
@@ -234,7 +236,7 @@ def test_calibrate_on_real_frames_reuse_and_restart(
 
     # restart: a new server on the same SQLite file still has the profile and applies it
     server.stop()
-    server2 = serve(GAZESCOPE_DB_PATH=str(db))
+    server2 = serve(GAZESCOPE_DB_PATH=str(db), GAZESCOPE_CALIBRATION_MAX_ERROR_PCT_WIDTH="100")
     with httpx.Client(base_url=server2.url) as http:
         assert http.get(f"/api/profiles/{pid}").json()["profile"]["mapper"]["name"] == "ridge"
         sid = http.post("/api/sessions", json={"calibration_id": pid}).json()["id"]
@@ -247,8 +249,9 @@ def test_profile_shared_between_servers_on_redis(
     serve: Callable[..., Any], redis_server: str, data_dir: Path
 ) -> None:
     points = dots(data_dir, "5")
-    a = serve(GAZESCOPE_REDIS_URL=redis_server)
-    b = serve(GAZESCOPE_REDIS_URL=redis_server)
+    no_gate = {"GAZESCOPE_CALIBRATION_MAX_ERROR_PCT_WIDTH": "100"}  # sharing is tested here, not the gate
+    a = serve(GAZESCOPE_REDIS_URL=redis_server, **no_gate)
+    b = serve(GAZESCOPE_REDIS_URL=redis_server, **no_gate)
     run = asyncio.run(run_calibration(a.url, a.ws_url, points, "shared-user"))
     check_result(run["result"], len(run["result"]["points"]))
     pid = run["result"]["profile_id"]

@@ -222,6 +222,13 @@ class CalibrationUse(Message):
         return self
 
 
+class CalibrationKeep(Message):
+    """``calibration_keep``: keep a calibration that failed the quality gate, so later sessions reuse it:
+    the profile ``profile_id``, or (absent) the one the connection's last ``calibration_result`` saved."""
+
+    profile_id: Id | None = None
+
+
 class DriftStart(Message):
     """``drift_start``: the client shows one point (``x_px``, ``y_px`` screen px); ``settle_ms`` after it
     are skipped (negative reads as 0)."""
@@ -399,10 +406,21 @@ class PointOut(Reply):
     validation: bool
 
 
+class QualityOut(Reply):
+    """The quality gate of a calibration (:class:`~gazescope.calibration.quality.QualityGate`): its mean
+    validation error and the threshold, both in % of the screen width, and whether it passed."""
+
+    error_pct_width: float | None
+    max_error_pct_width: float
+    passed: bool
+
+
 class CalibrationResultOut(Reply):
     """``calibration_result``; ``save_error`` only when the profile could not be stored. ``accuracy``:
     the figures of :class:`~gazescope.calibration.session.CalibrationResult` (px, % of width), plus
-    ``n_sittings``, ``alone_loo_px``, ``pooled_loo_px`` when pooled with earlier sittings."""
+    ``n_sittings``, ``alone_loo_px``, ``pooled_loo_px`` when pooled with earlier sittings. ``quality``:
+    the quality gate; ``accepted``: whether later sessions reuse the saved profile (the gate passed; a
+    ``calibration_keep`` accepts one that failed)."""
 
     OPTIONAL = frozenset({"save_error"})
     type: Literal["calibration_result"] = "calibration_result"
@@ -417,6 +435,8 @@ class CalibrationResultOut(Reply):
     grade: str
     points: list[PointOut]
     counts: dict[str, int]
+    quality: QualityOut
+    accepted: bool
     save_error: str | None = None
 
 
@@ -427,7 +447,8 @@ class CalibrationCancelled(Reply):
 
 class CalibrationApplied(Reply):
     """``calibration_applied``: a stored profile now maps samples; ``warning`` when it was made on another
-    screen size than the session's."""
+    screen size than the session's; ``accepted`` False for a profile that failed the quality gate and was
+    not kept (applied only when named by id)."""
 
     OPTIONAL = frozenset({"warning"})
     type: Literal["calibration_applied"] = "calibration_applied"
@@ -440,7 +461,16 @@ class CalibrationApplied(Reply):
     accuracy: dict[str, Any]
     grade: str | None
     source: ProfileSource
+    accepted: bool = True
     warning: str | None = None
+
+
+class CalibrationKept(Reply):
+    """``calibration_kept``: the profile is accepted from now on (later sessions and sittings reuse it)."""
+
+    type: Literal["calibration_kept"] = "calibration_kept"
+    profile_id: str
+    accepted: bool = True
 
 
 class DriftStarted(Reply):

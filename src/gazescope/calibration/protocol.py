@@ -27,6 +27,8 @@ from gazescope.calibration.mappers import available_mappers
 from gazescope.calibration.messages import (
     CalibrationApplied,
     CalibrationCancelled,
+    CalibrationKeep,
+    CalibrationKept,
     CalibrationProgress,
     CalibrationResultOut,
     CalibrationStart,
@@ -40,12 +42,14 @@ from gazescope.calibration.messages import (
     ErrorReply,
     PointOut,
     ProfileSource,
+    QualityOut,
     Reply,
     TargetOut,
     bound_mapper_params,
     parse_message,
 )
 from gazescope.calibration.profile import MAX_SCREEN_PX, FittedCalibration
+from gazescope.calibration.quality import quality_gate
 from gazescope.calibration.session import CalibrationResult, CalibrationSession
 from gazescope.calibration.targets import (
     ALL_LAYOUTS,
@@ -83,6 +87,7 @@ class StoredProfile(Protocol):
     """A stored profile (:class:`gazescope.storage.profiles.ProfileDocument`)."""
 
     id: str
+    accepted: bool
 
     def calibration(self) -> FittedCalibration: ...
 
@@ -91,9 +96,13 @@ class Profiles(Protocol):
     """Where profiles and calibration records are kept (:class:`gazescope.storage.profiles.ProfileRepository`);
     synchronous, called in the host's I/O pool."""
 
-    def save(self, cal: FittedCalibration, *, source_session_id: str | None = None) -> StoredProfile: ...
+    def save(
+        self, cal: FittedCalibration, *, source_session_id: str | None = None, accepted: bool = True
+    ) -> StoredProfile: ...
 
     def get(self, profile_id: str) -> StoredProfile: ...
+
+    def accept(self, profile_id: str) -> StoredProfile: ...
 
     def latest(
         self, user_id: str, screen_w_px: int | None = None, screen_h_px: int | None = None
@@ -226,6 +235,7 @@ class CalibrationController:
         self._drift: _Drift | None = None
         self.applied: FittedCalibration | None = None
         self.applied_profile_id: str | None = None
+        self.last_saved_profile_id: str | None = None  # of the last calibration_result, for calibration_keep
 
     # -- dispatch ------------------------------------------------------------------------------------
     async def handle(self, message_type: str, body: dict[str, Any]) -> Reply | None:
@@ -512,15 +522,19 @@ class CalibrationController:
         with self._lock:
             points = _point_rows(run, result)
         self._clear_if(run)
+        gate = quality_gate(result.mean_error_pct_width, host.settings.calibration_max_error_pct_width)
         profile_id: str | None = None
         save_error: str | None = None
         if run.save:
             try:
-                await self._store_write(self.profiles.save, fitted, source_session_id=host.session_id)
+                await self._store_write(
+                    self.profiles.save, fitted, source_session_id=host.session_id, accepted=gate.passed
+                )
                 profile_id = fitted.profile_id
             except (StorageError, ValidationError) as exc:
                 save_error = exc.message
-        await self._apply(fitted, profile_id)
+        self.last_saved_profile_id = profile_id
+        await self._apply(fitted, profile_id)  # this stream uses it either way; the gate is about reuse
         accuracy = {k: v for k, v in result.accuracy_dict().items() if k != "grade"} | pooled
         reply = CalibrationResultOut(
             calibration_id=cal_id,
@@ -534,6 +548,8 @@ class CalibrationController:
             grade=result.grade,
             points=points,
             counts=dict(result.counts),
+            quality=QualityOut(**gate.to_dict()),
+            accepted=gate.passed,
             save_error=save_error,
         )
         host.event(
@@ -543,6 +559,7 @@ class CalibrationController:
             mean_error_px=accuracy["mean_error_px"],
             grade=result.grade,
             saved=profile_id is not None,
+            passed=gate.passed,
         )
         await self._record("calibration", **reply.model_dump(exclude={"type", "counts", "save_error"}))
         await host.send(reply)
@@ -609,6 +626,24 @@ class CalibrationController:
         return CalibrationCancelled(calibration_id=None if run is None else run.calibration_id)
 
     # -- profiles ------------------------------------------------------------------------------------
+    async def keep(self, msg: CalibrationKeep) -> CalibrationKept:
+        """``calibration_keep``: accept a profile that failed the quality gate (``profile_id``, or the one
+        this stream's last ``calibration_result`` saved), so later sessions and sittings reuse it.
+
+        Raises:
+            CalibrationError: no ``profile_id`` and no saved calibration on this stream
+                (``no_calibration``). ProfileNotFoundError: no such profile.
+        """
+        profile_id = msg.profile_id or self.last_saved_profile_id
+        if profile_id is None:
+            raise CalibrationError(
+                "no saved calibration to keep: calibrate with a user_id (or save) first, or name a profile_id",
+                code="no_calibration",
+            )
+        doc = await self._store_write(self.profiles.accept, profile_id)
+        self.host.event("calibration_kept", profile_id=doc.id)
+        return CalibrationKept(profile_id=doc.id, accepted=doc.accepted)
+
     async def use(self, msg: CalibrationUse) -> CalibrationApplied:
         """``calibration_use``: apply the stored profile ``profile_id``, or the newest of ``user_id`` (made
         on the session's screen size if there is one).
@@ -654,6 +689,7 @@ class CalibrationController:
             accuracy=acc,
             grade=acc.get("grade"),
             source=source,
+            accepted=doc.accepted,
         )
         await self._record("applied", **fields)
         host.event("calibration_applied", profile_id=cal.profile_id, source=source)
@@ -830,6 +866,7 @@ _HANDLERS: dict[str, tuple[type[BaseModel], _Handler]] = {
     "calibration_finish": (Empty, CalibrationController.finish),
     "calibration_cancel": (Empty, CalibrationController.cancel),
     "calibration_use": (CalibrationUse, CalibrationController.use),
+    "calibration_keep": (CalibrationKeep, CalibrationController.keep),
     "drift_start": (DriftStart, CalibrationController.drift_start),
     "drift_finish": (Empty, CalibrationController.drift_finish),
 }

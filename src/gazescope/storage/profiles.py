@@ -64,7 +64,10 @@ class ProfileDocument(BaseModel):
     """A stored profile: summary fields plus ``profile`` (:meth:`FittedCalibration.to_dict`).
 
     ``created_at_ms``: epoch ms; ``screen_w_px``/``screen_h_px``: the screen it was made on;
-    ``source_session_id``: the session it was fitted in (None for imported profiles).
+    ``source_session_id``: the session it was fitted in (None for imported profiles); ``accepted``: False
+    for a calibration that failed the quality gate (:mod:`gazescope.calibration.quality`) and that the
+    user has not kept: :meth:`ProfileRepository.latest` (reuse by later sessions, pooling) skips it.
+    Documents stored before the gate existed read as accepted.
     """
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
@@ -80,11 +83,14 @@ class ProfileDocument(BaseModel):
     accuracy: dict[str, Any] = {}
     grade: str | None = None
     source_session_id: str | None = None
+    accepted: bool = True
     profile: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, cal: FittedCalibration, *, source_session_id: str | None = None) -> ProfileDocument:
-        """The document of a fitted calibration.
+    def of(
+        cls, cal: FittedCalibration, *, source_session_id: str | None = None, accepted: bool = True
+    ) -> ProfileDocument:
+        """The document of a fitted calibration (``accepted``: see the class).
 
         Raises:
             CalibrationError: a field of the profile is not of its type (e.g. a ``layout`` object).
@@ -103,6 +109,7 @@ class ProfileDocument(BaseModel):
                 accuracy=acc,
                 grade=acc.get("grade"),
                 source_session_id=source_session_id,
+                accepted=accepted,
                 profile=cal.to_dict(),
             )
         )
@@ -145,15 +152,32 @@ class ProfileRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def save(self, cal: FittedCalibration, *, source_session_id: str | None = None) -> ProfileDocument:
-        """Store ``cal`` (replacing a profile with the same id).
+    def save(
+        self, cal: FittedCalibration, *, source_session_id: str | None = None, accepted: bool = True
+    ) -> ProfileDocument:
+        """Store ``cal`` (replacing a profile with the same id); ``accepted=False`` for a calibration that
+        failed the quality gate (not reused until :meth:`accept`).
 
         Raises:
             ValidationError: a bad profile id.
         """
         check_profile_id(cal.profile_id)
-        doc = ProfileDocument.of(cal, source_session_id=source_session_id)
+        doc = ProfileDocument.of(cal, source_session_id=source_session_id, accepted=accepted)
         self.store.put_document(PROFILES, cal.profile_id, doc.to_dict())
+        return doc
+
+    def accept(self, profile_id: str) -> ProfileDocument:
+        """Mark a stored profile accepted (the user keeps a calibration that failed the quality gate), so
+        later sessions and sittings reuse it; returns the document as stored.
+
+        Raises:
+            ProfileNotFoundError: none under ``profile_id``.
+        """
+        doc = self.get(profile_id)
+        if doc.accepted:
+            return doc
+        doc = doc.model_copy(update={"accepted": True})
+        self.store.put_document(PROFILES, profile_id, doc.to_dict())
         return doc
 
     def exists(self, profile_id: str) -> bool:
@@ -190,15 +214,16 @@ class ProfileRepository:
     def latest(
         self, user_id: str, screen_w_px: int | None = None, screen_h_px: int | None = None
     ) -> ProfileDocument:
-        """The newest profile of ``user_id``; with a screen size, the newest made on that size if any (a
-        mapping is in the pixels of the screen it was made on).
+        """The newest accepted profile of ``user_id``; with a screen size, the newest made on that size if
+        any (a mapping is in the pixels of the screen it was made on). Profiles that failed the quality
+        gate and were not kept (``accepted`` False) are skipped.
 
         Raises:
-            ProfileNotFoundError: the user has no profile.
+            ProfileNotFoundError: the user has no accepted profile.
         """
-        docs = self.list(user_id)
+        docs = [d for d in self.list(user_id) if d.accepted]
         if not docs:
-            raise ProfileNotFoundError(f"no calibration profile for user {user_id!r}")
+            raise ProfileNotFoundError(f"no accepted calibration profile for user {user_id!r}")
         if screen_w_px and screen_h_px:
             same = [d for d in docs if (d.screen_w_px, d.screen_h_px) == (screen_w_px, screen_h_px)]
             if same:

@@ -16,6 +16,7 @@ from gazescope.calibration import protocol
 from gazescope.calibration.messages import (
     CalibrationApplied,
     CalibrationCancelled,
+    CalibrationKept,
     CalibrationProgress,
     CalibrationResultOut,
     CalibrationStarted,
@@ -260,6 +261,83 @@ async def test_profiles_are_reused_and_drift_is_checked(store, make_ff, gaze_of)
     assert drift.profile_id == result.profile_id
     kinds = sorted(r["kind"] for r in ProfileRepository(store).records("s2"))
     assert kinds == ["applied", "applied", "drift"]
+
+
+async def calibrate_poorly(ctl: CalibrationController, host: Host, make_ff, gaze_of) -> CalibrationResultOut:
+    """A 9-point calibration whose person looked at the mirrored point (W - x, H - y) while each validation
+    dot was shown: the fit is fine, its validation error about 46 % of the width (a poor calibration)."""
+    started = await ctl.handle("calibration_start", {"layout": "9"})
+    assert isinstance(started, CalibrationStarted)
+    for k, target in enumerate(started.targets):
+        x, y = target.x_px, target.y_px
+        if target.validation:
+            x, y = W - x, H - y
+        await ctl.handle("calibration_target", {"index": target.index})
+        frames(ctl, host, make_ff(*gaze_of(x, y, W, H)), 5, 1000.0 * k)
+    result = await finished(ctl, host)
+    assert isinstance(result, CalibrationResultOut), result
+    return result
+
+
+async def test_a_calibration_failing_the_quality_gate_is_not_reused_until_kept(
+    store, make_ff, gaze_of
+) -> None:
+    host = make_host(store, user_id="cy", screen_w_px=W, screen_h_px=H)
+    ctl = CalibrationController(host, ProfileRepository(store))
+    repo = ProfileRepository(store)
+    later = SessionInfo(id="later", created_at_ms=2.0, user_id="cy", screen_w_px=W, screen_h_px=H)
+
+    poor = await calibrate_poorly(ctl, host, make_ff, gaze_of)
+    limit = host.settings.calibration_max_error_pct_width
+    assert poor.quality.max_error_pct_width == limit and poor.quality.error_pct_width is not None
+    assert poor.quality.error_pct_width > limit and not poor.quality.passed and poor.accepted is False
+    assert poor.to_wire()["quality"]["passed"] is False and poor.to_wire()["accepted"] is False
+    assert poor.profile_id is not None and repo.get(poor.profile_id).accepted is False
+    assert host.calibration is not None and host.calibration.profile_id == poor.profile_id  # this stream
+    assert session_profile(repo, later) is None  # a later session of the user does not reuse it
+    with pytest.raises(ProfileNotFoundError):
+        await ctl.handle("calibration_use", {"user_id": "cy"})
+
+    good = await calibrate(ctl, host, make_ff, gaze_of)
+    assert good.quality.passed and good.accepted and repo.get(good.profile_id).accepted
+    assert good.accuracy["n_sittings"] == 1  # the poor sitting was not pooled in
+    found = session_profile(repo, later)
+    assert found is not None and found[0].id == good.profile_id
+
+    kept_one = await calibrate_poorly(ctl, host, make_ff, gaze_of)
+    assert kept_one.accuracy["n_sittings"] == 2  # pooled with the good one, still gated on its own error
+    assert not kept_one.accepted and session_profile(repo, later)[0].id == good.profile_id  # type: ignore[index]
+    kept = await ctl.handle("calibration_keep", {})  # the stream's last saved calibration
+    assert isinstance(kept, CalibrationKept) and kept.to_wire() == {
+        "type": "calibration_kept",
+        "profile_id": kept_one.profile_id,
+        "accepted": True,
+    }
+    found = session_profile(repo, later)
+    assert found is not None and found[0].id == kept_one.profile_id
+    applied = await ctl.apply_profile(*found)
+    assert isinstance(applied, CalibrationApplied) and applied.accepted is True
+    # keep by id, and the refusals
+    again = await ctl.handle("calibration_keep", {"profile_id": poor.profile_id})
+    assert isinstance(again, CalibrationKept) and repo.get(poor.profile_id).accepted is True
+    with pytest.raises(ProfileNotFoundError):
+        await ctl.handle("calibration_keep", {"profile_id": "missing"})
+    fresh = CalibrationController(make_host(store, id="s3"), repo)
+    with pytest.raises(CalibrationError) as err:
+        await fresh.handle("calibration_keep", {})
+    assert err.value.code == "no_calibration"
+    records = [r for r in repo.records("s1") if r["kind"] == "calibration"]
+    assert [r["accepted"] for r in records] == [False, True, False]
+
+
+async def test_the_gate_threshold_comes_from_the_settings(store, make_ff, gaze_of) -> None:
+    host = make_host(store, user_id="di", screen_w_px=W, screen_h_px=H)
+    host.settings = Settings(
+        calibration_settle_ms=0.0, calibration_samples_per_target=3, calibration_max_error_pct_width=60.0
+    )
+    ctl = CalibrationController(host, ProfileRepository(store))
+    result = await calibrate_poorly(ctl, host, make_ff, gaze_of)
+    assert result.quality.max_error_pct_width == 60.0 and result.quality.passed and result.accepted
 
 
 def test_session_profile_by_calibration_id(store) -> None:

@@ -79,6 +79,39 @@ def test_latest_prefers_the_screen_size(store: Store, fitted: FittedCalibration)
     assert repo.latest("ana", 640, 480).id == "p-other-screen"  # none on that size: the newest
 
 
+def test_latest_skips_profiles_that_failed_the_quality_gate_until_accepted(
+    store: Store, fitted: FittedCalibration
+) -> None:
+    repo = ProfileRepository(store)
+    repo.save(replace(fitted, profile_id="p-good", created_at_ms=1.0))
+    doc = repo.save(replace(fitted, profile_id="p-poor", created_at_ms=2.0), accepted=False)
+    assert doc.accepted is False and doc.summary()["accepted"] is False
+    assert [d.id for d in repo.list("ana")] == ["p-poor", "p-good"]  # listed, with the flag
+    assert repo.latest("ana").id == "p-good" and repo.latest("ana", W, H).id == "p-good"
+    kept = repo.accept("p-poor")
+    assert kept.accepted is True and repo.get("p-poor").accepted is True
+    assert repo.latest("ana", W, H).id == "p-poor"
+    with pytest.raises(ProfileNotFoundError):
+        repo.accept("missing")
+
+
+def test_a_user_whose_only_profile_failed_the_gate_has_none_to_reuse(
+    store: Store, fitted: FittedCalibration
+) -> None:
+    repo = ProfileRepository(store)
+    repo.save(fitted, accepted=False)
+    with pytest.raises(ProfileNotFoundError, match="accepted"):
+        repo.latest("ana")
+
+
+def test_documents_stored_before_the_gate_read_as_accepted(store: Store, fitted: FittedCalibration) -> None:
+    repo = ProfileRepository(store)
+    old = repo.save(fitted).to_dict()
+    del old["accepted"]
+    store.put_document(PROFILES, fitted.profile_id, old)
+    assert repo.get(fitted.profile_id).accepted is True and repo.latest("ana").id == fitted.profile_id
+
+
 @pytest.mark.parametrize(
     "profile_id",
     [

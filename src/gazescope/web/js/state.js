@@ -19,10 +19,14 @@ export const gazeLayer = new GazeLayer(document.getElementById("gaze-canvas"));
 export const app = {
   session: null, // the session being tracked (SessionOut)
   profileId: null, // calibration profile applied to it
+  profileAccepted: false, // whether that profile passed the quality gate or was kept (then recordings use it)
+  profileSession: null, // the session it was made or applied in (reconnects of that session re-apply it)
+  savedProfile: null, // the user id's newest accepted saved profile (summary), which a new session applies
   calibration: null, // text shown in the metrics
   lowSince: null,
   lastSample: null,
   stimulus: null, // {id, name} chosen in the dialog
   recording: null, // {timer, sessionId} while a stimulus is shown
+  lastRecorded: null, // {stimulus, sessionId, samples} of the last recording (the "next" bar)
 };
 window.gazescope = { app, client, camera, gazeLayer }; // for debugging and tests

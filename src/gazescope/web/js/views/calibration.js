@@ -1,11 +1,16 @@
 // Calibration: the full-screen calibration layer, run over the tracking WebSocket (docs/protocol.md
-// "Calibration over the tracking WebSocket"): full-screen targets; for each, show it, send calibration_target,
-// wait for calibration_progress done (or a timeout), next; then calibration_finish -> calibration_result
-// (grade, accuracy, per-point errors). Also keeps the session's calibration across reconnects.
+// "Calibration over the tracking WebSocket"): an explanation of the dots (how many calibrate, how many then
+// check the accuracy), full-screen targets with a caption ("dot 3 of 9", "checking accuracy: 1 of 4"); for
+// each, show it, send calibration_target, wait for calibration_progress done (or a timeout), next; then
+// calibration_finish -> calibration_result (grade, accuracy, per-point errors, quality gate), where a
+// calibration that fails the gate is offered "Recalibrate" or "Keep anyway" (calibration_keep). Also keeps
+// the session's calibration across reconnects.
 
+import { api, has } from "../api.js";
 import { num } from "../settings.js";
 import { app, client, gazeLayer } from "../state.js";
-import { $, showBanner } from "../ui.js";
+import { $, esc, showBanner } from "../ui.js";
+import { ensureSession } from "./track.js";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,6 +22,21 @@ function xy(p) {
   if (Array.isArray(p)) return [Number(p[0]), Number(p[1])];
   if (p && typeof p === "object") return [Number(p.x ?? p.x_px), Number(p.y ?? p.y_px)];
   return [NaN, NaN];
+}
+
+/** Dots of each grid layout: {layout: {n: calibration dots, v: validation dots}} (GET
+ * /api/calibration/layouts when the server has it; these are the server's own grids). */
+const LAYOUT_COUNTS = { 5: { n: 5, v: 4 }, 9: { n: 9, v: 4 }, 13: { n: 13, v: 4 }, 16: { n: 16, v: 4 } };
+
+const plural = (k, one, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+
+/** HTML explaining `n` calibration dots then `v` validation dots. */
+function explainDots(n, v) {
+  const val = v
+    ? `, then <b class="val">${plural(v, "dot")}</b> check how accurate it is (they are not used to fit it)`
+    : "";
+  return `<span class="cal-explain-counts">First <b>${plural(n, "dot")}</b> calibrate${val}.</span><br>` +
+    "Look at each dot until its ring closes. Keep your head still.";
 }
 
 async function enterFullscreen() {
@@ -47,6 +67,7 @@ export class CalibrationRunner {
     this.intro = $("cal-intro");
     this.status = $("cal-status");
     this.target = $("cal-target");
+    this.caption = $("cal-caption");
     this.result = $("cal-result");
     this.skip = null;
     this.cancelled = false;
@@ -78,7 +99,7 @@ export class CalibrationRunner {
    * Throws CalibrationUnsupported when the server has no calibration messages, Error(message) on a
    * server error (e.g. not_enough_data).
    */
-  async run({ layout = "9", userId = "", targetTimeoutS = 4, mapper = null }) {
+  async run({ layout = "9", userId = "", targetTimeoutS = 4, mapper = null, save = true }) {
     if (!this.client.supports("calibration_start")) {
       throw new CalibrationUnsupported("this server does not offer calibration (no calibration_start message)");
     }
@@ -88,6 +109,10 @@ export class CalibrationRunner {
     this.intro.hidden = false;
     this.result.hidden = true;
     this.target.hidden = true;
+    this.caption.hidden = true;
+    const guess = LAYOUT_COUNTS[layout];
+    $("cal-intro-title").textContent = "Calibration";
+    $("cal-explain").innerHTML = guess ? explainDots(guess.n, guess.v) : explainDots(0, 0);
     this.status.textContent = "Starting…";
     this._phase("intro");
     document.addEventListener("keydown", this._onKey);
@@ -100,27 +125,53 @@ export class CalibrationRunner {
         screen_h_px: Math.round(window.innerHeight),
       };
       if (mapper) msg.mapper = mapper;
-      if (userId) {
-        msg.user_id = userId;
-        msg.save = true;
-      }
+      if (userId) msg.user_id = userId;
+      // saved even without a user id, so this tab's recordings can name it (calibration_id)
+      msg.save = !!save;
       const reply = this.client.waitFor((m) => m.type === "calibration_started" || m.type === "error", 15000);
       if (!this.client.send(msg)) throw new Error("not connected");
       const started = await reply;
       if (started.type === "error") throw new Error(started.message || started.code);
       this.layer.dataset.calibrationId = started.calibration_id || "";
       const targets = started.targets || [];
+      const nVal = targets.filter((t) => t.validation).length;
+      const nCal = targets.length - nVal;
       this.layer.dataset.targets = String(targets.length);
+      this.layer.dataset.calibrationDots = String(nCal);
+      this.layer.dataset.validationDots = String(nVal);
       this.layer.dataset.shown = "";
       this.layer.dataset.outcomes = "";
-      this.status.textContent = `${targets.length} dots`;
-      await sleep(1200);
+      $("cal-explain").innerHTML = explainDots(nCal, nVal);
+      if (this.cancelled) return null;
+      await this._pause(3000, (left) => `Starting in ${left} s (Space starts now).`);
       this.intro.hidden = true;
+      let iCal = 0;
+      let iVal = 0;
       for (const t of targets) {
         if (this.cancelled) break;
+        if (t.validation && iVal === 0 && nCal > 0) {
+          // between the phases: say that the next dots only measure the accuracy
+          this.target.hidden = true;
+          this.caption.hidden = true;
+          this._phase("interlude");
+          $("cal-intro-title").textContent = "Checking accuracy";
+          $("cal-explain").innerHTML = `<span class="cal-explain-counts">The ${plural(nCal, "calibration dot")} ` +
+            `are done. Now <b class="val">${plural(nVal, "dot")}</b> check how accurate the calibration is.</span>` +
+            "<br>Look at each the same way; they are not used to fit it.";
+          this.intro.hidden = false;
+          await this._pause(2000, () => "");
+          this.intro.hidden = true;
+          if (this.cancelled) break;
+        }
+        const validation = !!t.validation;
+        const k = validation ? ++iVal : ++iCal;
+        this.caption.textContent = validation ? `Checking accuracy: dot ${k} of ${nVal}` : `Calibration: dot ${k} of ${nCal}`;
+        this.caption.dataset.phase = validation ? "validation" : "calibration";
+        this.caption.hidden = false;
         await this._showTarget(t, started, targetTimeoutS);
       }
       this.target.hidden = true;
+      this.caption.hidden = true;
       if (this.cancelled) return null;
       this._phase("fitting");
       this.intro.hidden = false;
@@ -133,8 +184,28 @@ export class CalibrationRunner {
     } finally {
       this.running = false;
       this.target.hidden = true;
+      this.caption.hidden = true;
       document.removeEventListener("keydown", this._onKey);
     }
+  }
+
+  /** Wait `ms` (Space or a cancel ends it sooner), showing `text(seconds left)` in the status line. */
+  async _pause(ms, text) {
+    let finish;
+    const done = new Promise((r) => (finish = r));
+    this.skip = () => finish();
+    const end = performance.now() + ms;
+    const tick = () => {
+      const left = Math.ceil((end - performance.now()) / 1000);
+      this.status.textContent = text(left);
+      if (left <= 0) finish();
+    };
+    tick();
+    const timer = setInterval(tick, 200);
+    await Promise.race([done, sleep(ms)]);
+    clearInterval(timer);
+    this.skip = null;
+    this.status.textContent = "";
   }
 
   async _showTarget(t, started, timeoutS) {
@@ -146,6 +217,7 @@ export class CalibrationRunner {
     this.target.style.left = `${x}px`;
     this.target.style.top = `${y}px`;
     this.target.style.setProperty("--remaining", "1");
+    this.target.dataset.validation = t.validation ? "1" : "0";
     this.target.hidden = false;
     const needed = started.samples_per_target || 1;
     const settleMs = started.settle_ms || 0;
@@ -171,27 +243,66 @@ export class CalibrationRunner {
     await sleep(150);
   }
 
-  /** Show the result card (grade, mean error, target vs. measured points). */
-  showResult(res, { onAgain, onDone }) {
+  /**
+   * Show the result card (grade, mean error, target vs. measured points). A result that fails the quality
+   * gate (`quality.passed` false) shows its error against the threshold and offers "Recalibrate" (the
+   * default) or "Keep anyway" (`onKeep()` runs, then the card closes); others offer Recalibrate / Done.
+   */
+  showResult(res, { onAgain, onDone, onKeep = null }) {
     this._phase("result");
     this.layer.hidden = false;
     this.intro.hidden = true;
+    this.caption.hidden = true;
     this.result.hidden = false;
     const grade = $("cal-grade");
     grade.textContent = res.grade || "?";
     grade.dataset.grade = res.grade || "";
     const acc = res.accuracy || {};
+    const q = res.quality || null;
+    const failed = !!(q && q.passed === false);
+    this.layer.dataset.gate = q ? (failed ? "failed" : "passed") : "";
     const parts = [];
     if (typeof acc.mean_error_px === "number") parts.push(`mean error ${acc.mean_error_px.toFixed(0)} px`);
-    if (typeof acc.mean_error_pct_width === "number") parts.push(`${acc.mean_error_pct_width.toFixed(1)} % of the width`);
+    if (typeof acc.mean_error_pct_width === "number") {
+      const limit = q ? ` (limit ${q.max_error_pct_width} %)` : "";
+      parts.push(`${acc.mean_error_pct_width.toFixed(1)} % of the width${limit}`);
+    }
     if (typeof acc.precision_rms_px === "number") parts.push(`precision ${acc.precision_rms_px.toFixed(0)} px RMS`);
-    $("cal-summary").textContent = parts.join(" · ") || "no accuracy figures";
-    $("cal-profile").textContent = res.profile_id
-      ? `Saved as profile ${res.profile_id}; it is used automatically next time for this user id.`
-      : "Not saved (no user id given).";
+    const nVal = acc.validation_source === "validation" ? acc.n_validation_points : 0;
+    const where = nVal ? `, measured on the ${plural(nVal, "accuracy-check dot")}` : "";
+    $("cal-summary").textContent = parts.length ? `${parts.join(" · ")}${where}.` : "no accuracy figures";
+    const gate = $("cal-gate");
+    gate.hidden = !failed;
+    if (failed) {
+      const err = q.error_pct_width ?? acc.mean_error_pct_width;
+      $("cal-gate-text").innerHTML =
+        `<strong>Not accurate enough to reuse:</strong> the mean error is ${esc(Number(err).toFixed(1))} % of ` +
+        `the screen width, above the ${esc(q.max_error_pct_width)} % this server accepts. Recalibrate ` +
+        "(better light on your face, head still, eyes on each dot), or keep it anyway: later sessions and " +
+        "recordings then use it.";
+      const scale = Math.max(Number(err) || 0, 2 * q.max_error_pct_width);
+      const at = (v) => `${Math.min(100, (100 * v) / scale)}%`;
+      $("cal-gate-fill").style.width = at(err);
+      $("cal-gate-mark").style.left = at(q.max_error_pct_width);
+      const limit = $("cal-gate-limit");
+      limit.style.left = at(q.max_error_pct_width);
+      limit.textContent = `limit ${q.max_error_pct_width} %`;
+      const value = $("cal-gate-value");
+      value.style.left = at(err);
+      value.textContent = `${Number(err).toFixed(1)} %`;
+    }
+    const user = res.user_id ? "this user id's" : "this tab's";
+    let profile;
+    if (!res.profile_id) profile = res.save_error ? `Not saved: ${res.save_error}` : "Not saved.";
+    else if (failed) profile = `Saved as profile ${res.profile_id}, not accepted: ${user} later sessions and recordings will not use it unless you keep it.`;
+    else profile = `Saved as profile ${res.profile_id}; ${user} later sessions and recordings use it.`;
+    $("cal-profile").textContent = profile;
     this._drawPoints(res.points || []);
     const again = $("cal-again");
     const done = $("cal-done");
+    again.className = failed ? "primary" : "";
+    done.className = failed ? "" : "primary";
+    done.textContent = failed && onKeep ? "Keep anyway" : "Done";
     const cleanup = () => {
       again.onclick = null;
       done.onclick = null;
@@ -202,10 +313,11 @@ export class CalibrationRunner {
     };
     done.onclick = () => {
       cleanup();
+      if (failed && onKeep) onKeep();
       this.close();
       onDone();
     };
-    done.focus();
+    (failed ? again : done).focus();
   }
 
   /** Show an error on the calibration layer with Recalibrate / Close. */
@@ -245,7 +357,7 @@ export class CalibrationRunner {
     }
     ctx.fillStyle = "#b8c0cf";
     ctx.font = "12px system-ui, sans-serif";
-    ctx.fillText("○ target (blue: validation)   ■ measured", 8, H - 8);
+    ctx.fillText("○ dot (blue: accuracy check)   ■ where your gaze was measured", 8, H - 8);
   }
 
   close() {
@@ -272,11 +384,17 @@ export function setCalibration(text) {
   $("m-calibration").textContent = text;
 }
 
-async function calibrate() {
+/**
+ * Calibrate the session being tracked (a session is started first when there is none: the camera must be
+ * on). `after()` runs once the user is done with the result (Done, or Keep anyway), not after a cancel.
+ */
+export async function calibrate({ after = null } = {}) {
+  if (!app.session && !(await ensureSession({ label: "calibration" }))) return;
   if (!app.session || client.state !== "connected" || !client.ready) {
     showBanner("Calibration needs a connected session: wait until the connection is back.", "info");
     return;
   }
+  const again = () => calibrate({ after });
   const layout = $("cal-layout").value;
   const userId = app.session && app.session.user_id ? app.session.user_id : "";
   const wasShowing = gazeLayer.running;
@@ -290,7 +408,7 @@ async function calibrate() {
       showBanner("This gazescope server does not offer calibration yet, so there is no gaze on screen.", "info", 10000);
       return;
     }
-    runner.showError(`Calibration failed: ${err.message}`, { onAgain: calibrate, onDone: () => restoreGaze(wasShowing) });
+    runner.showError(`Calibration failed: ${err.message}`, { onAgain: again, onDone: () => restoreGaze(wasShowing) });
     return;
   }
   if (!res) {
@@ -300,17 +418,79 @@ async function calibrate() {
   }
   if (res.profile_id) {
     app.profileId = res.profile_id;
+    app.profileSession = app.session ? app.session.id : null;
     sessionStorage.setItem("gazescope.profile", res.profile_id);
   }
+  app.profileAccepted = !!res.profile_id && res.accepted !== false;
+  app.gate = res.quality || null;
   const acc = res.accuracy || {};
-  setCalibration(`${res.grade || "?"}${typeof acc.mean_error_px === "number" ? `, ${acc.mean_error_px.toFixed(0)} px` : ""}`);
+  const base = `${res.grade || "?"}${typeof acc.mean_error_px === "number" ? `, ${acc.mean_error_px.toFixed(0)} px` : ""}`;
+  setCalibration(res.accepted === false ? `${base}, not kept` : base);
   runner.showResult(res, {
-    onAgain: calibrate,
+    onAgain: again,
     onDone: () => {
       $("show-gaze").checked = true;
       restoreGaze(true);
+      if (after) after();
     },
+    onKeep: res.profile_id && client.supports("calibration_keep") ? () => keep(res.profile_id, base) : null,
   });
+}
+
+/** calibration_keep: accept a profile that failed the quality gate (taken as kept at once; a refusal is
+ * shown and undoes that); resolves true once the server confirms. */
+async function keep(profileId, text) {
+  app.profileAccepted = true;
+  setCalibration(`${text}, kept`);
+  let m;
+  if (!client.send({ type: "calibration_keep", profile_id: profileId })) {
+    m = { type: "error", message: "not connected" };
+  } else {
+    try {
+      m = await client.waitFor((r) => r.type === "calibration_kept" || r.type === "error", 15000);
+    } catch (err) {
+      m = { type: "error", message: err.message };
+    }
+  }
+  if (m.type === "calibration_kept") return true;
+  if (app.profileId === profileId) {
+    app.profileAccepted = false;
+    setCalibration(`${text}, not kept`);
+  }
+  showBanner(`The calibration could not be kept (${m.message || m.code}): calibrate again.`);
+  return false;
+}
+
+/** Whether a recording started now would be calibrated: this tab's accepted calibration, or a saved
+ * accepted profile of the user id (applied by the server to a new session of that user). */
+export function calibratedForRecording() {
+  return !!((app.profileId && app.profileAccepted) || app.savedProfile);
+}
+
+async function showLayoutHint() {
+  const el = $("cal-layout-hint");
+  const layout = $("cal-layout").value;
+  const c = LAYOUT_COUNTS[layout];
+  if (!c) {
+    el.textContent = "";
+    return;
+  }
+  el.textContent = `${layout} points: ${plural(c.n, "dot")} calibrate, then ${plural(c.v, "dot")} check the ` +
+    `accuracy (${c.n + c.v} dots in all).`;
+}
+
+/** Take the dot counts of the server's layouts (GET /api/calibration/layouts), if it has them. */
+async function loadLayoutCounts() {
+  try {
+    if (!(await has("GET", "/api/calibration/layouts"))) return;
+    const info = await api("/api/calibration/layouts");
+    for (const l of (info && info.layouts) || []) {
+      if (typeof l.n_points === "number") LAYOUT_COUNTS[l.name] = { n: l.n_points, v: l.n_validation || 0 };
+    }
+  } catch {
+    /* keep the built-in counts */
+  }
+  showLayoutHint();
 }
 
 function restoreGaze(on) {
@@ -323,7 +503,9 @@ export function initCalibration() {
     // keep the calibration across reconnects (and apply the user's saved one on a new session)
     if (!client.supports("calibration_use")) return;
     let msg = null;
-    if (app.profileId) msg = { type: "calibration_use", profile_id: app.profileId };
+    // this session's own calibration again after a reconnect; on another session only an accepted one
+    const own = app.session && app.profileSession === app.session.id;
+    if (app.profileId && (app.profileAccepted || own)) msg = { type: "calibration_use", profile_id: app.profileId };
     else if (app.session && app.session.user_id) msg = { type: "calibration_use", user_id: app.session.user_id };
     if (msg) client.send(msg); // answered with calibration_applied (below) or error profile_not_found
   });
@@ -331,9 +513,14 @@ export function initCalibration() {
     const r = ev.detail;
     if (r.type !== "calibration_applied") return;
     app.profileId = r.profile_id || app.profileId;
+    app.profileAccepted = r.accepted !== false;
+    app.profileSession = app.session ? app.session.id : null;
     if (app.profileId) sessionStorage.setItem("gazescope.profile", app.profileId);
     const acc = r.accuracy && typeof r.accuracy.mean_error_px === "number" ? `, ${r.accuracy.mean_error_px.toFixed(0)} px` : "";
     setCalibration(`saved profile (${r.grade || "?"}${acc})`);
   });
-  $("calibrate").onclick = calibrate;
+  $("calibrate").onclick = () => calibrate();
+  $("cal-layout").addEventListener("change", showLayoutHint);
+  showLayoutHint();
+  loadLayoutCounts();
 }

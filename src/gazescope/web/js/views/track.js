@@ -1,5 +1,7 @@
 // Track: the start panel (consent, camera, user id, starting or resuming a session), the live preview with
-// the eye overlay, the live metrics and the focus alert, the connection pill, and ending the session.
+// the eye overlay, the live metrics and the focus alert, the connection pill, and ending the session. A
+// session is created only when frames are about to be sent (Start session, Calibrate, a recording); the
+// camera stays on between recordings until the user stops it.
 
 import { api, has } from "../api.js";
 import { explainCameraError } from "../camera.js";
@@ -176,6 +178,32 @@ function updateStartButtons() {
   $("camera-start").disabled = !ok || camera.running;
   $("session-start").disabled = !ok || !camera.running;
   $("session-resume").disabled = !ok || !camera.running;
+  const live = !!app.session;
+  $("session-end").hidden = !live;
+  $("camera-stop").hidden = live || !camera.running;
+  $("calibrate").disabled = !ok && !live;
+  $("stimulus-open").disabled = !ok && !live;
+}
+
+/** The camera is on and no session runs: the preview with the actions that start one. */
+function showPreview() {
+  $("live").hidden = false;
+  $("live").dataset.active = "0";
+  const v = $("video");
+  $("preview-wrap").style.aspectRatio = `${v.videoWidth || 4} / ${v.videoHeight || 3}`;
+  $("camera-start").textContent = "Camera on";
+}
+
+/** Turn the camera off (the MediaStream's tracks stop) and go back to the start panel. */
+export function stopCamera() {
+  if (app.session || app.recording) return;
+  camera.stop();
+  $("next-bar").hidden = true;
+  $("live").hidden = true;
+  $("live").dataset.active = "0";
+  $("start-panel").hidden = false;
+  $("camera-start").textContent = "Start camera";
+  updateStartButtons();
 }
 
 /** After a reload: offer to resume this tab's session if the server still has it running. */
@@ -200,6 +228,7 @@ async function offerResume() {
   button.title = `Continue session ${id} (${s.sample_count} samples so far)`;
   button.onclick = () => {
     app.profileId = sessionStorage.getItem("gazescope.profile") || null;
+    app.profileSession = s.id;
     setCalibration(app.profileId ? "restoring…" : "none");
     track(s);
   };
@@ -213,10 +242,7 @@ async function startCamera() {
   $("camera-start").textContent = "Starting camera…";
   try {
     await camera.start(fs.width, fs.height, fs.fps);
-    $("live").hidden = false;
-    const v = $("video");
-    $("preview-wrap").style.aspectRatio = `${v.videoWidth || 4} / ${v.videoHeight || 3}`;
-    $("camera-start").textContent = "Camera on";
+    showPreview();
   } catch (err) {
     box.textContent = explainCameraError(err);
     box.dataset.error = err.name || "Error";
@@ -231,11 +257,16 @@ export async function refreshProfileInfo() {
   const el = $("profile-info");
   const user = $("user-id").value.trim();
   el.hidden = true;
+  app.savedProfile = null;
   if (!user || !(await has("GET", "/api/profiles"))) return;
   try {
     const list = await api(`/api/profiles?user_id=${encodeURIComponent(user)}`);
-    const items = Array.isArray(list) ? list : (list && list.profiles) || [];
-    if (!items.length) {
+    const all = Array.isArray(list) ? list : (list && list.profiles) || [];
+    const items = all.filter((p) => p.accepted !== false); // failed the quality gate and not kept: not reused
+    app.savedProfile = items[0] || null;
+    if (!items.length && all.length) {
+      el.textContent = "This user id's last calibration was not accurate enough and was not kept: calibrate again.";
+    } else if (!items.length) {
       el.textContent = "No saved calibration for this user id yet: calibrate once and it is reused next time.";
     } else {
       const p = items[0];
@@ -268,11 +299,53 @@ export function track(session) {
   app.lowSince = null;
   $("session-id").textContent = session.id;
   $("start-panel").hidden = true;
+  $("next-bar").hidden = true;
   $("live").hidden = false;
   $("live").dataset.active = "1";
   sessionStorage.setItem("gazescope.session", session.id);
   client.connect(session.id);
   sender.start();
+  updateStartButtons();
+}
+
+/** Resolves true once the tracking connection has said hello (false after `ms`). */
+function connected(ms) {
+  return new Promise((resolve) => {
+    if (client.ready && client.state === "connected") {
+      resolve(true);
+      return;
+    }
+    const onHello = () => finish(true);
+    const timer = setTimeout(() => finish(false), ms);
+    const finish = (ok) => {
+      clearTimeout(timer);
+      client.removeEventListener("hello", onHello);
+      resolve(ok);
+    };
+    client.addEventListener("hello", onHello);
+  });
+}
+
+/**
+ * The session being tracked, connected; when there is none (camera on, nothing tracked), one is created
+ * now, its frames about to be sent (`extra` as in createSession; the start panel's label wins). Resolves
+ * false (with a message shown) when the camera is off or the session cannot be started.
+ */
+export async function ensureSession(extra = {}) {
+  if (!app.session) {
+    if (!camera.running) {
+      showBanner("Start the camera first (Track: consent, then Start camera).", "info");
+      return false;
+    }
+    try {
+      const s = await createSession($("label").value.trim() ? {} : extra);
+      track(s);
+    } catch (err) {
+      reportApiError("The session could not be started", err);
+      return false;
+    }
+  }
+  return connected(20000);
 }
 
 async function startSession() {
@@ -290,12 +363,13 @@ async function startSession() {
 }
 
 /**
- * End the session being tracked (POST .../end unless `alreadyEnded`), stop the camera and the socket, and
- * go back to the start panel, or to the session's report when `toReport`.
+ * End the session being tracked (POST .../end unless `alreadyEnded`), close the socket, stop the camera
+ * unless `keepCamera` (between recordings), and go back to the start panel, or to the session's report
+ * when `toReport`. Resolves with the ended session (null when none was tracked).
  */
-export async function endSession({ toReport = true, alreadyEnded = false } = {}) {
+export async function endSession({ toReport = true, alreadyEnded = false, keepCamera = false } = {}) {
   const s = app.session;
-  if (!s || app.ending) return;
+  if (!s || app.ending) return null;
   app.ending = true;
   app.session = null;
   sender.stop();
@@ -309,18 +383,23 @@ export async function endSession({ toReport = true, alreadyEnded = false } = {})
   }
   client.close();
   setPill("ended", "session ended");
-  camera.stop();
+  if (!keepCamera) camera.stop();
   gazeLayer.stop();
   $("show-gaze").checked = false;
   sessionStorage.removeItem("gazescope.session");
   sessionStorage.removeItem("gazescope.profile");
   $("session-end").disabled = false;
-  $("live").hidden = true;
-  $("live").dataset.active = "0";
   $("start-panel").hidden = false;
-  $("camera-start").textContent = "Start camera";
+  if (camera.running) {
+    showPreview();
+  } else {
+    $("live").hidden = true;
+    $("live").dataset.active = "0";
+    $("camera-start").textContent = "Start camera";
+  }
   updateStartButtons();
   if (toReport) location.hash = `#/report/${encodeURIComponent(s.id)}`;
+  return s;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -338,6 +417,7 @@ export function initTrack() {
   $("camera-start").onclick = startCamera;
   $("session-start").onclick = startSession;
   $("session-end").onclick = () => endSession();
+  $("camera-stop").onclick = stopCamera;
   $("show-gaze").onchange = () => ($("show-gaze").checked ? gazeLayer.start() : gazeLayer.stop());
   $("show-overlay").onchange = () => drawOverlay(app.lastSample);
   let userTimer = null;

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from gazescope.domain import SessionInfo
 from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
+from gazescope.errors import GazescopeError
 from gazescope.services.reports import report_context
 from gazescope.storage import activity
 from gazescope.storage.ownership import StopRequest
@@ -102,13 +103,13 @@ async def end_session_locked(
     if info.status == "ended":
         stored = await state.io(state.store.get_report, session_id)
         if stored is not None:
-            await state.io(activity.clear, state.store, session_id)
+            await _forget_activity(state, session_id)
             return stored
     ended = replace(info, ended_at_ms=info.ended_at_ms or round(time.time() * 1000.0, 3), status="ended")
     report = await build_report(state, ended)
     await state.io(state.store.save_report, session_id, report)
     await state.io(state.store.update_session, session_id, ended_at_ms=ended.ended_at_ms, status="ended")
-    await state.io(activity.clear, state.store, session_id)  # no longer a candidate of the abandon sweep
+    await _forget_activity(state, session_id)
     state.logs.event(
         "session_ended",
         session_id=session_id,
@@ -123,6 +124,15 @@ async def end_session_locked(
     except Exception as exc:
         state.logs.event("live_publish_failed", session_id=session_id, error=str(exc))
     return report
+
+
+async def _forget_activity(state: SessionsContext, session_id: str) -> None:
+    """Drop the session's tracking activity record: an ended session is no candidate of the abandon sweep
+    (best effort: the sweep drops a leftover record of an ended session itself)."""
+    try:
+        await state.io(activity.clear, state.store, session_id)
+    except GazescopeError as exc:
+        state.logs.event("activity_write_failed", session_id=session_id, error=exc.message)
 
 
 async def delete_session(state: SessionsContext, session_id: str) -> None:

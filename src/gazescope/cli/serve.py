@@ -85,6 +85,7 @@ def run_server(settings: Settings, sock: socket.socket | None = None) -> None:
         ws_per_message_deflate=settings.ws_per_message_deflate,
         access_log=False,
         workers=settings.workers if settings.workers > 1 else None,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,
     )
     server = uvicorn.Server(config)
     if sock is None:

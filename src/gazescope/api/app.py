@@ -36,7 +36,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
 from gazescope.api import logs, seeds
-from gazescope.api.limits import RequestGuardMiddleware
+from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes
@@ -156,7 +156,6 @@ def add_offline_docs(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
 
-    @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
@@ -170,9 +169,13 @@ def add_offline_docs(app: FastAPI) -> None:
             swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
         )
 
-    @app.get(oauth2_url, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
+
+    for path, endpoint in (("/docs", swagger_ui), (oauth2_url, swagger_ui_redirect)):
+        app.router.add_api_route(
+            path, endpoint, methods=["GET"], include_in_schema=False, route_class_override=GuardedRoute
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -328,11 +328,13 @@ class GazeSettings(BaseModel):
         0.65, ge=0, le=1, description="horizontal_ratio at or above this is 'left' (GazeTracking)."
     )
     eye_contact_cone_deg: float = Field(
-        12.0,
+        18.0,
         gt=0,
         le=90,
-        description="Half-angle of the cone around the camera direction inside which gaze counts as eye "
-        "contact (a webcam gaze estimate is good to 5-10 degrees; Zhang et al., MPIIGaze 2015).",
+        description="Half-angle of the cone around the person's neutral gaze toward the device "
+        "(tracking.neutral) inside which gaze counts as eye contact. At webcam resolutions the lens cannot "
+        "be told from a point a few degrees below it (shared/data/attention LABELS.md), so this is 'looking "
+        "at the camera or the screen around it'; chosen with `gazescope evaluate attention --protocol loso`.",
     )
     camera_offset_pitch_deg: float = Field(
         0.0, description="Pitch of the camera seen from the user (negative when the camera is below eyes)."
@@ -397,6 +399,16 @@ class BlinkSettings(BaseModel):
     blink_baseline_window_s: float = Field(
         10.0, gt=0, description="Window of the running open-eye EAR baseline."
     )
+    blink_rebase_openness: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="A closure longer than blink_max_ms whose median EAR stays above this fraction of the "
+        "baseline is not closed eyes but a new open level (lids lowered, glasses, a baseline taken while "
+        "the head was turned): it ends without a state and the baseline restarts from it. Closed eyes "
+        "measure about 0.35 of the open EAR in Face Mesh (bottoms of ZJU and TalkingFace blinks); lowered "
+        "lids 0.55-0.8 (desk_webcam looking down); chosen with `gazescope evaluate blink --protocol loso`.",
+    )
     blink_rate_window_s: float = Field(60.0, gt=0, description="Window of the blink rate per minute.")
 
     @model_validator(mode="after")
@@ -423,12 +435,66 @@ class AttentionSettings(BaseModel):
     eyes_closed_after_s: float = Field(1.0, gt=0, description="Continuous closure that is 'eyes_closed'.")
     absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
     looking_away_deg: float = Field(
-        30.0,
+        21.0,
         gt=0,
-        description="Gaze further than this (degrees) from the camera axis is looking away: about the edge "
-        "of a laptop screen seen from 60 cm when the camera sits on top.",
+        le=90,
+        description="Gaze further than this (degrees) from the person's neutral direction (tracking.neutral) "
+        "is looking away. A 15.6-inch laptop screen seen from 60 cm spans about +-15 degrees around its "
+        "centre; chosen with `gazescope evaluate attention --protocol loso` (docs/attention.md).",
     )
-    looking_away_after_s: float = Field(1.0, ge=0, description="Looking away for this long changes state.")
+    looking_away_release_deg: float = Field(
+        18.9,
+        gt=0,
+        le=90,
+        description="Hysteresis: a look away ends when the gaze comes back within this angle of the neutral "
+        "(below looking_away_deg, so noise at the edge does not flicker the state).",
+    )
+    looking_away_after_s: float = Field(
+        0.0,
+        ge=0,
+        description="Looking away for this long changes the state. Glances at a second screen or a phone "
+        "last 0.3-1.5 s in the labelled desk video, so a second would miss most of them.",
+    )
+    attention_return_after_s: float = Field(
+        0.0, ge=0, description="Looking back for this long ends a look away (keeps one glance one span)."
+    )
+    attention_pitch_weight: float = Field(
+        1.5,
+        ge=0,
+        le=5,
+        description="Weight of the vertical part of the gaze's angle from the neutral (looking away, eye "
+        "contact): webcam landmarks compress vertical eye rotation (the lids cover the iris's top and "
+        "bottom; eyes rolled up in desk_webcam 105-114 read 10 degrees). Chosen with `gazescope evaluate "
+        "attention --protocol loso`.",
+    )
+    attention_neutral_window_s: float = Field(
+        60.0, gt=0, description="Window of the person's neutral gaze (tracking.neutral), seconds."
+    )
+    attention_neutral_max_deg: float = Field(
+        20.0,
+        gt=0,
+        le=90,
+        description="The neutral gaze is kept within this angle of the camera axis: the device's screen "
+        "lies around the camera, so a person's neutral beyond it is looking away, not a bias.",
+    )
+    lid_pitch_gain_deg: float = Field(
+        30.0,
+        ge=0,
+        le=120,
+        description="Degrees of downward gaze per unit of lost eye openness (EAR / the person's open EAR), "
+        "added to the iris-based gaze pitch: the upper lid follows the eye's vertical rotation (lid-eye "
+        "coordination; Becker & Fuchs, Exp. Brain Res. 1988), while the iris landmarks barely move when "
+        "the eyes look down under lowered lids (desk_webcam 135-147). Chosen with `gazescope evaluate "
+        "attention --protocol loso`.",
+    )
+    closed_iris_drop: float = Field(
+        0.035,
+        ge=0,
+        description="A closure counts as closed eyes (is_blinking) only when the iris landmarks have dropped "
+        "this far (eye widths) below the person's resting place: Face Mesh cannot see a covered iris and "
+        "its estimate follows the lid down (0.03-0.09 in the labelled ZJU and desk blinks), while an iris "
+        "under lowered lids stays (< 0.03 in the desk video's looks down).",
+    )
     attention_smoothing_s: float = Field(2.0, gt=0, description="Time constant of the attention score EMA.")
 
 
@@ -617,6 +683,156 @@ class SeedSettings(BaseModel):
     )
 
 
+class DataQualitySettings(BaseModel):
+    """Pass/fail thresholds of the data-quality card of every session report (``analytics.quality``)."""
+
+    quality_min_fps: float = Field(
+        10.0,
+        gt=0,
+        le=240,
+        description="Least effective frame rate (processed frames / session duration, frames/s). Below 10 a "
+        "100 ms blink (the shortest, Caffier et al. 2003) falls between frames and a 200 ms fixation "
+        "(Holmqvist et al. 2011, ch. 4) holds one or two samples, fewer than I-DT's 100 ms window needs to "
+        "find it (Salvucci & Goldberg 2000).",
+    )
+    quality_min_face_share: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Least share (0-1) of processed frames with a face. Reason: with more than a fifth of the "
+        "frames faceless, focus, eye-contact and blink figures describe less than 4/5 of the session (the "
+        "missing time is 'absent', not measured); eye-tracking studies commonly exclude recordings with "
+        "more than 20-30 % data loss (a convention, not a standard).",
+    )
+    quality_max_calibration_error_pct_width: float = Field(
+        20.0,
+        gt=0,
+        le=100,
+        description="Largest calibration validation error (mean, % of the screen width) that passes: the "
+        "'fair' limit of the calibration grades (calibration.session: webcam trackers in the field reach "
+        "6-12 % of the width, RealEye 106 px to WebGazer 172 px, Papoutsaki et al. IJCAI 2016; twice that "
+        "still separates screen halves or quadrants). Checked only when a calibration was applied.",
+    )
+    quality_max_dropped_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Largest share (0-1) of received frames dropped under load (newest wins, dropped / "
+        "(processed + dropped)). Reason: a tenth of the frames lost means the server or the link did not "
+        "keep up, intervals become irregular and short events (blinks) are missed; below it the loss only "
+        "lowers the effective rate, which quality_min_fps checks.",
+    )
+
+
+class ActivitySettings(BaseModel):
+    """Activity recognition from gaze (``analytics.activity``): reading, scanning, idle in sliding windows
+    of fixations (after Campbell & Maglio, PUI 2001; Bulling et al., IEEE TPAMI 2011)."""
+
+    activity_window_s: float = Field(
+        5.0,
+        gt=0.5,
+        le=120,
+        description="Window (s) classified at a time: two lines of text at reading speed (a line of 8-12 "
+        "fixations of 200-250 ms, Rayner 1998), so a reading window holds at least one return sweep; Bulling "
+        "et al. 2011 classify windows of a few seconds too.",
+    )
+    activity_step_s: float = Field(
+        1.0, gt=0, le=60, description="Step (s) between the report's windows (each labels one step)."
+    )
+    activity_fixation_dispersion_deg: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="I-DT dispersion threshold (deg, (max x - min x) + (max y - min y)) of the fixations the "
+        "activity is read from: about 1 degree (Salvucci & Goldberg 2000; Blignaut 2009), half a reading "
+        "step, so consecutive words are separate fixations.",
+    )
+    activity_min_fixation_ms: float = Field(
+        100.0, ge=0, le=1000, description="I-DT minimum fixation duration (ms; Salvucci & Goldberg 2000)."
+    )
+    activity_max_transition_gap_ms: float = Field(
+        600.0,
+        gt=0,
+        description="Two fixations further apart in time than this (lost data, a blink) are not a saccade "
+        "between them (ms): a saccade lasts 20-100 ms, a blink 100-400 ms.",
+    )
+    activity_forward_min_deg: float = Field(
+        0.5,
+        gt=0,
+        description="Least rightward step (deg) that is a forward reading saccade: a 2-letter word at 60 cm.",
+    )
+    activity_forward_max_deg: float = Field(
+        5.0,
+        gt=0,
+        description="Largest forward reading saccade (deg): reading saccades average 7-9 letter spaces "
+        "(about 2 deg) and rarely exceed 20 (about 5 deg; Rayner 1998, Psychol. Bull.).",
+    )
+    activity_return_min_deg: float = Field(
+        4.0,
+        gt=0,
+        description="Least leftward step (deg) that is a return sweep to the next line (a line is 10 or more "
+        "degrees; shorter leftward steps are regressions, Rayner 1998: 10-15 % of saccades).",
+    )
+    activity_vertical_tolerance_deg: float = Field(
+        1.5,
+        gt=0,
+        description="Largest vertical change (deg) of a reading step or regression; a return sweep may go "
+        "down by up to twice this (the next line). Unused when only the horizontal angle is known.",
+    )
+    activity_reading_min_forward_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Least share of a window's saccades that are forward reading steps for 'reading' "
+        "(Campbell & Maglio 2001 accumulate evidence from forward steps and return sweeps; Rayner 1998: "
+        "85-90 % of reading saccades go forward, so a half leaves room for noise).",
+    )
+    activity_reading_min_forward: int = Field(
+        4,
+        ge=1,
+        description="Least forward reading steps in a window for 'reading': a line of text is read in 8-12 "
+        "fixations (Rayner 1998), so a window of a line or more holds several.",
+    )
+    activity_reading_min_returns: int = Field(
+        1, ge=0, description="Least return sweeps in a window for 'reading' (Campbell & Maglio 2001)."
+    )
+    activity_reading_max_other_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Largest share of a window's saccades that are neither reading steps, regressions nor "
+        "return sweeps (large jumps) for 'reading'.",
+    )
+    activity_idle_max_saccade_rate_hz: float = Field(
+        1.0,
+        ge=0,
+        description="At most this many saccades per second of valid gaze is 'idle' (fixations of a second "
+        "or more; reading and visual search make 3-4 a second, fixations lasting 200-300 ms, Rayner 1998).",
+    )
+    activity_min_valid_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Least share of a window's time with a gaze estimate (face found, eyes open) to "
+        "classify it; below (the first seconds of a stream, spans without a face), the window has no "
+        "activity of its own. A half: a reading window then still spans a line.",
+    )
+    activity_px_per_deg: float = Field(
+        37.8,
+        gt=0,
+        description="Screen px per degree when a session has no screen size in cm and viewing distance: a "
+        "CSS pixel is 1/96 inch (37.8 px/cm, W3C CSS Values) and at 57.3 cm 1 cm subtends 1 degree.",
+    )
+
+    @model_validator(mode="after")
+    def _check_activity(self) -> Self:
+        if self.activity_forward_min_deg >= self.activity_forward_max_deg:
+            raise ValueError("activity_forward_min_deg must be below activity_forward_max_deg")
+        if self.activity_step_s > self.activity_window_s:
+            raise ValueError("activity_step_s must not exceed activity_window_s")
+        return self
+
+
 # bases in reverse order, as for Settings below
 class TrackingSettings(AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings):
     """Everything one stream's :class:`~gazescope.tracking.tracker.GazeTracker` reads: gaze and eye
@@ -627,6 +843,8 @@ _G = TypeVar("_G", bound=BaseModel)
 
 
 class Settings(  # bases listed last group first: pydantic orders fields from the last base
+    ActivitySettings,
+    DataQualitySettings,
     SeedSettings,
     VideoAnalyticsSettings,
     CalibrationSettings,
@@ -717,6 +935,14 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     @property
     def seeds(self) -> SeedSettings:
         return self._group(SeedSettings)
+
+    @property
+    def data_quality(self) -> DataQualitySettings:
+        return self._group(DataQualitySettings)
+
+    @property
+    def activity(self) -> ActivitySettings:
+        return self._group(ActivitySettings)
 
 
 #: Why several server processes refuse the embedded store.

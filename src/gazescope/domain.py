@@ -171,7 +171,9 @@ class GazeSample:
     Fields follow DESIGN.md. Optional fields are None where they cannot be measured (no face, eyes
     closed, not calibrated). ``eye_contact_pct`` is 0..100 over ``eye_contact_window_s``;
     ``attention_score`` 0..1; ``gaze_vector`` (x, y) in -1..1, x toward the subject's left (camera image
-    right), y down, 1.0 = 45 degrees or more off the camera axis. ``calibration_fit``: which fit mapped
+    right), y down, 1.0 = 45 degrees or more off the camera axis. ``gaze_offset_deg`` (0..180): the gaze's
+    angle from the person's neutral direction toward the device, by which ``eye_contact`` and
+    ``looking_away`` are judged (:mod:`gazescope.tracking.neutral`). ``calibration_fit``: which fit mapped
     ``screen_x_px``/``screen_y_px`` (a profile id, ``+N`` after N click refits; None when not mapped).
     ``direction`` and ``attention_state`` are str-valued enums (their JSON is the value); strings are
     converted on construction (``ValueError`` for one that is not a member).
@@ -197,6 +199,7 @@ class GazeSample:
     gaze_yaw_deg: float | None = None
     gaze_pitch_deg: float | None = None
     gaze_vector: Point | None = None
+    gaze_offset_deg: float | None = None
     eye_contact: bool = False
     eye_contact_pct: float = 0.0
     blink_rate_per_min: float = 0.0
@@ -244,7 +247,7 @@ SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "pupil_left_x_px", "pupil_left_y_px", "pupil_right_x_px", "pupil_right_y_px",
     "horizontal_ratio", "vertical_ratio", "direction", "ear_left", "ear_right", "is_blinking",
     "blink_count", "yaw_deg", "pitch_deg", "roll_deg", "gaze_yaw_deg", "gaze_pitch_deg",
-    "gaze_vector_x", "gaze_vector_y", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
+    "gaze_vector_x", "gaze_vector_y", "gaze_offset_deg", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
     "attention_score", "attention_state", "screen_x_px", "screen_y_px", "on_screen", "head_in_range",
     "processing_ms", "dropped_frames", "calibration_fit", "stimulus_id", "video_t_s",
 )  # fmt: skip

@@ -33,7 +33,7 @@ from gazescope.storage import RedisStore, SQLiteStore, Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: sample_flush_s, the documented loss window of a server kill -9 (README "What can be lost").
+#: sample_flush_s, the documented loss window of a server kill -9 (docs/operations.md "What can be lost").
 FLUSH_S = 1.0
 #: Slack over the window for the write in flight and a loaded 2-core machine (a liveness bound).
 WRITE_SLACK_S = 1.0

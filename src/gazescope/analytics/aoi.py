@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from matplotlib.path import Path as MplPath
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from gazescope.analytics.events import Fixation
 from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, sample_durations_ms
@@ -138,20 +139,153 @@ class AOI(BaseModel):
         return inside
 
 
-def parse_aois(aois: Sequence[AOI | Mapping[str, Any]] | None) -> list[AOI]:
-    """AOIs from AOI objects or dicts (JSON); checks that names are unique.
+# --- the typed wire schema: what clients send and the API documents ----------------------------------
 
-    Raises :class:`gazescope.errors.ValidationError` naming the bad AOI (invalid shape or duplicate name).
+MAX_AOI_POINTS = 1000
+"""Most vertices of one polygon AOI."""
+
+_Coord = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _AOIBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Unique label of the AOI on its stimulus.")
+    start_s: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Video stimuli: when the AOI appears (video s)."
+    )
+    end_s: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Video stimuli: when it disappears (video s, > start_s)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        # a full dump of the flat AOI (other kind's fields as null) stays accepted
+        if isinstance(data, Mapping):
+            return {k: v for k, v in data.items() if v is not None or k in cls.model_fields}
+        return data
+
+    @model_validator(mode="after")
+    def _check_range(self) -> _AOIBase:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError("end_s must be after start_s")
+        return self
+
+    def to_aoi(self) -> AOI:
+        """The :class:`AOI` the analyses use."""
+        return AOI.model_validate(self.model_dump(exclude_none=True))
+
+
+class RectAOI(_AOIBase):
+    """A rectangle AOI in stimulus pixels: top-left ``(x_px, y_px)``, size ``w_px`` x ``h_px`` (> 0),
+    edges included. ``kind`` may be left out (rectangles are the default)."""
+
+    kind: Literal["rect"] = "rect"
+    x_px: _Coord = Field(description="Left edge (stimulus px).")
+    y_px: _Coord = Field(description="Top edge (stimulus px).")
+    w_px: _Coord = Field(gt=0, description="Width (stimulus px, > 0).")
+    h_px: _Coord = Field(gt=0, description="Height (stimulus px, > 0).")
+
+
+class PolygonAOI(_AOIBase):
+    """A polygon AOI: ``points_px``, 3 or more ``[x, y]`` vertices in stimulus pixels, in order (closed
+    implicitly)."""
+
+    kind: Literal["polygon"]
+    points_px: list[tuple[_Coord, _Coord]] = Field(
+        min_length=3, max_length=MAX_AOI_POINTS, description="Vertices [[x, y], ...] in stimulus px."
+    )
+
+
+def _aoi_kind(v: Any) -> str:
+    kind = v.get("kind", "rect") if isinstance(v, Mapping) else getattr(v, "kind", "rect")
+    return kind if isinstance(kind, str) else "?"
+
+
+AOIShape = Annotated[
+    Annotated[RectAOI, Tag("rect")] | Annotated[PolygonAOI, Tag("polygon")],
+    Discriminator(
+        _aoi_kind, custom_error_type="aoi_kind", custom_error_message="kind must be 'rect' or 'polygon'"
+    ),
+]
+"""One AOI as clients send it: a :class:`RectAOI` or a :class:`PolygonAOI`, told apart by ``kind``."""
+
+MAX_ERROR_CLAUSES = 6
+"""Most field errors one AOI error message lists."""
+
+_FIELDS_OF = {
+    "rect": "name, kind, x_px, y_px, w_px, h_px, start_s, end_s",
+    "polygon": "name, kind, points_px, start_s, end_s",
+}
+
+
+def _aoi_at(aois: Any, idx: int) -> Mapping[str, Any] | None:
+    if isinstance(aois, Sequence) and 0 <= idx < len(aois) and isinstance(aois[idx], Mapping):
+        return aois[idx]
+    return None
+
+
+def _error_clause(e: Mapping[str, Any], fields_of: Sequence[Any], submitted: Mapping[str, Any] | None) -> str:
+    msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+    if e.get("type") == "extra_forbidden":
+        kind = str((submitted or {}).get("kind", "rect"))
+        takes = _FIELDS_OF.get(kind, _FIELDS_OF["rect"])
+        msg = f"extra field not allowed (a {kind} AOI takes {takes})"
+    elif e.get("type") == "missing":
+        msg = "required"
+    where = ".".join(str(x) for x in fields_of if x not in ("rect", "polygon"))
+    return f"{where}: {msg}" if where else msg
+
+
+def aoi_error_text(errors: Sequence[Mapping[str, Any]], aois: Any = None, *, loc_prefix: int = 0) -> str:
+    """Readable text of pydantic errors on an AOI list, one sentence per AOI naming its index, name and
+    fields: ``AOI 2 is invalid (name 'logo'): w_px: Input should be greater than 0; h_px: required``
+    (at most :data:`MAX_ERROR_CLAUSES` clauses). ``loc_prefix``: how many leading ``loc`` items precede the
+    AOI index (e.g. 2 for ``("body", "aois", 0, ...)``); ``aois``: the submitted list, to name the AOI."""
+    by_aoi: dict[int | None, list[str]] = {}
+    for e in list(errors)[:MAX_ERROR_CLAUSES]:
+        loc = list(e.get("loc") or ())[loc_prefix:]
+        idx = loc[0] if loc and isinstance(loc[0], int) else None
+        rest = loc[1:] if idx is not None else loc
+        submitted = _aoi_at(aois, idx) if idx is not None else None
+        by_aoi.setdefault(idx, []).append(_error_clause(e, rest, submitted))
+    out = []
+    for idx, clauses in by_aoi.items():
+        if idx is None:
+            out.append("aois: " + "; ".join(clauses))
+            continue
+        name = (_aoi_at(aois, idx) or {}).get("name")
+        who = f"AOI {idx} is invalid" + (f" (name {name!r})" if isinstance(name, str) else "")
+        out.append(f"{who}: " + "; ".join(clauses))
+    more = len(errors) - MAX_ERROR_CLAUSES
+    return ". ".join(out) + (f" (and {more} more)" if more > 0 else "")
+
+
+_AOI_ADAPTER: TypeAdapter[RectAOI | PolygonAOI] = TypeAdapter(AOIShape)
+
+
+def parse_aois(aois: Sequence[AOI | RectAOI | PolygonAOI | Mapping[str, Any]] | None) -> list[AOI]:
+    """AOIs from AOI objects or dicts (JSON, the :data:`AOIShape` schema); checks that names are unique.
+
+    Raises :class:`gazescope.errors.ValidationError` naming the bad AOI and field (invalid shape or
+    duplicate name), e.g. ``AOI 0 is invalid (name 'a'): w_px: Input should be greater than 0``.
     """
     out: list[AOI] = []
     for i, a in enumerate(aois or []):
         if isinstance(a, AOI):
             out.append(a)
             continue
+        if isinstance(a, RectAOI | PolygonAOI):
+            out.append(a.to_aoi())
+            continue
+        if not isinstance(a, Mapping):
+            raise ValidationError(f"AOI {i} is invalid: expected an object, got {type(a).__name__}")
         try:
-            out.append(AOI.model_validate(dict(a)))
-        except Exception as exc:  # pydantic.ValidationError or TypeError for a non-mapping
-            raise ValidationError(f"AOI {i} is invalid: {exc}") from exc
+            out.append(_AOI_ADAPTER.validate_python(dict(a)).to_aoi())
+        except PydanticValidationError as exc:
+            errs = [{**e, "loc": (i, *e["loc"])} for e in exc.errors()]
+            raise ValidationError(aoi_error_text(errs, list(aois or []))) from None
     names = [a.name for a in out]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -273,11 +407,20 @@ def aoi_metrics(
     return out
 
 
+NO_GAZE_REASON = (
+    "no calibrated screen gaze (no sample has a screen point): such a session cannot tell whether its "
+    "viewer looked at an AOI, so it is left out of the AOI figures"
+)
+"""Why an aggregate leaves a session out of its AOI figures."""
+
+
 @dataclass(frozen=True, slots=True)
 class AOIAggregate:
     """One AOI across sessions (viewers).
 
-    ``n_sessions``: sessions measured; ``n_viewers``: sessions with at least one fixation in the AOI;
+    ``n_sessions``: sessions measured, i.e. with screen gaze (a session without any calibrated screen
+    point cannot tell whether its viewer looked, so it is left out of every figure and counted in
+    ``n_sessions_without_gaze``); ``n_viewers``: sessions with at least one fixation in the AOI;
     ``viewers_pct = 100 * n_viewers / n_sessions`` (0 when there are no sessions).
     ``mean_dwell_ms``: mean fixation dwell over all sessions (0 for those that never looked);
     ``mean_dwell_viewers_ms``: over viewers only (None without viewers). ``mean_ttff_ms`` and
@@ -295,24 +438,31 @@ class AOIAggregate:
     mean_first_fixation_ms: float | None
     mean_fixation_count: float
     mean_revisits: float
+    n_sessions_without_gaze: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def aggregate_aoi_metrics(per_session: Sequence[Sequence[AOIMetrics]]) -> list[AOIAggregate]:
+def aggregate_aoi_metrics(
+    per_session: Sequence[Sequence[AOIMetrics] | None], names: Sequence[str] = ()
+) -> list[AOIAggregate]:
     """Combine per-session AOI metrics (one list per session, as :func:`aoi_metrics` returns) into one
-    :class:`AOIAggregate` per AOI name, in order of first appearance. A session lacking an AOI counts as
-    not having looked at it. Returns [] for no sessions."""
-    names: list[str] = []
-    for sess in per_session:
+    :class:`AOIAggregate` per AOI name: ``names`` first, then any other in order of first appearance.
+    ``None`` stands for a session without screen gaze: it is left out (counted in
+    ``n_sessions_without_gaze``). A measured session lacking an AOI counts as not having looked at it.
+    Returns [] for no sessions and no names."""
+    names = list(names)
+    measured = [sess for sess in per_session if sess is not None]
+    without = len(per_session) - len(measured)
+    for sess in measured:
         for m in sess:
             if m.name not in names:
                 names.append(m.name)
-    n = len(per_session)
+    n = len(measured)
     out = []
     for name in names:
-        ms = [next((m for m in sess if m.name == name), None) for sess in per_session]
+        ms = [next((m for m in sess if m.name == name), None) for sess in measured]
         viewers = [m for m in ms if m is not None and m.fixated]
         dwell_all = [m.dwell_ms if m else 0.0 for m in ms]
         out.append(
@@ -333,6 +483,7 @@ def aggregate_aoi_metrics(per_session: Sequence[Sequence[AOIMetrics]]) -> list[A
                 ),
                 mean_fixation_count=float(np.mean([m.fixation_count if m else 0 for m in ms])) if n else 0.0,
                 mean_revisits=float(np.mean([m.revisits if m else 0 for m in ms])) if n else 0.0,
+                n_sessions_without_gaze=without,
             )
         )
     return out

@@ -27,8 +27,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gazescope.analytics.activity import ACTIVITY_SOURCE, Activity, label_samples
 from gazescope.analytics.aoi import (
     AOI,
+    NO_GAZE_REASON,
     AOIAggregate,
     AOIMetrics,
     aggregate_aoi_metrics,
@@ -43,18 +45,22 @@ from gazescope.analytics.events import (
     fixation_detector,
 )
 from gazescope.analytics.events.results import Fixation, Saccade
+from gazescope.analytics.quality import DataQuality, assess_data_quality
 from gazescope.analytics.samples import (
     DEFAULT_MAX_GAP_MS,
     MAX_FRAME_MS,
     as_number,
     frame_durations_ms,
     gaze_arrays,
+    is_finite_number,
     timed_samples,
 )
+from gazescope.config import ActivitySettings, DataQualitySettings
 from gazescope.domain import AttentionState, BlinkEvent
 from gazescope.errors import ValidationError
 
 __all__ = [
+    "ACTIVITIES",
     "ATTENTION_STATES",
     "MAX_FRAME_MS",
     "AggregateReport",
@@ -64,13 +70,18 @@ __all__ = [
     "GazeReport",
     "ReportSession",
     "SessionReport",
+    "SessionsLeftOut",
     "TimelinePoint",
     "build_aggregate_report",
     "build_session_report",
+    "refresh_report_aois",
     "session_sizes",
 ]
 
 ATTENTION_STATES: tuple[str, ...] = tuple(s.value for s in AttentionState)
+#: The keys of ``activity_s``: the activities, then the attention states (``focused`` where no window was
+#: classified).
+ACTIVITIES: tuple[str, ...] = tuple(a.value for a in Activity) + ATTENTION_STATES
 
 FIXATION_SOURCE = "Salvucci & Goldberg 2000 (ETRA)"
 
@@ -130,18 +141,35 @@ class ReportSession:
 @dataclass(frozen=True, slots=True)
 class TimelinePoint:
     """One bin of the attention timeline: ``t_s`` from the first sample, the time-weighted
-    ``attention_score`` (0-1, None without scores) and the state holding most time in the bin."""
+    ``attention_score`` (0-1, None without scores), the state holding most time in the bin and the
+    activity holding most time in it (see :mod:`gazescope.analytics.activity`)."""
 
     t_s: float
     attention_score: float | None
     attention_state: str
+    activity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "t_s": self.t_s,
             "attention_score": self.attention_score,
             "attention_state": self.attention_state,
+            "activity": self.activity,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySummary:
+    """Time per activity (s; ``reading``, ``scanning``, ``idle``, ``focused`` where no window was
+    classified, and the attention states other than focused), the gaze it was read from (``screen`` or
+    ``gaze_yaw``; None without samples) and the method's source."""
+
+    seconds: Mapping[str, float]
+    input: str | None
+    method: str = ACTIVITY_SOURCE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": dict(self.seconds), "input": self.input, "method": self.method}
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +293,8 @@ class SessionReport:
     ms_per_frame_p95: float | None
     attention_timeline: tuple[TimelinePoint, ...]
     blinks: tuple[BlinkEvent, ...]
+    data_quality: DataQuality
+    activity: ActivitySummary
     gaze: GazeReport | None = None
 
     @property
@@ -296,6 +326,9 @@ class SessionReport:
             "ms_per_frame_p95": self.ms_per_frame_p95,
             "attention_timeline": [p.to_dict() for p in self.attention_timeline],
             "blinks": [_blink_dict(b) for b in self.blinks],
+            "data_quality": self.data_quality.to_dict(),
+            "activity_s": dict(self.activity.seconds),
+            "activity": self.activity.to_dict(),
             "has_gaze": self.has_gaze,
         }
         if self.gaze is not None:
@@ -318,6 +351,7 @@ class AggregateSessionRow:
     has_gaze: bool
     fixation_count: int
     mean_fixation_ms: float | None
+    user_id: str | None = None
 
     @classmethod
     def from_report(cls, rep: Mapping[str, Any]) -> AggregateSessionRow:
@@ -325,6 +359,7 @@ class AggregateSessionRow:
         return cls(
             id=rep["session"].get("id"),
             label=rep["session"].get("label"),
+            user_id=rep["session"].get("user_id"),
             duration_s=rep["duration_s"],
             frames=rep["frames"],
             focus_pct=rep["focus_pct"],
@@ -338,6 +373,22 @@ class AggregateSessionRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsLeftOut:
+    """Sessions an aggregate's AOI figures leave out: how many, their ids (None where a session dict has
+    no id) and why."""
+
+    session_ids: tuple[str | None, ...] = ()
+    reason: str = NO_GAZE_REASON
+
+    @property
+    def count(self) -> int:
+        return len(self.session_ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "session_ids": list(self.session_ids), "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +406,7 @@ class AggregateReport:
     focus_pct_mean: float | None
     attention_mean: float | None
     aois: tuple[AOIAggregate, ...]
+    sessions_without_gaze: SessionsLeftOut = SessionsLeftOut()
 
     @property
     def n_sessions(self) -> int:
@@ -378,6 +430,7 @@ class AggregateReport:
                 "focus_pct_mean": self.focus_pct_mean,
                 "attention_mean": self.attention_mean,
                 "aois": [a.to_dict() for a in self.aois],
+                "sessions_without_gaze": self.sessions_without_gaze.to_dict(),
             }
         )
 
@@ -405,8 +458,15 @@ def _blink_count(samples: Sequence[Mapping[str, Any]], n_events: int) -> int:
     return n_events  # sources without a blink count (client-side gaze points): closed-eye runs
 
 
+def _majority(labels: list[str], sel: np.ndarray, dur: np.ndarray) -> str:
+    acc: dict[str, float] = {}
+    for i in sel:
+        acc[labels[i]] = acc.get(labels[i], 0.0) + max(dur[i], 1e-6)
+    return max(acc, key=acc.__getitem__)
+
+
 def _timeline(
-    t: np.ndarray, dur: np.ndarray, scores: np.ndarray, states: list[str]
+    t: np.ndarray, dur: np.ndarray, scores: np.ndarray, states: list[str], activities: list[str]
 ) -> tuple[TimelinePoint, ...]:
     if not len(t):
         return ()
@@ -416,17 +476,20 @@ def _timeline(
     out = []
     for b in np.unique(k):
         sel = np.flatnonzero(k == b)
-        acc: dict[str, float] = {}
-        for i in sel:
-            acc[states[i]] = acc.get(states[i], 0.0) + max(dur[i], 1e-6)
         out.append(
             TimelinePoint(
                 t_s=float(b * bin_s),
                 attention_score=_weighted_mean(scores[sel], dur[sel]),
-                attention_state=max(acc, key=acc.__getitem__),
+                attention_state=_majority(states, sel, dur),
+                activity=_majority(activities, sel, dur),
             )
         )
     return tuple(out)
+
+
+def _width(session: Mapping[str, Any]) -> float | None:
+    w = _f(session.get("screen_w_px"))
+    return w if w > 0 else None
 
 
 def session_sizes(
@@ -461,20 +524,29 @@ def _session_report(
     method: FixationMethod,
     stimulus_size_px: tuple[float, float] | None,
     start_ms: float | None,
+    quality: DataQualitySettings | None,
+    activity: ActivitySettings | None,
 ) -> SessionReport:
     parsed_aois = parse_aois(aois) if aois else []
     screen, geometry = session_sizes(session)
     ref, generated_at = ReportSession.from_mapping(session), _now()
     screen_w, screen_h = screen if screen else (None, None)
     n = len(samples)
+    session_dropped = int(np.nan_to_num(_f(session.get("dropped_frames"))))
     if n == 0:
         return SessionReport(
             session=ref, generated_at=generated_at, screen_w_px=screen_w, screen_h_px=screen_h,
             calibration_accuracy_px=calibration_accuracy_px, fps=fps_hint, frames=0, frames_with_face=0,
             duration_s=0.0, tracked_s=0.0, blink_count=0, blink_rate_per_min=0.0, eye_contact_pct=0.0, attention_mean=None,
             attention_state_s=dict.fromkeys(ATTENTION_STATES, 0.0), focus_pct=0.0, perclos_mean=None,
-            dropped_frames=int(np.nan_to_num(_f(session.get("dropped_frames")))), ms_per_frame_p50=None,
+            dropped_frames=session_dropped, ms_per_frame_p50=None,
             ms_per_frame_p95=None, attention_timeline=(), blinks=(),
+            data_quality=assess_data_quality(
+                frames=0, frames_with_face=0, duration_s=0.0, dropped_frames=session_dropped,
+                calibrated=calibration_accuracy_px is not None, calibration_error_px=calibration_accuracy_px,
+                screen_w_px=_width(session), thresholds=quality,
+            ),
+            activity=ActivitySummary(dict.fromkeys(ACTIVITIES, 0.0), None),
         )  # fmt: skip
     samples, t = timed_samples(samples, fps_hint)
     dur = frame_durations_ms(t, fps_hint)
@@ -498,6 +570,14 @@ def _session_report(
     dropped = [_f(s.get("dropped_frames")) for s in samples] + [_f(session.get("dropped_frames"))]
     dropped = [d for d in dropped if math.isfinite(d)]
     ga = gaze_arrays(samples, max_gap_ms=DEFAULT_MAX_GAP_MS)
+    activities, act = label_samples(samples, geometry=geometry, settings=activity)
+    activity_s = dict.fromkeys(ACTIVITIES, 0.0)
+    for a, d in zip(activities, dur, strict=True):
+        activity_s[a] = activity_s.get(a, 0.0) + float(d) / 1000.0
+    dropped_frames = int(max(dropped)) if dropped else 0
+    calibrated = calibration_accuracy_px is not None or any(
+        s.get("calibration_fit") or is_finite_number(s.get("screen_x_px")) for s in samples
+    )
     gaze = None
     if ga.valid.any():
         gaze = _gaze_report(
@@ -523,11 +603,22 @@ def _session_report(
         attention_state_s=state_s,
         focus_pct=100.0 * state_s["focused"] / tracked_s if tracked_s > 0 else 0.0,
         perclos_mean=float(np.nanmean(perclos[face])) if np.isfinite(perclos[face]).any() else None,
-        dropped_frames=int(max(dropped)) if dropped else 0,
+        dropped_frames=dropped_frames,
         ms_per_frame_p50=float(np.percentile(proc, 50)) if len(proc) else None,
         ms_per_frame_p95=float(np.percentile(proc, 95)) if len(proc) else None,
-        attention_timeline=_timeline(t, dur, scores, states),
+        attention_timeline=_timeline(t, dur, scores, states, activities),
         blinks=tuple(blinks),
+        data_quality=assess_data_quality(
+            frames=n,
+            frames_with_face=int(face.sum()),
+            duration_s=duration_s,
+            dropped_frames=dropped_frames,
+            calibrated=calibrated,
+            calibration_error_px=calibration_accuracy_px,
+            screen_w_px=_width(session),
+            thresholds=quality,
+        ),
+        activity=ActivitySummary(activity_s, act.source),
         gaze=gaze,
     )
 
@@ -598,6 +689,8 @@ def build_session_report(
     method: FixationMethod = "idt",
     stimulus_size_px: tuple[float, float] | None = None,
     start_ms: float | None = None,
+    quality: DataQualitySettings | None = None,
+    activity: ActivitySettings | None = None,
 ) -> SessionReport:
     """The report of one session as a :class:`SessionReport`; the fields below are the keys of its JSON
     (:meth:`SessionReport.to_dict`).
@@ -615,7 +708,13 @@ def build_session_report(
     of the samples' cumulative ``dropped_frames`` and the session's), ``ms_per_frame_p50``/``_p95`` (of
     ``processing_ms``), ``attention_timeline`` ([{t_s, attention_score, attention_state}] in 1 s bins from
     the first sample, wider bins past an hour so at most about 3600 points; the state is the one holding
-    most time in the bin), ``has_gaze``.
+    most time in the bin, and ``activity`` the activity holding most time), ``has_gaze``,
+    ``data_quality`` (:class:`~gazescope.analytics.quality.DataQuality`: ``status`` pass/fail/unknown,
+    ``failed`` check names, ``checks`` with value, unit, threshold, status and detail: effective FPS =
+    ``frames`` / ``duration_s``, face share, calibration error in % of ``screen_w_px``, dropped share),
+    ``activity_s`` (seconds per activity: ``reading``, ``scanning``, ``idle`` while focused, ``focused``
+    where no window was classified, and the other attention states; :mod:`gazescope.analytics.activity`)
+    and ``activity`` (``{seconds, input, method}``: the gaze read, ``screen`` or ``gaze_yaw``).
 
     When screen points exist (``has_gaze``): ``gaze`` (coverage figures), ``fixations`` (list of
     :class:`~gazescope.analytics.events.Fixation` dicts), ``fixation_count``, ``mean_fixation_ms``,
@@ -624,7 +723,9 @@ def build_session_report(
     dicts; AOIs in stimulus px, ``stimulus_size_px`` scales screen gaze to it, TTFF counts from
     ``start_ms``, default the first sample).
 
-    ``calibration_accuracy_px`` is recorded for the heatmap's kernel. ``fps_hint``: frame rate used for the
+    ``calibration_accuracy_px`` is recorded for the heatmap's kernel and judged by the data-quality card.
+    ``quality``: the card's thresholds; ``activity``: activity recognition's (default: the settings'
+    defaults). ``fps_hint``: frame rate used for the
     last frame's duration and, when ``t_ms`` is missing or does not advance, to time samples by
     ``frame_index``. ``method``: "idt" (default) or "ivt"; with ``screen_w_cm`` and ``distance_cm`` in the
     session the thresholds are in degrees (see :mod:`gazescope.analytics.events`).
@@ -641,6 +742,8 @@ def build_session_report(
         method=method,
         stimulus_size_px=stimulus_size_px,
         start_ms=start_ms,
+        quality=quality,
+        activity=activity,
     )
 
 
@@ -661,11 +764,13 @@ def build_aggregate_report(
     ``aois``: in stimulus px.
 
     Returns ``kind`` ("aggregate"), ``stimulus``, ``n_sessions``, ``n_sessions_with_gaze``,
-    ``sessions`` (one summary row each: id, label, duration_s, frames, focus_pct, attention_mean,
+    ``sessions`` (one summary row each: id, label, user_id, duration_s, frames, focus_pct, attention_mean,
     blink_rate_per_min, eye_contact_pct, fixation_count, mean_fixation_ms), ``mean_fixation_ms`` (over all
     fixations of all sessions), ``mean_fixation_count``, ``focus_pct_mean``, ``attention_mean`` (mean of
-    the sessions'), and ``aois`` (:class:`~gazescope.analytics.aoi.AOIAggregate` dicts: % viewers, mean
-    dwell, mean TTFF...; sessions without gaze count as not having looked).
+    the sessions'), ``aois`` (:class:`~gazescope.analytics.aoi.AOIAggregate` dicts: % viewers, mean
+    dwell, mean TTFF... over the sessions with screen gaze only) and ``sessions_without_gaze``
+    (``{"count", "session_ids", "reason"}``: the sessions without any screen point, left out of the AOI
+    figures since they cannot tell whether their viewer looked).
 
     Raises :class:`gazescope.errors.ValidationError` as :func:`build_session_report`.
     """
@@ -684,9 +789,11 @@ def build_aggregate_report(
             method=method,
             stimulus_size_px=stim_size if screen else None,
             start_ms=None,
+            quality=None,
+            activity=None,
         )
         if parsed:
-            per_session_aoi.append(list(report.gaze.aois or ()) if report.gaze else [])
+            per_session_aoi.append(list(report.gaze.aois or ()) if report.gaze else None)
         rep = report.to_dict()  # the summary rows hold the rounded values of the session reports
         all_fix += [f["duration_ms"] for f in rep.get("fixations", [])]
         rows.append(AggregateSessionRow.from_report(rep))
@@ -699,5 +806,46 @@ def build_aggregate_report(
         mean_fixation_count=float(np.mean([r.fixation_count for r in rows])) if rows else None,
         focus_pct_mean=float(np.mean([r.focus_pct for r in rows])) if rows else None,
         attention_mean=float(np.mean(att)) if att else None,
-        aois=tuple(aggregate_aoi_metrics(per_session_aoi)) if parsed else (),
+        aois=tuple(aggregate_aoi_metrics(per_session_aoi, [a.name for a in parsed])) if parsed else (),
+        sessions_without_gaze=SessionsLeftOut(tuple(r.id for r in rows if not r.has_gaze)),
     )
+
+
+def refresh_report_aois(
+    report: Mapping[str, Any],
+    samples: Sequence[Mapping[str, Any]],
+    aois: Sequence[AOI | Mapping[str, Any]] | None,
+    *,
+    stimulus_size_px: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """A stored session report (:meth:`SessionReport.to_dict` JSON) with its ``aois`` table recomputed
+    for ``aois`` (stimulus px), so that AOIs defined or changed after the session ended have figures.
+
+    The report's own ``fixations`` are measured against the AOIs (the same fixations the report lists) and
+    ``samples`` (the session's stored samples) give the sample dwell; TTFF counts from the first sample,
+    as in :func:`build_session_report`. With ``stimulus_size_px`` the gaze is scaled from the report's
+    screen size. Without AOIs the ``aois`` key is removed; a report without screen gaze (``has_gaze``
+    false) is returned unchanged. The report is copied, not changed.
+
+    Raises :class:`gazescope.errors.ValidationError` for invalid AOIs or untimed samples.
+    """
+    out = dict(report)
+    if not out.get("has_gaze"):
+        return out
+    parsed = parse_aois(aois) if aois else []
+    if not parsed:
+        out.pop("aois", None)
+        return out
+    fixations = [
+        Fixation(**{f.name: fx[f.name] for f in fields(Fixation)}) for fx in out.get("fixations") or []
+    ]
+    w, h = _f(out.get("screen_w_px")), _f(out.get("screen_h_px"))
+    screen = (w, h) if w > 0 and h > 0 and stimulus_size_px else None
+    fps = _f(out.get("fps"))
+    timed = timed_samples(samples, fps if fps > 0 else None)[0] if samples else []
+    metrics = aoi_metrics(
+        parsed, fixations, samples=timed or None, start_ms=None, screen_size_px=screen,
+        stimulus_size_px=stimulus_size_px if screen else None,
+    )  # fmt: skip
+    out["aois"] = _jsonable([m.to_dict() for m in metrics])
+    return out

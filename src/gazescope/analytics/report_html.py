@@ -8,9 +8,11 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gazescope.analytics.activity import label_samples
 from gazescope.analytics.aoi import AOI, parse_aois
 from gazescope.analytics.events import FixationMethod, detect_events
 from gazescope.analytics.heatmap import session_heatmap
+from gazescope.analytics.plots.attention import ACTIVITY_COLOURS, render_attention_png
 from gazescope.analytics.plots.canvas import decode_stimulus
 from gazescope.analytics.plots.gaze_trail import render_gaze_trail_png
 from gazescope.analytics.plots.heatmap import render_heatmap_png
@@ -18,6 +20,7 @@ from gazescope.analytics.plots.scanpath import render_scanpath_png
 from gazescope.analytics.plots.timeline import STATE_COLOURS, render_timeline_png
 from gazescope.analytics.report import AggregateReport, SessionReport, session_sizes
 from gazescope.analytics.samples import gaze_arrays, timed_samples
+from gazescope.config import ActivitySettings
 from gazescope.errors import ValidationError
 
 
@@ -31,8 +34,12 @@ def session_images(
     fps_hint: float | None = None,
     method: FixationMethod = "idt",
     aois: Sequence[AOI | Mapping[str, Any]] | None = None,
+    activity: ActivitySettings | None = None,
+    looking_away_deg: float | None = None,
 ) -> dict[str, bytes]:
-    """PNG figures of one session for :func:`render_report_html`: ``timeline`` always; ``heatmap``,
+    """PNG figures of one session for :func:`render_report_html`: ``attention`` (states, activity and eye
+    contact beside head and gaze angles, :mod:`gazescope.analytics.plots.attention`, with
+    ``looking_away_deg`` marked and activity from ``activity``'s thresholds) and ``timeline`` always; ``heatmap``,
     ``scanpath`` and ``trail`` when the samples hold screen points and the screen size is known (from
     the session's ``screen_w_px``/``screen_h_px``). With ``stimulus_image`` the gaze figures are drawn on
     it (its size is the stimulus size unless ``stimulus_size_px`` says otherwise). ``aois`` (stimulus px)
@@ -40,8 +47,15 @@ def session_images(
 
     Raises as :func:`gazescope.analytics.plots.timeline.render_timeline_png` and :func:`gazescope.analytics.plots.heatmap.render_heatmap_png`.
     """
-    images = {"timeline": render_timeline_png(samples, fps_hint=fps_hint)}
     screen, geometry = session_sizes(session)
+    images = {}
+    if samples:
+        timed, _ = timed_samples(samples, fps_hint)
+        labels, _ = label_samples(timed, geometry=geometry, settings=activity)
+        images["attention"] = render_attention_png(timed, labels, looking_away_deg=looking_away_deg)
+    else:
+        images["attention"] = render_attention_png(samples)
+    images["timeline"] = render_timeline_png(samples, fps_hint=fps_hint)
     if not samples or screen is None:
         return images
     timed, _ = timed_samples(samples, fps_hint)
@@ -78,6 +92,8 @@ def session_images(
 
 
 _CAPTIONS = {
+    "attention": "Attention state, activity (reading, scanning, idle while focused) and eye contact over "
+    "time, above head yaw and gaze angles; shaded: spans called looking away",
     "timeline": "Eye aspect ratio, gaze ratios, head pose and attention over the session",
     "heatmap": "Where the gaze rested (fixation duration, Gaussian kernel from calibration accuracy)",
     "scanpath": "Scanpath: fixations in order, circle area proportional to duration",
@@ -100,6 +116,10 @@ figure{margin:12px 0;background:#fff;padding:10px;border-radius:8px;box-shadow:0
 figure img{max-width:100%;height:auto;display:block;margin:0 auto} figcaption{color:#66707c;font-size:.9em;
 margin-top:6px} .bar{display:inline-block;height:10px;border-radius:3px;vertical-align:middle}
 details{margin-top:10px}
+.pass{color:#1e7d45;font-weight:600} .fail{color:#c0392b;font-weight:600} .na{color:#66707c}
+.verdict{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;font-size:.9em}
+.verdict.pass{background:#2e9d57;color:#fff} .verdict.fail{background:#d0443e;color:#fff}
+.verdict.unknown{background:#9a9a9a}
 """
 
 
@@ -174,7 +194,7 @@ def _aoi_aggregate_table(aois: list[dict[str, Any]]) -> str:
         for a in aois
     ]
     return _table(
-        ["AOI", "viewers", "mean TTFF (viewers)", "mean dwell (all)", "mean dwell (viewers)",
+        ["AOI", "viewers", "mean TTFF (viewers)", "mean dwell (all with gaze)", "mean dwell (viewers)",
          "mean first fixation", "mean fixations", "mean revisits"],
         rows,
     )  # fmt: skip
@@ -204,6 +224,7 @@ def _session_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str
             ]
         ),
     ]
+    parts += _quality_section(r.get("data_quality"))
     states = r.get("attention_state_s") or {}
     total = sum(v for v in states.values() if v) or 1.0
     rows = [
@@ -216,6 +237,9 @@ def _session_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str
         for k, v in states.items()
     ]
     parts += ["<h2>Attention states</h2>", _table(["state", "time", "share"], rows)]
+    parts += _activity_section(r)
+    if "attention" in images:
+        parts += ["<h2>Attention over time</h2>", _img("attention", images["attention"])]
     if "timeline" in images:
         parts += ["<h2>Timelines</h2>", _img("timeline", images["timeline"])]
     if r.get("has_gaze"):
@@ -268,6 +292,85 @@ def _session_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str
     return parts
 
 
+_STATUS_WORDS = {"pass": "pass", "fail": "FAIL", "not_applicable": "n/a", "unknown": "unknown"}
+
+
+def _quality_value(c: Mapping[str, Any]) -> str:
+    v, unit = c.get("value"), c.get("unit")
+    if v is None:
+        return "–"
+    if unit == "share":
+        return _fmt(100.0 * v, " %")
+    if unit == "% of width":
+        return _fmt(v, " % of width")
+    return _fmt(v, " " + str(unit))
+
+
+def _quality_threshold(c: Mapping[str, Any]) -> str:
+    thr, unit = c.get("threshold"), c.get("unit")
+    cmp = "≥" if c.get("comparison") == ">=" else "≤"
+    if unit == "share" and isinstance(thr, int | float):
+        return f"{cmp} {_fmt(100.0 * thr, ' %', 0)}"
+    return f"{cmp} {_fmt(thr, ' ' + str(unit), 0 if unit != '% of width' else 1)}"
+
+
+def _quality_section(dq: Mapping[str, Any] | None) -> list[str]:
+    if not dq:
+        return [
+            "<h2>Data quality</h2>",
+            '<p class="muted">This stored report was made before reports carried a data-quality card.</p>',
+        ]
+    status = str(dq.get("status", "unknown"))
+    rows = [
+        [
+            html.escape(str(c.get("label", c.get("name")))),
+            _quality_value(c),
+            html.escape(_quality_threshold(c)),
+            f'<span class="{"pass" if c.get("status") == "pass" else "fail" if c.get("status") == "fail" else "na"}">'
+            f"{html.escape(_STATUS_WORDS.get(str(c.get('status')), str(c.get('status'))))}</span>",
+            html.escape(str(c.get("detail", ""))),
+            f"<code>{html.escape(str(c.get('setting', '')))}</code>",
+        ]
+        for c in dq.get("checks", [])
+    ]
+    failed = [str(f).replace("_", " ") for f in dq.get("failed", [])]
+    head = (
+        f'<span class="verdict {html.escape(status)}">{html.escape(_STATUS_WORDS.get(status, status))}</span>'
+    )
+    if failed:
+        head += f' <span class="muted">failed: {html.escape(", ".join(failed))}</span>'
+    return [
+        '<h2 id="data-quality">Data quality</h2>',
+        f"<p>{head}</p>",
+        _table(["check", "value", "threshold", "verdict", "measured", "setting"], rows),
+    ]
+
+
+def _activity_section(r: Mapping[str, Any]) -> list[str]:
+    seconds = r.get("activity_s") or {}
+    if not seconds:
+        return []
+    total = sum(v for v in seconds.values() if v) or 1.0
+    rows = [
+        [
+            html.escape(k.replace("_", " ")),
+            _fmt(v, " s"),
+            f'{_fmt(100 * v / total, " %")} <span class="bar" style="width:{int(2 * 100 * v / total)}px;'
+            f'background:{ACTIVITY_COLOURS.get(k, "#ccc")}"></span>',
+        ]
+        for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])
+        if v
+    ]
+    a = r.get("activity") or {}
+    src = {"screen": "calibrated screen gaze", "gaze_yaw": "the horizontal gaze angle (no calibration)"}
+    note = (
+        f'<p class="muted">Read from {html.escape(src.get(str(a.get("input")), str(a.get("input"))))}: '
+        f"{html.escape(str(a.get('method', '')))}. Attention states other than focused are kept as they are; "
+        "“focused” is left where no window could be classified.</p>"
+    )
+    return ["<h2>Activity</h2>", _table(["activity", "time", "share"], rows), note]
+
+
 def _aggregate_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[str]:
     st = r.get("stimulus", {})
     parts = [
@@ -290,16 +393,24 @@ def _aggregate_body(r: Mapping[str, Any], images: Mapping[str, bytes]) -> list[s
             parts.append(_img(name, images[name]))
     if r.get("aois"):
         parts += ["<h2>Areas of interest</h2>", _aoi_aggregate_table(r["aois"])]
+        left_out = r.get("sessions_without_gaze") or {}
+        if left_out.get("count"):
+            parts.append(
+                f'<p class="muted">{left_out["count"]} session(s) left out of the AOI figures: '
+                f"{html.escape(str(left_out.get('reason', '')))}.</p>"
+            )
     rows = [
-        [html.escape(str(s.get("label") or s.get("id"))), _fmt(s.get("duration_s"), " s"), _fmt(s.get("focus_pct"), " %"),
+        [html.escape(str(s.get("user_id") or "")), html.escape(str(s.get("label") or "")),
+         html.escape(str(s.get("id") or "")), "yes" if s.get("has_gaze") else "no",
+         _fmt(s.get("duration_s"), " s"), _fmt(s.get("focus_pct"), " %"),
          _fmt(s.get("attention_mean"), "", 2), _fmt(s.get("eye_contact_pct"), " %"),
          _fmt(s.get("blink_rate_per_min")), _fmt(s.get("fixation_count")), _fmt(s.get("mean_fixation_ms"), "", 0)]
         for s in r.get("sessions", [])
     ]  # fmt: skip
     parts += [
         "<h2>Sessions</h2>",
-        _table(["session", "duration", "focused", "attention", "eye contact", "blinks/min", "fixations",
-                "mean fixation (ms)"], rows),
+        _table(["user", "label", "session", "screen gaze", "duration", "focused", "attention", "eye contact",
+                "blinks/min", "fixations", "mean fixation (ms)"], rows),
     ]  # fmt: skip
     return parts
 
@@ -339,6 +450,7 @@ def render_report_html(
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>'
         f"<body><main>{''.join(parts)}"
         '<p class="muted" style="margin-top:30px">Made by gazescope. Fixations: Salvucci &amp; Goldberg 2000; '
-        "AOI measures: Holmqvist et al. 2011; heatmap: Wooding 2002; PERCLOS: Wierwille et al. 1994.</p>"
+        "AOI measures: Holmqvist et al. 2011; heatmap: Wooding 2002; PERCLOS: Wierwille et al. 1994; activity: "
+        "Campbell &amp; Maglio 2001, Bulling et al. 2011; data quality: Holmqvist, Nyström &amp; Mulvey 2012.</p>"
         "</main></body></html>"
     )

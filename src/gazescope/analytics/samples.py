@@ -310,3 +310,31 @@ def frame_durations_ms(t: np.ndarray, fps_hint: float | None) -> np.ndarray:
     elif len(d) == 1:
         d[-1] = 0.0
     return d
+
+
+@dataclass(frozen=True, slots=True)
+class AngleArrays:
+    """Head and gaze angles of a sample list, all (N,) degrees, NaN where not measured: ``head_yaw_deg``
+    (``yaw_deg``), ``gaze_yaw_deg``, ``gaze_pitch_deg`` (0, 0 = into the camera; signs as
+    :mod:`gazescope.domain`), and ``off_axis_deg``, the angle between the gaze direction and the camera
+    axis, ``acos(cos(gaze_yaw) cos(gaze_pitch))`` (0..180); ``offset_deg``: the sample's
+    ``gaze_offset_deg``, the angle from the person's neutral that looking away is judged by (all NaN for
+    samples stored before it existed)."""
+
+    head_yaw_deg: np.ndarray
+    gaze_yaw_deg: np.ndarray
+    gaze_pitch_deg: np.ndarray
+    off_axis_deg: np.ndarray
+    offset_deg: np.ndarray
+
+
+def angle_arrays(samples: Sequence[Mapping[str, Any]]) -> AngleArrays:
+    """:class:`AngleArrays` of sample dicts (keys ``yaw_deg``, ``gaze_yaw_deg``, ``gaze_pitch_deg``,
+    ``gaze_offset_deg``)."""
+
+    def col(key: str) -> np.ndarray:
+        return np.array([as_number(s.get(key), strings=False) for s in samples], dtype=float)
+
+    gy, gp = col("gaze_yaw_deg"), col("gaze_pitch_deg")
+    cos = np.clip(np.cos(np.radians(gy)) * np.cos(np.radians(gp)), -1.0, 1.0)
+    return AngleArrays(col("yaw_deg"), gy, gp, np.degrees(np.arccos(cos)), col("gaze_offset_deg"))

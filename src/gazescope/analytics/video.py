@@ -26,7 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gazescope.analytics.aoi import AOI, AOIMetrics, aggregate_aoi_metrics, aoi_metrics, parse_aois
+from gazescope.analytics.aoi import (
+    AOI,
+    NO_GAZE_REASON,
+    AOIMetrics,
+    aggregate_aoi_metrics,
+    aoi_metrics,
+    parse_aois,
+)
 from gazescope.analytics.events import (
     Fixation,
     FixationMethod,
@@ -229,10 +236,15 @@ def video_aoi_report(
     aois: Sequence[AOI | Mapping[str, Any]], viewers: Sequence[VideoViewer], duration_s: float
 ) -> dict[str, Any]:
     """AOI figures of every viewer (``sessions``: ``session_id`` and one metrics dict per AOI) and across
-    them (``aois``: :class:`~gazescope.analytics.aoi.AOIAggregate` dicts plus ``start_s``/``end_s``)."""
+    them (``aois``: :class:`~gazescope.analytics.aoi.AOIAggregate` dicts plus ``start_s``/``end_s``), over
+    the viewers with screen gaze only: the others are listed in ``sessions_without_gaze``
+    (``{"count", "session_ids", "reason"}``)."""
     parsed = parse_aois(aois)
     per = [video_aoi_metrics(parsed, v, duration_s) for v in viewers]
-    agg = aggregate_aoi_metrics(per)
+    without = [v.session_id for v in viewers if not v.has_gaze]
+    agg = aggregate_aoi_metrics(
+        [ms if v.has_gaze else None for v, ms in zip(viewers, per, strict=True)], [a.name for a in parsed]
+    )
     ranges = {a.name: aoi_range_s(a, duration_s) for a in parsed}
     return {
         "aois": [{**a.to_dict(), "start_s": ranges[a.name][0], "end_s": ranges[a.name][1]} for a in agg],
@@ -240,4 +252,5 @@ def video_aoi_report(
             {"session_id": v.session_id, "aois": [m.to_dict() for m in ms]}
             for v, ms in zip(viewers, per, strict=True)
         ],
+        "sessions_without_gaze": {"count": len(without), "session_ids": without, "reason": NO_GAZE_REASON},
     }

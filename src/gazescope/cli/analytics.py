@@ -242,3 +242,6 @@ def report(
             typer.echo(
                 f"AOI {a['name']}: {a['viewers_pct']:.0f}% of viewers ({a['n_viewers']}/{a['n_sessions']})"
             )
+        left_out = rep.get("sessions_without_gaze") or {}
+        if left_out.get("count") and rep.get("aois"):
+            typer.echo(f"{left_out['count']} session(s) left out of the AOI figures: {left_out['reason']}")

@@ -68,7 +68,7 @@ def analyze(
                 video, settings=settings, calibration=cal, fps=fps, on_frame=progress
             )
             bar.close()
-        files = write_outputs(out, samples, report)
+        files = write_outputs(out, samples, report, settings)
     except GazescopeError as exc:
         fail(exc)
     typer.echo(
@@ -76,5 +76,7 @@ def analyze(
         f"({report['blink_rate_per_min']:.1f}/min), eye contact {report['eye_contact_pct']:.1f}%, "
         f"attention {report['attention_mean']:.2f}"
     )
+    dq = report["data_quality"]
+    typer.echo(f"data quality: {dq['status']}" + (f" ({', '.join(dq['failed'])})" if dq["failed"] else ""))
     for f in files.values():
         typer.echo(f"wrote {f}")

@@ -1,10 +1,10 @@
-"""``gazescope evaluate``: blink detection and screen-point gaze accuracy against labelled data
+"""``gazescope evaluate``: blink detection, attention and eye contact, and screen-point gaze accuracy against labelled data
 (protocols of ../shared/data/README.md and docs/evaluation.md; :mod:`gazescope.evaluation` does the work)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -163,3 +163,82 @@ def evaluate_gaze_cmd(
         f"{o['mean_error_pct_width']:>8.1f}"
     )
     write_json(res, json_out)
+
+
+_SHORT = {"eye_contact": "eye contact", "looking_away": "looking away", "eyes_closed": "eyes closed"}
+
+
+def _class_line(label: str, classes: dict[str, Any]) -> str:
+    cells = []
+    for cls, name in _SHORT.items():
+        c = classes[cls]
+        cells.append(
+            f"{name} {c['f1']:.3f} (P {c['precision']:.2f} R {c['recall']:.2f}, n+ {c['positives']})"
+        )
+    return f"{label:<34} " + "  ".join(cells)
+
+
+def _print_attention(res: dict[str, Any], per_source: list[dict[str, Any]]) -> None:
+    for r in per_source:
+        typer.echo(
+            _class_line(r["source"][-34:], r["classes"])
+            + f"  focused {r['focused_share']:.2f} vs toward {r['toward_share']:.2f}"
+        )
+    typer.echo(_class_line("overall", res["overall"]))
+    typer.echo(
+        f"largest excess of focused over the labelled toward-device share: {res['max_focused_excess']:+.3f}"
+    )
+
+
+@evaluate_app.command("attention")
+def evaluate_attention_cmd(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with labels.csv (shared/data/attention); sources relative to its parent."
+        ),
+    ],
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="'all': the current settings on every source; 'loso': thresholds chosen on the other sources, "
+            "scored on each held-out source in turn, beside the defaults and the choice on all sources."
+        ),
+    ] = "all",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here.")] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder caching per-video landmarks (Face Mesh runs once a video).")
+    ] = Path.home() / ".cache" / "gazescope" / "landmarks",
+) -> None:
+    """Attention and eye contact (causal tracker) against hand labels: per class P/R/F1, per source."""
+    from gazescope.evaluation.attention import evaluate_sources, load_sources
+
+    if protocol not in ("all", "loso"):
+        fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
+    settings = Settings()
+    try:
+        sources = load_sources(directory, settings, cache)
+    except (GazescopeError, ValueError) as exc:
+        fail(exc)
+    if protocol == "all":
+        res = evaluate_sources(sources, settings).to_dict()
+        _print_attention(res, res["sources"])
+        typer.echo("confusion (labelled state -> predicted states):")
+        for lab, row in res["confusion"].items():
+            typer.echo(f"  {lab:<13} " + ", ".join(f"{k} {v}" for k, v in sorted(row.items())))
+        write_json(res, json_out)
+        return
+    from gazescope.evaluation.attention_loso import evaluate_loso
+
+    loso = evaluate_loso(sources, settings).to_dict()
+    typer.echo("held-out sources (thresholds chosen on the others):")
+    _print_attention(loso["loso"], loso["folds"])
+    for f in loso["folds"]:
+        typer.echo(f"  {f['source']}: " + ", ".join(f"{k} {v:g}" for k, v in f["params"].items()))
+    typer.echo(_class_line("defaults, all sources", loso["defaults"]["overall"]))
+    typer.echo(_class_line("chosen on all sources", loso["all_sources"]["overall"]))
+    typer.echo(
+        "  chosen on all: " + ", ".join(f"{k} {v:g}" for k, v in loso["all_sources"]["params"].items())
+    )
+    typer.echo(f"tracker runs {loso['grid_runs']}, sources {len(loso['folds'])}")
+    write_json(loso, json_out)

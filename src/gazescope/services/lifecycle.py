@@ -19,7 +19,7 @@ from gazescope.domain import SessionInfo
 from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError
-from gazescope.services.reports import report_context
+from gazescope.services.reports import report_context, stimulus_aois, with_current_aois
 from gazescope.storage import activity
 from gazescope.storage.ownership import StopRequest
 
@@ -66,9 +66,27 @@ async def build_report(state: SessionsContext, info: SessionInfo) -> dict[str, A
     samples = await state.io(state.store.get_samples, info.id)
     # AOIs of the session's stimulus and the calibration accuracy (heatmap kernel), when stored
     context = await state.io(report_context, state.store, info, profiles_dir=state.settings.profiles_dir)
+    context["quality"], context["activity"] = state.settings.data_quality, state.settings.activity
     report = (await state.cpu(build_session_report, info.to_dict(), samples, **context)).to_dict()
     report["session_id"] = info.id
     return report
+
+
+async def current_report(state: SessionsContext, info: SessionInfo) -> dict[str, Any]:
+    """The session's report as served: the stored report with its AOI figures recomputed for the
+    stimulus' current AOIs (:func:`gazescope.services.reports.with_current_aois`, so AOIs defined after
+    the session ended have figures), or for a running session a provisional report over the samples
+    stored so far (``provisional: true``, not stored)."""
+    report = await state.io(state.store.get_report, info.id)
+    if report is None:
+        report = await build_report(state, info)
+        report["provisional"] = True
+        return report
+    current = await state.io(stimulus_aois, state.store, info)
+    if current is None or not report.get("has_gaze"):
+        return report
+    samples = await state.io(state.store.get_samples, info.id)
+    return await state.cpu(with_current_aois, report, samples, current)
 
 
 async def end_session(state: SessionsContext, session_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,8 +133,8 @@ def aoi_json(aoi: AOI) -> dict[str, Any]:
     return aoi.model_dump(mode="json", exclude_none=True)
 
 
-def check_aois(aois: list[dict[str, Any]], width_px: float, height_px: float) -> list[AOI]:
-    """Parse AOIs (:func:`gazescope.analytics.aoi.parse_aois`) and check that each overlaps the
+def check_aois(aois: Sequence[Any], width_px: float, height_px: float) -> list[AOI]:
+    """Parse AOIs (AOI values, typed shapes or JSON dicts: :func:`gazescope.analytics.aoi.parse_aois`) and check that each overlaps the
     ``width_px`` x ``height_px`` stimulus. Raises ``ValidationError`` naming the bad AOI."""
     parsed = parse_aois(aois)
     for a in parsed:
@@ -146,7 +147,7 @@ def check_aois(aois: list[dict[str, Any]], width_px: float, height_px: float) ->
     return parsed
 
 
-def replace_aois(store: Store, stim: StimulusData, aois: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def replace_aois(store: Store, stim: StimulusData, aois: Sequence[Any]) -> list[dict[str, Any]]:
     """Check (:func:`check_aois`; a video's AOI must start before the video ends) and store ``aois`` as
     the stimulus' AOI list, replacing the old one; returns them as stored. ``ValidationError`` naming the
     first bad AOI, and nothing is stored then."""

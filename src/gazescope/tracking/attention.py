@@ -8,19 +8,23 @@ where ``CLOSED_OPENNESS`` is the EAR ratio of a fully closed eye as Face Mesh se
 meet: about 0.35 of the open value, measured at the bottom of blinks in the ZJU and TalkingFace clips).
 
 States, first rule that holds wins (thresholds, with their defaults and sources, in
-:class:`~gazescope.config.AttentionSettings`):
+:class:`~gazescope.config.AttentionSettings`; what each means for a user in docs/attention.md):
 
 1. ``absent``: no face for ``absent_after_s``;
 2. ``eyes_closed``: eyes closed continuously for ``eyes_closed_after_s`` (beyond any blink);
 3. ``drowsy``: PERCLOS >= ``drowsy_perclos`` (Wierwille et al. 1994 rate 0.15 as the onset of drowsiness)
    once at least half a PERCLOS window has been seen;
-4. ``looking_away``: gaze further than ``looking_away_deg`` from the camera axis for
-   ``looking_away_after_s``;
+4. ``looking_away``: for ``looking_away_after_s``, the gaze is further than ``looking_away_deg`` from the
+   person's neutral direction (:mod:`gazescope.tracking.neutral`; its pitch lowered with the lids, see
+   ``lid_pitch_gain_deg``), or a calibrated gaze point is off the screen; it ends once neither holds for
+   ``attention_return_after_s``, the angle now compared with ``looking_away_release_deg`` (hysteresis);
 5. ``focused`` otherwise.
 
 Score: an exponential moving average (time constant ``attention_smoothing_s``) of an instantaneous value
-that is 0 when absent or eyes closed, 1 while gaze is within half the looking-away angle, falling linearly
-to 0 at 1.5x that angle, and halved while drowsy.
+that is 0 when absent, eyes closed or off the screen, 1 while the gaze is within half
+the looking-away angle of the neutral, falling linearly to 0 at 1.5x that angle, and halved while drowsy;
+the first frame with a face starts it at its own value. The score never contradicts the state: it is
+kept at or above 0.5 while ``focused`` and below 0.5 otherwise (0 while ``absent``).
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ def eye_closure(openness: float | None) -> float | None:
     return min(max((1.0 - openness) / (1.0 - CLOSED_OPENNESS), 0.0), 1.0)
 
 
+SCORE_SPLIT = 0.5  # focused scores at or above it, every other state below
+
+
 class AttentionModel:
     """Attention score (0..1) and state for one stream; see the module docstring for the rules."""
 
@@ -88,11 +95,37 @@ class AttentionModel:
         self.eyes_closed_after_ms = s.eyes_closed_after_s * 1000
         self.absent_after_ms = s.absent_after_s * 1000
         self.away_deg = s.looking_away_deg
+        self.release_deg = min(s.looking_away_release_deg, s.looking_away_deg)
         self.away_after_ms = s.looking_away_after_s * 1000
+        self.return_after_ms = s.attention_return_after_s * 1000
         self._score = Ema(s.attention_smoothing_s)
         self._no_face_since: float | None = None
         self._away_since: float | None = None
+        self._back_since: float | None = None
+        self._away = False
         self.state = AttentionState.ABSENT
+
+    def _away_evidence(self, deviation_deg: float | None, on_screen: bool | None) -> bool | None:
+        """Whether this frame says 'looking away' (None: it cannot tell, e.g. mid-blink)."""
+        if on_screen is False:
+            return True
+        if deviation_deg is None:
+            return None if on_screen is None else False
+        return deviation_deg > (self.release_deg if self._away else self.away_deg)
+
+    def _step_away(self, t_ms: float, evidence: bool | None) -> None:
+        if evidence is None:
+            return
+        if evidence:
+            self._back_since = None
+            self._away_since = self._away_since if self._away_since is not None else t_ms
+            if not self._away and t_ms - self._away_since >= self.away_after_ms:
+                self._away = True
+        else:
+            self._away_since = None
+            self._back_since = self._back_since if self._back_since is not None else t_ms
+            if self._away and t_ms - self._back_since >= self.return_after_ms:
+                self._away = False
 
     def update(
         self,
@@ -101,46 +134,65 @@ class AttentionModel:
         face: bool,
         openness: float | None,
         closed_ms: float,
-        gaze_angle_deg: float | None,
+        deviation_deg: float | None,
+        on_screen: bool | None = None,
     ) -> tuple[float, AttentionState, float]:
         """One frame; returns (score 0..1, state, PERCLOS 0..1).
 
         Args:
+            t_ms: the frame's time, milliseconds (monotonic).
             face: a face was found.
             openness: EAR / open-eye baseline (None without eyes).
             closed_ms: duration of the current eye closure (0 when open).
-            gaze_angle_deg: angle between gaze and the camera axis (None when unknown, e.g. mid-blink).
+            deviation_deg: angle between the gaze and the person's neutral (None when unknown, e.g.
+                mid-blink).
+            on_screen: a calibrated gaze point is on the screen (None: not calibrated or unknown).
         """
         closure = eye_closure(openness)
         perclos = self.perclos.update(t_ms, closure is not None and closure >= self.closed_fraction)
+        t_s = t_ms / 1000
         if not face:
             self._no_face_since = self._no_face_since if self._no_face_since is not None else t_ms
-            self._away_since = None
+            self._away_since = self._back_since = None
+            self._away = False
             if t_ms - self._no_face_since >= self.absent_after_ms or self.state == AttentionState.ABSENT:
                 self.state = AttentionState.ABSENT
-            return self._score(0.0, t_ms / 1000), self.state, perclos
+                self._score(0.0, t_s)
+                return 0.0, self.state, perclos
+            return self._banded(self._score(0.0, t_s)), self.state, perclos
+        restart = self.state == AttentionState.ABSENT
         self._no_face_since = None
-        if gaze_angle_deg is not None and gaze_angle_deg > self.away_deg:
-            self._away_since = self._away_since if self._away_since is not None else t_ms
-        elif gaze_angle_deg is not None:
-            self._away_since = None
+        evidence = self._away_evidence(deviation_deg, on_screen)
+        self._step_away(t_ms, evidence)
         drowsy = self.perclos.covered_s >= self.perclos_window_s / 2 and perclos >= self.drowsy_perclos
         if closed_ms >= self.eyes_closed_after_ms:
             state = AttentionState.EYES_CLOSED
         elif drowsy:
             state = AttentionState.DROWSY
-        elif self._away_since is not None and t_ms - self._away_since >= self.away_after_ms:
+        elif self._away:
             state = AttentionState.LOOKING_AWAY
         else:
             state = AttentionState.FOCUSED
         self.state = state
-        if state == AttentionState.EYES_CLOSED:
+        if state == AttentionState.EYES_CLOSED or (evidence and deviation_deg is None):
             target = 0.0
-        elif gaze_angle_deg is None:
-            target = self._score.value if self._score.value is not None else 1.0
+        elif deviation_deg is None:
+            target = self._score.value if self._score.value is not None and not restart else 1.0
+        elif on_screen is False:
+            target = 0.0
         else:
             half = self.away_deg / 2
-            target = min(max(1.0 - (gaze_angle_deg - half) / self.away_deg, 0.0), 1.0)
+            target = min(max(1.0 - (deviation_deg - half) / self.away_deg, 0.0), 1.0)
         if drowsy:
             target *= 0.5
-        return self._score(target, t_ms / 1000), state, perclos
+        if restart:
+            self._score = Ema(self._score.tau_s)
+        return self._banded(self._score(target, t_s)), state, perclos
+
+    def _banded(self, score: float) -> float:
+        """The score kept on the state's side of :data:`SCORE_SPLIT` (a state and its score agree)."""
+        if self.state == AttentionState.ABSENT:
+            return 0.0
+        if self.state == AttentionState.FOCUSED:
+            return max(score, SCORE_SPLIT)
+        return min(score, SCORE_SPLIT - 0.01)

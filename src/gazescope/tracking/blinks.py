@@ -11,7 +11,10 @@ Blinks last 100-400 ms (Caffier, Erdmann & Ullsperger, "Experimental evaluation 
 as a drowsiness measure", Eur. J. Appl. Physiol. 2003), but measured from the threshold crossing to the
 release, slow blinks annotated in ZJU Eyeblink last up to ~660 ms, hence the 800 ms default of ``max_ms``.
 
-Longer closures are eye closure, or lowered lids (looking down at a desk or keyboard), not blinks. Such a
+A closure longer than ``max_ms`` whose median EAR stays above ``rebase_openness`` of the baseline is
+neither: the person's open level has changed (lids lowered for a while, glasses, a baseline taken while
+the head was turned, which inflates the EAR), so the closure ends without an event and the baseline
+restarts from its values. Longer closures below that level are eye closure, or lowered lids (looking down at a desk or keyboard), not blinks. Such a
 closure still holds blinks where the EAR dips clearly below its own sustained level: a gaze-evoked blink
 at its onset (lids shut, then reopen to the lowered level) and at its end (lids shut before reopening;
 Evinger et al., "Eyelid movements", Invest. Ophthalmol. Vis. Sci. 1991: large downward saccades come with
@@ -83,6 +86,7 @@ class BlinkDetector:
         self.depth_ratio = s.blink_depth_ratio
         self.lowered_dip_ratio = s.blink_lowered_dip_ratio
         self.reopen_max_ms = s.blink_reopen_max_ms
+        self.rebase_openness = s.blink_rebase_openness
         self._closure: list[tuple[float, int, float]] = []
         self._hist: deque[tuple[float, float]] = deque()
         self._baseline: float | None = None
@@ -131,6 +135,17 @@ class BlinkDetector:
                 start = next((i for i in range(m2, -1, -1) if ears[i] >= level), tail[0])
                 found.append(BlinkEvent(c[start][0], c[-1][0], c[start][1], c[-1][1], float(ears[m2])))
         return found
+
+    def _rebase_if_open(self, base: float) -> None:
+        """End a long closure that is a new open level (median EAR above ``rebase_openness`` x baseline)
+        without an event; the baseline restarts from the closure's values."""
+        ears = [e for _, _, e in self._closure]
+        if float(np.median(ears)) <= self.rebase_openness * base:
+            return
+        self._hist = deque((t, e) for t, _, e in self._closure)
+        self._baseline = float(np.median(ears))
+        self._closed_since = None
+        self._closure = []
 
     def update(self, t_ms: float, frame_index: int, ear: float | None) -> BlinkUpdate:
         """Feed one frame's EAR (None when no face/eyes: a closure survives gaps up to ``max_ms``)."""
@@ -181,6 +196,8 @@ class BlinkDetector:
                 self._update_baseline(t_ms, ear)
             else:
                 self._closure.append((t_ms, frame_index, ear))
+                if t_ms - self._closed_since[0] > self.max_ms:
+                    self._rebase_if_open(base)
         self._last = (t_ms, frame_index)
         deep = self._closed_since is not None and self._min_ear <= self.depth_ratio * base
         closed_ms = t_ms - self._closed_since[0] if deep and self._closed_since is not None else 0.0

@@ -8,7 +8,6 @@ a calibration is attached, maps gaze to the screen.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import Any, Protocol
 
@@ -17,8 +16,9 @@ from gazescope.domain import BlinkEvent, Direction, FrameFeatures, GazeSample
 from gazescope.tracking.attention import AttentionModel, WindowedRate
 from gazescope.tracking.blinks import BlinkDetector
 from gazescope.tracking.filters import OneEuroFilters
+from gazescope.tracking.neutral import NeutralGaze
 from gazescope.vision.eyes import mean_or_none
-from gazescope.vision.gaze import gaze_vector, is_eye_contact
+from gazescope.vision.gaze import gaze_vector
 
 # A mapped point this far outside the screen (fraction of its width) still counts as on the screen: webcam
 # gaze estimates are off by 5-20% of the screen width (RealEye 106 px to WebGazer 172 px on ~1500 px wide
@@ -62,6 +62,12 @@ class GazeTracker:
         self._screen: OneEuroFilters | None = None
         self.blinks = BlinkDetector(s)
         self.attention = AttentionModel(s)
+        self.neutral = NeutralGaze(
+            s.attention_neutral_window_s,
+            s.attention_neutral_max_deg,
+            s.camera_offset_pitch_deg,
+            s.attention_pitch_weight,
+        )
         self._eye_contact = WindowedRate(s.eye_contact_window_s)
         self._blink_times: deque[float] = deque()
         self._frames = 0
@@ -85,6 +91,42 @@ class GazeTracker:
         assert self._first_t is not None
         span_ms = min(max(t_ms - self._first_t, 1000.0), window_ms)
         return len(self._blink_times) * 60000.0 / span_ms
+
+    def _closed(self, ff: FrameFeatures, detector_closed: bool) -> bool:
+        """Closed eyes in this frame: a closure of the blink detector during which the iris landmarks
+        dropped with the lid (``closed_iris_drop``); with the iris still in view the lids are lowered
+        (looking down), which the gaze pitch's lid term carries instead."""
+        if not detector_closed or not ff.face_detected:
+            return False
+        oy = mean_or_none([e.offset_y for e in (ff.right_eye, ff.left_eye) if e is not None])
+        rest = self.neutral.offset_y
+        return oy is None or rest is None or oy - rest >= self.settings.closed_iris_drop
+
+    def _screen_point(
+        self, ff: FrameFeatures, held: bool, t_s: float, image_rgb: Any
+    ) -> tuple[float | None, float | None, bool | None, bool | None]:
+        """(screen_x_px, screen_y_px, on_screen, head_in_range) from the calibration, None without one;
+        held through a closure (``held``)."""
+        cal = self.calibration
+        if cal is None or not ff.face_detected:
+            return None, None, None, None
+        in_range = cal.head_in_range(ff)
+        if self._screen is None:
+            self._screen = OneEuroFilters(2, self.settings, scale=float(cal.screen_w_px))
+        sx = sy = on_screen = None
+        if held:
+            sx, sy = self._screen.last()
+            on_screen = self._on_screen
+        else:
+            raw = cal.predict_screen(ff, image_rgb, clip=False)
+            if raw is not None:
+                sw, sh = cal.screen_w_px, cal.screen_h_px
+                m = ON_SCREEN_MARGIN * sw
+                on_screen = bool(-m <= raw[0] <= sw + m and -m <= raw[1] <= sh + m)
+                clipped = (min(max(raw[0], 0.0), sw - 1.0), min(max(raw[1], 0.0), sh - 1.0))
+                sx, sy = self._screen(clipped, t_s)
+        self._on_screen = on_screen
+        return sx, sy, on_screen, in_range
 
     def update(
         self,
@@ -133,14 +175,26 @@ class GazeTracker:
         else:
             self._ratios.reset()
             self._angles.reset()
-        if gyaw is not None and gpitch is not None and not bu.is_closed:
-            self._contact = is_eye_contact(gyaw, gpitch, s.eye_contact_cone_deg, s.camera_offset_pitch_deg)
-        elif not ff.face_detected:
+        closed = self._closed(ff, bu.is_closed)
+        deviation = None
+        if ff.face_detected and not closed and ff.gaze_yaw_deg is not None and ff.gaze_pitch_deg is not None:
+            pitch = ff.gaze_pitch_deg + s.lid_pitch_gain_deg * ((bu.openness or 1.0) - 1.0)
+            deviation = min(self.neutral.deviation_deg(ff.gaze_yaw_deg, pitch), 180.0)
+            self._contact = deviation <= s.eye_contact_cone_deg
+            oy = mean_or_none([e.offset_y for e in (ff.right_eye, ff.left_eye) if e is not None])
+            if oy is not None and not bu.is_closed:
+                self.neutral.update(t_ms, ff.gaze_yaw_deg, pitch, oy)
+        elif not ff.face_detected or closed:
             self._contact = False
         contact_pct = 100.0 * self._eye_contact.update(t_ms, self._contact)
-        angle = None if gyaw is None or gpitch is None or bu.is_closed else math.hypot(gyaw, gpitch)
+        sx, sy, on_screen, in_range = self._screen_point(ff, bu.is_closed, t_s, image_rgb)
         score, state, perclos = self.attention.update(
-            t_ms, face=ff.face_detected, openness=bu.openness, closed_ms=bu.closed_ms, gaze_angle_deg=angle
+            t_ms,
+            face=ff.face_detected,
+            openness=bu.openness,
+            closed_ms=bu.closed_ms if closed else 0.0,
+            deviation_deg=deviation,
+            on_screen=on_screen,
         )
         direction = None
         if h is not None:
@@ -150,24 +204,7 @@ class GazeTracker:
                 direction = Direction.LEFT
             else:
                 direction = Direction.CENTER
-        sx = sy = on_screen = in_range = None
         cal = self.calibration
-        if cal is not None and ff.face_detected:
-            in_range = cal.head_in_range(ff)
-            if self._screen is None:
-                self._screen = OneEuroFilters(2, s, scale=float(cal.screen_w_px))
-            if bu.is_closed:
-                sx, sy = self._screen.last()
-                on_screen = self._on_screen
-            else:
-                raw = cal.predict_screen(ff, image_rgb, clip=False)
-                if raw is not None:
-                    sw, sh = cal.screen_w_px, cal.screen_h_px
-                    m = ON_SCREEN_MARGIN * sw
-                    on_screen = bool(-m <= raw[0] <= sw + m and -m <= raw[1] <= sh + m)
-                    clipped = (min(max(raw[0], 0.0), sw - 1.0), min(max(raw[1], 0.0), sh - 1.0))
-                    sx, sy = self._screen(clipped, t_s)
-            self._on_screen = on_screen
         head = ff.head
         right, left = ff.right_eye, ff.left_eye
         return GazeSample(
@@ -183,7 +220,7 @@ class GazeTracker:
             direction=direction,
             ear_left=left.ear if left else None,
             ear_right=right.ear if right else None,
-            is_blinking=bu.is_closed,
+            is_blinking=closed,
             blink_count=len(self.blinks.events),
             yaw_deg=head.yaw_deg if head else None,
             pitch_deg=head.pitch_deg if head else None,
@@ -191,6 +228,7 @@ class GazeTracker:
             gaze_yaw_deg=gyaw,
             gaze_pitch_deg=gpitch,
             gaze_vector=gaze_vector(gyaw, gpitch) if gyaw is not None and gpitch is not None else None,
+            gaze_offset_deg=deviation,
             eye_contact=self._contact,
             eye_contact_pct=contact_pct,
             blink_rate_per_min=self._blink_rate(t_ms),

@@ -35,7 +35,12 @@ def test_session_report_fields_without_screen_gaze(video_samples):
     assert r["dropped_frames"] == 1
     assert r["ms_per_frame_p50"] == pytest.approx(55.0) and r["ms_per_frame_p95"] == pytest.approx(95.5)
     assert r["attention_timeline"] == [
-        {"t_s": 0.0, "attention_score": pytest.approx(0.56), "attention_state": "focused"}
+        {
+            "t_s": 0.0,
+            "attention_score": pytest.approx(0.56),
+            "attention_state": "focused",
+            "activity": "focused",
+        }
     ]
     assert r["has_gaze"] is False and "fixations" not in r
 
@@ -112,3 +117,21 @@ def test_reports_are_typed_and_their_json_matches(scene_samples):
     agg = build_aggregate_report({"id": "st"}, [(screen, scene_samples)])
     assert isinstance(agg, AggregateReport) and agg.n_sessions == 1
     assert agg.to_dict()["sessions"][0]["fixation_count"] == 4
+
+
+def test_aggregate_aoi_figures_leave_out_sessions_without_screen_gaze(scene_samples, make_sample):
+    # issue 19: an uncalibrated session (no screen point) was counted as a viewer who never looked
+    uncalibrated = [make_sample(50 * i, None, None) for i in range(20)]
+    screen = {"screen_w_px": 1280, "screen_h_px": 720}
+    r = build_aggregate_report(
+        {"id": "st"},
+        [({"id": "a", **screen}, scene_samples), ({"id": "u", **screen}, uncalibrated)],
+        [AOI.rect("left", 0, 0, 300, 300)],
+    ).to_dict()
+    (a,) = r["aois"]
+    assert (a["n_sessions"], a["n_viewers"], a["viewers_pct"]) == (1, 1, 100.0)
+    assert a["mean_dwell_ms"] == 250.0
+    assert r["n_sessions"] == 2 and r["n_sessions_with_gaze"] == 1
+    left_out = r["sessions_without_gaze"]
+    assert left_out["count"] == 1 and left_out["session_ids"] == ["u"]
+    assert "calibrat" in left_out["reason"]

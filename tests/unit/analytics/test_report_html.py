@@ -19,10 +19,10 @@ def test_html_page(video_samples, scene_samples):
     assert "Gaze on screen" not in page and 'src="http' not in page
     session = {"id": "g", "screen_w_px": 1280, "screen_h_px": 720}
     imgs = session_images(session, scene_samples)
-    assert sorted(imgs) == ["heatmap", "scanpath", "timeline", "trail"]
+    assert sorted(imgs) == ["attention", "heatmap", "scanpath", "timeline", "trail"]
     page = render_report_html(build_session_report(session, scene_samples), imgs)
-    assert "Gaze on screen" in page and page.count("<img") == 4
-    assert sorted(session_images({"id": "v"}, video_samples)) == ["timeline"]
+    assert "Gaze on screen" in page and page.count("<img") == 5
+    assert sorted(session_images({"id": "v"}, video_samples)) == ["attention", "timeline"]
     with pytest.raises(ValidationError):
         render_report_html({"frames": 1}, {})
 

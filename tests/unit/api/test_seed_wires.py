@@ -123,6 +123,33 @@ def test_seed000_wire_reads_untyped_frames_and_answers_face_and_gaze(sample_dict
     assert times_of(None) == (0.0, 0.0, {})
 
 
+def test_seed000_activity_is_reading_scanning_or_idle_while_focused(sample_dict):
+    """Seed 000's ``activity`` (a string, as the client reads it): the attention state unless focused;
+    focused frames carry the activity of the trailing window, here a constructed reading sequence in
+    the horizontal gaze angle (2 degree steps every 250 ms toward the screen's right, i.e. decreasing
+    gaze yaw, and a return sweep after 10 steps), then a looking-away frame."""
+    w = Seed000Wire()
+    m = w.parse_text(json.dumps({"image": "data:image/jpeg;base64,/9j/", "timestamp": 1}))
+    base = {**sample_dict, "attention_state": "focused", "is_blinking": False}
+    acts = []
+    for i in range(int(12_000 / 33.3)):
+        t = i * 33.3
+        k = int(t // 250)
+        yaw = 10.0 - 2.0 * (k % 11)  # to the subject's right = the screen's right
+        acts.append(w.sample({**base, "t_ms": t, "gaze_yaw_deg": yaw}, m, 0.0)["activity"])
+    assert acts[0] == "focused"  # no window yet
+    assert acts[-1] == "reading" and acts.count("reading") > 0.5 * len(acts)
+    away = w.sample({**base, "t_ms": 12_100.0, "attention_state": "looking_away"}, m, 0.0)
+    assert away["activity"] == "looking_away"
+    assert w.dropped(m, 0.0)["activity"] == "looking_away"
+    # seconds per activity on /session/end come from the report's activity_s
+    report = {
+        "attention_state_s": {"focused": 9.0, "looking_away": 1.0},
+        "activity_s": {"reading": 9.0, "looking_away": 1.0},
+    }
+    assert times_of(report) == (9.0, 1.0, {"reading": 9.0, "looking_away": 1.0})
+
+
 def test_seed003_reads_points_like_the_seed():
     assert read_points(b'{"points": [{"x": 10, "y": 20, "weight": 1}, {"x": 5.5, "y": 1}]}', 10) == [
         (10.0, 20.0, 1.0),

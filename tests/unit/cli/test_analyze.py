@@ -116,7 +116,12 @@ def test_analyze_with_a_calibration_profile_maps_gaze_to_the_screen(data_dir, de
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["has_gaze"] and report["fixation_count"] > 5
     html = (tmp_path / "o" / "report.html").read_text()
-    assert html.count("data:image/png") == 4  # timeline, heatmap, scanpath, gaze trail
+    assert html.count("data:image/png") == 5  # attention, timeline, heatmap, scanpath, gaze trail
+    cal = next(c for c in report["data_quality"]["checks"] if c["name"] == "calibration_error")
+    assert cal["status"] in ("pass", "fail") and cal["value"] == pytest.approx(
+        100 * profile["accuracy"]["mean_error_px"] / 1536, abs=1e-3
+    )
+    assert report["activity"]["input"] == "screen"
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     res = runner.invoke(

@@ -71,3 +71,46 @@ def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
         assert data["protocol"] == extra[1] and data["overall"]["n"] == 48
     res = runner.invoke(app, ["evaluate", "gaze", str(tmp_path), "--protocol", "sideways"])
     assert res.exit_code == 2 and "pooled" in res.output
+
+
+def test_evaluate_attention_on_a_folder_in_the_labels_format(data_dir, tmp_path):
+    """Two sources of the shared labels, in their own data folder (sources are relative to its parent)."""
+    root = tmp_path / "data"
+    (root / "attention").mkdir(parents=True)
+    (root / "videos").mkdir()
+    keep = ("videos/change_lighting_640x480.wmv",)
+    with (
+        (data_dir / "attention" / "labels.csv").open() as fh,
+        (root / "attention" / "labels.csv").open("w") as out,
+    ):
+        rows = list(csv.reader(fh))
+        w = csv.writer(out)
+        w.writerow(rows[0])
+        w.writerows(r for r in rows[1:] if r[0] in keep)
+    (root / "videos" / "change_lighting_640x480.wmv").symlink_to(data_dir / keep[0])
+    out_json = tmp_path / "att.json"
+    res = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "attention",
+            str(root / "attention"),
+            "--json",
+            str(out_json),
+            "--cache",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out_json.read_text())
+    assert set(data["overall"]) == {"eye_contact", "looking_away", "eyes_closed", "face_present"}
+    assert data["overall"]["eye_contact"]["tp"] + data["overall"]["eye_contact"]["fn"] == 30
+    assert data["overall"]["face_present"]["f1"] == 1.0
+    assert "change_lighting" in res.output and "confusion" in res.output
+
+
+def test_evaluate_attention_without_labels_or_with_a_bad_protocol(tmp_path):
+    res = runner.invoke(app, ["evaluate", "attention", str(tmp_path)])
+    assert res.exit_code == 2 and "labels.csv" in res.output
+    res = runner.invoke(app, ["evaluate", "attention", str(tmp_path), "--protocol", "magic"])
+    assert res.exit_code == 2 and "unknown protocol" in res.output

@@ -112,3 +112,17 @@ def test_a_stream_that_starts_with_a_zero_ear_does_not_divide_by_zero():
     ears = [0.0, 0.0, 0.0, *_trace(dips=[(60, 0.2, 7)])]
     events, _ = _run(ears)
     assert len(events) == 1
+
+
+def test_a_closure_at_a_new_open_level_restarts_the_baseline():
+    """Regression (multi_face, glasses): a baseline taken while the head was turned (EAR 0.35) sat above
+    the person's open level afterwards (0.25 with a dip to 0.17), so one closure lasted the whole video.
+    A closure longer than a blink whose median EAR stays above ``blink_rebase_openness`` of the baseline
+    is a new open level: it ends, and blinks from that level on are counted."""
+    ears = [0.35] * 10 + [0.25] * 20 + [0.17] + [0.25] * 60
+    ears += _trace(n=60, base=0.25, dips=[(20, 0.2, 7)], seed=3)
+    det = BlinkDetector(BlinkSettings())
+    ups = [det.update(i * 1000 / FPS, i, e) for i, e in enumerate(ears)]
+    assert not any(u.is_closed for u in ups[60:100])
+    assert det.baseline == pytest.approx(0.25, abs=0.01)
+    assert len(det.events) == 1 and det.events[0].start_frame >= 110

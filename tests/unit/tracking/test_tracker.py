@@ -12,10 +12,13 @@ from gazescope.tracking.tracker import GazeTracker
 FPS = 30.0
 
 
-def feat(*, ear=0.28, yaw=0.0, pitch=0.0, h=0.5, face=True) -> FrameFeatures:
+def feat(*, ear=0.28, yaw=0.0, pitch=0.0, h=0.5, face=True, iris_drop=None) -> FrameFeatures:
+    """One frame's features. A shut eye (``ear`` < 0.15) drags the iris landmarks down by 0.06 eye widths
+    unless ``iris_drop`` says otherwise, as Face Mesh does with a lid over the iris."""
     if not face:
         return FrameFeatures(face_detected=False, face_count=0, image_size=(640, 480))
-    eye = EyeState(ear, (300.0, 200.0), h, 0.5, h - 0.5, 0.0, 30.0, 0.3)
+    drop = iris_drop if iris_drop is not None else (0.06 if ear < 0.15 else 0.0)
+    eye = EyeState(ear, (300.0, 200.0), h, 0.5, h - 0.5, drop, 30.0, 0.3)
     return FrameFeatures(
         face_detected=True,
         face_count=1,
@@ -38,7 +41,7 @@ def run(tracker, frames, start=0):
 
 
 def test_focused_then_looking_away_then_absent():
-    tr = GazeTracker(Settings())
+    tr = GazeTracker(Settings(looking_away_after_s=1.0))
     s = run(tr, [feat() for _ in range(60)])
     assert s[-1].attention_state == AttentionState.FOCUSED
     assert s[-1].eye_contact and s[-1].eye_contact_pct > 95
@@ -157,3 +160,71 @@ def test_the_on_screen_dot_is_smoothed():
     tr = GazeTracker(Settings(), calibration=NoisyMapper())
     xs = np.array([s.screen_x_px for s in run(tr, [feat() for _ in range(150)])][30:])
     assert xs.std() < 40 * 0.6  # One Euro at rest removes much of the jitter
+
+
+def test_a_glance_is_looking_away_at_once_and_ends_at_once():
+    """Glances at a phone or a second screen last 0.3-1.5 s: the default state follows them frame by frame
+    (hysteresis, not a dwell, keeps noise from flickering it)."""
+    tr = GazeTracker(Settings())
+    run(tr, [feat() for _ in range(60)])
+    s = run(tr, [feat(yaw=40.0) for _ in range(9)], start=60)  # 0.3 s glance
+    assert all(x.attention_state == AttentionState.LOOKING_AWAY for x in s)
+    assert all(not x.eye_contact and x.attention_score < 0.5 for x in s)
+    s = run(tr, [feat() for _ in range(3)], start=69)
+    assert s[-1].attention_state == AttentionState.FOCUSED and s[-1].eye_contact
+
+
+def test_the_neutral_gaze_absorbs_a_personal_bias():
+    """A person whose gaze reads 12 degrees off while they face the device is in eye contact; 30 degrees
+    beyond that is looking away."""
+    tr = GazeTracker(Settings())
+    s = run(tr, [feat(yaw=12.0, pitch=8.0) for _ in range(60)])
+    assert s[-1].eye_contact and s[-1].attention_state == AttentionState.FOCUSED
+    assert tr.neutral.yaw_deg == pytest.approx(12.0, abs=0.5)
+    s = run(tr, [feat(yaw=42.0, pitch=8.0) for _ in range(10)], start=60)
+    assert s[-1].attention_state == AttentionState.LOOKING_AWAY
+
+
+def test_the_neutral_stays_near_the_camera():
+    """Someone who looks 50 degrees aside all the time does not make that their neutral."""
+    tr = GazeTracker(Settings())
+    s = run(tr, [feat(yaw=50.0) for _ in range(300)])
+    assert abs(tr.neutral.yaw_deg) <= Settings().attention_neutral_max_deg + 1e-6
+    assert s[-1].attention_state == AttentionState.LOOKING_AWAY
+
+
+def test_lids_lowered_over_a_visible_iris_are_not_closed_eyes():
+    """Looking down at a desk narrows the eyes like a slow blink, but the iris stays in view (Face Mesh's
+    iris does not drop with the lid): not is_blinking, not eyes_closed, and the gaze pitch goes down."""
+    tr = GazeTracker(Settings())
+    run(tr, [feat() for _ in range(90)])
+    s = run(tr, [feat(ear=0.12, iris_drop=0.0) for _ in range(45)], start=90)
+    assert not any(x.is_blinking for x in s)
+    assert s[-1].attention_state == AttentionState.LOOKING_AWAY
+    s = run(tr, [feat(ear=0.05) for _ in range(45)], start=135)  # shut: the iris drops with the lid
+    assert s[5].is_blinking and s[-1].attention_state == AttentionState.EYES_CLOSED
+
+
+def test_the_score_never_contradicts_the_state():
+    tr = GazeTracker(Settings())
+    frames = (
+        [feat(face=False) for _ in range(10)]
+        + [feat() for _ in range(30)]
+        + [feat(yaw=45.0) for _ in range(30)]
+        + [feat() for _ in range(30)]
+        + [feat(ear=0.05) for _ in range(40)]
+        + [feat() for _ in range(30)]
+    )
+    for s in run(tr, frames):
+        if s.attention_state == AttentionState.FOCUSED:
+            assert s.attention_score >= 0.5
+        elif s.attention_state == AttentionState.ABSENT:
+            assert s.attention_score == 0.0
+        else:
+            assert s.attention_score < 0.5
+
+
+def test_the_first_frame_with_a_face_is_scored_as_its_state():
+    """Regression: the score started at 0.00 beside 'focused' and took about 4 s to rise."""
+    s = run(GazeTracker(Settings()), [feat() for _ in range(3)])
+    assert s[0].attention_state == AttentionState.FOCUSED and s[0].attention_score > 0.9

@@ -245,7 +245,7 @@ async def get_pymovements_csv(state: State, session_id: str) -> Response:
 async def get_session_report_html(state: State, session_id: str, method: Method = "idt") -> HTMLResponse:
     """The session report as a self-contained HTML page (figures inlined); provisional while running."""
     data, stim = await _session_and_stimulus(state, session_id)
-    page = await state.cpu(session_report_html, data, stim, method)
+    page = await state.cpu(session_report_html, data, stim, method, state.settings)
     return HTMLResponse(page)
 
 

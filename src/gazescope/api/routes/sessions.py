@@ -15,6 +15,7 @@ from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOu
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.services import lifecycle
+from gazescope.services.reports import with_data_quality
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -97,14 +98,12 @@ async def end_session(state: State, session_id: str) -> dict[str, Any]:
 
 @router.get("/{session_id}/report")
 async def get_report(state: State, session_id: str) -> dict[str, Any]:
-    """The stored report of an ended session; for a running session a provisional report over the
+    """The stored report of an ended session, its AOI figures following the stimulus' current AOIs
+    (AOIs defined after the session have figures); for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
     info = await lifecycle.get_session(state, session_id)
-    report = await state.io(state.store.get_report, session_id)
-    if report is None:
-        report = await lifecycle.build_report(state, info)
-        report["provisional"] = True
-    return report
+    report = await lifecycle.current_report(state, info)
+    return with_data_quality(report, state.settings)  # a card for reports stored before they had one
 
 
 async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:

@@ -10,10 +10,12 @@
 * Videos (MP4/WebM, :mod:`gazescope.api.stimulus_videos`): the same ``POST`` (at most
   ``Settings.max_stimulus_video_bytes``), ``kind: "video"`` with ``fps``, ``frame_count``, ``duration_s``;
   ``GET /api/stimuli/{id}/video`` serves the file with range requests; ``/image`` is its first frame.
-* ``PUT /api/stimuli/{id}/aois`` with ``{"aois": [AOI, ...]}`` replaces the AOI list (each AOI as
-  :class:`gazescope.analytics.aoi.AOI`: ``{"name", "kind": "rect", "x_px", "y_px", "w_px", "h_px"}`` or
-  ``{"name", "kind": "polygon", "points_px": [[x, y], ...]}`` in stimulus pixels; names unique; every AOI
-  must overlap the image). ``GET /api/stimuli/{id}/aois``.
+* ``PUT /api/stimuli/{id}/aois`` with ``{"aois": [AOI, ...]}`` replaces the AOI list (each AOI typed as
+  :data:`gazescope.analytics.aoi.AOIShape`: ``RectAOI`` ``{"name", "kind": "rect", "x_px", "y_px", "w_px",
+  "h_px"}`` (``kind`` may be left out) or ``PolygonAOI`` ``{"name", "kind": "polygon", "points_px": [[x, y],
+  ...]}`` in stimulus pixels, both with optional ``start_s``/``end_s`` on a video; names unique; every AOI
+  must overlap the image). A bad AOI is a 422 whose ``detail`` names the AOI and field (code
+  ``invalid_aoi``). ``GET /api/stimuli/{id}/aois``.
 
 A session shows a stimulus when it is created with ``stimulus_id``; its gaze (viewport px) is scaled into
 stimulus px when the sizes differ (the stimulus fills the viewport). The analyses across the sessions of a
@@ -22,12 +24,15 @@ stimulus are in :mod:`gazescope.api.routes.analytics`; the store side is :mod:`g
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Response, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gazescope.analytics.aoi import AOIShape, aoi_error_text
 from gazescope.api import logs
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
@@ -100,11 +105,41 @@ class AOIList(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    aois: list[dict[str, Any]] = Field(..., max_length=MAX_AOIS, description="AOIs in stimulus pixels.")
+    aois: list[AOIShape] = Field(..., max_length=MAX_AOIS, description="AOIs in stimulus pixels.")
 
 
 class AOIListOut(AOIList):
     stimulus_id: str
+
+
+class _AOIRoute(GuardedRoute):
+    """A route whose body errors are one readable sentence naming the AOI and field (code
+    ``invalid_aoi``) instead of pydantic's error list."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def readable(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = list(exc.errors())
+                body = exc.body if isinstance(exc.body, dict) else {}
+                aoi_errors = [e for e in errors if tuple(e.get("loc", ()))[:2] == ("body", "aois")]
+                texts = [aoi_error_text(aoi_errors, body.get("aois"), loc_prefix=2)] if aoi_errors else []
+                for e in errors:
+                    loc = [str(x) for x in tuple(e.get("loc", ()))[1:] if not isinstance(x, int)]
+                    if tuple(e.get("loc", ()))[:2] == ("body", "aois"):
+                        continue
+                    if e.get("type") == "extra_forbidden":
+                        texts.append(
+                            f'{".".join(loc)}: extra field not allowed (the body is {{"aois": [...]}})'
+                        )
+                    else:
+                        texts.append(f"{'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}")
+                return JSONResponse({"detail": ". ".join(texts), "code": "invalid_aoi"}, status_code=422)
+
+        return readable
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StimulusOut)
@@ -196,17 +231,27 @@ async def delete_stimulus(state: State, stimulus_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/{stimulus_id}/aois", response_model=AOIListOut)
-async def put_aois(state: State, stimulus_id: str, body: AOIList) -> AOIListOut:
-    """Replace the stimulus' AOIs (422 naming the first invalid AOI; nothing is stored then)."""
+async def put_aois(state: State, stimulus_id: str, body: AOIList) -> dict[str, Any]:
+    """Replace the stimulus' AOIs (422 naming the first invalid AOI and its field; nothing is stored
+    then)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
-    out = await state.io(stimuli.replace_aois, state.store, stim, body.aois)
+    out = await state.io(stimuli.replace_aois, state.store, stim, list(body.aois))
     logs.event("stimulus_aois_set", stimulus_id=stimulus_id, count=len(out))
-    return AOIListOut(stimulus_id=stimulus_id, aois=out)
+    return {"stimulus_id": stimulus_id, "aois": out}
 
 
-@router.get("/{stimulus_id}/aois", response_model=AOIListOut)
-async def get_aois(state: State, stimulus_id: str) -> AOIListOut:
+router.add_api_route(
+    "/{stimulus_id}/aois",
+    put_aois,
+    methods=["PUT"],
+    response_model=AOIListOut,
+    response_model_exclude_none=True,
+    route_class_override=_AOIRoute,
+)
+
+
+@router.get("/{stimulus_id}/aois", response_model=AOIListOut, response_model_exclude_none=True)
+async def get_aois(state: State, stimulus_id: str) -> dict[str, Any]:
     """The stimulus' AOIs (an empty list before any are set)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
-    return AOIListOut(stimulus_id=stimulus_id, aois=[aoi_json(a) for a in stim.aois])
+    return {"stimulus_id": stimulus_id, "aois": [aoi_json(a) for a in stim.aois]}

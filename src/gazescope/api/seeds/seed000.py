@@ -33,15 +33,18 @@ message plus:
   orientation); ``vertical`` = ``vertical_ratio`` (iris distance below the upper lid over the lid
   opening); ``eyes``: pupil centres of the subject's left/right eye in frame pixels;
 * the activity record: ``timestamp`` (ISO 8601 UTC of the frame's arrival), ``gaze_direction``
-  (``left`` / ``right`` / ``center``, null when not measured), ``activity`` (gazescope's attention state:
-  ``focused``, ``looking_away``, ``eyes_closed``, ``drowsy``, ``absent``), ``blink_rate`` (blinks per
-  minute over ``Settings.blink_rate_window_s``).
+  (``left`` / ``right`` / ``center``, null when not measured), ``activity`` (a string: while the attention
+  state is ``focused``, what the gaze of the last ``Settings.activity_window_s`` does, ``reading``,
+  ``scanning`` or ``idle``, or ``focused`` until a window can be classified; otherwise the attention state
+  itself, ``looking_away``, ``eyes_closed``, ``drowsy``, ``absent``; :mod:`gazescope.analytics.activity`),
+  ``blink_rate`` (blinks per minute over ``Settings.blink_rate_window_s``).
 
 A frame dropped under load (a newer one arrived while it waited) is answered ``{"type": "frame_dropped",
 "message", "face", "gaze", ...}`` with the last known face, gaze and activity, so every frame gets a reply.
 Errors on the socket are the native ``{"type": "error", "code", "message"}`` with ``face`` and ``gaze``
 null, so the client always finds both keys; the connection goes on. ``focus_time`` is the time in the
-``focused`` state; ``distraction_time`` the time in every other state.
+``focused`` state; ``distraction_time`` the time in every other state; ``session_report`` /
+``activity_data`` the seconds per activity of the report (``activity_s``: the labels above).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from typing import Annotated, Any
 from fastapi import Body, HTTPException, Query, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from gazescope.analytics.activity import LiveActivity
 from gazescope.api.limits import MAX_QUERY_INT
 from gazescope.api.models import SessionCreate
 from gazescope.api.seeds.base import (
@@ -63,8 +67,9 @@ from gazescope.api.seeds.base import (
     number,
     routers,
 )
-from gazescope.api.state import AppState
+from gazescope.api.state import AppState, ws_state
 from gazescope.api.ws.tracking import run_tracking
+from gazescope.config import ActivitySettings
 from gazescope.domain import AttentionState, FrameFeatures, SessionInfo
 from gazescope.errors import NotFoundError
 from gazescope.services import lifecycle
@@ -122,21 +127,26 @@ def gaze_of(sample: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def activity_record(sample: dict[str, Any], epoch_ms: float) -> dict[str, Any]:
-    """The activity record of a sample that arrived at ``epoch_ms``."""
+def activity_record(sample: dict[str, Any], epoch_ms: float, activity: str | None = None) -> dict[str, Any]:
+    """The activity record of a sample that arrived at ``epoch_ms``; ``activity`` is its label from
+    :class:`~gazescope.analytics.activity.LiveActivity` (the attention state when not given)."""
     return {
         "timestamp": iso_utc(epoch_ms),
         "gaze_direction": None if sample.get("is_blinking") else sample.get("direction"),
-        "activity": sample.get("attention_state"),
+        "activity": activity if activity is not None else sample.get("attention_state"),
         "blink_rate": round(float(sample.get("blink_rate_per_min") or 0.0), 2),
     }
 
 
 def times_of(report: dict[str, Any] | None) -> tuple[float, float, dict[str, float]]:
-    """(focus_time, distraction_time, seconds per activity) of a gazescope report (zeros without)."""
-    per = {k: round(float(v), 3) for k, v in ((report or {}).get("attention_state_s") or {}).items()}
-    focus = per.get(FOCUSED, 0.0)
-    return focus, round(sum(per.values()) - focus, 3), per
+    """(focus_time, distraction_time, seconds per activity) of a gazescope report (zeros without): the
+    time ``focused`` and in the other attention states, and the report's ``activity_s`` (its
+    ``attention_state_s`` for reports made before activities)."""
+    states = {k: round(float(v), 3) for k, v in ((report or {}).get("attention_state_s") or {}).items()}
+    focus = states.get(FOCUSED, 0.0)
+    activity = (report or {}).get("activity_s")
+    per = {k: round(float(v), 3) for k, v in activity.items()} if isinstance(activity, dict) else states
+    return focus, round(sum(states.values()) - focus, 3), per
 
 
 class Seed000Wire(NativeWire):
@@ -147,7 +157,8 @@ class Seed000Wire(NativeWire):
     wants_features = True
     frame_hint = 'send {"image": "data:image/jpeg;base64,...", "timestamp": <epoch ms>}'
 
-    def __init__(self) -> None:
+    def __init__(self, activity: ActivitySettings | None = None) -> None:
+        self.activity = LiveActivity(activity)
         self._last: dict[str, Any] = {
             "face": None,
             "gaze": None,
@@ -169,7 +180,8 @@ class Seed000Wire(NativeWire):
         self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, features: FrameFeatures | None = None
     ) -> dict[str, Any]:
         out = super().sample(sample, inbound, epoch_ms)
-        out.update(face=face_box(features), gaze=gaze_of(sample), **activity_record(sample, epoch_ms))
+        label = self.activity.update(sample)
+        out.update(face=face_box(features), gaze=gaze_of(sample), **activity_record(sample, epoch_ms, label))
         self._last = {k: out[k] for k in ("face", "gaze", "gaze_direction", "activity", "blink_rate")}
         return out
 
@@ -254,12 +266,20 @@ async def latest_activity(state: State, session_id: str) -> dict[str, Any]:
     info = await lifecycle.get_session(state, session_id)
     conn = state.connections.get(session_id)
     sample = conn.last_sample if conn is not None else None
-    if sample is None and info.sample_count:
-        last = await state.io(state.store.get_samples, session_id, start=info.sample_count - 1, limit=1)
-        sample = last[0] if last else None
+    label = None
+    if conn is not None and isinstance(conn.wire, Seed000Wire) and sample is not None:
+        label = conn.wire.activity.label(sample)  # the stream's own trailing window
+    elif info.sample_count:  # the stored samples of the last window (at most 60 per second of it)
+        n = min(info.sample_count, int(60 * state.settings.activity_window_s) + 1)
+        recent = await state.io(state.store.get_samples, session_id, start=info.sample_count - n, limit=n)
+        t_last = recent[-1].get("t_ms") if recent else None
+        if sample is not None and (not isinstance(t_last, int | float) or sample.get("t_ms", -1) > t_last):
+            recent.append(sample)  # tracked here, newer than the store
+        sample = recent[-1] if recent else sample
+        label = await state.cpu(LiveActivity(state.settings.activity).label_last, recent)
     if sample is None or not isinstance(sample.get("t_ms"), int | float):
         raise HTTPException(404, f"session {session_id!r} has no activity yet")
-    return {"session_id": session_id, **activity_record(sample, info.created_at_ms + sample["t_ms"])}
+    return {"session_id": session_id, **activity_record(sample, info.created_at_ms + sample["t_ms"], label)}
 
 
 @protected.post("/session/end")
@@ -309,4 +329,4 @@ async def sessions_of_user(
 @router.websocket("/ws/session/{session_id}/track")
 async def track(ws: WebSocket, session_id: str) -> None:
     """Seed 000's tracking WebSocket (see module docstring)."""
-    await run_tracking(ws, session_id, Seed000Wire(), "seed000")
+    await run_tracking(ws, session_id, Seed000Wire(ws_state(ws).settings.activity), "seed000")

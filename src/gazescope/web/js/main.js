@@ -1,10 +1,11 @@
 // gazescope web app: bootstrapping and the router that switches between the views (js/views/: track,
-// calibration and stimulus over the Track view, review, report, aggregate, observe).
+// calibration and stimulus over the Track view, review, report, aggregate, observe, AOI editor).
 // Plain ES modules, no build step; served by gazescope at /app/.
 
 import { initSettings, openSettings } from "./settings.js";
 import { showBanner } from "./ui.js";
 import { showAggregate } from "./views/aggregate.js";
+import { initAois, showAois } from "./views/aois.js";
 import { initCalibration } from "./views/calibration.js";
 import { showObserve, stopObserve } from "./views/observe.js";
 import { initReport, showReport } from "./views/report.js";
@@ -12,7 +13,7 @@ import { initReview, showDashboard } from "./views/review.js";
 import { initStimulus } from "./views/stimulus.js";
 import { initTrack, refreshProfileInfo, showTrack, startTrack } from "./views/track.js";
 
-const VIEWS = ["track", "review", "report", "aggregate", "observe"];
+const VIEWS = ["track", "review", "report", "aggregate", "observe", "aois"];
 
 function showView(name) {
   for (const v of VIEWS) document.getElementById(`view-${v}`).hidden = v !== name;
@@ -45,6 +46,10 @@ async function route() {
       showView("observe");
       showObserve(arg);
       break;
+    case "aois":
+      showView("aois");
+      await showAois(arg);
+      break;
     default:
       showView("track");
       showTrack();
@@ -58,6 +63,7 @@ function init() {
   initStimulus();
   initReview();
   initReport();
+  initAois();
   window.addEventListener("hashchange", route);
   window.addEventListener("gazescope:need-token", () => {
     showBanner("This server needs an API token: enter it under Settings, then try again.");

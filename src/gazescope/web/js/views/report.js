@@ -15,6 +15,57 @@ export const STATE_COLOURS = {
   absent: "#9a9a9a",
 };
 
+/** The colour of each activity in the timeline's activity band (other attention states: their state colour). */
+export const ACTIVITY_COLOURS = {
+  reading: "#2f6bd6",
+  scanning: "#19a7bd",
+  idle: "#c2b23a",
+  ...STATE_COLOURS,
+};
+
+const VERDICT_WORDS = { pass: "pass", fail: "FAIL", not_applicable: "n/a", unknown: "unknown" };
+
+function qualityValue(c) {
+  if (typeof c.value !== "number") return "–";
+  if (c.unit === "share") return fmt(100 * c.value, " %", 1);
+  if (c.unit === "% of width") return fmt(c.value, " % of width", 1);
+  return fmt(c.value, ` ${c.unit}`, 1);
+}
+
+function qualityThreshold(c) {
+  const cmp = c.comparison === ">=" ? "≥" : "≤";
+  if (c.unit === "share") return `${cmp} ${fmt(100 * c.threshold, " %", 0)}`;
+  return `${cmp} ${fmt(c.threshold, ` ${c.unit}`, c.unit === "% of width" ? 1 : 0)}`;
+}
+
+/** Fill the data-quality card from the report's `data_quality` (a note for reports made before it). */
+function showQuality(dq) {
+  const panel = $("report-quality-panel");
+  panel.hidden = false;
+  const verdict = $("report-quality-verdict");
+  const body = $("report-quality").querySelector("tbody");
+  if (!dq) {
+    verdict.dataset.status = "unknown";
+    verdict.textContent = "not recorded";
+    body.innerHTML = "";
+    $("report-quality-note").textContent = "This report was stored before reports carried a data-quality card.";
+    return;
+  }
+  verdict.dataset.status = dq.status;
+  verdict.textContent = VERDICT_WORDS[dq.status] || dq.status;
+  body.innerHTML = (dq.checks || [])
+    .map(
+      (c) => `<tr data-check="${esc(c.name)}"><td>${esc(c.label)}</td><td class="num">${esc(qualityValue(c))}</td>` +
+        `<td class="num">${esc(qualityThreshold(c))}</td>` +
+        `<td class="check" data-status="${esc(c.status)}">${esc(VERDICT_WORDS[c.status] || c.status)}</td>` +
+        `<td title="setting ${esc(c.setting)}">${esc(c.detail)}</td></tr>`,
+    )
+    .join("");
+  $("report-quality-note").textContent = (dq.failed || []).length
+    ? `Failed: ${dq.failed.map((f) => f.replaceAll("_", " ")).join(", ")}. Figures from this session are less reliable; thresholds are server settings (GAZESCOPE_QUALITY_*).`
+    : "Thresholds are server settings (GAZESCOPE_QUALITY_*).";
+}
+
 function card(k, v, sub = "") {
   return `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div>${
     sub ? `<div class="hint">${esc(sub)}</div>` : ""
@@ -32,8 +83,10 @@ function drawTimeline(canvas, timeline) {
   ctx.clearRect(0, 0, W, H);
   const left = 36;
   const bottom = 28;
-  const band = 14;
-  const plotH = H - bottom - band - 10;
+  const band = 12;
+  const hasActivity = (timeline || []).some((p) => p.activity);
+  const bands = hasActivity ? 2 : 1;
+  const plotH = H - bottom - bands * (band + 2) - 8;
   ctx.font = "12px system-ui, sans-serif";
   ctx.fillStyle = "#5d6678";
   ctx.strokeStyle = "#e3e6ec";
@@ -52,11 +105,16 @@ function drawTimeline(canvas, timeline) {
   const t0 = timeline[0].t_s;
   const t1 = timeline[timeline.length - 1].t_s + 1;
   const X = (t) => left + ((t - t0) / Math.max(t1 - t0, 1e-6)) * (W - left - 6);
-  // state band
+  // state band, and under it the activity band
   timeline.forEach((p, i) => {
     const next = i + 1 < timeline.length ? timeline[i + 1].t_s : p.t_s + 1;
+    const w = Math.max(1, X(next) - X(p.t_s));
     ctx.fillStyle = STATE_COLOURS[p.attention_state] || "#bbb";
-    ctx.fillRect(X(p.t_s), H - bottom - band, Math.max(1, X(next) - X(p.t_s)), band);
+    ctx.fillRect(X(p.t_s), H - bottom - bands * (band + 2), w, band);
+    if (hasActivity) {
+      ctx.fillStyle = ACTIVITY_COLOURS[p.activity] || "#bbb";
+      ctx.fillRect(X(p.t_s), H - bottom - band - 2, w, band);
+    }
   });
   // score line
   ctx.strokeStyle = "#2563eb";
@@ -174,10 +232,14 @@ export async function showReport(sessionId) {
   }
   if (typeof r.calibration_accuracy_px === "number") cards.push(card("Calibration error", fmt(r.calibration_accuracy_px, " px", 0)));
   $("report-cards").innerHTML = cards.join("");
+  showQuality(r.data_quality);
   drawTimeline($("report-timeline"), r.attention_timeline || []);
+  const activities = Object.entries(r.activity_s || {}).filter(([k, v]) => v > 0 && ACTIVITY_COLOURS[k] && !(k in (r.attention_state_s || {})));
   $("report-states").innerHTML = '<span><i style="background:#2563eb;height:3px;vertical-align:3px"></i>attention score</span>' + Object.entries(r.attention_state_s || {})
     .map(([k, v]) => `<span><i style="background:${STATE_COLOURS[k] || "#bbb"}"></i>${esc(k.replace("_", " "))} ${fmt(v, " s", 1)}</span>`)
-    .join("");
+    .join("") + (activities.length ? '<span>· activity band (lower, while focused):</span>' + activities
+    .map(([k, v]) => `<span><i style="background:${ACTIVITY_COLOURS[k]}"></i>${esc(k)} ${fmt(v, " s", 1)}</span>`)
+    .join("") : "");
   // figures
   const params = new URLSearchParams();
   if (session.stimulus_id) params.set("overlay", "1");

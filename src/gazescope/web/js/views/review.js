@@ -60,8 +60,8 @@ export async function showDashboard() {
   $("stimuli-table").querySelector("tbody").innerHTML =
     [...stimRows.entries()]
       .map(([id, n]) => `<tr><td>${esc(stimulusName(stims, id))}</td><td class="num">${n}</td><td>${
-        stimHeat && n ? `<a href="#/stimulus/${encodeURIComponent(id)}">aggregate heatmap</a>` : ""
-      }</td></tr>`)
+        stimHeat && n ? `<a href="#/stimulus/${encodeURIComponent(id)}">aggregate heatmap</a> · ` : ""
+      }<a href="#/aois/${encodeURIComponent(id)}">AOIs</a></td></tr>`)
       .join("") || '<tr><td colspan="3" class="hint">No stimuli yet.</td></tr>';
 }
 

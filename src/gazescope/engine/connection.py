@@ -23,7 +23,7 @@ from gazescope.engine.transport import CloseCode, Disconnected, Transport
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.engine.writer import SampleWriter
 from gazescope.errors import FrameDecodeError, GazescopeError
-from gazescope.storage import activity
+from gazescope.storage import tracking_activity
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.frames import decode_frame
 from gazescope.vision.pipeline import FrameAnalyzer
@@ -283,7 +283,7 @@ class TrackingConnection(Generic[C]):
         self._dropped_base = dropped
         # the record the abandoned-session sweep reads (services/abandoned.py); best effort
         try:
-            await state.io(activity.mark_connected, state.store, self.session_id, self.activity_id)
+            await state.io(tracking_activity.mark_connected, state.store, self.session_id, self.activity_id)
         except GazescopeError as exc:
             self._log.event("activity_write_failed", session_id=self.session_id, error=exc.message)
 
@@ -659,7 +659,9 @@ class TrackingConnection(Generic[C]):
             state = self.state
             if not self.writer.deleted:  # from now on the session counts as abandoned until reconnected
                 try:
-                    await state.io(activity.mark_disconnected, state.store, self.session_id, self.activity_id)
+                    await state.io(
+                        tracking_activity.mark_disconnected, state.store, self.session_id, self.activity_id
+                    )
                 except Exception as exc:
                     self._log.event("activity_write_failed", session_id=self.session_id, error=str(exc))
             if state.connections.get(self.session_id) is self:

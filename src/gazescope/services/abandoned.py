@@ -3,7 +3,7 @@ crashed or stopped server) and that no connection took up again for ``Settings.s
 is ended with its report, as ``POST /api/sessions/{id}/end`` would (:func:`lifecycle.end_session_locked`).
 
 The app runs :func:`sweep_abandoned_sessions` in the background; each pass reads the tracking activity
-records (:mod:`gazescope.storage.activity`: only sessions that had a connection and are not ended) and, per
+records (:mod:`gazescope.storage.tracking_activity`: only sessions that had a connection and are not ended) and, per
 candidate under the session lock (across processes on Redis, so one process ends a session):
 
 * a record that says *connected* but whose connection no process serves (its server crashed or was
@@ -27,7 +27,7 @@ from gazescope.config import Settings
 from gazescope.errors import GazescopeError, SessionNotFoundError
 from gazescope.services import lifecycle
 from gazescope.services.lifecycle import SessionsContext
-from gazescope.storage import activity
+from gazescope.storage import tracking_activity
 
 
 def sweep_interval_s(settings: Settings) -> float:
@@ -43,8 +43,8 @@ async def end_abandoned_sessions(state: SessionsContext) -> list[str]:
     after_ms = state.settings.session_abandon_after_s * 1000.0
     if after_ms <= 0:
         return []
-    now = activity.now_ms()
-    records = await state.io(activity.list_all, state.store)
+    now = tracking_activity.now_ms()
+    records = await state.io(tracking_activity.list_all, state.store)
     candidates = [
         r.session_id
         for r in records
@@ -72,30 +72,30 @@ async def _settle(state: SessionsContext, session_id: str, after_ms: float) -> b
     lock = state.session_lock(session_id)
     try:
         async with lock:
-            current, _ = await state.io(activity.get, state.store, session_id)
+            current, _ = await state.io(tracking_activity.get, state.store, session_id)
             if current is None:  # ended or deleted meanwhile (here or by another process)
                 return False
             if session_id in state.connections or await state.ownership.tracking([session_id]):
                 return False  # a connection took it up
             if current.connected:  # no one serves it and no one said goodbye: its server went away
-                await state.io(activity.mark_disconnected, state.store, session_id, current.conn_id)
+                await state.io(tracking_activity.mark_disconnected, state.store, session_id, current.conn_id)
                 state.logs.event("tracking_connection_lost", session_id=session_id, conn=current.conn_id)
                 return False
-            if activity.now_ms() - current.since_ms < after_ms:
+            if tracking_activity.now_ms() - current.since_ms < after_ms:
                 return False
             try:
                 info = await lifecycle.get_session(state, session_id)
             except SessionNotFoundError:
-                await state.io(activity.clear, state.store, session_id)
+                await state.io(tracking_activity.clear, state.store, session_id)
                 return False
             if info.status == "ended":
-                await state.io(activity.clear, state.store, session_id)
+                await state.io(tracking_activity.clear, state.store, session_id)
                 return False
             await lifecycle.end_session_locked(state, session_id, reason="abandoned")
             state.logs.event(
                 "session_abandoned",
                 session_id=session_id,
-                disconnected_s=round((activity.now_ms() - current.since_ms) / 1000.0, 1),
+                disconnected_s=round((tracking_activity.now_ms() - current.since_ms) / 1000.0, 1),
             )
             return True
     finally:

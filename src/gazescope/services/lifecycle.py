@@ -20,7 +20,7 @@ from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError
 from gazescope.services.reports import report_context, stimulus_aois, with_current_aois
-from gazescope.storage import activity
+from gazescope.storage import tracking_activity
 from gazescope.storage.ownership import StopRequest
 
 
@@ -148,7 +148,7 @@ async def _forget_activity(state: SessionsContext, session_id: str) -> None:
     """Drop the session's tracking activity record: an ended session is no candidate of the abandon sweep
     (best effort: the sweep drops a leftover record of an ended session itself)."""
     try:
-        await state.io(activity.clear, state.store, session_id)
+        await state.io(tracking_activity.clear, state.store, session_id)
     except GazescopeError as exc:
         state.logs.event("activity_write_failed", session_id=session_id, error=exc.message)
 

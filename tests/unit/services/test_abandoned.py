@@ -26,7 +26,7 @@ from gazescope.storage import (
     RedisStore,
     SQLiteStore,
     Store,
-    activity,
+    tracking_activity,
 )
 from gazescope.storage.ownership import SessionOwnership
 
@@ -94,11 +94,11 @@ def test_session_disconnected_longer_than_the_timeout_is_ended_with_its_report(b
     session_with_samples(store, "gone")
     session_with_samples(store, "recent")
     session_with_samples(store, "never-connected")
-    long_ago = activity.now_ms() - 600_000.0
-    activity.mark_connected(store, "gone", "i:c1")
-    assert activity.mark_disconnected(store, "gone", "i:c1", at_ms=long_ago)
-    activity.mark_connected(store, "recent", "i:c2")
-    assert activity.mark_disconnected(store, "recent", "i:c2")
+    long_ago = tracking_activity.now_ms() - 600_000.0
+    tracking_activity.mark_connected(store, "gone", "i:c1")
+    assert tracking_activity.mark_disconnected(store, "gone", "i:c1", at_ms=long_ago)
+    tracking_activity.mark_connected(store, "recent", "i:c2")
+    assert tracking_activity.mark_disconnected(store, "recent", "i:c2")
 
     async def go() -> list[str]:
         state = await _started(make_state(backend, session_abandon_after_s=300))
@@ -112,10 +112,10 @@ def test_session_disconnected_longer_than_the_timeout_is_ended_with_its_report(b
     assert info.status == "ended" and info.ended_at_ms is not None
     report = store.get_report("gone")
     assert report is not None and report["session_id"] == "gone" and report["frames"] == 20
-    assert activity.get(store, "gone") == (None, None)  # no longer a candidate
+    assert tracking_activity.get(store, "gone") == (None, None)  # no longer a candidate
     assert store.get_session("recent").status == "active"
     assert store.get_session("never-connected").status == "active"
-    assert [a.session_id for a in activity.list_all(store)] == ["recent"]
+    assert [a.session_id for a in tracking_activity.list_all(store)] == ["recent"]
 
 
 def test_session_served_by_another_process_is_not_ended(backend: Backend) -> None:
@@ -123,8 +123,8 @@ def test_session_served_by_another_process_is_not_ended(backend: Backend) -> Non
     stale, but the session is served, so it stays active."""
     store = backend.store
     session_with_samples(store, "s")
-    activity.mark_connected(store, "s", "i:old")
-    activity.mark_disconnected(store, "s", "i:old", at_ms=activity.now_ms() - 600_000.0)
+    tracking_activity.mark_connected(store, "s", "i:old")
+    tracking_activity.mark_disconnected(store, "s", "i:old", at_ms=tracking_activity.now_ms() - 600_000.0)
 
     async def go() -> tuple[list[str], str]:
         state = await _started(make_state(backend, session_abandon_after_s=1))
@@ -148,10 +148,10 @@ def test_session_served_by_another_process_is_not_ended(backend: Backend) -> Non
 def test_a_connection_taken_over_never_marks_its_successor_disconnected(backend: Backend) -> None:
     store = backend.store
     session_with_samples(store, "s")
-    activity.mark_connected(store, "s", "i:old")
-    activity.mark_connected(store, "s", "i:new")  # the newer connection claimed the session
-    assert not activity.mark_disconnected(store, "s", "i:old")
-    current, _ = activity.get(store, "s")
+    tracking_activity.mark_connected(store, "s", "i:old")
+    tracking_activity.mark_connected(store, "s", "i:new")  # the newer connection claimed the session
+    assert not tracking_activity.mark_disconnected(store, "s", "i:old")
+    current, _ = tracking_activity.get(store, "s")
     assert current is not None and current.connected and current.conn_id == "i:new"
 
 
@@ -160,13 +160,13 @@ def test_record_left_connected_by_a_crashed_server_is_ended_after_the_timeout(ba
     (restarted) server sees no one serves it and starts the timeout; a later pass ends the session."""
     store = backend.store
     session_with_samples(store, "crashed")
-    activity.mark_connected(store, "crashed", "dead-instance:c1")
+    tracking_activity.mark_connected(store, "crashed", "dead-instance:c1")
 
     async def go() -> tuple[list[str], bool, list[str]]:
         state = await _started(make_state(backend, session_abandon_after_s=0.2))
         try:
             first = await abandoned.end_abandoned_sessions(state)
-            current, _ = activity.get(store, "crashed")
+            current, _ = tracking_activity.get(store, "crashed")
             marked = current is not None and not current.connected
             await asyncio.sleep(0.3)
             return first, marked, await abandoned.end_abandoned_sessions(state)
@@ -186,8 +186,10 @@ def test_two_server_processes_end_a_session_once(backend: Backend) -> None:
     store = backend.store
     for i in range(4):
         session_with_samples(store, f"s{i}")
-        activity.mark_connected(store, f"s{i}", f"i:c{i}")
-        activity.mark_disconnected(store, f"s{i}", f"i:c{i}", at_ms=activity.now_ms() - 600_000.0)
+        tracking_activity.mark_connected(store, f"s{i}", f"i:c{i}")
+        tracking_activity.mark_disconnected(
+            store, f"s{i}", f"i:c{i}", at_ms=tracking_activity.now_ms() - 600_000.0
+        )
 
     async def go() -> tuple[list[str], list[str]]:
         a = await _started(make_state(backend, session_abandon_after_s=1))
@@ -208,8 +210,8 @@ def test_two_server_processes_end_a_session_once(backend: Backend) -> None:
 def test_ending_a_session_forgets_its_activity(backend: Backend) -> None:
     store = backend.store
     session_with_samples(store, "s")
-    activity.mark_connected(store, "s", "i:c")
-    activity.mark_disconnected(store, "s", "i:c")
+    tracking_activity.mark_connected(store, "s", "i:c")
+    tracking_activity.mark_disconnected(store, "s", "i:c")
 
     async def go() -> None:
         state = await _started(make_state(backend))
@@ -219,14 +221,14 @@ def test_ending_a_session_forgets_its_activity(backend: Backend) -> None:
             await _close(state)
 
     run(go())
-    assert activity.list_all(store) == []
+    assert tracking_activity.list_all(store) == []
 
 
 def test_zero_disables_the_sweep(backend: Backend) -> None:
     store = backend.store
     session_with_samples(store, "s")
-    activity.mark_connected(store, "s", "i:c")
-    activity.mark_disconnected(store, "s", "i:c", at_ms=0.0)
+    tracking_activity.mark_connected(store, "s", "i:c")
+    tracking_activity.mark_disconnected(store, "s", "i:c", at_ms=0.0)
 
     async def go() -> list[str]:
         state = make_state(backend, session_abandon_after_s=0)

@@ -42,9 +42,27 @@ class ServerSettings(BaseModel):
         description="Server processes `gazescope serve` runs on the one port (uvicorn workers); above 1 "
         "needs Redis, which they share: one process a core uses every core for frames.",
     )
+    worker_healthcheck_timeout_s: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="With workers > 1: seconds a server process may take to answer uvicorn's health check "
+        "before it is killed and restarted. uvicorn's 5 s is shorter than a cold start (importing OpenCV, "
+        "MediaPipe and the app holds the interpreter) on a busy 2-core machine, where workers were "
+        "restarted in a loop and the server never answered; a hung worker is replaced after this long.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     idle_timeout_s: float = Field(
         120.0, gt=0, description="A tracking WebSocket that sends nothing for this long is closed (1001)."
+    )
+    session_abandon_after_s: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds after its last tracking connection ended (a closed tab, a lost network, a "
+        "crashed server) that a session still active and not reconnected is ended with its report, as "
+        "`POST /api/sessions/{id}/end` would; 0 never. 300 s (5 min) lets a page reload, a network drop "
+        "or a participant's pause between stimuli reconnect and continue the session; checked every "
+        "quarter of it (at most 30 s). Sessions that never had a tracking connection are left alone.",
     )
     worker_threads: int = Field(
         2, ge=1, le=64, description="Threads that run frame processing off the event loop."

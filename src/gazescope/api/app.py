@@ -3,7 +3,8 @@
 The lifespan creates the store (SQLite at ``Settings.db_path`` by default, Redis when
 ``GAZESCOPE_REDIS_URL`` is set), the live hub, a ``ThreadPoolExecutor(Settings.worker_threads)`` for CPU
 work and the Prometheus registry, and on shutdown closes the open tracking connections (flushing their
-samples), the hub, the pool and the store. OpenAPI docs are at ``/docs``.
+samples), the hub, the pool and the store. OpenAPI docs are at ``/docs``, with their assets
+served from the installed ``fastapi-offline`` package (:func:`add_offline_docs`), never a CDN.
 
 Routers: :mod:`~gazescope.api.routes.sessions` (REST ``/api/sessions``), :mod:`~gazescope.api.routes.tracking`
 (WebSockets ``/ws/sessions/{id}/track`` and ``/live``), :mod:`~gazescope.api.seeds` (the seeds'
@@ -23,17 +24,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
 from gazescope.api import logs, seeds
-from gazescope.api.limits import RequestGuardMiddleware
+from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes
@@ -55,6 +58,7 @@ from gazescope.errors import (
     StorageError,
     ValidationError,
 )
+from gazescope.services import abandoned
 from gazescope.storage import create_live_hub, create_ownership, create_store
 from gazescope.storage.redis import redact_url
 
@@ -138,6 +142,42 @@ def tracking_handlers() -> HandlerRegistry:
     return registry
 
 
+#: Swagger UI files of the installed ``fastapi-offline`` package (no CDN at run time).
+DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_ASSETS_URL = "/docs-assets"
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """Serve the OpenAPI page ``/docs`` (Swagger UI) with its JavaScript, CSS and icon from
+    :data:`DOCS_ASSETS_DIR` at :data:`DOCS_ASSETS_URL`, so it works without internet (FastAPI's own page
+    loads them from a CDN); it names only same-origin URLs (behind a proxy, under its root path). ReDoc
+    (``/redoc``) is off: even served locally it fetches its logo from a CDN."""
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{oauth2_url}",
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            # no badge fetched from validator.swagger.io
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+        )
+
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    for path, endpoint in (("/docs", swagger_ui), (oauth2_url, swagger_ui_redirect)):
+        app.router.add_api_route(
+            path, endpoint, methods=["GET"], include_in_schema=False, route_class_override=GuardedRoute
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service app for ``settings`` (default: ``Settings()`` from the environment).
 
@@ -184,12 +224,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame_processes=settings.frame_process_count,
             token_required=settings.api_token is not None,
         )
-        sweeper = asyncio.create_task(seeds.seed003.sweep_idle_sessions(state), name="gs-seed003-sweep")
+        sweepers = [
+            asyncio.create_task(seeds.seed003.sweep_idle_sessions(state), name="gs-seed003-sweep"),
+            asyncio.create_task(abandoned.sweep_abandoned_sessions(state), name="gs-abandoned-sweep"),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            for sweeper in sweepers:
+                sweeper.cancel()
+            await asyncio.gather(*sweepers, return_exceptions=True)
             for conn in list(state.connections.values()):
                 with contextlib.suppress(Exception):
                     await conn.stop(CloseCode.GOING_AWAY, "server shutting down")
@@ -214,7 +258,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Webcam gaze and attention tracking: sessions, live tracking WebSockets, reports.",
         lifespan=lifespan,
+        docs_url=None,  # served by add_offline_docs, from installed assets instead of a CDN
+        redoc_url=None,
     )
+    add_offline_docs(app)
     # body size limits, the cross-site check of state-changing requests, nosniff (inside CORS, so that
     # preflights are answered first; outside everything else)
     app.add_middleware(RequestGuardMiddleware, settings=settings)

@@ -9,12 +9,14 @@ explicitly and call :mod:`gazescope.services` (never the API's routes); errors e
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from gazescope.cli import analytics, video
 from gazescope.cli.analyze import analyze
 from gazescope.cli.bench import bench
+from gazescope.cli.common import package_version
 from gazescope.cli.evaluate import evaluate_app
 from gazescope.cli.serve import serve
 
@@ -23,6 +25,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gazescope {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
+
 app.add_typer(evaluate_app, name="evaluate")
 app.command()(serve)
 app.command()(analyze)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gazescope.cli.common import fail
+from gazescope.cli.common import fail, native_stderr_captured, settings_error
 from gazescope.config import Settings
 from gazescope.errors import CalibrationError, GazescopeError
 
@@ -50,18 +50,24 @@ def analyze(
 
     try:
         settings = Settings(landmark_backend=backend) if backend else Settings()
+    except Exception as exc:  # pydantic.ValidationError: a bad GAZESCOPE_* value or option
+        fail(settings_error(exc, {"landmark_backend": "--backend"}))
+    try:
         cal = None
         if calibration is not None:
             cal = load_profile(calibration)
-        bar = tqdm(unit="frame", desc="analyze")
+        with native_stderr_captured():  # MediaPipe's native log lines stay off the progress bar
+            bar = tqdm(unit="frame", desc="analyze")
 
-        def progress(done: int, total: int) -> None:
-            if total and bar.total != total:
-                bar.total = total
-            bar.update(done - bar.n)
+            def progress(done: int, total: int) -> None:
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
 
-        samples, report = analyze_video(video, settings=settings, calibration=cal, fps=fps, on_frame=progress)
-        bar.close()
+            samples, report = analyze_video(
+                video, settings=settings, calibration=cal, fps=fps, on_frame=progress
+            )
+            bar.close()
         files = write_outputs(out, samples, report, settings)
     except GazescopeError as exc:
         fail(exc)

@@ -1,18 +1,103 @@
-"""What every ``gazescope`` command shares: failing with a reason (exit code 2) and writing outputs."""
+"""What every ``gazescope`` command shares: failing with a reason (exit code 2), one-line settings errors,
+the package version, native log lines kept off the terminal, and writing outputs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+
+#: Field names whose values are never echoed in an error (secrets, URLs with passwords).
+_SECRET_HINTS = ("token", "url", "password", "secret")
 
 
 def fail(exc: Exception | str) -> NoReturn:
     """Print ``error: <exc>`` in red on stderr and exit with code 2."""
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+def package_version() -> str:
+    """The installed distribution's version (package metadata), else ``gazescope.__version__`` (a source
+    tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gazescope")
+    except PackageNotFoundError:
+        from gazescope import __version__
+
+        return __version__
+
+
+def settings_error(exc: Exception, options: Mapping[str, str] | None = None) -> str:
+    """One line for an error raised while loading ``Settings``: each ``pydantic.ValidationError`` entry as
+    ``invalid <field> <value>: <reason> (<option> or GAZESCOPE_<FIELD>)``, joined with ``; `` (secret-like
+    fields without their value); any other error as its text. ``options`` maps field names to the command's
+    options that set them (``{"port": "--port"}``)."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    parts: list[str] = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        loc = err.get("loc") or ()
+        if not loc:
+            parts.append(msg)
+            continue
+        field = str(loc[0])
+        value = err.get("input")
+        shown = "" if any(h in field for h in _SECRET_HINTS) or isinstance(value, dict) else f" {value!r}"
+        where = f"GAZESCOPE_{field.upper()}"
+        if options and field in options:
+            where = f"{options[field]} or {where}"
+        parts.append(f"invalid {field}{shown}: {msg} ({where})")
+    return "; ".join(parts)
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[None]:
+    """While the block runs, what native libraries write straight to file descriptor 2 (MediaPipe's and
+    TensorFlow Lite's absl/glog lines: "W0000 ... inference_feedback_manager", "INFO: Created TensorFlow
+    Lite XNNPACK delegate") goes to a temporary file, not the terminal, so it cannot break a progress bar;
+    Python's ``sys.stderr`` (progress bars, errors) keeps writing to the terminal through a copy of the
+    descriptor. ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` do not silence MediaPipe 0.10.21 (measured),
+    hence the descriptor. When the block raises, the captured lines are written to stderr after all, as they
+    may explain the failure."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (a detached process): nothing to keep apart
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        old_stderr = sys.stderr
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+        os.dup2(capture.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sys.stderr.close()
+            sys.stderr = old_stderr
+            if failed:
+                capture.seek(0)
+                sys.stderr.write(capture.read().decode("utf-8", "backslashreplace"))
+                sys.stderr.flush()
 
 
 def write_json(data: dict[str, Any], path: Path | None) -> None:

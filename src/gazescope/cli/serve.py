@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import socket
 import sys
 from typing import Annotated, Any
 
 import typer
 
-from gazescope.cli.common import fail
+from gazescope.cli.common import fail, settings_error
 from gazescope.config import Settings
 
 STARTUP_FAILURE = 3
@@ -28,11 +30,45 @@ def load_settings(host: str | None, port: int | None, workers: int | None) -> Se
     return Settings(**overrides)
 
 
-def run_server(settings: Settings) -> None:
-    """Serve ``create_app(settings)`` with uvicorn on ``settings.host``:``settings.port``. The settings go
-    to the app factory as they are (pickled into each worker process when ``settings.workers > 1``), so
-    the app sees the bound host without reading the environment again. Exits with
-    :data:`STARTUP_FAILURE` when a single server could not start."""
+#: ``serve`` options and the settings they set (named in errors).
+OPTIONS = {"host": "--host", "port": "--port", "workers": "--workers"}
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` as uvicorn binds it (``SO_REUSEADDR``, inheritable by worker
+    processes), for uvicorn to listen on: a busy port is found before anything starts, and no other
+    process can take the port between the check and the start. Raises ``OSError`` (``EADDRINUSE`` when
+    the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind_error(exc: OSError, host: str, port: int) -> str:
+    """One line saying why ``host``:``port`` could not be bound."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another server is running there); stop it or "
+            "choose another port with --port or GAZESCOPE_PORT"
+        )
+    if exc.errno == errno.EACCES:
+        return f"no permission to bind port {port} on {host} (ports below 1024 need privileges); use --port"
+    return f"cannot bind {host}:{port}: {exc.strerror or exc} (check --host / GAZESCOPE_HOST)"
+
+
+def run_server(settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve ``create_app(settings)`` with uvicorn on ``sock`` (default: a socket bound to
+    ``settings.host``:``settings.port`` by :func:`bind_socket`). The settings go to the app factory as
+    they are (pickled into each worker process when ``settings.workers > 1``), so the app sees the bound
+    host without reading the environment again. Exits with :data:`STARTUP_FAILURE` when a single server
+    could not start."""
     import uvicorn
 
     from gazescope.api.app import create_app
@@ -49,17 +85,22 @@ def run_server(settings: Settings) -> None:
         ws_per_message_deflate=settings.ws_per_message_deflate,
         access_log=False,
         workers=settings.workers if settings.workers > 1 else None,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,
     )
     server = uvicorn.Server(config)
+    if sock is None:
+        sock = bind_socket(settings.host, settings.port)
     try:
         if config.workers > 1:
             from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            Multiprocess(config, sockets=[sock]).run()
         else:
-            server.run()
+            server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()
     if config.workers == 1 and not server.started:
         sys.exit(STARTUP_FAILURE)
 
@@ -78,9 +119,13 @@ def serve(
     try:
         settings = load_settings(host, port, workers)
     except Exception as exc:  # pydantic.ValidationError: a bad GAZESCOPE_* value or option
-        fail(exc)
+        fail(settings_error(exc, OPTIONS))
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        fail(bind_error(exc, settings.host, settings.port))
     typer.echo(
         f"gazescope serving on http://{settings.host}:{settings.port}/ (store: {settings.store_kind}, "
         f"{settings.workers} process{'es' if settings.workers > 1 else ''})"
     )
-    run_server(settings)
+    run_server(settings, sock)

@@ -23,6 +23,7 @@ from gazescope.engine.transport import CloseCode, Disconnected, Transport
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.engine.writer import SampleWriter
 from gazescope.errors import FrameDecodeError, GazescopeError
+from gazescope.storage import tracking_activity
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
 from gazescope.vision.frames import decode_frame
 from gazescope.vision.pipeline import FrameAnalyzer
@@ -112,6 +113,11 @@ class TrackingConnection(Generic[C]):
         self._last_frame_at = time.monotonic()  # the idle timer (Settings.idle_timeout_s) runs from here
 
     # --- public API for routes and message handlers --------------------------------------------------
+
+    @property
+    def activity_id(self) -> str:
+        """This connection in the session's activity record: ``"{instance}:{conn_id}"``."""
+        return f"{self.state.ownership.instance_id}:{self.conn_id}"
 
     @property
     def dropped(self) -> int:
@@ -275,6 +281,11 @@ class TrackingConnection(Generic[C]):
         t = cont.last_sample.get("t_ms")
         self.clock.last_t_ms = float(t) if isinstance(t, int | float) else -math.inf
         self._dropped_base = dropped
+        # the record the abandoned-session sweep reads (services/abandoned.py); best effort
+        try:
+            await state.io(tracking_activity.mark_connected, state.store, self.session_id, self.activity_id)
+        except GazescopeError as exc:
+            self._log.event("activity_write_failed", session_id=self.session_id, error=exc.message)
 
     async def serve(self) -> None:
         """Run the connection until the client leaves, it idles out, or :meth:`stop` is called; then
@@ -646,6 +657,13 @@ class TrackingConnection(Generic[C]):
                 )
         finally:
             state = self.state
+            if not self.writer.deleted:  # from now on the session counts as abandoned until reconnected
+                try:
+                    await state.io(
+                        tracking_activity.mark_disconnected, state.store, self.session_id, self.activity_id
+                    )
+                except Exception as exc:
+                    self._log.event("activity_write_failed", session_id=self.session_id, error=str(exc))
             if state.connections.get(self.session_id) is self:
                 del state.connections[self.session_id]
             with contextlib.suppress(Exception):  # cross-process owner record; expires anyway

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from gazescope.domain import SessionInfo
 from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
+from gazescope.errors import GazescopeError
 from gazescope.services.reports import report_context, stimulus_aois, with_current_aois
+from gazescope.storage import tracking_activity
 from gazescope.storage.ownership import StopRequest
 
 
@@ -95,44 +97,60 @@ async def end_session(state: SessionsContext, session_id: str) -> dict[str, Any]
     lock = state.session_lock(session_id)
     try:
         async with lock:
-            conn = state.connections.get(session_id)
-            if conn is not None:
-                if conn.wire.announces:
-                    await conn.send({"type": "session_ended", "session_id": session_id})
-                await conn.stop(CloseCode.NORMAL, "session ended")
-            else:  # tracked by another process (Redis)
-                await state.ownership.stop_owner(
-                    StopRequest(session_id, None, CloseCode.NORMAL, "session ended", announce_end=True)
-                )
-            await state.backlog.drain(session_id)  # the report covers samples the store refused before
-            info = await get_session(state, session_id)
-            if info.status == "ended":
-                stored = await state.io(state.store.get_report, session_id)
-                if stored is not None:
-                    return stored
-            ended = replace(
-                info, ended_at_ms=info.ended_at_ms or round(time.time() * 1000.0, 3), status="ended"
-            )
-            report = await build_report(state, ended)
-            await state.io(state.store.save_report, session_id, report)
-            await state.io(
-                state.store.update_session, session_id, ended_at_ms=ended.ended_at_ms, status="ended"
-            )
-            state.logs.event(
-                "session_ended",
-                session_id=session_id,
-                frames=report.get("frames"),
-                dropped_frames=report.get("dropped_frames"),
-            )
-            try:
-                await state.hub.publish(
-                    session_id, {"type": "event", "event": "session_ended", "session_id": session_id}
-                )
-            except Exception as exc:
-                state.logs.event("live_publish_failed", session_id=session_id, error=str(exc))
-            return report
+            return await end_session_locked(state, session_id)
     finally:
         state.release_session_lock(session_id)
+
+
+async def end_session_locked(
+    state: SessionsContext, session_id: str, *, reason: str = "end"
+) -> dict[str, Any]:
+    """:func:`end_session` for a caller that holds the session lock (``state.session_lock``).
+    ``reason`` is logged with the ``session_ended`` event (``end``, ``abandoned`` ...)."""
+    conn = state.connections.get(session_id)
+    if conn is not None:
+        if conn.wire.announces:
+            await conn.send({"type": "session_ended", "session_id": session_id})
+        await conn.stop(CloseCode.NORMAL, "session ended")
+    else:  # tracked by another process (Redis)
+        await state.ownership.stop_owner(
+            StopRequest(session_id, None, CloseCode.NORMAL, "session ended", announce_end=True)
+        )
+    await state.backlog.drain(session_id)  # the report covers samples the store refused before
+    info = await get_session(state, session_id)
+    if info.status == "ended":
+        stored = await state.io(state.store.get_report, session_id)
+        if stored is not None:
+            await _forget_activity(state, session_id)
+            return stored
+    ended = replace(info, ended_at_ms=info.ended_at_ms or round(time.time() * 1000.0, 3), status="ended")
+    report = await build_report(state, ended)
+    await state.io(state.store.save_report, session_id, report)
+    await state.io(state.store.update_session, session_id, ended_at_ms=ended.ended_at_ms, status="ended")
+    await _forget_activity(state, session_id)
+    state.logs.event(
+        "session_ended",
+        session_id=session_id,
+        reason=reason,
+        frames=report.get("frames"),
+        dropped_frames=report.get("dropped_frames"),
+    )
+    try:
+        await state.hub.publish(
+            session_id, {"type": "event", "event": "session_ended", "session_id": session_id}
+        )
+    except Exception as exc:
+        state.logs.event("live_publish_failed", session_id=session_id, error=str(exc))
+    return report
+
+
+async def _forget_activity(state: SessionsContext, session_id: str) -> None:
+    """Drop the session's tracking activity record: an ended session is no candidate of the abandon sweep
+    (best effort: the sweep drops a leftover record of an ended session itself)."""
+    try:
+        await state.io(tracking_activity.clear, state.store, session_id)
+    except GazescopeError as exc:
+        state.logs.event("activity_write_failed", session_id=session_id, error=exc.message)
 
 
 async def delete_session(state: SessionsContext, session_id: str) -> None:

@@ -128,3 +128,20 @@ def test_analyze_with_a_calibration_profile_maps_gaze_to_the_screen(data_dir, de
         app, ["analyze", str(desk_video), "--out", str(tmp_path / "o2"), "--calibration", str(bad)]
     )
     assert res.exit_code == 2 and "calibration profile" in res.output
+
+
+def test_native_log_lines_stay_off_the_progress_bar(data_dir, tmp_path):
+    """MediaPipe/TensorFlow Lite write absl lines ("W0000 ... inference_feedback_manager", "INFO: Created
+    TensorFlow Lite XNNPACK delegate") straight to fd 2, into the progress bar: none reach stderr now, and
+    the bar still does."""
+    video = data_dir / "videos" / "change_lighting_640x480.wmv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gazescope.cli", "analyze", str(video), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.replace("\r", "\n").splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("analyze:") for ln in lines), lines
+    assert "frames, face in" in proc.stdout

@@ -16,3 +16,11 @@ def test_help_lists_the_commands():
     assert res.exit_code == 0
     for cmd in ("serve", "analyze", "evaluate", "bench"):
         assert cmd in res.output
+
+
+def test_version_prints_the_package_version():
+    from importlib.metadata import version
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"gazescope {version('gazescope')}"

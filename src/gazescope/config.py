@@ -130,6 +130,24 @@ class SecuritySettings(BaseModel):
         description="When set, REST calls need `Authorization: Bearer <token>` (or `?token=`), and "
         "WebSockets need `?token=<token>`. Never logged.",
     )
+    token_secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key of the session tokens (POST /api/sessions/{id}/tokens, docs/tokens.md). "
+        "Unset: derived from api_token, or random per process (with a warning: tokens then work only on "
+        "the process that minted them, so set it when running several workers or instances). Never logged.",
+    )
+    session_token_default_ttl_s: int = Field(
+        3600,
+        ge=1,
+        le=7 * 86400,
+        description="Lifetime (s) of a session token minted without `ttl_s`: one hour, an interview's length.",
+    )
+    session_token_max_ttl_s: int = Field(
+        86400,
+        ge=1,
+        le=30 * 86400,
+        description="Longest lifetime (s) a session token may be minted with (a day); longer asks get 422.",
+    )
 
     @field_validator("allowed_origins", "trusted_hosts", mode="before")
     @classmethod
@@ -606,17 +624,20 @@ class VideoAnalyticsSettings(BaseModel):
         1,
         ge=1,
         le=16,
-        description="Threads of the video analytics pool (overlay renders, video inspection on upload), "
+        description="Threads of the analytics pool (overlay renders, video inspection on upload, reports and "
+        "figures of stored sessions), "
         "apart from worker_threads' tracking pool so a render of minutes never delays live frames: one "
         "leaves the other cores of a small machine to tracking.",
     )
     analytics_max_queued: int = Field(
-        2,
+        8,
         ge=0,
         le=100,
-        description="Video analytics jobs waiting beyond the running ones; more are refused at once with "
-        "503 analytics_busy, since a render can take minutes and a long queue only answers after the "
-        "clients' timeouts. The same overlay asked for again while it renders waits for that render.",
+        description="Analytics jobs (video renders, and the reports, figures and event exports of stored "
+        "sessions) waiting beyond the running ones; more are refused at once with 503 analytics_busy, "
+        "since a render can take minutes and a long queue only answers after the clients' timeouts. 8 lets "
+        "a report page's few figures queue; a waiting job holds no samples. The same overlay asked for "
+        "again while it renders waits for that render.",
     )
 
 
@@ -845,6 +866,39 @@ class ActivitySettings(BaseModel):
 
 
 # bases in reverse order, as for Settings below
+class ReadSettings(BaseModel):
+    """Reading stored sessions: sample pages, export chunks, the per-session sample cap (issue 20)."""
+
+    samples_page_default: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Samples in a GET /api/sessions/{id}/samples page without `limit`: about 2 MB of JSON, "
+        "five and a half minutes at 30 FPS.",
+    )
+    samples_page_max: int = Field(
+        50_000,
+        ge=1,
+        le=1_000_000,
+        description="Largest `limit` of a samples page (larger asks get 422): about 9 MB of JSON "
+        "(~180 bytes a sample); the CSV export streams every sample without this bound.",
+    )
+    export_chunk_samples: int = Field(
+        5_000,
+        ge=100,
+        le=100_000,
+        description="Samples read from the store per chunk of a streamed CSV export (about 0.4 MB of CSV).",
+    )
+    max_samples_per_session: int = Field(
+        2_000_000,
+        ge=1,
+        le=100_000_000,
+        description="Samples stored per session; past it tracking goes on replying but stores nothing more "
+        "(logged once as samples_capped, counted in gazescope_refused_total{reason=samples_capped}) and "
+        "POST .../gaze answers 409 samples_capped. 2,000,000 is 18.5 hours at 30 FPS (~360 MB in the store).",
+    )
+
+
 class TrackingSettings(AttentionSettings, BlinkSettings, SmoothingSettings, GazeSettings):
     """Everything one stream's :class:`~gazescope.tracking.tracker.GazeTracker` reads: gaze and eye
     contact, smoothing, blinks and attention."""
@@ -854,6 +908,7 @@ _G = TypeVar("_G", bound=BaseModel)
 
 
 class Settings(  # bases listed last group first: pydantic orders fields from the last base
+    ReadSettings,
     ActivitySettings,
     DataQualitySettings,
     SeedSettings,
@@ -954,6 +1009,10 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     @property
     def activity(self) -> ActivitySettings:
         return self._group(ActivitySettings)
+
+    @property
+    def reads(self) -> ReadSettings:
+        return self._group(ReadSettings)
 
 
 #: Why several server processes refuse the embedded store.

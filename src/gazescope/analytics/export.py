@@ -69,13 +69,15 @@ def _write(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def samples_to_csv(samples: Iterable[Mapping[str, Any]]) -> str:
+def samples_to_csv(samples: Iterable[Mapping[str, Any]], *, header: bool = True) -> str:
     """CSV text of sample dicts (``GazeSample.to_dict()``) in :data:`SAMPLE_CSV_COLUMNS` order, header
-    first (format in the module docstring). Missing keys are empty cells. Raises
-    :class:`gazescope.errors.ValidationError` for an item that is not a mapping."""
+    first unless ``header=False`` (a later chunk of a streamed export; format in the module docstring).
+    Missing keys are empty cells. Raises :class:`gazescope.errors.ValidationError` for an item that is
+    not a mapping."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(SAMPLE_CSV_COLUMNS), lineterminator="\n")
-    w.writeheader()
+    if header:
+        w.writeheader()
     for i, s in enumerate(samples):
         if not isinstance(s, Mapping):
             raise ValidationError(f"sample {i} is not an object")

@@ -1,4 +1,5 @@
-"""The thread pool of video analytics (overlay renders, video inspection on upload), apart from the
+"""The thread pool of analytics (overlay renders, video inspection on upload, and every read that loads a
+session's samples to compute a report, a figure or an export over them: issue 20), apart from the
 tracking pool (:attr:`gazescope.api.state.AppState.executor`): a render can take minutes, and in the
 tracking pool it would hold a thread every live frame needs.
 
@@ -53,7 +54,8 @@ class AnalyticsPool:
             return await asyncio.shield(self._inflight[key])
         if self._pending >= self.threads + self.max_queued:
             raise BusyError(
-                f"{what} refused: {self._pending} video analytics jobs are running or waiting "
+                f"{what} refused: {self._pending} analytics jobs (reports, figures, video renders) are running "
+                f"or waiting "
                 f"(GAZESCOPE_ANALYTICS_THREADS={self.threads}, GAZESCOPE_ANALYTICS_MAX_QUEUED="
                 f"{self.max_queued}); retry later",
                 code="analytics_busy",

@@ -37,12 +37,14 @@ class SessionOut(SessionInfo):
 
 
 class SamplesPage(BaseModel):
-    """Samples of a session from sample index ``start``; ``total`` is the session's stored count."""
+    """Samples of a session from sample index ``start``; ``total`` is the session's stored count;
+    ``next`` the ``start`` of the following page (None after the last page)."""
 
     session_id: str
     start: int
     total: int
     samples: list[dict[str, Any]]
+    next: int | None = None
 
 
 class ErrorOut(BaseModel):

@@ -47,6 +47,8 @@ class EngineMetrics(Protocol):
     @property
     def samples_stored(self) -> Counter: ...
     @property
+    def refused(self) -> Counter: ...  # labels: reason
+    @property
     def active_sessions(self) -> Gauge: ...
 
 

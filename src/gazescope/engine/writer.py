@@ -57,6 +57,9 @@ class SampleWriter:
         self.stored = 0
         #: Samples handed to the backlog by :meth:`finish`.
         self.held_back = 0
+        #: Samples not stored because the session holds ``Settings.max_samples_per_session``.
+        self.capped = 0
+        self._total: int | None = None  # the session's stored count, once known
 
     # --- frame indices ------------------------------------------------------------------------------
 
@@ -124,7 +127,11 @@ class SampleWriter:
 
     def append(self, sample: dict[str, Any]) -> bool:
         """Buffer one sample (a dict as stored). Returns True when it must be stored before its reply
-        (``Settings.store_before_reply`` while the store works): ``await flush()`` then."""
+        (``Settings.store_before_reply`` while the store works): ``await flush()`` then. Past
+        ``Settings.max_samples_per_session`` the sample is counted in :attr:`capped`, not kept."""
+        if self._total is not None and self._total >= self._settings.max_samples_per_session:
+            self._cap(1)
+            return False
         self._buffer.append(sample)
         # while the store fails, replies never wait for it: the flush loop retries
         if self._settings.store_before_reply and not self._failing:
@@ -158,7 +165,14 @@ class SampleWriter:
             state, sid = self._state, self._session_id
             try:
                 if batch:
-                    await state.io(state.store.append_samples, sid, batch)
+                    if self._total is None:
+                        self._total = await state.io(state.store.count_samples, sid)
+                    room = max(0, self._settings.max_samples_per_session - self._total)
+                    if len(batch) > room:
+                        self._cap(len(batch) - room)
+                        del batch[room:]
+                if batch:
+                    self._total = await state.io(state.store.append_samples, sid, batch)
                     self.stored += len(batch)
                     state.metrics.samples_stored.inc(len(batch))
                     batch = []  # stored: a later failure below must not put it back
@@ -183,6 +197,19 @@ class SampleWriter:
                     pending=len(self._buffer),
                     error=str(exc),
                 )
+
+    def _cap(self, n: int) -> None:
+        """``n`` samples not stored: the session is full (``Settings.max_samples_per_session``). Counted
+        (``gazescope_refused_total{reason="samples_capped"}``), logged once per connection."""
+        if self.capped == 0:
+            self._state.logs.event(
+                "samples_capped",
+                level=logging.WARNING,
+                session_id=self._session_id,
+                limit=self._settings.max_samples_per_session,
+            )
+        self.capped += n
+        self._state.metrics.refused.labels(reason="samples_capped").inc(n)
 
     def _bound(self) -> None:
         limit = self._settings.store_backlog_max_samples

@@ -15,12 +15,14 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any, Protocol
 
+from gazescope.config import Settings
 from gazescope.domain import SessionInfo
 from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError
 from gazescope.services.reports import report_context, stimulus_aois, with_current_aois
 from gazescope.storage import tracking_activity
+from gazescope.storage.base import Store
 from gazescope.storage.ownership import StopRequest
 
 
@@ -87,6 +89,26 @@ async def current_report(state: SessionsContext, info: SessionInfo) -> dict[str,
         return report
     samples = await state.io(state.store.get_samples, info.id)
     return await state.cpu(with_current_aois, report, samples, current)
+
+
+def current_report_blocking(store: Store, settings: Settings, info: SessionInfo) -> dict[str, Any]:
+    """:func:`current_report` in one blocking call (store reads and computing), for a bounded pool
+    (``gazescope.api.analytics_pool``): the session's samples are held only while it runs."""
+    from gazescope.analytics.report import build_session_report
+
+    report = store.get_report(info.id)
+    if report is None:
+        samples = store.get_samples(info.id)
+        context = report_context(store, info, profiles_dir=settings.profiles_dir)
+        context["quality"], context["activity"] = settings.data_quality, settings.activity
+        report = build_session_report(info.to_dict(), samples, **context).to_dict()
+        report["session_id"] = info.id
+        report["provisional"] = True
+        return report
+    current = stimulus_aois(store, info)
+    if current is None or not report.get("has_gaze"):
+        return report
+    return with_current_aois(report, store.get_samples(info.id), current)
 
 
 async def end_session(state: SessionsContext, session_id: str) -> dict[str, Any]:

@@ -17,16 +17,17 @@ Routes (all behind the API token when one is set; errors ``{"detail": ..., "code
   (every session of a user; ``?stimulus_id=`` restricts to one stimulus).
 
 The work is :mod:`gazescope.services` (loading: ``sessions``, ``stimuli``; computing and drawing:
-``events``, ``figures``, ``reports``, ``gaze_points``, ``videos``), run here in the I/O threads
-(``state.io``) and the CPU pool (``state.cpu``). "No gaze to draw" is a
+``events``, ``figures``, ``reports``, ``gaze_points``, ``videos``): whatever loads a session's samples or
+computes over them runs in the bounded analytics pool (``state.analytics``; 503 ``analytics_busy`` past its
+queue), never on the event loop or in the tracking threads. "No gaze to draw" is a
 :class:`~gazescope.errors.ValidationError` with code ``no_gaze`` / ``no_fixations`` (HTTP 422).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse
@@ -53,6 +54,8 @@ from gazescope.services.sessions import (
 )
 from gazescope.services.stimuli import StimulusData, load_stimulus
 from gazescope.storage.video_files import VideoFiles
+
+T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
@@ -103,17 +106,40 @@ def _png_response(png: bytes, filename: str, **headers: str) -> Response:
     )
 
 
-async def _session_and_stimulus(
+def _session_and_stimulus(
     state: AppState, session_id: str, *, need_image: bool = True
 ) -> tuple[SessionData, StimulusData | None]:
-    data = await state.io(load_session, state.store, session_id, profiles_dir=state.settings.profiles_dir)
+    """The session with its samples and its stimulus (blocking: run it in :func:`_pooled`)."""
+    data = load_session(state.store, session_id, profiles_dir=state.settings.profiles_dir)
     stim = None
     if data.info.stimulus_id:
         try:
-            stim = await state.io(load_stimulus, state.store, data.info.stimulus_id, image=need_image)
+            stim = load_stimulus(state.store, data.info.stimulus_id, image=need_image)
         except NotFoundError:
             logs.event("stimulus_missing", session_id=session_id, stimulus_id=data.info.stimulus_id)
     return data, stim
+
+
+def _session_job(
+    state: AppState, session_id: str, need_image: bool, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    data, stim = _session_and_stimulus(state, session_id, need_image=need_image)
+    return fn(data, stim, *args, **kwargs)
+
+
+async def _pooled(
+    state: AppState, what: str, session_id: str, need_image: bool, fn: Callable[..., T], *args: Any, **kw: Any
+) -> T:
+    """``fn(session_data, stimulus, *args, **kw)``, the session loaded with its samples, in the bounded
+    analytics pool (:mod:`gazescope.api.analytics_pool`), off the event loop and the tracking threads: at
+    most ``analytics_threads`` sessions are loaded at once; past ``analytics_max_queued`` jobs waiting,
+    503 ``analytics_busy`` (issue 20, defect 4). 404 first when the session is unknown."""
+    await lifecycle.get_session(state, session_id)
+    return await state.analytics.run(what, _session_job, state, session_id, need_image, fn, *args, **kw)
+
+
+def _events(data: SessionData, _stim: Any, method: Literal["idt", "ivt"], kind: str | None) -> Any:
+    return session_events(data, method) if kind is None else session_events_csv(data, method, kind)  # type: ignore[arg-type]
 
 
 async def _moment_png(
@@ -135,7 +161,9 @@ async def _moment_png(
     )  # fmt: skip
     files = VideoFiles(state.settings.stimulus_video_dir)
     path = await state.io(files.ensure, state.store, stim.id, str(stim.doc["format"]))
-    return await state.cpu(videos.moment_heatmap_png, stim, path, viewers, t_s, window_s, source, caption)
+    return await state.analytics.run(
+        "moment heatmap", videos.moment_heatmap_png, stim, path, viewers, t_s, window_s, source, caption
+    )
 
 
 @router.get("/api/sessions/{session_id}/events", responses={200: {"content": {"text/csv": {}}}})
@@ -150,22 +178,20 @@ async def get_events(
 ) -> Any:
     """Fixations, saccades and blinks of the session's stored samples (JSON), or one kind as CSV
     (``?format=csv&kind=fixations|saccades|blinks``)."""
-    data = await state.io(load_session, state.store, session_id, profiles_dir=state.settings.profiles_dir)
     if format == "csv":
-        text = await state.cpu(session_events_csv, data, method, kind)
+        text = await _pooled(state, "events", session_id, False, _events, method, kind)
         return Response(
             text,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{session_id}-{kind}.csv"'},
         )
-    return await state.cpu(session_events, data, method)
+    return await _pooled(state, "events", session_id, False, _events, method, None)
 
 
 async def _session_png(
     state: AppState, session_id: str, kind: Literal["heatmap", "scanpath", "trail"], **kw: Any
 ) -> Response:
-    data, stim = await _session_and_stimulus(state, session_id, need_image=bool(kw.get("overlay")))
-    png = await state.cpu(session_figure_png, data, stim, kind, **kw)
+    png = await _pooled(state, kind, session_id, bool(kw.get("overlay")), session_figure_png, kind, **kw)
     return _png_response(png, f"{session_id}-{kind}.png")
 
 
@@ -231,9 +257,9 @@ async def get_pymovements_csv(state: State, session_id: str) -> Response:
     """Gaze CSV for pymovements (``time`` ms, ``x_px``, ``y_px``; empty where gaze is not valid)."""
     from gazescope.analytics.export import pymovements_csv
 
-    await lifecycle.get_session(state, session_id)
-    samples = await state.io(state.store.get_samples, session_id)
-    text = await state.cpu(pymovements_csv, samples)
+    text = await _pooled(
+        state, "pymovements export", session_id, False, lambda d, _s: pymovements_csv(d.samples)
+    )
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -244,8 +270,7 @@ async def get_pymovements_csv(state: State, session_id: str) -> Response:
 @router.get("/api/sessions/{session_id}/report.html", response_class=HTMLResponse)
 async def get_session_report_html(state: State, session_id: str, method: Method = "idt") -> HTMLResponse:
     """The session report as a self-contained HTML page (figures inlined); provisional while running."""
-    data, stim = await _session_and_stimulus(state, session_id)
-    page = await state.cpu(session_report_html, data, stim, method, state.settings)
+    page = await _pooled(state, "report.html", session_id, True, session_report_html, method, state.settings)
     return HTMLResponse(page)
 
 
@@ -319,6 +344,15 @@ async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccep
                 samples = gaze_points.gaze_samples([p.model_dump() for p in body.points], screen, cont)
             except GazeRejected as exc:
                 raise HTTPException(409 if exc.conflict else 422, exc.message) from None
+            cap = state.settings.max_samples_per_session
+            if info.sample_count + len(samples) > cap:
+                state.metrics.refused.labels(reason="samples_capped").inc(len(samples))
+                logs.event("samples_capped", session_id=session_id, limit=cap, refused=len(samples))
+                raise HTTPException(
+                    409,
+                    f"samples_capped: session {session_id!r} holds {info.sample_count} samples and may hold "
+                    f"{cap} (GAZESCOPE_MAX_SAMPLES_PER_SESSION); nothing of this batch was stored",
+                )
             total = await state.io(state.store.append_samples, session_id, samples)
     finally:
         state.release_session_lock(session_id)
@@ -393,7 +427,8 @@ async def get_stimulus_heatmap(
     if overlay is None:
         overlay = not transparent
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=overlay)
-    png, n = await state.cpu(
+    png, n = await state.analytics.run(
+        "aggregate heatmap",
         aggregate_heatmap_png,
         datas,
         space=stim.size_px,
@@ -415,7 +450,7 @@ async def get_stimulus_report(
     """Aggregate report of the sessions on the stimulus: per AOI % viewers, mean dwell, mean TTFF ...,
     and one summary row per session."""
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=False)
-    return await state.cpu(aggregate_report, stim, datas, method)
+    return await state.analytics.run("aggregate report", aggregate_report, stim, datas, method)
 
 
 @router.get("/api/stimuli/{stimulus_id}/report.html", response_class=HTMLResponse)
@@ -424,7 +459,9 @@ async def get_stimulus_report_html(
 ) -> HTMLResponse:
     """The aggregate report as a self-contained HTML page with the aggregate heatmap."""
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=True)
-    return HTMLResponse(await state.cpu(stimulus_report_html, stim, datas, method))
+    return HTMLResponse(
+        await state.analytics.run("aggregate report.html", stimulus_report_html, stim, datas, method)
+    )
 
 
 @router.get("/api/users/{user_id}/heatmap.png", response_class=Response, responses=_PNG)
@@ -457,7 +494,8 @@ async def get_user_heatmap(
                 raise
     datas = await _load_many(state, infos)
     space = stim.size_px if stim is not None else common_screen(datas)
-    png, n = await state.cpu(
+    png, n = await state.analytics.run(
+        "aggregate heatmap",
         aggregate_heatmap_png,
         datas,
         space=space,

@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import StreamingResponse
 
-from gazescope.analytics.export import samples_to_csv
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
-from gazescope.services import lifecycle
+from gazescope.services import exports, lifecycle
 from gazescope.services.reports import with_data_quality
 
 router = APIRouter(
@@ -102,19 +101,28 @@ async def get_report(state: State, session_id: str) -> dict[str, Any]:
     (AOIs defined after the session have figures); for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
     info = await lifecycle.get_session(state, session_id)
-    report = await lifecycle.current_report(state, info)
+    # in the bounded analytics pool: a big session's report never stalls the event loop or tracking
+    report = await state.analytics.run(
+        "report", lifecycle.current_report_blocking, state.store, state.settings, info
+    )
     return with_data_quality(report, state.settings)  # a card for reports stored before they had one
 
 
-async def _samples(state: AppState, session_id: str, start: int, limit: int | None) -> tuple[int, list]:
-    info = await lifecycle.get_session(state, session_id)
-    samples = await state.io(state.store.get_samples, session_id, start=start, limit=limit)
-    return info.sample_count, samples
+def _csv_response(state: AppState, session_id: str, start: int, end: int) -> StreamingResponse:
+    chunks = exports.csv_chunks(state.store, session_id, start, end, state.settings.export_chunk_samples)
+    return StreamingResponse(
+        chunks,  # a plain iterator: Starlette reads each chunk in a worker thread
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{session_id}-samples.csv"',
+            "X-Total-Count": str(end - start),
+        },
+    )
 
 
 @router.get(
     "/{session_id}/samples.csv",
-    response_class=PlainTextResponse,
+    response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def get_samples_csv(
@@ -122,14 +130,13 @@ async def get_samples_csv(
     session_id: str,
     start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
-) -> Response:
-    """Samples as CSV (columns ``gazescope.domain.SAMPLE_CSV_COLUMNS``)."""
-    _, samples = await _samples(state, session_id, start, limit)
-    return Response(
-        samples_to_csv(samples),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{session_id}-samples.csv"'},
-    )
+) -> StreamingResponse:
+    """Samples as CSV (columns ``gazescope.domain.SAMPLE_CSV_COLUMNS``): every sample stored when the
+    request came (or ``limit`` from ``start``), streamed from the store ``Settings.export_chunk_samples``
+    at a time, so memory stays bounded whatever the session's size. ``X-Total-Count``: the rows sent."""
+    await lifecycle.get_session(state, session_id)
+    _, end = await state.io(exports.sample_range, state.store, session_id, start, limit)
+    return _csv_response(state, session_id, start, end)
 
 
 @router.get(
@@ -138,15 +145,39 @@ async def get_samples_csv(
 async def get_samples(
     state: State,
     session_id: str,
+    response: Response,
     start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
-    limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_QUERY_INT, description="Page size (default and maximum: Settings)."),
+    ] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
-    """Stored samples in order from sample index ``start`` (JSON), or CSV with ``?format=csv``."""
+    """One page of stored samples from sample index ``start`` (JSON): at most ``limit`` samples
+    (``Settings.samples_page_default`` when absent; above ``Settings.samples_page_max`` is 422). ``next``
+    (also a ``Link: <...>; rel="next"`` header) is the ``start`` of the following page, None after the last;
+    ``X-Total-Count`` the stored total. ``?format=csv`` streams the CSV export instead (no page bound)."""
     if format == "csv":
         return await get_samples_csv(state, session_id, start, limit)
-    total, samples = await _samples(state, session_id, start, limit)
-    return SamplesPage(session_id=session_id, start=start, total=total, samples=samples)
+    settings = state.settings
+    if limit is None:
+        limit = settings.samples_page_default
+    elif limit > settings.samples_page_max:
+        raise HTTPException(
+            status_code=422,
+            detail=f"limit {limit} is above the largest samples page, {settings.samples_page_max} "
+            "(GAZESCOPE_SAMPLES_PAGE_MAX): follow `next`, or read samples.csv (streamed)",
+        )
+    info = await lifecycle.get_session(state, session_id)
+    samples = await state.io(state.store.get_samples, session_id, start=start, limit=limit)
+    total = max(info.sample_count, start + len(samples))
+    nxt = start + len(samples) if samples and start + len(samples) < total else None
+    response.headers["X-Total-Count"] = str(total)
+    if nxt is not None:
+        response.headers["Link"] = (
+            f'</api/sessions/{session_id}/samples?start={nxt}&limit={limit}>; rel="next"'
+        )
+    return SamplesPage(session_id=session_id, start=start, total=total, samples=samples, next=nxt)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

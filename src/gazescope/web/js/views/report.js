@@ -141,8 +141,14 @@ function drawTimeline(canvas, timeline) {
 
 /** A heatmap drawn in the browser from the stored samples (used when the server has no heatmap.png). */
 async function clientHeatmap(sessionId, report) {
-  const page = await api(`/api/sessions/${encodeURIComponent(sessionId)}/samples`);
-  const pts = page.samples.filter((s) => typeof s.screen_x_px === "number" && typeof s.screen_y_px === "number");
+  // /samples is paged (GAZESCOPE_SAMPLES_PAGE_DEFAULT a page): follow `next` to the last page
+  const samples = [];
+  for (let start = 0; start !== null && start !== undefined; ) {
+    const page = await api(`/api/sessions/${encodeURIComponent(sessionId)}/samples?start=${start}`);
+    for (const s of page.samples) samples.push(s);
+    start = page.next;
+  }
+  const pts = samples.filter((s) => typeof s.screen_x_px === "number" && typeof s.screen_y_px === "number");
   const W = report.screen_w_px || 1920;
   const H = report.screen_h_px || 1080;
   const scale = 480 / W;

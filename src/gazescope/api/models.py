@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -52,3 +52,23 @@ class ErrorOut(BaseModel):
 
     detail: Any
     code: str | None = None
+
+
+class TokenCreate(BaseModel):
+    """Body of ``POST /api/sessions/{id}/tokens``: lifetime (s; default ``Settings.session_token_default_ttl_s``,
+    at most ``Settings.session_token_max_ttl_s``) and rights (``track``, ``live``, ``read``; default
+    ``track`` and ``read``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_s: int | None = Field(None, ge=1, le=30 * 86400)
+    rights: list[Literal["track", "live", "read"]] | None = Field(None, min_length=1, max_length=3)
+
+
+class TokenOut(BaseModel):
+    """A minted session token: the bearer credential, its session, rights and expiry (epoch ms)."""
+
+    token: str
+    session_id: str
+    rights: list[str]
+    expires_at_ms: int

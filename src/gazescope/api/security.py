@@ -20,6 +20,11 @@ Token (``Settings.api_token``, env ``GAZESCOPE_API_TOKEN``): when set, REST call
 answers 401 and a WebSocket gets HTTP 401 before the handshake (or, where the server cannot send a
 response, is closed with 1008 right after it). Tokens are compared with :func:`hmac.compare_digest`
 (constant time) and never logged.
+
+Session tokens (:mod:`gazescope.api.session_tokens`, docs/tokens.md) are accepted in the same places but
+only for their session and rights: ``GET /api/sessions/{id}`` and ``/report`` (right ``read``), the
+session's tracking WebSocket (``track``) and live WebSocket (``live``). Anywhere else they get 403 with a
+reason; expired or not verifying, 401.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from fastapi import HTTPException, Request, WebSocket, status
 from starlette.responses import PlainTextResponse
 
 from gazescope.api import logs
+from gazescope.api.session_tokens import TokenError, is_session_token, verify
 from gazescope.config import SecuritySettings
 
 LOCAL_ORIGIN_RE = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
@@ -115,12 +121,57 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+#: REST routes (method, path template) a session token may call, and the right each needs.
+SESSION_TOKEN_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/api/sessions/{session_id}"): "read",
+    ("GET", "/api/sessions/{session_id}/report"): "read",
+}
+
+
+def session_token_refusal(
+    token: str, settings: SecuritySettings, session_id: str | None, right: str | None
+) -> tuple[int, str] | None:
+    """Why session token ``token`` may not do ``right`` on ``session_id`` (None when it may): ``(401,
+    reason)`` when it is expired or does not verify, ``(403, reason)`` when it is for another session,
+    lacks the right, or the route takes no session token (``right`` None)."""
+    try:
+        tok = verify(settings, token)
+    except TokenError as exc:
+        return status.HTTP_401_UNAUTHORIZED, exc.message
+    if right is None or session_id is None:
+        return (
+            status.HTTP_403_FORBIDDEN,
+            "a session token is not accepted here: this route needs the API token",
+        )
+    if tok.session_id != session_id:
+        return status.HTTP_403_FORBIDDEN, "this session token is for another session"
+    if right not in tok.rights:
+        return status.HTTP_403_FORBIDDEN, f"this session token does not grant {right!r}"
+    return None
+
+
 def require_token(request: Request) -> None:
-    """FastAPI dependency of the protected REST routes: 401 unless the token matches (when one is set)."""
+    """FastAPI dependency of the protected REST routes: 401 unless the token matches (when one is set).
+    A session token passes only on :data:`SESSION_TOKEN_ROUTES` of its session (else 403, or 401 when
+    expired or not verifying)."""
     settings: SecuritySettings = request.app.state.gs.settings
     if settings.api_token is None:
         return
     given = bearer_token(request.headers.get("authorization")) or request.query_params.get("token")
+    if given and is_session_token(given):
+        route = request.scope.get("route")
+        template = getattr(route, "path", None)
+        right = SESSION_TOKEN_ROUTES.get((request.method, template or ""))
+        refusal = session_token_refusal(given, settings, request.path_params.get("session_id"), right)
+        if refusal is None:
+            return
+        code, reason = refusal
+        logs.event("auth_refused", path=request.url.path, reason="session_token", detail=reason)
+        raise HTTPException(
+            status_code=code,
+            detail=reason,
+            headers={"WWW-Authenticate": "Bearer"} if code == status.HTTP_401_UNAUTHORIZED else None,
+        )
     if not token_ok(given, settings):
         logs.event("auth_refused", path=request.url.path, reason="missing" if not given else "mismatch")
         raise HTTPException(
@@ -149,15 +200,26 @@ async def deny_websocket(ws: WebSocket, status_code: int, detail: str) -> None:
 _deny = deny_websocket
 
 
-async def guard_websocket(ws: WebSocket, settings: SecuritySettings) -> bool:
+async def guard_websocket(
+    ws: WebSocket, settings: SecuritySettings, *, session_id: str | None = None, right: str | None = None
+) -> bool:
     """Check Origin and token of a WebSocket before it is accepted; refuse it and return False when either
-    fails (403 for the Origin, 401 for the token)."""
+    fails (403 for the Origin, 401 for the token). A session token passes only when it grants ``right``
+    (``track``, ``live``) on ``session_id``; else 403, or 401 when expired or not verifying."""
     origin = ws.headers.get("origin")
     if not origin_allowed(origin, ws.headers.get("host"), settings):
         logs.event("ws_refused", path=ws.url.path, reason="origin", origin=origin)
         await _deny(ws, status.HTTP_403_FORBIDDEN, "origin not allowed")
         return False
-    if not token_ok(ws.query_params.get("token"), settings):
+    given = ws.query_params.get("token")
+    if settings.api_token is not None and given and is_session_token(given):
+        refusal = session_token_refusal(given, settings, session_id, right)
+        if refusal is None:
+            return True
+        logs.event("ws_refused", path=ws.url.path, reason="session_token", detail=refusal[1])
+        await _deny(ws, *refusal)
+        return False
+    if not token_ok(given, settings):
         logs.event("ws_refused", path=ws.url.path, reason="token")
         await _deny(ws, status.HTTP_401_UNAUTHORIZED, "missing or invalid API token: add ?token=<token>")
         return False

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
+from gazescope.api import session_tokens
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
-from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut
+from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut, TokenCreate, TokenOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
 from gazescope.services import exports, lifecycle
@@ -178,6 +179,34 @@ async def get_samples(
             f'</api/sessions/{session_id}/samples?start={nxt}&limit={limit}>; rel="next"'
         )
     return SamplesPage(session_id=session_id, start=start, total=total, samples=samples, next=nxt)
+
+
+@router.post(
+    "/{session_id}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenOut,
+    responses={403: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def create_token(state: State, session_id: str, body: TokenCreate | None = None) -> TokenOut:
+    """Mint a short-lived session token (docs/tokens.md) a participant's browser may hold instead of the
+    API token: it grants ``rights`` on this session only (``track``: its tracking WebSocket; ``live``: its
+    live WebSocket; ``read``: ``GET`` of the session and its report) for ``ttl_s`` seconds. Needs the API
+    token when one is set (a session token cannot mint). 404 when the session is unknown, 422 when
+    ``ttl_s`` is above ``GAZESCOPE_SESSION_TOKEN_MAX_TTL_S``."""
+    settings = state.settings
+    ttl = body.ttl_s if body and body.ttl_s is not None else settings.session_token_default_ttl_s
+    if ttl > settings.session_token_max_ttl_s:
+        raise HTTPException(
+            status_code=422,
+            detail=f"ttl_s {ttl} is above GAZESCOPE_SESSION_TOKEN_MAX_TTL_S={settings.session_token_max_ttl_s}",
+        )
+    await lifecycle.get_session(state, session_id)
+    rights = tuple(body.rights) if body and body.rights else session_tokens.DEFAULT_RIGHTS
+    token, exp = session_tokens.mint(settings, session_id, rights, ttl)
+    state.logs.event(
+        "session_token_minted", session_id=session_id, rights=",".join(sorted(set(rights))), ttl_s=ttl
+    )
+    return TokenOut(token=token, session_id=session_id, rights=sorted(set(rights)), expires_at_ms=exp * 1000)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -25,7 +25,7 @@ async def run_live(ws: WebSocket, session_id: str) -> None:
     session's tracking connection publishes (``sample``, ``event``: tracking_started, tracking_stopped,
     session_ended, session_deleted). Closes (1000) after session_ended/session_deleted."""
     state = ws_state(ws)
-    if not await guard_websocket(ws, state.settings):
+    if not await guard_websocket(ws, state.settings, session_id=session_id, right="live"):
         return
     try:
         info = await lifecycle.get_session(state, session_id)

@@ -104,7 +104,7 @@ async def run_tracking(
     """Serve a tracking WebSocket bound to ``session_id``, or, with ``implicit`` (session fields), to a
     session created for this connection and ended (report stored) when it closes."""
     state = ws_state(ws)
-    if not await guard_websocket(ws, state.settings):
+    if not await guard_websocket(ws, state.settings, session_id=session_id, right="track"):
         return
     client = await admit(ws, state)
     if client is None:

@@ -25,6 +25,7 @@ queue), never on the event loop or in the tracking threads. "No gaze to draw" is
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
@@ -427,9 +428,10 @@ async def get_stimulus_heatmap(
     if overlay is None:
         overlay = not transparent
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=overlay)
+    what = f"stimulus {stimulus_id!r}"
     png, n = await state.analytics.run(
         "aggregate heatmap",
-        aggregate_heatmap_png,
+        functools.partial(aggregate_heatmap_png, what=what),
         datas,
         space=stim.size_px,
         stim=stim,
@@ -438,7 +440,6 @@ async def get_stimulus_heatmap(
         source=source,
         method=method,
         caption=caption,
-        what=f"stimulus {stimulus_id!r}",
     )
     return _png_response(png, f"stimulus-{stimulus_id}-heatmap.png", **{"X-Gazescope-Sessions": str(n)})
 
@@ -494,9 +495,10 @@ async def get_user_heatmap(
                 raise
     datas = await _load_many(state, infos)
     space = stim.size_px if stim is not None else common_screen(datas)
+    what = f"user {user_id!r}"
     png, n = await state.analytics.run(
         "aggregate heatmap",
-        aggregate_heatmap_png,
+        functools.partial(aggregate_heatmap_png, what=what),
         datas,
         space=space,
         stim=stim,
@@ -505,6 +507,5 @@ async def get_user_heatmap(
         source=source,
         method=method,
         caption=caption,
-        what=f"user {user_id!r}",
     )
     return _png_response(png, f"user-{user_id}-heatmap.png", **{"X-Gazescope-Sessions": str(n)})

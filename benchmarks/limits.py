@@ -11,6 +11,7 @@ before"), sends only to 127.0.0.0/8, and stops by itself::
     python benchmarks/limits.py numbers       # defect 8: huge integers, NaN, null, huge offset
     python benchmarks/limits.py csrf          # defect 9: a foreign page's form POSTs
     python benchmarks/limits.py logs          # defect 10: uvicorn access log with the token filter
+    python benchmarks/limits.py bigsession --compare ../main/src   # issue 20 defect 4: reading a big session
     python benchmarks/limits.py all
 
 The data folder is ``../shared/data`` (or ``GAZESCOPE_DATA_DIR``): the desk video for real frames and
@@ -539,17 +540,122 @@ def bench_logs(src: Path) -> None:
         srv.stop()
 
 
+# --- issue 20, defect 4 ------------------------------------------------------------------------------
+
+
+def fill_session(db_path: Path, session_id: str, n: int, batch: int = 10_000) -> None:
+    """Append ``n`` synthetic samples to ``session_id`` through the store API (this checkout's store)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from gazescope.storage.sqlite import SQLiteStore
+
+    store = SQLiteStore(db_path)
+    try:
+        for b in range(0, n, batch):
+            store.append_samples(
+                session_id,
+                [
+                    {"frame_index": i, "t_ms": i * 33.3, "face_detected": True, "screen_x_px": 900.0 + i % 97,
+                     "screen_y_px": 500.0 + i % 53, "gaze_valid": True}
+                    for i in range(b, min(n, b + batch))
+                ],
+            )  # fmt: skip
+    finally:
+        store.close()
+
+
+class PeakRss:
+    """The server's largest RSS (MB), sampled every 50 ms in a thread."""
+
+    def __init__(self, srv: Server) -> None:
+        self.srv, self.peak, self.stop = srv, 0.0, threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.srv.rss_mb() or 0.0)
+            time.sleep(0.05)
+
+    def finish(self) -> float:
+        self.stop.set()
+        self.t.join(5)
+        return self.peak
+
+
+def bench_bigsession(src: Path, n: int) -> None:
+    srv = Server(src)
+    try:
+        sid = httpx.post(f"{srv.url}/api/sessions", json={"screen_w_px": 1920, "screen_h_px": 1080}).json()[
+            "id"
+        ]
+        fill_session(Path(srv.tmp.name) / "bench.db", sid, n)
+        print(f"session of {n:,} samples; RSS at rest {srv.rss_mb():.0f} MB")
+        with httpx.Client(base_url=srv.url, timeout=300) as http:
+            for label, path in (
+                ("GET /samples", f"/api/sessions/{sid}/samples"),
+                ("GET /samples.csv", f"/api/sessions/{sid}/samples.csv"),
+                ("GET /report", f"/api/sessions/{sid}/report"),
+                ("GET /heatmap.png", f"/api/sessions/{sid}/heatmap.png?source=samples"),
+            ):
+                peak = PeakRss(srv)
+                t0 = time.perf_counter()
+                size, chunks = 0, 0
+                with http.stream("GET", path) as r:
+                    for piece in r.iter_raw():
+                        size += len(piece)
+                        chunks += 1
+                dt = time.perf_counter() - t0
+                print(f"{label:18s} {r.status_code} {size / 2**20:7.1f} MiB in {dt:5.2f} s, {chunks:5d} chunks, "
+                      f"peak RSS {peak.finish():.0f} MB")  # fmt: skip
+
+        # two parallel full reads (every page of /samples, and the CSV), /healthz polled meanwhile
+        async def read_all() -> None:
+            async with httpx.AsyncClient(base_url=srv.url, timeout=300) as c:
+
+                async def pages() -> None:
+                    start: int | None = 0
+                    while start is not None:
+                        page = (await c.get(f"/api/sessions/{sid}/samples", params={"start": start})).json()
+                        start = page.get("next")  # the old API has no `next`: one page of everything
+
+                async def csv() -> None:
+                    async with c.stream("GET", f"/api/sessions/{sid}/samples.csv") as r:
+                        async for _ in r.aiter_raw():
+                            pass
+
+                await asyncio.gather(pages(), pages(), csv())
+
+        poll, peak = Poller(f"{srv.url}/healthz"), PeakRss(srv)
+        t0 = time.perf_counter()
+        asyncio.run(read_all())
+        dt = time.perf_counter() - t0
+        worst, median = poll.finish()
+        print(
+            f"2 x all /samples + 1 CSV in parallel: {dt:.2f} s, peak RSS {peak.finish():.0f} MB, "
+            f"/healthz max {worst * 1000:.0f} ms (median {median * 1000:.0f} ms)"
+        )
+    finally:
+        srv.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["body", "connections", "png", "fits", "numbers", "csrf", "logs", "all"])
+    ap.add_argument(
+        "what", choices=["body", "connections", "png", "fits", "numbers", "csrf", "logs", "bigsession", "all"]
+    )
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="gazescope sources to serve")
     ap.add_argument("--mib", type=int, default=50, help="body: MiB of JSON")
     ap.add_argument("--streams", type=int, default=60, help="connections: tracking streams to open")
     ap.add_argument("--seconds", type=float, default=10.0, help="png: seconds per phase")
     ap.add_argument("--senders", type=int, default=4, help="png: attacking senders")
     ap.add_argument("--budget", type=float, default=40.0, help="fits: time_budget_s asked")
+    ap.add_argument("--samples", type=int, default=200_000, help="bigsession: samples in the session")
+    ap.add_argument("--compare", type=Path, default=None, help="bigsession: also measure these sources first")
     a = ap.parse_args()
     src = a.src.resolve()
+    if a.what == "bigsession" and a.compare is not None:
+        print(f"== bigsession before ({a.compare.resolve()})", flush=True)
+        bench_bigsession(a.compare.resolve(), a.samples)
     jobs = {
         "body": lambda: bench_body(src, a.mib),
         "connections": lambda: bench_connections(src, a.streams),
@@ -558,6 +664,7 @@ def main() -> None:
         "numbers": lambda: bench_numbers(src),
         "csrf": lambda: bench_csrf(src),
         "logs": lambda: bench_logs(src),
+        "bigsession": lambda: bench_bigsession(src, a.samples),
     }
     for name, job in jobs.items():
         if a.what in (name, "all"):

@@ -144,4 +144,5 @@ def test_sample_cap_stops_storing_while_tracking_replies(serve, tmp_path, desk_j
     assert httpx.get(f"{server.url}/api/sessions/{sid}").json()["sample_count"] == 100
     assert "samples_capped" in server.log()
     metrics = httpx.get(f"{server.url}/metrics").text
-    assert 'gazescope_refused_total{reason="samples_capped"} 7.0' in metrics
+    # 95 + 12 frames - 100 = 7 frames' samples, and the refused gaze point
+    assert 'gazescope_refused_total{reason="samples_capped"} 8.0' in metrics

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from tests.support.servers import Server
 
 from gazescope.domain import SessionInfo
 from gazescope.storage.sqlite import SQLiteStore
-from tests.support.servers import Server
 
 pytestmark = pytest.mark.integration
 

@@ -216,7 +216,7 @@ class RedisStore(base.DocumentWrites):
 
     @_redis_call
     def count_sessions(self) -> int:
-        return int(typing.cast("int", self._r.zcard(f"{self.prefix}:sessions")))
+        return int(self._r.zcard(f"{self.prefix}:sessions"))
 
     @_redis_call
     def list_sessions(
@@ -491,7 +491,7 @@ class RedisStore(base.DocumentWrites):
     @_redis_call
     def count_documents(self, collection: str) -> int:
         base.check_collection(collection)
-        return int(typing.cast("int", self._r.hlen(self._docs_key(collection))))
+        return int(self._r.hlen(self._docs_key(collection)))
 
     @_redis_call
     def delete_document(self, collection: str, doc_id: str) -> bool:

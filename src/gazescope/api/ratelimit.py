@@ -8,7 +8,8 @@ WebSockets (tracking frames have their own pacing) and reads pass untouched.
   count by: the TCP peer, or the forwarded client when uvicorn trusts the proxy), holding
   ``Settings.rate_limit_burst`` writes and refilled at ``rate_limit_writes_per_s``. An empty bucket is
   answered 429 ``rate_limited`` with ``Retry-After`` (whole seconds until one write is allowed) before the
-  body is read. The first refusal of a run is logged (``rate_limited``), not every one.
+  body is read. The first refusal of a run is logged (``rate_limited``), not every one; every refusal is
+  counted in ``gazescope_refused_total{reason="rate_limited"}`` (``storage_full`` for the next one).
 * **Free disk**: while :func:`gazescope.services.quotas.free_disk_refusal` gives a reason (SQLite store with
   less than ``min_free_disk_bytes`` free), writes other than ``DELETE`` and a session's ``/end`` are
   answered 503 ``storage_full`` (logged once per run of refusals). Tracking WebSockets go on replying;
@@ -90,6 +91,7 @@ class WriteLimitMiddleware:
             client = client_key(scope)
             wait = self.buckets.take(client)
             if wait > 0:
+                _count(scope, "rate_limited")
                 await self._refuse_rate(send, client, path, wait)
                 return
             self._limited.discard(client)
@@ -99,6 +101,7 @@ class WriteLimitMiddleware:
                 if not self._disk_full:
                     logs.event("storage_full", path=path, reason=reason)
                 self._disk_full = True
+                _count(scope, "storage_full")
                 await _send(send, path, 503, {"detail": reason, "code": "storage_full"}, {})
                 return
             self._disk_full = False
@@ -117,6 +120,14 @@ class WriteLimitMiddleware:
         )
         body = {"detail": detail, "code": "rate_limited", "retry_after_s": retry}
         await _send(send, path, 429, body, {"retry-after": str(retry)})
+
+
+def _count(scope: Scope, reason: str) -> None:
+    """Count a refusal in ``gazescope_refused_total{reason}`` (once the app has started)."""
+    app = scope.get("app")
+    gs = getattr(getattr(app, "state", None), "gs", None)
+    if gs is not None:
+        gs.metrics.refused.labels(reason=reason).inc()
 
 
 async def _send(send: Send, path: str, status: int, body: dict[str, object], headers: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ def test_sixth_session_in_ten_seconds_is_refused_with_retry_after(make_client: M
         assert 1 <= int(r.headers["retry-after"]) <= 2
         assert client.get("/api/sessions").status_code == 200  # reads are not limited
         assert len(client.get("/api/sessions").json()) == 5
+        assert 'gazescope_refused_total{reason="rate_limited"} 1.0' in client.get("/metrics").text
 
 
 def test_cross_site_uploads_are_rate_limited(make_client: MakeClient) -> None:

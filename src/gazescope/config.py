@@ -228,6 +228,21 @@ class QuotaSettings(BaseModel):
         description="Writes one client address may make at once before rate_limit_writes_per_s applies "
         "(the bucket's size): a page creating a session, a profile and AOIs in one go stays far below it.",
     )
+    rate_limit_bytes_per_s: int = Field(
+        4 * MiB,
+        ge=0,
+        description="Request-body bytes of writes (by Content-Length) one client address may send per second "
+        "on average: a second token bucket, so large uploads cannot fill the disk at the request rate "
+        "(16 MiB stimuli at 10 a second were 160 MiB/s). 0 turns it off. 4 MiB/s is eight 0.5 MB gaze "
+        "batches a second.",
+    )
+    rate_limit_bytes_burst: int = Field(
+        128 * MiB,
+        ge=1024,
+        description="Request-body bytes one client address may send at once before rate_limit_bytes_per_s "
+        "applies: two of the largest stimulus videos (max_stimulus_video_bytes). A larger single body counts "
+        "as this much.",
+    )
     rate_limit_max_clients: int = Field(
         10_000,
         ge=1,

@@ -6,7 +6,8 @@ WebSockets (tracking frames have their own pacing) and reads pass untouched.
 
 * **Rate limit**: a token bucket per client address (the ASGI client, the same address the WebSocket caps
   count by: the TCP peer, or the forwarded client when uvicorn trusts the proxy), holding
-  ``Settings.rate_limit_burst`` writes and refilled at ``rate_limit_writes_per_s``. An empty bucket is
+  ``Settings.rate_limit_burst`` writes and refilled at ``rate_limit_writes_per_s``, and a second one of
+  request-body bytes (``Content-Length``; ``rate_limit_bytes_burst``, ``rate_limit_bytes_per_s``). An empty bucket is
   answered 429 ``rate_limited`` with ``Retry-After`` (whole seconds until one write is allowed) before the
   body is read. The first refusal of a run is logged (``rate_limited``), not every one; every refusal is
   counted in ``gazescope_refused_total{reason="rate_limited"}`` (``storage_full`` for the next one).
@@ -45,16 +46,18 @@ class TokenBuckets:
         self.rate, self.burst, self.max_keys, self.clock = rate, float(burst), max_keys, clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
 
-    def take(self, key: str) -> float:
-        """Take one token from ``key``'s bucket: 0.0 when taken, else the seconds until one is there."""
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens (at most ``burst``) from ``key``'s bucket: 0.0 when taken, else the seconds
+        until they are there (nothing is taken then)."""
         now = self.clock()
+        cost = min(float(cost), self.burst)
         tokens, at = self._buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) * self.rate)
         wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
+        if tokens >= cost:
+            tokens -= cost
         else:
-            wait = (1.0 - tokens) / self.rate
+            wait = (cost - tokens) / self.rate
         self._buckets[key] = (tokens, now)
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
@@ -79,6 +82,11 @@ class WriteLimitMiddleware:
             if q.rate_limit_writes_per_s > 0
             else None
         )
+        self.byte_buckets = (
+            TokenBuckets(q.rate_limit_bytes_per_s, q.rate_limit_bytes_burst, q.rate_limit_max_clients)
+            if q.rate_limit_bytes_per_s > 0
+            else None
+        )
         self._limited: set[str] = set()  # clients whose last write was refused (logged once a run)
         self._disk_full = False
 
@@ -87,14 +95,15 @@ class WriteLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        if self.buckets is not None:
-            client = client_key(scope)
-            wait = self.buckets.take(client)
-            if wait > 0:
-                _count(scope, "rate_limited")
-                await self._refuse_rate(send, client, path, wait)
-                return
-            self._limited.discard(client)
+        client = client_key(scope)
+        wait = self.buckets.take(client) if self.buckets is not None else 0.0
+        if wait == 0.0 and self.byte_buckets is not None:
+            wait = self.byte_buckets.take(client, _content_length(scope))
+        if wait > 0:
+            _count(scope, "rate_limited")
+            await self._refuse_rate(send, client, path, wait)
+            return
+        self._limited.discard(client)
         if scope["method"] != "DELETE" and not path.endswith("/end"):
             reason = free_disk_refusal(self.settings.quotas, self.settings.storage)
             if reason is not None:
@@ -115,11 +124,25 @@ class WriteLimitMiddleware:
             logs.event("rate_limited", client=client, path=path, retry_after_s=retry)
         detail = (
             f"too many writes from this client: at most {q.rate_limit_burst} at once and "
-            f"{q.rate_limit_writes_per_s:g} a second (GAZESCOPE_RATE_LIMIT_BURST, "
-            f"GAZESCOPE_RATE_LIMIT_WRITES_PER_S); retry in {retry} s"
+            f"{q.rate_limit_writes_per_s:g} a second, {q.rate_limit_bytes_burst} bytes at once and "
+            f"{q.rate_limit_bytes_per_s} a second (GAZESCOPE_RATE_LIMIT_BURST, "
+            f"GAZESCOPE_RATE_LIMIT_WRITES_PER_S, GAZESCOPE_RATE_LIMIT_BYTES_BURST, "
+            f"GAZESCOPE_RATE_LIMIT_BYTES_PER_S); retry in {retry} s"
         )
         body = {"detail": detail, "code": "rate_limited", "retry_after_s": retry}
         await _send(send, path, 429, body, {"retry-after": str(retry)})
+
+
+def _content_length(scope: Scope) -> int:
+    """The request's ``Content-Length`` (0 when absent or bad: chunked bodies are bounded by the body
+    limits of ``api/limits.py``)."""
+    for k, v in scope.get("headers") or ():
+        if k == b"content-length":
+            try:
+                return max(0, int(v))
+            except ValueError:
+                return 0
+    return 0
 
 
 def _count(scope: Scope, reason: str) -> None:

@@ -41,6 +41,19 @@ def test_cross_site_uploads_are_rate_limited(make_client: MakeClient) -> None:
         assert r.headers["access-control-allow-origin"] == "*" and "retry-after" in r.headers
 
 
+def test_large_uploads_are_paced_by_bytes(make_client: MakeClient) -> None:
+    """Stimuli uploaded back to back: past the byte burst the next one is 429 although few requests
+    were made (the issue's 50 x 15.8 MiB, scaled down)."""
+    image = png(3, 128)  # ~49 KB of noise
+    with make_client(rate_limit_bytes_burst=2 * len(image) + 1000, rate_limit_bytes_per_s=1024) as client:
+        files = {"file": ("s.png", image, "image/png")}
+        codes = [client.post("/api/stimuli", files=files).status_code for _ in range(4)]
+        assert codes == [201, 201, 429, 429], codes
+        r = client.post("/api/stimuli", files=files)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 10, (codes, r.headers, r.text)
+        assert "GAZESCOPE_RATE_LIMIT_BYTES_PER_S" in r.json()["detail"]
+
+
 def test_token_bucket_refills_at_its_rate() -> None:
     from gazescope.api.ratelimit import TokenBuckets
 
@@ -53,6 +66,8 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert buckets.take("b") == 0.0  # another client has its own bucket
     buckets.take("c")  # a third key evicts the least recently used ("a")
     assert buckets.take("a") == 0.0
+    assert buckets.take("d", cost=50) == 0.0  # a cost over the burst counts as the burst
+    assert buckets.take("d", cost=1) == 0.5
 
 
 def test_profile_with_a_two_megabyte_accuracy_field_is_refused(make_client: MakeClient) -> None:

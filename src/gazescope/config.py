@@ -210,6 +210,79 @@ class LimitSettings(BaseModel):
     )
 
 
+class QuotaSettings(BaseModel):
+    """Rate limits of writes, quotas on stored totals, document sizes and the free-disk watermark
+    (docs/operations.md, "Limits"; ``api/ratelimit.py``, ``services/quotas.py``)."""
+
+    rate_limit_writes_per_s: float = Field(
+        10.0,
+        ge=0,
+        description="Writes (POST/PUT/PATCH/DELETE REST calls, seed 003's /upload) one client address may "
+        "make per second on average: a token bucket refilled at this rate; an empty bucket is answered 429 "
+        "with Retry-After. 0 turns the limit off. 10/s is ten times the web app's busiest flow (a gaze "
+        "batch a second) and stops a script at 10 sessions a second instead of ~500.",
+    )
+    rate_limit_burst: int = Field(
+        60,
+        ge=1,
+        description="Writes one client address may make at once before rate_limit_writes_per_s applies "
+        "(the bucket's size): a page creating a session, a profile and AOIs in one go stays far below it.",
+    )
+    rate_limit_bytes_per_s: int = Field(
+        4 * MiB,
+        ge=0,
+        description="Request-body bytes of writes (by Content-Length) one client address may send per second "
+        "on average: a second token bucket, so large uploads cannot fill the disk at the request rate "
+        "(16 MiB stimuli at 10 a second were 160 MiB/s). 0 turns it off. 4 MiB/s is eight 0.5 MB gaze "
+        "batches a second.",
+    )
+    rate_limit_bytes_burst: int = Field(
+        128 * MiB,
+        ge=1024,
+        description="Request-body bytes one client address may send at once before rate_limit_bytes_per_s "
+        "applies: two of the largest stimulus videos (max_stimulus_video_bytes). A larger single body counts "
+        "as this much.",
+    )
+    rate_limit_max_clients: int = Field(
+        10_000,
+        ge=1,
+        description="Client addresses whose buckets are kept (a few hundred bytes each); past it full "
+        "buckets are forgotten first, then the oldest.",
+    )
+    max_document_bytes: int = Field(
+        1 * MiB,
+        ge=1024,
+        description="Largest stored profile document (its JSON, accuracy figures included); larger is "
+        "refused with 422 document_too_large. A cnn profile is ~0.6 MB, a polynomial one ~10 KB.",
+    )
+    max_sessions: int = Field(
+        100_000,
+        ge=1,
+        description="Sessions stored at once (REST, seeds and implicit tracking sessions); the next create "
+        "is refused with 507 quota_exceeded until some are deleted.",
+    )
+    max_stimuli: int = Field(
+        1_000, ge=1, description="Stimuli (images and videos) stored at once; the next upload gets 507."
+    )
+    max_stimuli_total_bytes: int = Field(
+        4 * 1024 * MiB,
+        ge=1024,
+        description="Total bytes of stored stimulus files (4 GiB: 64 of the largest videos); an upload that "
+        "would pass it gets 507.",
+    )
+    max_profiles: int = Field(
+        10_000, ge=1, description="Calibration profiles stored at once; the next one gets 507."
+    )
+    min_free_disk_bytes: int = Field(
+        256 * MiB,
+        ge=0,
+        description="SQLite store only: below this much free space on the database's file system, REST "
+        "writes and seed 003 uploads are refused with 503 storage_full (DELETEs still pass, to free space); "
+        "tracking goes on replying. 0 turns the check off. Redis holds its data in memory: set its "
+        "maxmemory instead.",
+    )
+
+
 class StorageSettings(BaseModel):
     """The store (SQLite or Redis), its batching and backlog, and the folders beside it."""
 
@@ -862,6 +935,7 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     TrackingSettings,
     LandmarkSettings,
     StorageSettings,
+    QuotaSettings,
     LimitSettings,
     SecuritySettings,
     ServerSettings,
@@ -906,6 +980,10 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     @property
     def limits(self) -> LimitSettings:
         return self._group(LimitSettings)
+
+    @property
+    def quotas(self) -> QuotaSettings:
+        return self._group(QuotaSettings)
 
     @property
     def storage(self) -> StorageSettings:

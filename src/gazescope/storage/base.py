@@ -86,6 +86,10 @@ class Store(Protocol):
         """
         ...
 
+    def count_sessions(self) -> int:
+        """Number of stored sessions (every status)."""
+        ...
+
     def update_session(self, session_id: str, **fields: Any) -> SessionInfo:
         """Set the given ``SessionInfo`` fields and return the updated session.
 
@@ -158,6 +162,10 @@ class Store(Protocol):
     def list_documents(self, collection: str, **equals_filters: Any) -> list[dict[str, Any]]:
         """Documents of ``collection`` whose top-level keys equal every filter value (a missing key equals
         None), ordered by document id."""
+        ...
+
+    def count_documents(self, collection: str) -> int:
+        """Number of documents in ``collection``; ``ValidationError`` for an invalid collection name."""
         ...
 
     def delete_document(self, collection: str, doc_id: str) -> bool:

@@ -32,6 +32,7 @@ from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import layouts_info
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
+from gazescope.services import quotas
 from gazescope.storage.profiles import ProfileDocument, ProfileRepository, check_profile_id
 
 router = APIRouter(
@@ -123,6 +124,7 @@ async def create_profile(
     repo = ProfileRepository(state.store)
 
     def put() -> dict[str, Any]:
+        quotas.check_new_profile(state.store, state.settings.quotas, ProfileDocument.of(cal).to_dict())
         if repo.exists(cal.profile_id):
             raise HTTPException(status.HTTP_409_CONFLICT, f"a profile {cal.profile_id!r} exists already")
         return repo.save(cal).summary()

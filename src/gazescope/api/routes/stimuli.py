@@ -40,7 +40,7 @@ from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.api.stimulus_videos import create_video_stimulus, delete_video_files, video_path
 from gazescope.errors import FrameTooLargeError
-from gazescope.services import stimuli
+from gazescope.services import quotas, stimuli
 from gazescope.services.stimuli import aoi_json, load_stimulus
 from gazescope.services.videos import is_video, media_type
 from gazescope.vision.video import sniff_video_format
@@ -153,6 +153,7 @@ async def create_stimulus(
     s = state.settings
     data = await file.read(max(s.max_stimulus_bytes, s.max_stimulus_video_bytes) + 1)
     label = (name or "").strip() or (file.filename or "").strip()[:200] or None
+    await state.io(quotas.check_new_stimulus, state.store, s.quotas, len(data))
     video_fmt = sniff_video_format(data[:16])
     if video_fmt is not None:
         try:

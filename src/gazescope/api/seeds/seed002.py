@@ -41,7 +41,8 @@ class EyeContactWire(NativeWire):
 
     ``t``: server epoch milliseconds (integer) when the frame arrived; ``earLeft``/``earRight``: eye
     aspect ratio of the subject's left/right eye (Soukupova & Cech 2016; 0.0 when no face); ``blink``: eyes
-    closed in a blink; ``eyeContact``: gaze within ``Settings.eye_contact_cone_deg`` of the camera;
+    closed in a blink; ``eyeContact``: the sample's ``eye_contact``, gaze within
+    ``Settings.eye_contact_cone_deg`` of the person's neutral gaze toward the device (docs/attention.md);
     ``eyeContactPct``: the seed's figure, the share of frames with a face that had eye contact since the
     connection opened, 0..1 (gazescope's rolling percentage stays in the stored samples);
     ``gazeVector``: [x, y] in -1..1 ([0, 0] when unknown); ``conf``: 0..1.

@@ -161,7 +161,10 @@ async def create_stimulus(
             raise HTTPException(413, exc.message) from None
         return StimulusOut.of(doc, [], detail=True)
     if len(data) > s.max_stimulus_bytes:
-        raise HTTPException(413, f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes")
+        raise HTTPException(
+            413,
+            f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes (GAZESCOPE_MAX_STIMULUS_BYTES)",
+        )
     try:
         facts = await state.cpu(
             stimuli.decode_stimulus_image, data, s.max_stimulus_bytes, s.max_frame_width, s.max_frame_height

@@ -157,6 +157,22 @@ class LimitSettings(BaseModel):
         "client when uvicorn trusts the proxy: FORWARDED_ALLOW_IPS, 127.0.0.1 by default; an untrusted "
         "proxy counts as one client); the next one is refused with HTTP 503 at the handshake.",
     )
+    http_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Longest time (s) a client may take to send a request's line and headers, from the "
+        "connection's start or the first byte of a next request on a kept-alive one; then the connection is "
+        "closed (api/http_guard.py; as nginx's client_header_timeout, 60 s by default there). A browser "
+        "sends its headers in one packet; 10 s allows a slow mobile link.",
+    )
+    max_open_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Most open client connections (HTTP and WebSocket) of one server process; one accepted "
+        "past it is closed at once and logged (http_connection_refused). Unset: the soft RLIMIT_NOFILE "
+        "less 256 descriptors kept for the store, workers and logs (768 under the common limit of 1,024).",
+    )
     live_max_frame_pixels: int = Field(
         1920 * 1080,
         ge=16 * 16,

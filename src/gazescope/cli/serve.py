@@ -29,16 +29,21 @@ def load_settings(host: str | None, port: int | None, workers: int | None) -> Se
 
 
 def run_server(settings: Settings) -> None:
-    """Serve ``create_app(settings)`` with uvicorn on ``settings.host``:``settings.port``. The settings go
+    """Serve ``create_app(settings)`` with uvicorn on ``settings.host``:``settings.port``, with the header
+    timeout and connection cap of :mod:`gazescope.api.http_guard`. The settings go
     to the app factory as they are (pickled into each worker process when ``settings.workers > 1``), so
     the app sees the bound host without reading the environment again. Exits with
     :data:`STARTUP_FAILURE` when a single server could not start."""
     import uvicorn
 
     from gazescope.api.app import create_app
+    from gazescope.api.http_guard import GuardedConfig, GuardedH11Protocol, max_open_connections
 
-    config = uvicorn.Config(
+    config = GuardedConfig(
         functools.partial(create_app, settings),
+        http=GuardedH11Protocol,
+        header_timeout_s=settings.http_header_timeout_s,
+        max_open_connections=max_open_connections(settings),
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Annotated, Any
 
@@ -30,7 +31,9 @@ def load_settings(host: str | None, port: int | None, workers: int | None) -> Se
 
 def run_server(settings: Settings) -> None:
     """Serve ``create_app(settings)`` with uvicorn on ``settings.host``:``settings.port``, with the header
-    timeout and connection cap of :mod:`gazescope.api.http_guard`. The settings go
+    timeout and connection cap of :mod:`gazescope.api.http_guard`; ``X-Forwarded-*`` headers are read only
+    from ``settings.forwarded_allow_ips`` (or uvicorn's ``FORWARDED_ALLOW_IPS``), else from no one. The
+    settings go
     to the app factory as they are (pickled into each worker process when ``settings.workers > 1``), so
     the app sees the bound host without reading the environment again. Exits with
     :data:`STARTUP_FAILURE` when a single server could not start."""
@@ -39,6 +42,7 @@ def run_server(settings: Settings) -> None:
     from gazescope.api.app import create_app
     from gazescope.api.http_guard import GuardedConfig, GuardedH11Protocol, max_open_connections
 
+    forwarded = settings.forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS") or None
     config = GuardedConfig(
         functools.partial(create_app, settings),
         http=GuardedH11Protocol,
@@ -53,6 +57,8 @@ def run_server(settings: Settings) -> None:
         ws_ping_timeout=settings.ws_ping_timeout_s,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         access_log=False,
+        proxy_headers=forwarded is not None,
+        forwarded_allow_ips=forwarded or "",
         workers=settings.workers if settings.workers > 1 else None,
     )
     server = uvicorn.Server(config)

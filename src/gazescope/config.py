@@ -35,6 +35,14 @@ class ServerSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Proxies (comma-separated addresses or networks, or '*') whose X-Forwarded-For and "
+        "X-Forwarded-Proto `gazescope serve` trusts; the client address (per-client connection caps, logs) "
+        "is then the forwarded one. Unset: uvicorn's FORWARDED_ALLOW_IPS when that is set, else no proxy "
+        "is trusted (uvicorn's own default trusts 127.0.0.1, so any local process could pose as many "
+        "clients). The compose deployment sets it for its nginx.",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -172,8 +180,24 @@ class LimitSettings(BaseModel):
         16,
         ge=1,
         description="Most open WebSockets from one client address (the TCP peer, or the X-Forwarded-For "
-        "client when uvicorn trusts the proxy: FORWARDED_ALLOW_IPS, 127.0.0.1 by default; an untrusted "
-        "proxy counts as one client); the next one is refused with HTTP 503 at the handshake.",
+        "client when the peer is a trusted proxy: forwarded_allow_ips, none by default; an untrusted proxy "
+        "counts as one client); the next one is refused with HTTP 503 at the handshake.",
+    )
+    http_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Longest time (s) a client may take to send a request's line and headers, from the "
+        "connection's start or the first byte of a next request on a kept-alive one; then the connection is "
+        "closed (api/http_guard.py; as nginx's client_header_timeout, 60 s by default there). A browser "
+        "sends its headers in one packet; 10 s allows a slow mobile link.",
+    )
+    max_open_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Most open client connections (HTTP and WebSocket) of one server process; one accepted "
+        "past it is closed at once and logged (http_connection_refused). Unset: the soft RLIMIT_NOFILE "
+        "less 256 descriptors kept for the store, workers and logs (768 under the common limit of 1,024).",
     )
     live_max_frame_pixels: int = Field(
         1920 * 1080,
@@ -701,6 +725,14 @@ class SeedSettings(BaseModel):
         gt=0,
         description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
         "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
+    )
+    seed002_start_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seed 002's /ws is closed (1001) when it has sent neither init nor a frame within this "
+        "long after opening: the seed's client sends init on open, so a silent connection only holds a "
+        "slot (16 per address, 64 in all).",
     )
     seed003_canvas_w_px: int = Field(
         1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."

@@ -34,14 +34,16 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any, Protocol, runtime_checkable
 
-from gazescope.domain import SessionInfo
+from gazescope.domain import ID_CHARS, MAX_ID_CHARS, SessionInfo
 from gazescope.errors import ValidationError
 
 #: Session ids: 1-128 characters from ``[A-Za-z0-9_.-]`` (UUIDs, hex tokens, slugs). The restriction keeps
 #: ids safe inside Redis key names and URLs.
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+#: ``\Z``, not ``$``: ``$`` also matches before a final newline (``"evil\n"``). The API's id type is
+#: :data:`gazescope.domain.ResourceId`, the same rule.
+SESSION_ID_RE = re.compile(rf"[{ID_CHARS}]{{1,{MAX_ID_CHARS}}}\Z")
 #: Collection names: 1-64 characters from ``[A-Za-z0-9_.-]``.
-COLLECTION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+COLLECTION_RE = re.compile(rf"[{ID_CHARS}]{{1,64}}\Z")
 MAX_DOC_ID_CHARS = 256
 MAX_BLOB_KEY_CHARS = 512
 

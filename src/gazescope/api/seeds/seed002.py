@@ -11,8 +11,10 @@ WebSocket ``/ws``:
   reported inside that shape, with the last metrics sent (zeros before the first) plus ``type: "error"``,
   ``code``, ``message`` and ``error`` (= ``message``); ``{"type": "ping"}`` gets the shape plus
   ``type: "pong"``.
-* An idle connection is kept ``Settings.seed002_idle_timeout_s`` (30 minutes): users press Connect and may
-  wait minutes before Start; dead peers are found by uvicorn's WebSocket pings
+* A connection that has sent neither ``init`` nor a frame within ``Settings.seed002_start_timeout_s``
+  (30 s; the seed's client sends ``init`` on open) is closed with 1001, so silent connections cannot hold
+  the connection slots. A started idle connection is kept ``Settings.seed002_idle_timeout_s`` (30
+  minutes): users press Connect and may wait minutes before Start; dead peers are found by uvicorn's WebSocket pings
   (``Settings.ws_ping_interval_s`` / ``ws_ping_timeout_s``).
 
 Each connection gets a session of its own (label ``seed002 /ws``, ``user_id`` from ``?user_id=``), ended
@@ -55,6 +57,7 @@ class EyeContactWire(NativeWire):
     time_keys = ("timestamp", "t", "t_ms")
 
     def __init__(self) -> None:
+        self.started = False  # until "init" or a frame arrives (Settings.seed002_start_timeout_s)
         self.face_frames = 0
         self.contact_frames = 0
         self._last: dict[str, Any] | None = None
@@ -63,8 +66,12 @@ class EyeContactWire(NativeWire):
         msg = loads_object(text)
         mtype = msg.get("type")
         if isinstance(mtype, str) and mtype in IGNORED_TYPES:  # a non-string type (e.g. {}) is unhashable
+            self.started = self.started or mtype == "init"
             return None
-        return self.read(msg)
+        inbound = self.read(msg)
+        if inbound is not None and inbound.type == "frame":
+            self.started = True
+        return inbound
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         if sample.get("face_detected"):
@@ -101,6 +108,9 @@ class EyeContactWire(NativeWire):
 
     def pong(self, inbound: Inbound) -> dict[str, Any]:
         return {**self.metrics(), "type": "pong"}
+
+    def start_timeout_s(self, settings: Settings) -> float | None:
+        return settings.seed002_start_timeout_s
 
     def idle_timeout_s(self, settings: Settings) -> float:
         return settings.seed002_idle_timeout_s

@@ -35,6 +35,14 @@ class ServerSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Interface `gazescope serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of `gazescope serve`.")
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Proxies (comma-separated addresses or networks, or '*') whose X-Forwarded-For and "
+        "X-Forwarded-Proto `gazescope serve` trusts; the client address (per-client connection caps, logs) "
+        "is then the forwarded one. Unset: uvicorn's FORWARDED_ALLOW_IPS when that is set, else no proxy "
+        "is trusted (uvicorn's own default trusts 127.0.0.1, so any local process could pose as many "
+        "clients). The compose deployment sets it for its nginx.",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -190,8 +198,24 @@ class LimitSettings(BaseModel):
         16,
         ge=1,
         description="Most open WebSockets from one client address (the TCP peer, or the X-Forwarded-For "
-        "client when uvicorn trusts the proxy: FORWARDED_ALLOW_IPS, 127.0.0.1 by default; an untrusted "
-        "proxy counts as one client); the next one is refused with HTTP 503 at the handshake.",
+        "client when the peer is a trusted proxy: forwarded_allow_ips, none by default; an untrusted proxy "
+        "counts as one client); the next one is refused with HTTP 503 at the handshake.",
+    )
+    http_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Longest time (s) a client may take to send a request's line and headers, from the "
+        "connection's start or the first byte of a next request on a kept-alive one; then the connection is "
+        "closed (api/http_guard.py; as nginx's client_header_timeout, 60 s by default there). A browser "
+        "sends its headers in one packet; 10 s allows a slow mobile link.",
+    )
+    max_open_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Most open client connections (HTTP and WebSocket) of one server process; one accepted "
+        "past it is closed at once and logged (http_connection_refused). Unset: the soft RLIMIT_NOFILE "
+        "less 256 descriptors kept for the store, workers and logs (768 under the common limit of 1,024).",
     )
     live_max_frame_pixels: int = Field(
         1920 * 1080,
@@ -225,6 +249,79 @@ class LimitSettings(BaseModel):
         ge=1024,
         description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
         "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
+    )
+
+
+class QuotaSettings(BaseModel):
+    """Rate limits of writes, quotas on stored totals, document sizes and the free-disk watermark
+    (docs/operations.md, "Limits"; ``api/ratelimit.py``, ``services/quotas.py``)."""
+
+    rate_limit_writes_per_s: float = Field(
+        10.0,
+        ge=0,
+        description="Writes (POST/PUT/PATCH/DELETE REST calls, seed 003's /upload) one client address may "
+        "make per second on average: a token bucket refilled at this rate; an empty bucket is answered 429 "
+        "with Retry-After. 0 turns the limit off. 10/s is ten times the web app's busiest flow (a gaze "
+        "batch a second) and stops a script at 10 sessions a second instead of ~500.",
+    )
+    rate_limit_burst: int = Field(
+        60,
+        ge=1,
+        description="Writes one client address may make at once before rate_limit_writes_per_s applies "
+        "(the bucket's size): a page creating a session, a profile and AOIs in one go stays far below it.",
+    )
+    rate_limit_bytes_per_s: int = Field(
+        4 * MiB,
+        ge=0,
+        description="Request-body bytes of writes (by Content-Length) one client address may send per second "
+        "on average: a second token bucket, so large uploads cannot fill the disk at the request rate "
+        "(16 MiB stimuli at 10 a second were 160 MiB/s). 0 turns it off. 4 MiB/s is eight 0.5 MB gaze "
+        "batches a second.",
+    )
+    rate_limit_bytes_burst: int = Field(
+        128 * MiB,
+        ge=1024,
+        description="Request-body bytes one client address may send at once before rate_limit_bytes_per_s "
+        "applies: two of the largest stimulus videos (max_stimulus_video_bytes). A larger single body counts "
+        "as this much.",
+    )
+    rate_limit_max_clients: int = Field(
+        10_000,
+        ge=1,
+        description="Client addresses whose buckets are kept (a few hundred bytes each); past it full "
+        "buckets are forgotten first, then the oldest.",
+    )
+    max_document_bytes: int = Field(
+        1 * MiB,
+        ge=1024,
+        description="Largest stored profile document (its JSON, accuracy figures included); larger is "
+        "refused with 422 document_too_large. A cnn profile is ~0.6 MB, a polynomial one ~10 KB.",
+    )
+    max_sessions: int = Field(
+        100_000,
+        ge=1,
+        description="Sessions stored at once (REST, seeds and implicit tracking sessions); the next create "
+        "is refused with 507 quota_exceeded until some are deleted.",
+    )
+    max_stimuli: int = Field(
+        1_000, ge=1, description="Stimuli (images and videos) stored at once; the next upload gets 507."
+    )
+    max_stimuli_total_bytes: int = Field(
+        4 * 1024 * MiB,
+        ge=1024,
+        description="Total bytes of stored stimulus files (4 GiB: 64 of the largest videos); an upload that "
+        "would pass it gets 507.",
+    )
+    max_profiles: int = Field(
+        10_000, ge=1, description="Calibration profiles stored at once; the next one gets 507."
+    )
+    min_free_disk_bytes: int = Field(
+        256 * MiB,
+        ge=0,
+        description="SQLite store only: below this much free space on the database's file system, REST "
+        "writes and seed 003 uploads are refused with 503 storage_full (DELETEs still pass, to free space); "
+        "tracking goes on replying. 0 turns the check off. Redis holds its data in memory: set its "
+        "maxmemory instead.",
     )
 
 
@@ -650,6 +747,14 @@ class SeedSettings(BaseModel):
         description="Seed 002's /ws is closed after this long without a message: its users press Connect and "
         "may wait minutes before Start, so 30 minutes; dead peers are found by WebSocket pings instead.",
     )
+    seed002_start_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seed 002's /ws is closed (1001) when it has sent neither init nor a frame within this "
+        "long after opening: the seed's client sends init on open, so a silent connection only holds a "
+        "slot (16 per address, 64 in all).",
+    )
     seed003_canvas_w_px: int = Field(
         1920, gt=0, le=16_384, description="Width of seed 003's /upload heatmap canvas (the seed's 1920)."
     )
@@ -917,6 +1022,7 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     TrackingSettings,
     LandmarkSettings,
     StorageSettings,
+    QuotaSettings,
     LimitSettings,
     SecuritySettings,
     ServerSettings,
@@ -961,6 +1067,10 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     @property
     def limits(self) -> LimitSettings:
         return self._group(LimitSettings)
+
+    @property
+    def quotas(self) -> QuotaSettings:
+        return self._group(QuotaSettings)
 
     @property
     def storage(self) -> StorageSettings:

@@ -11,11 +11,38 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import StringConstraints
 
 Point = tuple[float, float]
+
+ID_CHARS = r"A-Za-z0-9_.\-"
+"""Characters of an id this service keeps as a key (sessions, stimuli, profiles): safe in Redis key names,
+file names and URLs."""
+MAX_ID_CHARS = 128
+"""Longest id of a session, stimulus or profile (a UUID is 32-36 characters)."""
+MAX_USER_REF_CHARS = 256
+"""Longest reference to something outside the service (a user id, a calibration id)."""
+ID_PATTERN = rf"^[{ID_CHARS}]{{1,{MAX_ID_CHARS}}}$"
+"""The id rule as a pydantic pattern. pydantic's regex engine (Rust ``regex``) reads ``$`` as the end of the
+text; Python's ``re`` also matches ``$`` before a final newline, so Python code uses ``\\Z`` or
+``fullmatch`` (:data:`gazescope.storage.base.SESSION_ID_RE`)."""
+USER_REF_PATTERN = rf"^[^\x00-\x1f\x7f]{{1,{MAX_USER_REF_CHARS}}}$"
+
+ResourceId = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN),
+]
+"""Id of a session, stimulus or profile a client names (path, query, body): a string (no number
+coerced) of 1-128 characters of ``[A-Za-z0-9_.-]``; anything else is refused (HTTP 422)."""
+UserRef = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=MAX_USER_REF_CHARS, pattern=USER_REF_PATTERN),
+]
+"""A client's reference to something outside the service (``user_id``, ``calibration_id``): a string of
+1-256 characters without control characters (no newline)."""
 
 
 class AttentionState(StrEnum):

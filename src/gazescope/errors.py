@@ -111,3 +111,17 @@ class ValidationError(GazescopeError):
     """A request is well-formed but its content is not acceptable."""
 
     code = "invalid_request"
+
+
+class StorageFullError(StorageError):
+    """The store's disk has less free space than ``Settings.min_free_disk_bytes``: writes are refused
+    (HTTP 503) until space is freed."""
+
+    code = "storage_full"
+
+
+class QuotaExceededError(GazescopeError):
+    """Storing more would pass a quota on stored totals (``Settings.max_sessions`` ...); the message names
+    the setting (HTTP 507)."""
+
+    code = "quota_exceeded"

@@ -38,6 +38,7 @@ from gazescope import __version__
 from gazescope.api import logs, seeds
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
+from gazescope.api.ratelimit import WriteLimitMiddleware
 from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
@@ -54,6 +55,7 @@ from gazescope.errors import (
     GazescopeError,
     NotFoundError,
     ProfileNotFoundError,
+    QuotaExceededError,
     SessionNotFoundError,
     StorageError,
     ValidationError,
@@ -68,6 +70,7 @@ _STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
     (SessionNotFoundError, 404),
     (ProfileNotFoundError, 404),
     (NotFoundError, 404),
+    (QuotaExceededError, 507),
     (StorageError, 503),
     (BusyError, 503),
     (ValidationError, 422),
@@ -265,6 +268,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # body size limits, the cross-site check of state-changing requests, nosniff (inside CORS, so that
     # preflights are answered first; outside everything else)
     app.add_middleware(RequestGuardMiddleware, settings=settings)
+    # per-client rate limit and free-disk refusal of writes, before any body is read (api/ratelimit.py)
+    app.add_middleware(WriteLimitMiddleware, settings=settings)
     origins = ["*"] if "*" in settings.allowed_origins else list(settings.allowed_origins)
     app.add_middleware(
         _CORS,

@@ -3,9 +3,10 @@
 Every limit is a :class:`~gazescope.config.Settings` field (README, "Reliability and limits" / "Limits").
 
 * **Request bodies** (:class:`RequestGuardMiddleware`, inside the Host check and CORS): a body larger than
-  ``Settings.max_body_bytes`` (multipart uploads: ``max_stimulus_bytes`` plus
-  :data:`MULTIPART_OVERHEAD_BYTES`) is answered 413 before it is read when ``Content-Length`` says so, and
-  as soon as the count passes the limit while a chunked body streams. The same middleware refuses
+  ``Settings.max_body_bytes`` (the multipart stimulus upload ``POST /api/stimuli``: the larger of
+  ``max_stimulus_bytes`` and ``max_stimulus_video_bytes``, plus :data:`MULTIPART_OVERHEAD_BYTES`; the route
+  then holds each kind to its own limit) is answered 413 before it is read when ``Content-Length`` says so,
+  and as soon as the count passes the limit while a chunked body streams. The same middleware refuses
   cross-site state-changing requests (:func:`gazescope.api.security.csrf_refusal`) and adds
   ``X-Content-Type-Options: nosniff`` to every response.
 * **JSON bodies** (:class:`GuardedRoute`, the route class of every REST router): a body over
@@ -44,7 +45,9 @@ overflow in the store; no store here holds a billion rows)."""
 OFFLOOP_JSON_BYTES = 64 * 1024
 """JSON bodies larger than this are parsed in a worker thread (a 64 KiB body parses in well under 1 ms)."""
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-"""Allowance over ``max_stimulus_bytes`` for a multipart upload's boundaries, headers and text fields."""
+"""Allowance over the stimulus limits for a multipart upload's boundaries, headers and text fields."""
+STIMULUS_UPLOAD_PATH = "/api/stimuli"
+"""The one route that takes a multipart body (an image or a video stimulus)."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -164,22 +167,33 @@ class GuardedRoute(APIRoute):
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int, setting: str) -> None:
-        super().__init__(
-            413, f"request body exceeds the limit of {limit} bytes (GAZESCOPE_{setting.upper()})"
-        )
+    def __init__(self, limit: int, setting: str, value: int | None = None) -> None:
+        named = f"GAZESCOPE_{setting.upper()}"
+        if value is not None and value != limit:
+            named += f"={value}, plus {limit - value} bytes of multipart framing"
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes ({named})")
 
 
-def body_limit(scope: Scope, settings: LimitSettings) -> tuple[int, str]:
-    """(limit in bytes, name of its setting) of the body of request ``scope``."""
+def body_limit(scope: Scope, settings: LimitSettings) -> tuple[int, str, int]:
+    """(limit in bytes, name of its setting, the setting's value) of the body of request ``scope``.
+
+    A multipart body to :data:`STIMULUS_UPLOAD_PATH` may be an image or a video, unknown until it is read:
+    its limit is the larger of ``max_stimulus_bytes`` and ``max_stimulus_video_bytes`` (plus
+    :data:`MULTIPART_OVERHEAD_BYTES`); the route refuses an image over the image limit. Any other body,
+    multipart or not, has ``max_body_bytes``."""
     ctype = ""
     for k, v in scope.get("headers") or ():
         if k == b"content-type":
             ctype = v.decode("latin-1").lower()
             break
-    if ctype.startswith("multipart/"):
-        return settings.max_stimulus_bytes + MULTIPART_OVERHEAD_BYTES, "max_stimulus_bytes"
-    return settings.max_body_bytes, "max_body_bytes"
+    path = str(scope.get("path") or "").rstrip("/")
+    if ctype.startswith("multipart/") and path == STIMULUS_UPLOAD_PATH:
+        value, setting = max(
+            (settings.max_stimulus_video_bytes, "max_stimulus_video_bytes"),
+            (settings.max_stimulus_bytes, "max_stimulus_bytes"),
+        )
+        return value + MULTIPART_OVERHEAD_BYTES, setting, value
+    return settings.max_body_bytes, "max_body_bytes", settings.max_body_bytes
 
 
 async def _send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -235,7 +249,7 @@ class RequestGuardMiddleware:
         if scope.get("method") not in _BODY_METHODS:
             await self.app(scope, receive, send_nosniff)
             return
-        limit, setting = body_limit(scope, s)
+        limit, setting, value = body_limit(scope, s)
         for k, v in scope.get("headers") or ():
             if k == b"content-length":
                 try:
@@ -245,7 +259,7 @@ class RequestGuardMiddleware:
                     return
                 if declared > limit:
                     logs.event("body_refused", path=scope.get("path"), declared=declared, limit=limit)
-                    await _send_json(send, 413, BodyTooLarge(limit, setting).detail, [NOSNIFF])
+                    await _send_json(send, 413, BodyTooLarge(limit, setting, value).detail, [NOSNIFF])
                     return
                 break
         seen = 0
@@ -258,7 +272,7 @@ class RequestGuardMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     logs.event("body_refused", path=scope.get("path"), received=seen, limit=limit)
-                    raise BodyTooLarge(limit, setting)
+                    raise BodyTooLarge(limit, setting, value)
             return message
 
         async def tracking_send(message: Message) -> None:

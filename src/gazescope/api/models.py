@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from gazescope.domain import SessionInfo
+from gazescope.domain import ResourceId, SessionInfo, UserRef
 
 
 class SessionCreate(BaseModel):
@@ -15,12 +15,14 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | None = Field(None, min_length=1, max_length=256, description="Who is tracked.")
+    user_id: UserRef | None = Field(
+        None, description="Who is tracked (1-256 characters, no control characters)."
+    )
     label: str | None = Field(None, max_length=512, description="Free text shown in lists and reports.")
     screen_w_px: int | None = Field(None, gt=0, le=100_000, description="Viewport width in CSS pixels.")
     screen_h_px: int | None = Field(None, gt=0, le=100_000, description="Viewport height in CSS pixels.")
-    stimulus_id: str | None = Field(None, min_length=1, max_length=256, description="Shown stimulus.")
-    calibration_id: str | None = Field(None, min_length=1, max_length=256, description="Calibration used.")
+    stimulus_id: ResourceId | None = Field(None, description="Shown stimulus (an id of /api/stimuli).")
+    calibration_id: UserRef | None = Field(None, description="Calibration used (1-256 characters).")
 
 
 @pydantic_dataclass(frozen=True)

@@ -45,7 +45,10 @@ async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: st
     """
     s = state.settings
     if len(data) > s.max_stimulus_video_bytes:
-        raise FrameTooLargeError(f"stimulus video exceeds the limit of {s.max_stimulus_video_bytes} bytes")
+        raise FrameTooLargeError(
+            f"stimulus video exceeds the limit of {s.max_stimulus_video_bytes} bytes "
+            "(GAZESCOPE_MAX_STIMULUS_VIDEO_BYTES)"
+        )
     sid = uuid.uuid4().hex
     files = video_files(state)
     path = await state.io(files.write, sid, fmt, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import socket
 import sys
 from typing import Annotated, Any
@@ -65,16 +66,23 @@ def bind_error(exc: OSError, host: str, port: int) -> str:
 
 def run_server(settings: Settings, sock: socket.socket | None = None) -> None:
     """Serve ``create_app(settings)`` with uvicorn on ``sock`` (default: a socket bound to
-    ``settings.host``:``settings.port`` by :func:`bind_socket`). The settings go to the app factory as
-    they are (pickled into each worker process when ``settings.workers > 1``), so the app sees the bound
+    ``settings.host``:``settings.port`` by :func:`bind_socket`), with the header timeout and connection cap
+    of :mod:`gazescope.api.http_guard`; ``X-Forwarded-*`` headers are read only from
+    ``settings.forwarded_allow_ips`` (or uvicorn's ``FORWARDED_ALLOW_IPS``), else from no one. The settings
+    go to the app factory as they are (pickled into each worker process when ``settings.workers > 1``), so the app sees the bound
     host without reading the environment again. Exits with :data:`STARTUP_FAILURE` when a single server
     could not start."""
     import uvicorn
 
     from gazescope.api.app import create_app
+    from gazescope.api.http_guard import GuardedConfig, GuardedH11Protocol, max_open_connections
 
-    config = uvicorn.Config(
+    forwarded = settings.forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS") or None
+    config = GuardedConfig(
         functools.partial(create_app, settings),
+        http=GuardedH11Protocol,
+        header_timeout_s=settings.http_header_timeout_s,
+        max_open_connections=max_open_connections(settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -84,6 +92,8 @@ def run_server(settings: Settings, sock: socket.socket | None = None) -> None:
         ws_ping_timeout=settings.ws_ping_timeout_s,
         ws_per_message_deflate=settings.ws_per_message_deflate,
         access_log=False,
+        proxy_headers=forwarded is not None,
+        forwarded_allow_ips=forwarded or "",
         workers=settings.workers if settings.workers > 1 else None,
         timeout_worker_healthcheck=settings.worker_healthcheck_timeout_s,
     )

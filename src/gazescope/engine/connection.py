@@ -383,15 +383,24 @@ class TrackingConnection(Generic[C]):
     async def _receive_loop(self) -> None:
         s = self.settings
         idle_s = self.wire.idle_timeout_s(s)
+        start_s = self.wire.start_timeout_s(s)
+        opened_at = self._last_frame_at
         while not self._closing:
             # idle = no frame for idle_timeout_s: pings and other messages do not keep a connection open
-            remaining = self._last_frame_at + idle_s - time.monotonic()
+            deadline = self._last_frame_at + idle_s
+            if start_s is not None and not self.wire.started:
+                deadline = min(deadline, opened_at + start_s)
+            remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0:
                     raise TimeoutError
                 message = await asyncio.wait_for(self.transport.receive(), timeout=remaining)
             except TimeoutError:
                 self._close_code = CloseCode.GOING_AWAY
+                if start_s is not None and not self.wire.started:
+                    self._log.event("tracking_start_timeout", session_id=self.session_id, conn=self.conn_id)
+                    await self._close_transport(CloseCode.GOING_AWAY, f"not started within {start_s:g} s")
+                    return
                 self._log.event("tracking_idle_timeout", session_id=self.session_id, conn=self.conn_id)
                 await self._close_transport(CloseCode.GOING_AWAY, f"idle for {idle_s:g} s")
                 return

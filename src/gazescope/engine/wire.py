@@ -64,6 +64,15 @@ class WireFormat:
         """The reply to a frame dropped unprocessed (pushed out by a newer one), or None for no reply."""
         return None
 
+    #: Whether the client has started (a seed wire that must send ``init`` or a frame first sets it False
+    #: until it does; see :meth:`start_timeout_s`).
+    started: bool = True
+
+    def start_timeout_s(self, settings: Settings) -> float | None:
+        """Seconds a connection may stay open without having :attr:`started`, then it is closed (1001);
+        None: no such limit (the native wire: its clients start when they are ready)."""
+        return None
+
     def idle_timeout_s(self, settings: Settings) -> float:
         """Seconds without a frame after which the connection is closed (1001); other messages, pings
         included, do not reset the timer."""

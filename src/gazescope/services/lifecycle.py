@@ -20,6 +20,7 @@ from gazescope.domain import SessionInfo
 from gazescope.engine.context import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError
+from gazescope.services import quotas
 from gazescope.services.reports import report_context, stimulus_aois, with_current_aois
 from gazescope.storage import tracking_activity
 from gazescope.storage.base import Store
@@ -43,8 +44,10 @@ def new_session_id() -> str:
 async def create_session(state: SessionsContext, session_id: str | None = None, **fields: Any) -> SessionInfo:
     """Create and store a session with ``fields`` (``SessionInfo`` fields); returns it as stored.
 
-    Raises ``ValidationError`` (code ``session_exists``) for a taken id, ``StorageError`` when the store fails.
+    Raises ``ValidationError`` (code ``session_exists``) for a taken id, ``QuotaExceededError`` when
+    ``Settings.max_sessions`` are stored already, ``StorageError`` when the store fails.
     """
+    await state.io(quotas.check_new_session, state.store, state.settings.quotas)
     info = SessionInfo(
         id=session_id or new_session_id(),
         created_at_ms=round(time.time() * 1000.0, 3),

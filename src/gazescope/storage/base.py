@@ -34,14 +34,16 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any, Protocol, runtime_checkable
 
-from gazescope.domain import SessionInfo
+from gazescope.domain import ID_CHARS, MAX_ID_CHARS, SessionInfo
 from gazescope.errors import ValidationError
 
 #: Session ids: 1-128 characters from ``[A-Za-z0-9_.-]`` (UUIDs, hex tokens, slugs). The restriction keeps
 #: ids safe inside Redis key names and URLs.
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+#: ``\Z``, not ``$``: ``$`` also matches before a final newline (``"evil\n"``). The API's id type is
+#: :data:`gazescope.domain.ResourceId`, the same rule.
+SESSION_ID_RE = re.compile(rf"[{ID_CHARS}]{{1,{MAX_ID_CHARS}}}\Z")
 #: Collection names: 1-64 characters from ``[A-Za-z0-9_.-]``.
-COLLECTION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+COLLECTION_RE = re.compile(rf"[{ID_CHARS}]{{1,64}}\Z")
 MAX_DOC_ID_CHARS = 256
 MAX_BLOB_KEY_CHARS = 512
 
@@ -84,6 +86,10 @@ class Store(Protocol):
         Filters combine with AND; ``since_ms <= created_at_ms <= until_ms`` (epoch ms, both inclusive).
         ``limit`` >= 0 and ``offset`` >= 0, else ``ValidationError``.
         """
+        ...
+
+    def count_sessions(self) -> int:
+        """Number of stored sessions (every status)."""
         ...
 
     def update_session(self, session_id: str, **fields: Any) -> SessionInfo:
@@ -158,6 +164,10 @@ class Store(Protocol):
     def list_documents(self, collection: str, **equals_filters: Any) -> list[dict[str, Any]]:
         """Documents of ``collection`` whose top-level keys equal every filter value (a missing key equals
         None), ordered by document id."""
+        ...
+
+    def count_documents(self, collection: str) -> int:
+        """Number of documents in ``collection``; ``ValidationError`` for an invalid collection name."""
         ...
 
     def delete_document(self, collection: str, doc_id: str) -> bool:

@@ -215,6 +215,10 @@ class RedisStore(base.DocumentWrites):
         return _decode_session(raw)
 
     @_redis_call
+    def count_sessions(self) -> int:
+        return int(self._r.zcard(f"{self.prefix}:sessions"))
+
+    @_redis_call
     def list_sessions(
         self,
         *,
@@ -483,6 +487,11 @@ class RedisStore(base.DocumentWrites):
             pairs = sorted((text(k), v) for k, v in self._r.hgetall(dk).items())
         docs = base.loads_json_list(typing.cast("list[bytes]", [b for _, b in pairs]))  # replies are bytes
         return [d for d in docs if base.matches(d, equals_filters)]
+
+    @_redis_call
+    def count_documents(self, collection: str) -> int:
+        base.check_collection(collection)
+        return int(self._r.hlen(self._docs_key(collection)))
 
     @_redis_call
     def delete_document(self, collection: str, doc_id: str) -> bool:

@@ -286,6 +286,10 @@ class SQLiteStore(base.DocumentWrites):
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
         return [self._row_to_session(r) for r in rows]
 
+    def count_sessions(self) -> int:
+        with self._tx(write=False) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
     def update_session(self, session_id: str, **fields: Any) -> SessionInfo:
         changes = base.check_update_fields(fields)
         if not base.is_valid_session_id(session_id):
@@ -430,6 +434,12 @@ class SQLiteStore(base.DocumentWrites):
         with self._tx(write=False) as conn:
             bodies = [r[0] for r in conn.execute(sql, params)]
         return [d for d in base.loads_json_list(bodies) if base.matches(d, equals_filters)]
+
+    def count_documents(self, collection: str) -> int:
+        base.check_collection(collection)
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT COUNT(*) FROM documents WHERE collection = ?", (collection,))
+            return int(row.fetchone()[0])
 
     def delete_document(self, collection: str, doc_id: str) -> bool:
         base.check_collection(collection)

@@ -13,8 +13,8 @@ release, slow blinks annotated in ZJU Eyeblink last up to ~660 ms, hence the 800
 
 A closure longer than ``max_ms`` whose median EAR stays above ``rebase_openness`` of the baseline is
 neither: the person's open level has changed (lids lowered for a while, glasses, a baseline taken while
-the head was turned, which inflates the EAR), so the closure ends without an event and the baseline
-restarts from its values. Longer closures below that level are eye closure, or lowered lids (looking down at a desk or keyboard), not blinks. Such a
+the head was turned, which inflates the EAR), so the closure ends and the baseline restarts from its
+values; only a blink at its very onset (lids shut within its first 400 ms) is counted. Longer closures below that level are eye closure, or lowered lids (looking down at a desk or keyboard), not blinks. Such a
 closure still holds blinks where the EAR dips clearly below its own sustained level: a gaze-evoked blink
 at its onset (lids shut, then reopen to the lowered level) and at its end (lids shut before reopening;
 Evinger et al., "Eyelid movements", Invest. Ophthalmol. Vis. Sci. 1991: large downward saccades come with
@@ -136,16 +136,27 @@ class BlinkDetector:
                 found.append(BlinkEvent(c[start][0], c[-1][0], c[start][1], c[-1][1], float(ears[m2])))
         return found
 
-    def _rebase_if_open(self, base: float) -> None:
-        """End a long closure that is a new open level (median EAR above ``rebase_openness`` x baseline)
-        without an event; the baseline restarts from the closure's values."""
+    def _rebase_if_open(self, base: float) -> BlinkEvent | None:
+        """End a long closure that is a new open level (median EAR above ``rebase_openness`` x baseline):
+        the baseline restarts from the closure's values. A blink at its onset (lids shut within its first
+        400 ms, then reopened to the new level: the gaze-evoked blink of a look down) is kept and
+        returned; None otherwise."""
         ears = [e for _, _, e in self._closure]
         if float(np.median(ears)) <= self.rebase_openness * base:
-            return
+            return None
+        t0, f0, _ = self._closure[0]
+        onset = [
+            e
+            for e in self._blinks_in_long_closure(base)
+            if e.start_frame == f0
+            and any(t - t0 <= 400.0 and ear == e.min_ear for t, _, ear in self._closure)
+        ][:1]
+        self.events.extend(onset)
         self._hist = deque((t, e) for t, _, e in self._closure)
         self._baseline = float(np.median(ears))
         self._closed_since = None
         self._closure = []
+        return onset[0] if onset else None
 
     def update(self, t_ms: float, frame_index: int, ear: float | None) -> BlinkUpdate:
         """Feed one frame's EAR (None when no face/eyes: a closure survives gaps up to ``max_ms``)."""
@@ -197,7 +208,7 @@ class BlinkDetector:
             else:
                 self._closure.append((t_ms, frame_index, ear))
                 if t_ms - self._closed_since[0] > self.max_ms:
-                    self._rebase_if_open(base)
+                    event = self._rebase_if_open(base)
         self._last = (t_ms, frame_index)
         deep = self._closed_since is not None and self._min_ear <= self.depth_ratio * base
         closed_ms = t_ms - self._closed_since[0] if deep and self._closed_since is not None else 0.0

@@ -39,7 +39,7 @@ from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
-from gazescope.domain import SessionInfo
+from gazescope.domain import ResourceId, SessionInfo, UserRef
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.services import gaze_points, lifecycle, videos
 from gazescope.services.events import session_events, session_events_csv
@@ -145,7 +145,7 @@ def _events(data: SessionData, _stim: Any, method: Literal["idt", "ivt"], kind: 
 
 async def _moment_png(
     state: AppState,
-    stimulus_id: str,
+    stimulus_id: ResourceId,
     session_ids: Sequence[str] | None,
     t_s: float,
     window_s: float,
@@ -170,7 +170,7 @@ async def _moment_png(
 @router.get("/api/sessions/{session_id}/events", responses={200: {"content": {"text/csv": {}}}})
 async def get_events(
     state: State,
-    session_id: str,
+    session_id: ResourceId,
     method: Method = "idt",
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     kind: Annotated[
@@ -199,7 +199,7 @@ async def _session_png(
 @router.get("/api/sessions/{session_id}/heatmap.png", response_class=Response, responses=_PNG)
 async def get_session_heatmap(
     state: State,
-    session_id: str,
+    session_id: ResourceId,
     overlay: Overlay = False,
     transparent: Transparent = False,
     source: SourceQ = "fixations",
@@ -237,14 +237,14 @@ async def get_session_heatmap(
 
 @router.get("/api/sessions/{session_id}/scanpath.png", response_class=Response, responses=_PNG)
 async def get_session_scanpath(
-    state: State, session_id: str, overlay: Overlay = False, method: Method = "idt"
+    state: State, session_id: ResourceId, overlay: Overlay = False, method: Method = "idt"
 ) -> Response:
     """Scanpath of the session: numbered fixations (area ~ duration) joined in order."""
     return await _session_png(state, session_id, "scanpath", overlay=overlay, method=method)
 
 
 @router.get("/api/sessions/{session_id}/trail.png", response_class=Response, responses=_PNG)
-async def get_session_trail(state: State, session_id: str, overlay: Overlay = False) -> Response:
+async def get_session_trail(state: State, session_id: ResourceId, overlay: Overlay = False) -> Response:
     """Raw gaze trail of the session, early (purple) to late (yellow), broken at gaps."""
     return await _session_png(state, session_id, "trail", overlay=overlay)
 
@@ -254,7 +254,7 @@ async def get_session_trail(state: State, session_id: str, overlay: Overlay = Fa
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def get_pymovements_csv(state: State, session_id: str) -> Response:
+async def get_pymovements_csv(state: State, session_id: ResourceId) -> Response:
     """Gaze CSV for pymovements (``time`` ms, ``x_px``, ``y_px``; empty where gaze is not valid)."""
     from gazescope.analytics.export import pymovements_csv
 
@@ -269,7 +269,9 @@ async def get_pymovements_csv(state: State, session_id: str) -> Response:
 
 
 @router.get("/api/sessions/{session_id}/report.html", response_class=HTMLResponse)
-async def get_session_report_html(state: State, session_id: str, method: Method = "idt") -> HTMLResponse:
+async def get_session_report_html(
+    state: State, session_id: ResourceId, method: Method = "idt"
+) -> HTMLResponse:
     """The session report as a self-contained HTML page (figures inlined); provisional while running."""
     page = await _pooled(state, "report.html", session_id, True, session_report_html, method, state.settings)
     return HTMLResponse(page)
@@ -311,7 +313,7 @@ class GazeAccepted(BaseModel):
 
 
 @router.post("/api/sessions/{session_id}/gaze", response_model=GazeAccepted)
-async def post_gaze(state: State, session_id: str, body: GazeBatch) -> GazeAccepted:
+async def post_gaze(state: State, session_id: ResourceId, body: GazeBatch) -> GazeAccepted:
     """Store client-side gaze points as samples (``analytics.events.gaze_points_to_samples``) so the
     session's events, heatmaps and report use them. Points are sorted by ``t_ms``; a batch must not start
     before the last stored sample (409). The session needs ``screen_w_px``/``screen_h_px`` (set at
@@ -405,7 +407,7 @@ async def _stimulus_sessions(
 @router.get("/api/stimuli/{stimulus_id}/heatmap.png", response_class=Response, responses=_PNG)
 async def get_stimulus_heatmap(
     state: State,
-    stimulus_id: str,
+    stimulus_id: ResourceId,
     sessions: SessionsQ = None,
     overlay: Annotated[bool | None, Query(description="Draw on the stimulus (default: yes).")] = None,
     transparent: Transparent = False,
@@ -446,7 +448,7 @@ async def get_stimulus_heatmap(
 
 @router.get("/api/stimuli/{stimulus_id}/report")
 async def get_stimulus_report(
-    state: State, stimulus_id: str, sessions: SessionsQ = None, method: Method = "idt"
+    state: State, stimulus_id: ResourceId, sessions: SessionsQ = None, method: Method = "idt"
 ) -> dict[str, Any]:
     """Aggregate report of the sessions on the stimulus: per AOI % viewers, mean dwell, mean TTFF ...,
     and one summary row per session."""
@@ -456,7 +458,7 @@ async def get_stimulus_report(
 
 @router.get("/api/stimuli/{stimulus_id}/report.html", response_class=HTMLResponse)
 async def get_stimulus_report_html(
-    state: State, stimulus_id: str, sessions: SessionsQ = None, method: Method = "idt"
+    state: State, stimulus_id: ResourceId, sessions: SessionsQ = None, method: Method = "idt"
 ) -> HTMLResponse:
     """The aggregate report as a self-contained HTML page with the aggregate heatmap."""
     stim, datas = await _stimulus_sessions(state, stimulus_id, sessions, image=True)
@@ -468,8 +470,8 @@ async def get_stimulus_report_html(
 @router.get("/api/users/{user_id}/heatmap.png", response_class=Response, responses=_PNG)
 async def get_user_heatmap(
     state: State,
-    user_id: str,
-    stimulus_id: Annotated[str | None, Query(description="Only sessions on this stimulus.")] = None,
+    user_id: UserRef,
+    stimulus_id: Annotated[ResourceId | None, Query(description="Only sessions on this stimulus.")] = None,
     overlay: Overlay = False,
     transparent: Transparent = False,
     source: SourceQ = "fixations",

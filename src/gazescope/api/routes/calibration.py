@@ -7,7 +7,9 @@
 * ``DELETE /api/profiles/{id}``: 204; 404 when unknown.
 * ``POST /api/profiles``: store a profile JSON (``FittedCalibration.to_json()``, e.g. made offline), either
   bare or as a document from ``GET /api/profiles/{id}`` (``{"profile": {...}, ...}``); ``user_id`` in the
-  body (or the query) overrides the profile's. A missing ``profile_id``/``created_at_ms`` is filled in.
+  body (or the query) overrides the profile's. A missing ``profile_id``/``created_at_ms`` is filled in; a
+  ``profile_id`` must be a :data:`~gazescope.domain.ResourceId` and a ``user_id`` a
+  :data:`~gazescope.domain.UserRef` (a string, no number turned into one), else 422 naming the field.
   201 with the summary; 409 when the id is taken; 422 when the profile cannot be read (wrong version,
   other features, unknown mapper, malformed, or unable to map a frame: a screen size outside 1..100000 px,
   an unfitted mapper, coefficients of the wrong shape or type), with code ``bad_profile`` and the reason.
@@ -24,6 +26,8 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
@@ -31,7 +35,9 @@ from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import layouts_info
+from gazescope.domain import MAX_ID_CHARS, MAX_USER_REF_CHARS, ResourceId, UserRef
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
+from gazescope.services import quotas
 from gazescope.storage.profiles import ProfileDocument, ProfileRepository, check_profile_id
 
 router = APIRouter(
@@ -55,7 +61,7 @@ async def get_layouts(state: State) -> dict[str, Any]:
 @router.get("/api/profiles")
 async def list_profiles(
     state: State,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    user_id: Annotated[UserRef | None, Query()] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Profile summaries (of one user with ``user_id``), newest first."""
@@ -64,7 +70,7 @@ async def list_profiles(
 
 
 @router.get("/api/profiles/{profile_id}")
-async def get_profile(state: State, profile_id: str) -> dict[str, Any]:
+async def get_profile(state: State, profile_id: ResourceId) -> dict[str, Any]:
     """One stored profile document (summary fields plus ``profile``, the profile JSON)."""
     try:
         doc = await state.io(ProfileRepository(state.store).get, profile_id)
@@ -74,7 +80,7 @@ async def get_profile(state: State, profile_id: str) -> dict[str, Any]:
 
 
 @router.delete("/api/profiles/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_profile(state: State, profile_id: str) -> Response:
+async def delete_profile(state: State, profile_id: ResourceId) -> Response:
     """Delete a profile (204). Sessions that used it keep their recorded accuracy."""
     try:
         await state.io(ProfileRepository(state.store).delete, profile_id)
@@ -83,9 +89,33 @@ async def delete_profile(state: State, profile_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+_RESOURCE_ID: TypeAdapter[str] = TypeAdapter(ResourceId)
+_USER_REF: TypeAdapter[str] = TypeAdapter(UserRef)
+
+
+def _checked(adapter: TypeAdapter[str], value: Any, where: str) -> str:
+    """``value`` validated by ``adapter``, else ``ValidationError`` naming ``where`` and the rule."""
+    try:
+        return adapter.validate_python(value)
+    except PydanticValidationError as exc:
+        rule = (
+            f"1-{MAX_ID_CHARS} characters of letters, digits, '_', '.', '-'"
+            if adapter is _RESOURCE_ID
+            else f"1-{MAX_USER_REF_CHARS} characters without control characters"
+        )
+        got = f"a value of type {type(value).__name__}" if not isinstance(value, str) else f"{value[:64]!r}"
+        reason = exc.errors()[0].get("msg", "invalid")
+        raise ValidationError(f"{where} must be a string of {rule}; got {got} ({reason})") from None
+
+
 def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibration:
     wrapped = isinstance(body.get("profile"), dict)
     prof = dict(body["profile"] if wrapped else body)
+    # the ids are checked before the profile is read: it would turn a number into a string
+    if prof.get("profile_id") is not None:
+        _checked(_RESOURCE_ID, prof["profile_id"], "profile_id")
+    if prof.get("user_id") is not None:
+        _checked(_USER_REF, prof["user_id"], "user_id")
     prof.setdefault("profile_id", uuid.uuid4().hex[:12])
     prof.setdefault("created_at_ms", round(time.time() * 1000.0, 3))
     try:
@@ -94,10 +124,8 @@ def _parse_profile(body: dict[str, Any], user_id: str | None) -> FittedCalibrati
         raise _bad_profile(exc) from None
     uid = user_id
     if uid is None and wrapped and body.get("user_id") is not None:
-        uid = body["user_id"]
+        uid = _checked(_USER_REF, body["user_id"], "user_id")
     if uid is not None and uid != cal.user_id:
-        if not isinstance(uid, str) or not 0 < len(uid) <= 256:
-            raise ValidationError("user_id must be a string of 1-256 characters")
         cal = replace(cal, user_id=uid)
     check_profile_id(cal.profile_id)
     try:
@@ -115,7 +143,7 @@ def _bad_profile(exc: CalibrationError) -> ValidationError:
 async def create_profile(
     state: State,
     body: Annotated[dict[str, Any], Body(description="A profile JSON, bare or as a profile document.")],
-    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    user_id: Annotated[UserRef | None, Query()] = None,
 ) -> dict[str, Any]:
     """Store a calibration profile; returns its summary (201)."""
     cal = await state.cpu(_parse_profile, body, user_id)
@@ -123,6 +151,7 @@ async def create_profile(
     repo = ProfileRepository(state.store)
 
     def put() -> dict[str, Any]:
+        quotas.check_new_profile(state.store, state.settings.quotas, ProfileDocument.of(cal).to_dict())
         if repo.exists(cal.profile_id):
             raise HTTPException(status.HTTP_409_CONFLICT, f"a profile {cal.profile_id!r} exists already")
         return repo.save(cal).summary()

@@ -21,6 +21,7 @@ from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.api.ws import clicks
+from gazescope.domain import ResourceId
 from gazescope.services import lifecycle
 
 WAIT_S = 3.0
@@ -36,7 +37,7 @@ router = APIRouter(
 
 @router.post("/{session_id}/clicks")
 async def post_click(
-    state: State, session_id: str, response: Response, body: Annotated[dict[str, Any], Body()]
+    state: State, session_id: ResourceId, response: Response, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """A click at (``x_px``, ``y_px``): refit the session's applied calibration (see the module docstring)."""
     x, y = clicks.click_point(body)

@@ -14,6 +14,7 @@ from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut, TokenCreate, TokenOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
+from gazescope.domain import ResourceId, UserRef
 from gazescope.services import exports, lifecycle
 from gazescope.services.reports import with_data_quality
 
@@ -60,8 +61,8 @@ async def create_session(state: State, body: SessionCreate | None = None) -> Ses
 @router.get("", response_model=list[SessionOut])
 async def list_sessions(
     state: State,
-    user_id: Annotated[str | None, Query(max_length=256)] = None,
-    stimulus_id: Annotated[str | None, Query(max_length=256)] = None,
+    user_id: Annotated[UserRef | None, Query()] = None,
+    stimulus_id: Annotated[ResourceId | None, Query()] = None,
     since: Annotated[str | None, Query(description="Created at or after: epoch ms or ISO 8601.")] = None,
     until: Annotated[str | None, Query(description="Created at or before: epoch ms or ISO 8601.")] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
@@ -83,21 +84,21 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(state: State, session_id: str) -> SessionOut:
+async def get_session(state: State, session_id: ResourceId) -> SessionOut:
     """One session (404 when unknown)."""
     info = await lifecycle.get_session(state, session_id)
     return SessionOut.of(info, session_id in await state.ownership.tracking([session_id]))
 
 
 @router.post("/{session_id}/end")
-async def end_session(state: State, session_id: str) -> dict[str, Any]:
+async def end_session(state: State, session_id: ResourceId) -> dict[str, Any]:
     """End the session (its tracking WebSocket is closed after its samples are stored), build, store and
     return its report. Idempotent: ending an ended session returns the stored report."""
     return await lifecycle.end_session(state, session_id)
 
 
 @router.get("/{session_id}/report")
-async def get_report(state: State, session_id: str) -> dict[str, Any]:
+async def get_report(state: State, session_id: ResourceId) -> dict[str, Any]:
     """The stored report of an ended session, its AOI figures following the stimulus' current AOIs
     (AOIs defined after the session have figures); for a running session a provisional report over the
     samples stored so far (``provisional: true``, not stored)."""
@@ -128,7 +129,7 @@ def _csv_response(state: AppState, session_id: str, start: int, end: int) -> Str
 )
 async def get_samples_csv(
     state: State,
-    session_id: str,
+    session_id: ResourceId,
     start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
     limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT)] = None,
 ) -> StreamingResponse:
@@ -145,7 +146,7 @@ async def get_samples_csv(
 )
 async def get_samples(
     state: State,
-    session_id: str,
+    session_id: ResourceId,
     response: Response,
     start: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
     limit: Annotated[
@@ -187,7 +188,7 @@ async def get_samples(
     response_model=TokenOut,
     responses={403: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
-async def create_token(state: State, session_id: str, body: TokenCreate | None = None) -> TokenOut:
+async def create_token(state: State, session_id: ResourceId, body: TokenCreate | None = None) -> TokenOut:
     """Mint a short-lived session token (docs/tokens.md) a participant's browser may hold instead of the
     API token: it grants ``rights`` on this session only (``track``: its tracking WebSocket; ``live``: its
     live WebSocket; ``read``: ``GET`` of the session and its report) for ``ttl_s`` seconds. Needs the API
@@ -210,7 +211,7 @@ async def create_token(state: State, session_id: str, body: TokenCreate | None =
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_session(state: State, session_id: str) -> Response:
+async def delete_session(state: State, session_id: ResourceId) -> Response:
     """Delete the session with its samples, report and linked documents (204); later requests 404."""
     await lifecycle.delete_session(state, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

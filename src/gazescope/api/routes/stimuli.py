@@ -39,8 +39,9 @@ from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import State
 from gazescope.api.stimulus_videos import create_video_stimulus, delete_video_files, video_path
+from gazescope.domain import ResourceId
 from gazescope.errors import FrameTooLargeError
-from gazescope.services import stimuli
+from gazescope.services import quotas, stimuli
 from gazescope.services.stimuli import aoi_json, load_stimulus
 from gazescope.services.videos import is_video, media_type
 from gazescope.vision.video import sniff_video_format
@@ -153,6 +154,7 @@ async def create_stimulus(
     s = state.settings
     data = await file.read(max(s.max_stimulus_bytes, s.max_stimulus_video_bytes) + 1)
     label = (name or "").strip() or (file.filename or "").strip()[:200] or None
+    await state.io(quotas.check_new_stimulus, state.store, s.quotas, len(data))
     video_fmt = sniff_video_format(data[:16])
     if video_fmt is not None:
         try:
@@ -161,7 +163,10 @@ async def create_stimulus(
             raise HTTPException(413, exc.message) from None
         return StimulusOut.of(doc, [], detail=True)
     if len(data) > s.max_stimulus_bytes:
-        raise HTTPException(413, f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes")
+        raise HTTPException(
+            413,
+            f"stimulus image exceeds the limit of {s.max_stimulus_bytes} bytes (GAZESCOPE_MAX_STIMULUS_BYTES)",
+        )
     try:
         facts = await state.cpu(
             stimuli.decode_stimulus_image, data, s.max_stimulus_bytes, s.max_frame_width, s.max_frame_height
@@ -184,7 +189,7 @@ async def list_stimuli(state: State) -> list[StimulusOut]:
 
 
 @router.get("/{stimulus_id}", response_model=StimulusOut)
-async def get_stimulus(state: State, stimulus_id: str) -> StimulusOut:
+async def get_stimulus(state: State, stimulus_id: ResourceId) -> StimulusOut:
     """One stimulus with its AOIs (404 when unknown)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
     return StimulusOut.of(stim.doc, [aoi_json(a) for a in stim.aois], detail=True)
@@ -195,7 +200,7 @@ async def get_stimulus(state: State, stimulus_id: str) -> StimulusOut:
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
 )
-async def get_stimulus_image(state: State, stimulus_id: str) -> Response:
+async def get_stimulus_image(state: State, stimulus_id: ResourceId) -> Response:
     """The stored image bytes (``image/jpeg`` or ``image/png``)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=True)
     media = "image/png" if stim.doc.get("format") == "png" else "image/jpeg"
@@ -207,7 +212,7 @@ async def get_stimulus_image(state: State, stimulus_id: str) -> Response:
     response_class=FileResponse,
     responses={200: {"content": {"video/mp4": {}, "video/webm": {}}}, 206: {"description": "A byte range"}},
 )
-async def get_stimulus_video(state: State, stimulus_id: str) -> FileResponse:
+async def get_stimulus_video(state: State, stimulus_id: ResourceId) -> FileResponse:
     """The stored video (``video/mp4`` or ``video/webm``), with range requests (206) for seeking players.
     404 ``not_a_video`` for an image stimulus."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
@@ -221,7 +226,7 @@ router.add_api_route("/{stimulus_id}/video", get_stimulus_video, methods=["HEAD"
 
 
 @router.delete("/{stimulus_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_stimulus(state: State, stimulus_id: str) -> Response:
+async def delete_stimulus(state: State, stimulus_id: ResourceId) -> Response:
     """Delete the stimulus: its document, image and AOIs (204; 404 when unknown)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
     if is_video(stim.doc):
@@ -231,7 +236,7 @@ async def delete_stimulus(state: State, stimulus_id: str) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def put_aois(state: State, stimulus_id: str, body: AOIList) -> dict[str, Any]:
+async def put_aois(state: State, stimulus_id: ResourceId, body: AOIList) -> dict[str, Any]:
     """Replace the stimulus' AOIs (422 naming the first invalid AOI and its field; nothing is stored
     then)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
@@ -251,7 +256,7 @@ router.add_api_route(
 
 
 @router.get("/{stimulus_id}/aois", response_model=AOIListOut, response_model_exclude_none=True)
-async def get_aois(state: State, stimulus_id: str) -> dict[str, Any]:
+async def get_aois(state: State, stimulus_id: ResourceId) -> dict[str, Any]:
     """The stimulus' AOIs (an empty list before any are set)."""
     stim = await state.io(load_stimulus, state.store, stimulus_id, image=False)
     return {"stimulus_id": stimulus_id, "aois": [aoi_json(a) for a in stim.aois]}

@@ -20,6 +20,7 @@ from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
 from gazescope.api.state import AppState, State
+from gazescope.domain import ResourceId
 from gazescope.services.videos import (
     OVERLAY_WINDOW_RANGE_S,
     load_video,
@@ -71,7 +72,7 @@ async def _viewers(state: AppState, stimulus_id: str, sessions: str | None, meth
 @router.get("/{stimulus_id}/video/report")
 async def get_video_report(
     state: State,
-    stimulus_id: str,
+    stimulus_id: ResourceId,
     window_s: Window = 1.0,
     sessions: Sessions = None,
     method: Annotated[Literal["idt", "ivt"], Query()] = "idt",
@@ -89,7 +90,7 @@ async def get_video_report(
 )
 async def get_video_overlay(
     state: State,
-    stimulus_id: str,
+    stimulus_id: ResourceId,
     mode: Annotated[Literal["heatmap", "points"], Query()] = "heatmap",
     window_s: OverlayWindow = 1.0,
     sessions: Sessions = None,

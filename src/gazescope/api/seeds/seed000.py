@@ -70,10 +70,9 @@ from gazescope.api.seeds.base import (
 from gazescope.api.state import AppState, ws_state
 from gazescope.api.ws.tracking import run_tracking
 from gazescope.config import ActivitySettings
-from gazescope.domain import AttentionState, FrameFeatures, SessionInfo
+from gazescope.domain import AttentionState, FrameFeatures, ResourceId, SessionInfo
 from gazescope.errors import NotFoundError
 from gazescope.services import lifecycle
-from gazescope.storage.base import SESSION_ID_RE
 
 router, protected = routers("seed 000")
 
@@ -89,7 +88,7 @@ class SessionStart(SessionCreate):
     model_config = ConfigDict(extra="ignore")
 
     session_duration: int | None = Field(None, ge=0, le=7 * 24 * 60, description="Planned minutes.")
-    session_id: str | None = Field(None, pattern=SESSION_ID_RE.pattern)
+    session_id: ResourceId | None = None
 
 
 class SessionEnd(BaseModel):
@@ -97,7 +96,7 @@ class SessionEnd(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    session_id: str = Field(..., pattern=SESSION_ID_RE.pattern)
+    session_id: ResourceId
 
 
 # --- translation ----------------------------------------------------------------------------------------

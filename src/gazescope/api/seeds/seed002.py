@@ -11,8 +11,10 @@ WebSocket ``/ws``:
   reported inside that shape, with the last metrics sent (zeros before the first) plus ``type: "error"``,
   ``code``, ``message`` and ``error`` (= ``message``); ``{"type": "ping"}`` gets the shape plus
   ``type: "pong"``.
-* An idle connection is kept ``Settings.seed002_idle_timeout_s`` (30 minutes): users press Connect and may
-  wait minutes before Start; dead peers are found by uvicorn's WebSocket pings
+* A connection that has sent neither ``init`` nor a frame within ``Settings.seed002_start_timeout_s``
+  (30 s; the seed's client sends ``init`` on open) is closed with 1001, so silent connections cannot hold
+  the connection slots. A started idle connection is kept ``Settings.seed002_idle_timeout_s`` (30
+  minutes): users press Connect and may wait minutes before Start; dead peers are found by uvicorn's WebSocket pings
   (``Settings.ws_ping_interval_s`` / ``ws_ping_timeout_s``).
 
 Each connection gets a session of its own (label ``seed002 /ws``, ``user_id`` from ``?user_id=``), ended
@@ -41,7 +43,8 @@ class EyeContactWire(NativeWire):
 
     ``t``: server epoch milliseconds (integer) when the frame arrived; ``earLeft``/``earRight``: eye
     aspect ratio of the subject's left/right eye (Soukupova & Cech 2016; 0.0 when no face); ``blink``: eyes
-    closed in a blink; ``eyeContact``: gaze within ``Settings.eye_contact_cone_deg`` of the camera;
+    closed in a blink; ``eyeContact``: the sample's ``eye_contact``, gaze within
+    ``Settings.eye_contact_cone_deg`` of the person's neutral gaze toward the device (docs/attention.md);
     ``eyeContactPct``: the seed's figure, the share of frames with a face that had eye contact since the
     connection opened, 0..1 (gazescope's rolling percentage stays in the stored samples);
     ``gazeVector``: [x, y] in -1..1 ([0, 0] when unknown); ``conf``: 0..1.
@@ -54,6 +57,7 @@ class EyeContactWire(NativeWire):
     time_keys = ("timestamp", "t", "t_ms")
 
     def __init__(self) -> None:
+        self.started = False  # until "init" or a frame arrives (Settings.seed002_start_timeout_s)
         self.face_frames = 0
         self.contact_frames = 0
         self._last: dict[str, Any] | None = None
@@ -62,8 +66,12 @@ class EyeContactWire(NativeWire):
         msg = loads_object(text)
         mtype = msg.get("type")
         if isinstance(mtype, str) and mtype in IGNORED_TYPES:  # a non-string type (e.g. {}) is unhashable
+            self.started = self.started or mtype == "init"
             return None
-        return self.read(msg)
+        inbound = self.read(msg)
+        if inbound is not None and inbound.type == "frame":
+            self.started = True
+        return inbound
 
     def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
         if sample.get("face_detected"):
@@ -100,6 +108,9 @@ class EyeContactWire(NativeWire):
 
     def pong(self, inbound: Inbound) -> dict[str, Any]:
         return {**self.metrics(), "type": "pong"}
+
+    def start_timeout_s(self, settings: Settings) -> float | None:
+        return settings.seed002_start_timeout_s
 
     def idle_timeout_s(self, settings: Settings) -> float:
         return settings.seed002_idle_timeout_s

@@ -42,7 +42,13 @@ from gazescope.api.seeds.base import State, number, routers
 from gazescope.api.state import AppState
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
-from gazescope.errors import GazescopeError, NotFoundError, SessionNotFoundError, StorageError
+from gazescope.errors import (
+    GazescopeError,
+    NotFoundError,
+    QuotaExceededError,
+    SessionNotFoundError,
+    StorageError,
+)
 from gazescope.services import lifecycle
 
 router, _ = routers("seed 003")
@@ -277,5 +283,6 @@ async def upload(request: Request, state: State) -> Response:
         png = await state.cpu(heatmap_png, points, s.seed003_canvas_w_px, s.seed003_canvas_h_px)
         session_id = await store_points(state, _client_doc_id(request), points)
     except GazescopeError as exc:
-        return _fail(exc.message, 503 if isinstance(exc, StorageError) else 400)
+        quota = isinstance(exc, QuotaExceededError)
+        return _fail(exc.message, 503 if isinstance(exc, StorageError) else 507 if quota else 400)
     return Response(png, media_type="image/png", headers={**CORS_HEADERS, "X-Gazescope-Session": session_id})

@@ -77,15 +77,17 @@ def test_csv_streams_in_chunks_with_every_row_and_healthz_answers_meanwhile(big)
     chunks = 0
     data = bytearray()
     health = None
-    with httpx.Client(timeout=120) as http:
-        with http.stream("GET", f"{server.url}/api/sessions/{sid}/samples.csv") as r:
-            assert r.status_code == 200
-            assert "content-length" not in r.headers and r.headers.get("transfer-encoding") == "chunked"
-            for piece in r.iter_raw():
-                chunks += 1
-                data += piece
-                if health is None and len(data) > 0:  # mid-stream
-                    health = httpx.get(f"{server.url}/healthz", timeout=60).status_code
+    with (
+        httpx.Client(timeout=120) as http,
+        http.stream("GET", f"{server.url}/api/sessions/{sid}/samples.csv") as r,
+    ):
+        assert r.status_code == 200
+        assert "content-length" not in r.headers and r.headers.get("transfer-encoding") == "chunked"
+        for piece in r.iter_raw():
+            chunks += 1
+            data += piece
+            if health is None and len(data) > 0:  # mid-stream
+                health = httpx.get(f"{server.url}/healthz", timeout=60).status_code
     assert health == 200
     lines = data.decode().splitlines()
     assert lines[0].startswith("frame_index") or "t_ms" in lines[0]
@@ -125,7 +127,7 @@ def test_sample_cap_stops_storing_while_tracking_replies(serve, tmp_path, desk_j
                 await ws.send(
                     json.dumps({"type": "frame", "data": base64.b64encode(jpeg).decode(), "t_ms": i})
                 )
-                while (msg := json.loads(await asyncio.wait_for(ws.recv(), 60)))["type"] != "sample":
+                while json.loads(await asyncio.wait_for(ws.recv(), 60))["type"] != "sample":
                     pass
                 replies += 1
         return replies

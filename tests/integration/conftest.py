@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,21 @@ def webcam_dots(data_dir: Path) -> Callable[[str, str], list[dict]]:
         ]  # fmt: skip
 
     return load
+
+
+CHROMIUM = "/usr/bin/chromium"
+#: Plain headless Chromium flags (no outbound requests from the browser itself), with a fake camera device
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module (skipped where either is missing)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

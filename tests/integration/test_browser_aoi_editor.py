@@ -6,7 +6,6 @@ page must log no console error. Screenshot: ``test-artifacts/browser/aoi_editor_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +16,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def test_draw_name_save_and_delete_aois(server: Any, browser: Any, data_dir: Path) -> None:
+def test_draw_name_save_and_delete_aois(server: Any, chromium: Any, data_dir: Path) -> None:
     image = (data_dir / "images" / "obama-480p.jpg").read_bytes()
     stim = httpx.post(f"{server.url}/api/stimuli", files={"file": ("face.jpg", image, "image/jpeg")}).json()
     w, h = stim["width_px"], stim["height_px"]
 
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 720})
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -98,11 +83,11 @@ def test_draw_name_save_and_delete_aois(server: Any, browser: Any, data_dir: Pat
     assert errors == []
 
 
-def test_an_aoi_on_a_video_gets_a_time_range(server: Any, browser: Any, short_video: Path) -> None:
+def test_an_aoi_on_a_video_gets_a_time_range(server: Any, chromium: Any, short_video: Path) -> None:
     vid = httpx.post(
         f"{server.url}/api/stimuli", files={"file": ("clip.mp4", short_video.read_bytes(), "video/mp4")}
     ).json()
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 720})
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
 
 SEED000_PAGE = """<!doctype html><script>
 (async () => {
@@ -48,17 +45,6 @@ SEED003_PAGE = """<!doctype html><body><img id="heatmap"><script>
     width: img.naturalWidth, height: img.naturalHeight};
 })().catch(e => { window.__result = {failed: String(e)}; });
 </script>"""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def run_page(chromium: Any, url: str) -> dict[str, Any]:

@@ -19,12 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from gazescope.config import Settings
 from gazescope.domain import FaceLandmarks, FrameFeatures
-from gazescope.errors import VideoReadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,29 +69,19 @@ class LandmarkSeries:
 
 
 def read_frames(video: Path) -> tuple[list[np.ndarray], float]:
-    """RGB frames of ``video`` and its fps: frame slots for ZJU clips, decode order otherwise.
+    """RGB frames of ``video`` and its fps: frame slots for ZJU clips
+    (:func:`~gazescope.evaluation.blink.read_video_slots`), decode order otherwise
+    (:func:`~gazescope.vision.video.iter_frames`).
 
     Raises:
         VideoReadError: the video cannot be opened or decodes to nothing.
     """
     from gazescope.evaluation.blink import read_video_slots
+    from gazescope.vision.video import iter_frames, probe
 
     if "zju" in video.parts:
         return read_video_slots(video)
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise VideoReadError(f"cannot open video {video}")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    cap.release()
-    if not frames:
-        raise VideoReadError(f"no frame could be decoded from {video}")
-    return frames, float(fps)
+    return [rgb for _, _, rgb in iter_frames(video)], probe(video).fps
 
 
 def measure_landmarks(video: Path, settings: Settings) -> LandmarkSeries:

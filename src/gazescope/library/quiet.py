@@ -2,24 +2,22 @@
 
 MediaPipe 0.10.21's C++ code writes INFO and WARNING lines such as "INFO: Created TensorFlow Lite XNNPACK
 delegate for CPU" and "W0000 ... inference_feedback_manager.cc:114] Feedback manager requires ..." straight
-to file descriptor 2 while its graphs start (the first frames of each graph). ``GLOG_minloglevel`` and
-``TF_CPP_MIN_LOG_LEVEL`` do not reach them in this version (absl logs to stderr until
-``absl::InitializeLog()``, which its Python bindings never call), so they are filtered at the descriptor:
-:func:`quiet_native_logs` points fd 2 at a temporary file for the duration of the native call and, when it
-ends, copies every line to the real stderr except those native INFO/WARNING lines (native errors and
-everything Python or other threads wrote pass, a frame's time later).
+to file descriptor 2, from its graph threads, at times of their choosing (also between two calls into the
+graph). ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` do not reach them in this version (absl logs to
+stderr until ``absl::InitializeLog()``, which its Python bindings never call), so they are filtered at the
+descriptor: :func:`quiet_native_logs` points fd 2 at a pipe, once for the process, and a thread copies every
+line to the real stderr as it arrives, except those native INFO/WARNING lines.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
 
 #: Lines dropped: TensorFlow Lite's "INFO: " and absl's pre-initialisation notice, and absl/glog
 #: INFO or WARNING lines ("I1207 14:43:26.123456  1234 file.cc:12] ..."). ERROR and FATAL lines pass.
@@ -28,56 +26,58 @@ NATIVE_NOISE = re.compile(
 )
 
 _lock = threading.Lock()
-_depth = 0
-_saved_fd: int | None = None
-_capture: IO[bytes] | None = None  # one temporary file, kept for the process
+_filter: _StderrFilter | None = None
 
 
-def _forward() -> None:
-    """Copy what fd 2 received since the last call, less the native noise, to the real stderr."""
-    if _capture is None or _saved_fd is None:
-        return
-    _capture.seek(0)
-    lines = _capture.read().splitlines(keepends=True)
-    _capture.seek(0)
-    _capture.truncate()
-    kept = b"".join(line for line in lines if not NATIVE_NOISE.match(line))
-    if kept:
-        os.write(_saved_fd, kept)
+class _StderrFilter:
+    """fd 2 -> pipe -> this thread -> the original stderr, less :data:`NATIVE_NOISE` lines."""
 
+    def __init__(self) -> None:
+        sys.stderr.flush()
+        self._real = os.dup(2)
+        read_fd, self._write = os.pipe()
+        os.dup2(self._write, 2)
+        self._reader = os.fdopen(read_fd, "rb", buffering=0)
+        self._thread = threading.Thread(target=self._pump, name="gazescope-stderr-filter", daemon=True)
+        self._thread.start()
 
-def flush_native_logs() -> None:
-    """Inside :func:`quiet_native_logs`, pass on now what was written so far (a long call's progress)."""
-    with _lock:
-        if _depth:
-            sys.stderr.flush()
-            _forward()
+    def _pump(self) -> None:
+        pending = b""
+        while chunk := self._reader.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not NATIVE_NOISE.match(line))
+            if kept:
+                os.write(self._real, kept)
+        if pending and not NATIVE_NOISE.match(pending):
+            os.write(self._real, pending)
+
+    def close(self) -> None:
+        """Give fd 2 back and pass on what is still in the pipe (at interpreter exit)."""
+        sys.stderr.flush()
+        os.dup2(self._real, 2)
+        os.close(self._write)  # the last write end: the reader sees end of file
+        self._thread.join(timeout=5)
 
 
 @contextmanager
 def quiet_native_logs() -> Iterator[None]:
-    """While inside, MediaPipe's native INFO/WARNING lines on fd 2 are dropped; the rest is copied to the
-    real stderr on exit. Nests, and may be entered from several threads (fd 2 belongs to the process: the
-    outermost exit restores it)."""
-    global _depth, _saved_fd, _capture
+    """From the first entry on, MediaPipe's native INFO/WARNING lines on fd 2 are dropped for the rest of
+    the process (its graph threads log whenever they run, not only inside a call); every other line,
+    Python's included, reaches the real stderr as it is written. Without a usable fd 2 (a detached
+    process) nothing changes. Safe from several threads; the filter is removed at interpreter exit."""
+    global _filter
     with _lock:
-        if _depth == 0:
-            sys.stderr.flush()
-            if _capture is None:
-                _capture = tempfile.TemporaryFile()  # noqa: SIM115 (kept open for the process)
-            _saved_fd = os.dup(2)
-            os.dup2(_capture.fileno(), 2)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _saved_fd is not None:
-                sys.stderr.flush()
-                os.dup2(_saved_fd, 2)
-                try:
-                    _forward()
-                finally:
-                    os.close(_saved_fd)
-                    _saved_fd = None
+        if _filter is None:
+            try:
+                _filter = _StderrFilter()
+            except OSError:
+                pass
+            else:
+                atexit.register(_filter.close)
+    yield
+
+
+def flush_native_logs() -> None:
+    """Pass on what Python wrote to ``sys.stderr`` so far (the filter forwards native output itself)."""
+    sys.stderr.flush()

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gazescope.cli.common import fail, native_stderr_captured, settings_error
+from gazescope.cli.common import fail, settings_error
 from gazescope.config import Settings
 from gazescope.errors import CalibrationError, GazescopeError
+from gazescope.library.quiet import quiet_native_logs
 
 if TYPE_CHECKING:
     from gazescope.calibration.profile import FittedCalibration
@@ -56,7 +57,7 @@ def analyze(
         cal = None
         if calibration is not None:
             cal = load_profile(calibration)
-        with native_stderr_captured():  # MediaPipe's native log lines stay off the progress bar
+        with quiet_native_logs():  # MediaPipe's native log lines stay off the progress bar
             bar = tqdm(unit="frame", desc="analyze")
 
             def progress(done: int, total: int) -> None:

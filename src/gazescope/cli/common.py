@@ -3,12 +3,8 @@ the package version, native log lines kept off the terminal, and writing outputs
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,43 +57,6 @@ def settings_error(exc: Exception, options: Mapping[str, str] | None = None) -> 
             where = f"{options[field]} or {where}"
         parts.append(f"invalid {field}{shown}: {msg} ({where})")
     return "; ".join(parts)
-
-
-@contextlib.contextmanager
-def native_stderr_captured() -> Iterator[None]:
-    """While the block runs, what native libraries write straight to file descriptor 2 (MediaPipe's and
-    TensorFlow Lite's absl/glog lines: "W0000 ... inference_feedback_manager", "INFO: Created TensorFlow
-    Lite XNNPACK delegate") goes to a temporary file, not the terminal, so it cannot break a progress bar;
-    Python's ``sys.stderr`` (progress bars, errors) keeps writing to the terminal through a copy of the
-    descriptor. ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` do not silence MediaPipe 0.10.21 (measured),
-    hence the descriptor. When the block raises, the captured lines are written to stderr after all, as they
-    may explain the failure."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 (a detached process): nothing to keep apart
-        yield
-        return
-    with tempfile.TemporaryFile() as capture:
-        old_stderr = sys.stderr
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
-        os.dup2(capture.fileno(), 2)
-        failed = False
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sys.stderr.close()
-            sys.stderr = old_stderr
-            if failed:
-                capture.seek(0)
-                sys.stderr.write(capture.read().decode("utf-8", "backslashreplace"))
-                sys.stderr.flush()
 
 
 def write_json(data: dict[str, Any], path: Path | None) -> None:

@@ -11,6 +11,7 @@ import typer
 from gazescope.cli.common import fail, write_json
 from gazescope.config import Settings
 from gazescope.errors import GazescopeError
+from gazescope.library.quiet import quiet_native_logs
 
 evaluate_app = typer.Typer(help="Evaluate against labelled data (protocols of ../shared/data/README.md).")
 
@@ -217,7 +218,8 @@ def evaluate_attention_cmd(
         fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
     settings = Settings()
     try:
-        sources = load_sources(directory, settings, cache)
+        with quiet_native_logs():  # Face Mesh runs for sources not yet cached
+            sources = load_sources(directory, settings, cache)
     except (GazescopeError, ValueError) as exc:
         fail(exc)
     if protocol == "all":

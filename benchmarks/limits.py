@@ -701,15 +701,18 @@ def healthz(url: str, timeout: float = 5.0) -> str:
 def refusals_logged(text: str) -> str:
     """The connection refusals and timeouts in a server log: the guard's events (with their counts) and
     asyncio's accept errors."""
-    counts: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    counted: dict[str, int] = {}
     for line in text.splitlines():
         m = re.search(r"event=(http_\w+)", line)
-        if m:
+        name = m.group(1) if m else None
+        if name is None and ("Too many open files" in line or "out of system resource" in line):
+            name = "accept error (EMFILE)"
+        if name is not None:
             c = re.search(r"\bcount=(\d+)", line)
-            counts[m.group(1)] = counts.get(m.group(1), 0) + (int(c.group(1)) if c else 1)
-        elif "Too many open files" in line or "out of system resource" in line:
-            counts["accept error (EMFILE)"] = counts.get("accept error (EMFILE)", 0) + 1
-    return ", ".join(f"{k} x{v}" for k, v in counts.items()) or "nothing logged"
+            lines[name] = lines.get(name, 0) + 1
+            counted[name] = counted.get(name, 0) + (int(c.group(1)) if c else 1)
+    return ", ".join(f"{k}: {v} line(s) counting {counted[k]}" for k, v in lines.items()) or "nothing logged"
 
 
 HTTP_PARTIALS = (b"GET /healthz HT", b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n")

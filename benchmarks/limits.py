@@ -894,7 +894,7 @@ def store_bytes(srv: Server) -> int:
 
 def noise_png(mib: float) -> bytes:
     """A valid PNG of about ``mib`` MiB (random pixels do not compress)."""
-    w = 1024
+    w = 2048
     h = max(1, int(mib * 2**20 / (w * 3)))
     pixels = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     return cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
@@ -964,9 +964,13 @@ FLOOD_COUNTS = {"sessions": 2000, "stimuli": 50, "profiles": 200, "gaze": 100, "
 10,000 gaze points, 200 seed 003 uploads), unless ``--max-requests`` or the time runs out first."""
 
 
-def bench_flood(src: Path, seconds: float, max_requests: int | None, png_mib: float) -> None:
+def bench_flood(
+    src: Path, seconds: float, max_requests: int | None, png_mib: float, samples_cap: int
+) -> None:
     """Defect 3: one client without a token creating and writing as fast as it can, each attack from its
-    own loopback address (so one attack's rate limit does not spend the next one's)."""
+    own loopback address (so one attack's rate limit does not spend the next one's). ``samples_cap``:
+    ``GAZESCOPE_MAX_SAMPLES_PER_SESSION`` for the run (0: the server's default), so the gaze attack meets
+    the cap within its seconds."""
     counts = {k: max_requests or v for k, v in FLOOD_COUNTS.items()}
     png = noise_png(png_mib)
     body = profile_body(profile_id="FLOOD0000000")
@@ -976,12 +980,13 @@ def bench_flood(src: Path, seconds: float, max_requests: int | None, png_mib: fl
         {"t_ms": 0.0, "x_px": float(100 + k % 1700), "y_px": float(100 + k % 900)} for k in range(10_000)
     ]
     upload = json.dumps({"points": [{"x": p["x_px"], "y": p["y_px"]} for p in points]}).encode()
-    srv = start_server(src, {})
+    env = {"GAZESCOPE_MAX_SAMPLES_PER_SESSION": str(samples_cap)} if samples_cap else {}
+    srv = start_server(src, env)
     try:
         sid = httpx.post(f"{srv.url}/api/sessions", json={"screen_w_px": 1920, "screen_h_px": 1080}).json()[
             "id"
         ]
-        print(f"flood: one client without a token, each attack at most {seconds:g} s")
+        print(f"flood: one client without a token, each attack at most {seconds:g} s (server settings {env})")
 
         def gaze(c: httpx.Client, i: int) -> httpx.Response:
             batch = [{**p, "t_ms": (i * 10_000 + k) * 10.0} for k, p in enumerate(points)]
@@ -1130,7 +1135,15 @@ def main() -> None:
         "--start-timeout", type=float, default=3.0, help="silentws: GAZESCOPE_SEED002_START_TIMEOUT_S"
     )
     ap.add_argument("--max-requests", type=int, default=None, help="flood: requests per attack at most")
-    ap.add_argument("--png-mib", type=float, default=4.0, help="flood: MiB of the stimulus PNG")
+    ap.add_argument(
+        "--png-mib", type=float, default=15.8, help="flood: MiB of the stimulus PNG (the issue's)"
+    )
+    ap.add_argument(
+        "--samples-cap",
+        type=int,
+        default=30_000,
+        help="flood: GAZESCOPE_MAX_SAMPLES_PER_SESSION (0: default)",
+    )
     ap.add_argument("--video-mib", type=float, default=19.3, help="videoupload: MiB of the MP4")
     a = ap.parse_args()
     src = a.src.resolve()
@@ -1152,7 +1165,7 @@ def main() -> None:
         "bigsession": lambda tree: bench_bigsession(tree, a.samples),
         "halfopen": halfopen,
         "silentws": lambda tree: bench_silentws(tree, a.start_timeout),
-        "flood": lambda tree: bench_flood(tree, a.seconds, a.max_requests, a.png_mib),
+        "flood": lambda tree: bench_flood(tree, a.seconds, a.max_requests, a.png_mib, a.samples_cap),
         "videoupload": lambda tree: bench_videoupload(tree, a.video_mib),
         "ids": bench_ids,
     }

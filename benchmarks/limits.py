@@ -12,6 +12,12 @@ before"), sends only to 127.0.0.0/8, and stops by itself::
     python benchmarks/limits.py csrf          # defect 9: a foreign page's form POSTs
     python benchmarks/limits.py logs          # defect 10: uvicorn access log with the token filter
     python benchmarks/limits.py bigsession --compare ../main/src   # issue 20 defect 4: reading a big session
+    python benchmarks/limits.py halfopen --compare ../before/src   # issue 20 defect 1: half-open requests
+    python benchmarks/limits.py halfopen --cap                     # ... past GAZESCOPE_MAX_OPEN_CONNECTIONS
+    python benchmarks/limits.py silentws     # issue 20 defect 2: silent WebSockets, forged X-Forwarded-For
+    python benchmarks/limits.py flood        # issue 20 defect 3: creates and writes without a token
+    python benchmarks/limits.py videoupload  # issue 20 defect 5: a 19 MiB MP4 stimulus
+    python benchmarks/limits.py ids          # issue 20 defect 6: a profile's user_id and profile_id
     python benchmarks/limits.py all
 
 The data folder is ``../shared/data`` (or ``GAZESCOPE_DATA_DIR``): the desk video for real frames and
@@ -638,38 +644,538 @@ def bench_bigsession(src: Path, n: int) -> None:
         srv.stop()
 
 
+# --- issue 20, defects 1, 2, 3, 5, 6 -------------------------------------------------------------------
+
+
+def missing_settings(src: Path, *names: str) -> list[str]:
+    """The ``GAZESCOPE_*`` names among ``names`` that are no ``Settings`` field of the tree ``src`` (its
+    server ignores them: unknown variables are ignored)."""
+    text = (src / "gazescope" / "config.py").read_text()
+    return [n for n in names if not re.search(rf"^\s+{n.removeprefix('GAZESCOPE_').lower()}\s*:", text, re.M)]
+
+
+def start_server(src: Path, env: dict[str, str], argv: list[str] | None = None) -> Server:
+    """A :class:`Server` with ``env``, saying which of its settings the tree does not have."""
+    for name in missing_settings(src, *env):
+        print(f"  {name} is not a setting of this tree (its server ignores it)")
+    return Server(src, env, argv)
+
+
+def server_closed(s: socket.socket) -> bool:
+    """Whether the server has closed ``s`` (EOF or reset), without waiting."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def n_open(socks: list[socket.socket]) -> int:
+    return sum(not server_closed(s) for s in socks)
+
+
+def half_open(port: int, n: int, partial: bytes) -> tuple[list[socket.socket], int]:
+    """``n`` connections that send ``partial`` and never finish; (the sockets, connects that failed)."""
+    socks, failed = [], 0
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(partial)
+            socks.append(s)
+        except OSError:
+            failed += 1
+    return socks, failed
+
+
+def healthz(url: str, timeout: float = 5.0) -> str:
+    t0 = time.perf_counter()
+    try:
+        r = httpx.get(f"{url}/healthz", timeout=timeout)
+        return f"{r.status_code} in {(time.perf_counter() - t0) * 1000:.0f} ms"
+    except httpx.HTTPError as exc:
+        return f"failed ({type(exc).__name__} after {time.perf_counter() - t0:.1f} s)"
+
+
+def refusals_logged(text: str) -> str:
+    """The connection refusals and timeouts in a server log: the guard's events (with their counts) and
+    asyncio's accept errors."""
+    lines: dict[str, int] = {}
+    counted: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.search(r"event=(http_\w+)", line)
+        name = m.group(1) if m else None
+        if name is None and ("Too many open files" in line or "out of system resource" in line):
+            name = "accept error (EMFILE)"
+        if name is not None:
+            c = re.search(r"\bcount=(\d+)", line)
+            lines[name] = lines.get(name, 0) + 1
+            counted[name] = counted.get(name, 0) + (int(c.group(1)) if c else 1)
+    return ", ".join(f"{k}: {v} line(s) counting {counted[k]}" for k, v in lines.items()) or "nothing logged"
+
+
+HTTP_PARTIALS = (b"GET /healthz HT", b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n")
+WS_PARTIAL = b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+
+
+def bench_halfopen(src: Path, hold_s: float, n_http: int = 200, n_ws: int = 50) -> None:
+    """Defect 1: half-open requests (half a request line, or headers without their end) and unfinished
+    WebSocket upgrades held ``hold_s``; how many the server still holds, /healthz, the log."""
+    srv = start_server(src, {})
+    socks: list[socket.socket] = []
+    try:
+        failed = 0
+        for k in range(n_http):
+            got, f = half_open(srv.port, 1, HTTP_PARTIALS[k % 2])
+            socks, failed = socks + got, failed + f
+        got, f = half_open(srv.port, n_ws, WS_PARTIAL)
+        socks, failed = socks + got, failed + f
+        t0 = time.monotonic()
+        during = healthz(srv.url)
+        all_closed = None
+        while time.monotonic() - t0 < hold_s:
+            if all_closed is None and n_open(socks) == 0:
+                all_closed = time.monotonic() - t0
+            time.sleep(1.0)
+        held = n_open(socks)
+        print(
+            f"halfopen: {n_http} half-open requests + {n_ws} unfinished WebSocket upgrades "
+            f"({failed} connects failed) held {hold_s:.0f} s: {held} of {len(socks)} still open"
+            + (f" (all closed by the server within {all_closed:.0f} s)" if all_closed is not None else "")
+            + f"; /healthz meanwhile {during}, at the end {healthz(srv.url)}; log: {refusals_logged(srv.text())}"
+        )
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+NOFILE_SERVE = (
+    "import resource, runpy, sys; h = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (min({n}, h), h)); sys.argv = ['gazescope', 'serve', "
+    "*sys.argv[1:]]; runpy.run_module('gazescope.cli', run_name='__main__', alter_sys=True)"
+)
+"""``python -c`` code that runs ``gazescope serve`` under a soft descriptor limit of ``{n}``."""
+
+
+def bench_halfopen_cap(src: Path, hold_s: float, n: int, max_open: int, nofile: int) -> None:
+    """Defect 1, the cap: ``n`` half-open requests from one client against a server under a soft descriptor
+    limit of ``nofile`` with ``GAZESCOPE_MAX_OPEN_CONNECTIONS=max_open``; /healthz over ``hold_s``."""
+    env = {"GAZESCOPE_MAX_OPEN_CONNECTIONS": str(max_open)}
+    srv = start_server(src, env, ["-c", NOFILE_SERVE.format(n=nofile)])
+    socks: list[socket.socket] = []
+    try:
+        socks, failed = half_open(srv.port, n, HTTP_PARTIALS[0])
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        held_1s, first = n_open(socks), healthz(srv.url, 3.0)
+        answered = None
+        while time.monotonic() - t0 < hold_s:
+            if healthz(srv.url, 2.0).startswith("200"):
+                answered = time.monotonic() - t0
+                break
+            time.sleep(1.0)
+        time.sleep(max(0.0, hold_s - (time.monotonic() - t0)))
+        print(
+            f"halfopen --cap: {n} half-open requests from one client (server: soft RLIMIT_NOFILE {nofile}, "
+            f"GAZESCOPE_MAX_OPEN_CONNECTIONS={max_open}; {failed} connects failed): after 1 s {held_1s} held "
+            f"open, /healthz {first}; /healthz "
+            + (
+                f"answered again after {answered:.0f} s"
+                if answered is not None
+                else f"never answered in {hold_s:.0f} s"
+            )
+            + f"; after {hold_s:.0f} s {n_open(socks)} held open, /healthz {healthz(srv.url, 3.0)}; "
+            f"log: {refusals_logged(srv.text())}"
+        )
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+async def ws_try(
+    url: str, local: str, headers: dict[str, str] | None = None, init: bool = False
+) -> tuple[Any, str]:
+    """Open a WebSocket from ``local``; (the socket or None, "open" or why not). ``init`` sends seed 002's
+    ``init`` once open."""
+    try:
+        ws = await websockets.connect(url, local_addr=(local, 0), additional_headers=headers, open_timeout=15)
+    except websockets.InvalidStatus as exc:
+        return None, f"HTTP {exc.response.status_code}"
+    except Exception as exc:
+        return None, type(exc).__name__
+    if init:
+        await ws.send(json.dumps({"type": "init", "clientInfo": {"ua": "limits.py"}}))
+    return ws, "open"
+
+
+async def ws_still_open(ws: Any) -> bool:
+    """Whether ``ws`` is still open (its buffered messages read; a close from the server ends it)."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 0.3)
+    except TimeoutError:
+        return True
+    except websockets.ConnectionClosed:
+        return False
+
+
+def tally(outcomes: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o] = counts.get(o, 0) + 1
+    return ", ".join(f"{k} x{v}" for k, v in counts.items())
+
+
+def bench_silentws(src: Path, start_s: float, n_forwarded: int = 40) -> None:
+    """Defect 2: silent seed 002 and native tracking sockets fill every slot; forged X-Forwarded-For."""
+    srv = start_server(src, {"GAZESCOPE_SEED002_START_TIMEOUT_S": f"{start_s:g}"})
+    try:
+        sids = [httpx.post(f"{srv.url}/api/sessions").json()["id"] for _ in range(16)]
+
+        async def slots() -> None:
+            seed = [(f"{srv.ws}/ws", f"127.0.0.{2 + k // 16}") for k in range(48)]
+            track = [(f"{srv.ws}/ws/sessions/{sid}/track", "127.0.0.5") for sid in sids]
+            opened = await asyncio.gather(*(ws_try(u, a) for u, a in seed + track))
+            new_ws, new = await ws_try(f"{srv.ws}/ws", "127.0.0.6", init=True)
+            if new_ws is not None:
+                await new_ws.close()
+            print(
+                f"silentws: 48 silent seed 002 /ws (16 from each of 127.0.0.2-4) + 16 silent "
+                f"/ws/sessions/{{id}}/track (127.0.0.5): {tally([w for _, w in opened])}; a new client then: {new}"
+            )
+            await asyncio.sleep(start_s + 2.0)
+            alive = await asyncio.gather(*(ws_still_open(ws) for ws, _ in opened if ws is not None))
+            n_seed = sum(ws is not None for ws, _ in opened[:48])
+            seed_alive = sum(alive[:n_seed])
+            new_ws, new = await ws_try(f"{srv.ws}/ws", "127.0.0.6", init=True)
+            if new_ws is not None:
+                await new_ws.close()
+            events = len(re.findall(r"event=tracking_start_timeout", srv.text()))
+            print(
+                f"  after {start_s + 2:g} s (start timeout {start_s:g} s): seed 002 still open {seed_alive} of "
+                f"{n_seed}, track still open {sum(alive[n_seed:])} of {len(alive) - n_seed}; a new client: {new}; "
+                f"tracking_start_timeout logged {events} times"
+            )
+            for ws, _ in opened:
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+
+        asyncio.run(slots())
+        time.sleep(1.0)
+
+        async def forwarded() -> None:
+            heads = [{"X-Forwarded-For": f"10.0.{k}.1"} for k in range(n_forwarded)]
+            opened = await asyncio.gather(*(ws_try(f"{srv.ws}/ws", "127.0.0.1", h, init=True) for h in heads))
+            n_ok = sum(ws is not None for ws, _ in opened)
+            print(
+                f"  {n_forwarded} seed 002 /ws from 127.0.0.1, each with another X-Forwarded-For: "
+                f"{tally([w for _, w in opened])} (per-client cap 16): counted as "
+                + ("different clients" if n_ok > 16 else "one client")
+            )
+            for ws, _ in opened:
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+
+        asyncio.run(forwarded())
+    finally:
+        srv.stop()
+
+
+def store_bytes(srv: Server) -> int:
+    """Bytes under the server's data folder (the SQLite store, its WAL, stimulus files), its log left out."""
+    root = Path(srv.tmp.name)
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and p != srv.log_path)
+
+
+def noise_png(mib: float) -> bytes:
+    """A valid PNG of about ``mib`` MiB (random pixels do not compress)."""
+    w = 2048
+    h = max(1, int(mib * 2**20 / (w * 3)))
+    pixels = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
+
+
+def profile_body(**fields: Any) -> dict[str, Any]:
+    """A valid ridge calibration profile (``FittedCalibration.to_dict()`` of this checkout) with ``fields``."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from gazescope.calibration.features import FEATURE_NAMES, N_FEATURES
+    from gazescope.calibration.mappers import create_mapper
+    from gazescope.calibration.profile import FittedCalibration
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(0.0, 0.05, size=(9, N_FEATURES))
+    ix, iy = FEATURE_NAMES.index("iris_x"), FEATURE_NAMES.index("iris_y")
+    Y = np.column_stack([960 + X[:, ix] * 8000, 540 + X[:, iy] * 5000])
+    cal = FittedCalibration(mapper=create_mapper("ridge").fit(X, Y), screen_w_px=1920, screen_h_px=1080,
+                            accuracy={"mean_error_px": 120.0, "mean_error_pct_width": 6.25, "grade": "good"},
+                            head_range={"yaw_deg": [-5.0, 5.0]}, user_id="u1", layout="9")  # fmt: skip
+    return {**json.loads(cal.to_json()), **fields}
+
+
+def attack(
+    srv: Server, name: str, local: str, send, seconds: float, max_n: int, unit: int = 1, what: str = ""
+) -> None:
+    """Send ``send(client, i)`` one after another from ``local`` for ``seconds`` or ``max_n`` requests; print
+    what was accepted (2xx, ``unit`` items each), refused (status and reason) and how much the store grew."""
+    size0 = store_bytes(srv)
+    codes: dict[int, int] = {}
+    reasons: dict[int, str] = {}
+    retry_after = 0
+    transport = httpx.HTTPTransport(local_address=local)
+    with httpx.Client(base_url=srv.url, transport=transport, timeout=120) as c:
+        t0 = time.perf_counter()
+        n = 0
+        while n < max_n and time.perf_counter() - t0 < seconds:
+            r = send(c, n)
+            n += 1
+            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+            if r.status_code >= 300 and r.status_code not in reasons:
+                try:
+                    body = r.json()
+                except ValueError:
+                    body = r.text
+                if isinstance(body, dict):
+                    body = body.get("code") or body.get("error") or body.get("detail")
+                reasons[r.status_code] = str(body)[:60]
+            retry_after += r.status_code == 429 and "retry-after" in r.headers
+        dt = time.perf_counter() - t0
+    time.sleep(0.5)
+    ok = sum(v for k, v in codes.items() if k < 300)
+    refused = "; ".join(f"{k} x{v} ({reasons[k]})" for k, v in sorted(codes.items()) if k >= 300) or "none"
+    if 429 in codes:
+        refused += f"; Retry-After on {retry_after} of {codes[429]} 429s"
+    if set(codes) <= {404, 405}:
+        print(f"  {name}: the route does not exist on this tree ({codes})")
+        return
+    items = f" ({ok * unit:,} {what})" if what else ""
+    print(
+        f"  {name}: {n} requests in {dt:.1f} s: {ok} accepted{items}, refused: {refused}; "
+        f"store +{(store_bytes(srv) - size0) / 2**20:.1f} MiB"
+    )
+
+
+FLOOD_COUNTS = {"sessions": 2000, "stimuli": 50, "profiles": 200, "gaze": 100, "upload": 200}
+"""Requests per attack of ``flood`` (the issue's: 2,000 sessions, 50 stimuli, 200 profiles, 100 batches of
+10,000 gaze points, 200 seed 003 uploads), unless ``--max-requests`` or the time runs out first."""
+
+
+def bench_flood(
+    src: Path, seconds: float, max_requests: int | None, png_mib: float, samples_cap: int
+) -> None:
+    """Defect 3: one client without a token creating and writing as fast as it can, each attack from its
+    own loopback address (so one attack's rate limit does not spend the next one's). ``samples_cap``:
+    ``GAZESCOPE_MAX_SAMPLES_PER_SESSION`` for the run (0: the server's default), so the gaze attack meets
+    the cap within its seconds."""
+    counts = {k: max_requests or v for k, v in FLOOD_COUNTS.items()}
+    png = noise_png(png_mib)
+    body = profile_body(profile_id="FLOOD0000000")
+    body["accuracy"] = {**body["accuracy"], "notes": "x" * 1_900_000}
+    profile = json.dumps(body).encode()
+    points = [
+        {"t_ms": 0.0, "x_px": float(100 + k % 1700), "y_px": float(100 + k % 900)} for k in range(10_000)
+    ]
+    upload = json.dumps({"points": [{"x": p["x_px"], "y": p["y_px"]} for p in points]}).encode()
+    env = {"GAZESCOPE_MAX_SAMPLES_PER_SESSION": str(samples_cap)} if samples_cap else {}
+    srv = start_server(src, env)
+    try:
+        sid = httpx.post(f"{srv.url}/api/sessions", json={"screen_w_px": 1920, "screen_h_px": 1080}).json()[
+            "id"
+        ]
+        print(f"flood: one client without a token, each attack at most {seconds:g} s (server settings {env})")
+
+        def gaze(c: httpx.Client, i: int) -> httpx.Response:
+            batch = [{**p, "t_ms": (i * 10_000 + k) * 10.0} for k, p in enumerate(points)]
+            return c.post(f"/api/sessions/{sid}/gaze", json={"points": batch})
+
+        attack(srv, "POST /api/sessions", "127.0.0.11",
+               lambda c, i: c.post("/api/sessions", json={"screen_w_px": 1920, "screen_h_px": 1080}),
+               seconds, counts["sessions"])  # fmt: skip
+        attack(srv, f"POST /api/stimuli of a {len(png) / 2**20:.1f} MiB PNG", "127.0.0.12",
+               lambda c, i: c.post("/api/stimuli", files={"file": (f"noise{i}.png", png, "image/png")}),
+               seconds, counts["stimuli"])  # fmt: skip
+        attack(srv, f"POST /api/profiles with a {len(profile) / 1e6:.1f} MB accuracy field", "127.0.0.13",
+               lambda c, i: c.post("/api/profiles", content=profile.replace(b"FLOOD0000000", b"flood%07d" % i),
+                                   headers={"Content-Type": "application/json"}),
+               seconds, counts["profiles"])  # fmt: skip
+        attack(srv, "POST /api/sessions/{id}/gaze, 10,000 points a batch into one session", "127.0.0.14",
+               gaze, seconds, counts["gaze"], 10_000, "points")  # fmt: skip
+        attack(srv, "seed 003 POST /upload of 10,000 points, Origin http://evil.example", "127.0.0.15",
+               lambda c, i: c.post("/upload", content=upload, headers={
+                   "Content-Type": "application/json", "Origin": "http://evil.example"}),
+               seconds, counts["upload"], 10_000, "points")  # fmt: skip
+    finally:
+        srv.stop()
+
+
+_MP4: dict[str, Path] = {}
+_MP4_DIR: list[Any] = []
+
+
+def desk_mp4(target_mib: float) -> Path:
+    """A valid H.264 MP4 of about ``target_mib`` MiB, the desk video at a high bitrate, in a temporary
+    folder (made once a run; never in the repository)."""
+    if "mp4" in _MP4:
+        return _MP4["mp4"]
+    import subprocess
+    import tempfile
+
+    src = DATA / "videos" / "desk_webcam_640x480.avi"
+    tmp = tempfile.TemporaryDirectory(prefix="gazescope-bench-mp4-")
+    _MP4_DIR.append(tmp)
+    out = Path(tmp.name) / "desk_high_bitrate.mp4"
+    dur = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                str(src)], capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    kbps = target_mib * 2**20 * 8 / 1000 / dur
+    for _ in range(3):  # the encoder's average bitrate misses a little: correct the ask twice at most
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(src), "-an", "-c:v", "libx264", "-preset",
+                        "veryfast", "-pix_fmt", "yuv420p", "-b:v", f"{kbps:.0f}k", "-maxrate", f"{kbps:.0f}k",
+                        "-bufsize", f"{2 * kbps:.0f}k", "-movflags", "+faststart", str(out)], check=True)  # fmt: skip
+        got = out.stat().st_size / 2**20
+        if abs(got - target_mib) < 0.5:
+            break
+        kbps *= target_mib / got
+    _MP4["mp4"] = out
+    return out
+
+
+def bench_videoupload(src: Path, target_mib: float) -> None:
+    """Defect 5: a valid MP4 of ~19 MiB (over the 16 MiB image limit, under the 64 MiB video limit)."""
+    mp4 = desk_mp4(target_mib)
+    data = mp4.read_bytes()
+    srv = start_server(src, {})
+    try:
+        t0 = time.perf_counter()
+        r = httpx.post(f"{srv.url}/api/stimuli", files={"file": ("desk.mp4", data, "video/mp4")}, timeout=120)
+        dt = time.perf_counter() - t0
+        try:
+            body = r.json()
+        except ValueError:
+            body = {"text": r.text[:100]}
+        if r.status_code == 201:
+            what = f"stored as kind {body.get('kind')}, {body.get('duration_s')} s, {body.get('bytes')} bytes"
+        else:
+            what = str(body.get("detail") or body)[:140]
+        print(f"videoupload: a valid {len(data) / 2**20:.1f} MiB H.264 MP4 as a stimulus: {r.status_code} in "
+              f"{dt:.1f} s: {what}")  # fmt: skip
+    finally:
+        srv.stop()
+
+
+def bench_ids(src: Path) -> None:
+    """Defect 6: a profile's own ``user_id`` of 100,000 characters, an integer ``user_id``, a
+    ``profile_id`` of ``"evil\\n"``; the status and what was stored."""
+    srv = start_server(src, {})
+    try:
+        cases = [
+            ("user_id of 100,000 characters", {"profile_id": "ids-long", "user_id": "x" * 100_000}),
+            ("user_id 12345 (a JSON integer)", {"profile_id": "ids-int", "user_id": 12345}),
+            ('profile_id "evil\\n"', {"profile_id": "evil\n", "user_id": "u1"}),
+        ]
+        print("ids: POST /api/profiles with")
+        for label, fields in cases:
+            r = httpx.post(f"{srv.url}/api/profiles", json=profile_body(**fields), timeout=30)
+            stored = [d for d in httpx.get(f"{srv.url}/api/profiles").json()
+                      if d.get("profile_id") == fields["profile_id"]]  # fmt: skip
+            if stored:
+                uid = stored[0].get("user_id")
+                shown = (
+                    f"{uid!r}" if not isinstance(uid, str) or len(uid) < 20 else f"{len(uid):,} characters"
+                )
+                kept = (
+                    f"stored: profile_id {stored[0]['profile_id']!r}, user_id {shown} ({type(uid).__name__})"
+                )
+            else:
+                kept = "nothing stored"
+            try:
+                detail = r.json().get("detail") if r.status_code >= 300 else None
+            except ValueError:
+                detail = r.text
+            reason = f" ({str(detail)[:100]})" if detail else ""
+            print(f"  {label}: {r.status_code}{reason}; {kept}")
+    finally:
+        srv.stop()
+
+
+COMPARABLE = ("bigsession", "halfopen", "silentws", "flood", "videoupload", "ids")
+"""Subcommands that take ``--compare SRC``: the same attack on ``SRC`` first (the "before"), then on
+``--src``."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "what", choices=["body", "connections", "png", "fits", "numbers", "csrf", "logs", "bigsession", "all"]
+        "what",
+        choices=["body", "connections", "png", "fits", "numbers", "csrf", "logs", *COMPARABLE, "all"],
     )
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="gazescope sources to serve")
     ap.add_argument("--mib", type=int, default=50, help="body: MiB of JSON")
     ap.add_argument("--streams", type=int, default=60, help="connections: tracking streams to open")
-    ap.add_argument("--seconds", type=float, default=10.0, help="png: seconds per phase")
+    ap.add_argument("--seconds", type=float, default=10.0, help="png: seconds per phase; flood: per attack")
     ap.add_argument("--senders", type=int, default=4, help="png: attacking senders")
     ap.add_argument("--budget", type=float, default=40.0, help="fits: time_budget_s asked")
     ap.add_argument("--samples", type=int, default=200_000, help="bigsession: samples in the session")
-    ap.add_argument("--compare", type=Path, default=None, help="bigsession: also measure these sources first")
+    ap.add_argument(
+        "--compare", type=Path, default=None, help=f"{', '.join(COMPARABLE)}: measure these sources first"
+    )
+    ap.add_argument("--hold", type=float, default=30.0, help="halfopen: seconds the connections are held")
+    ap.add_argument(
+        "--cap", action="store_true", help="halfopen: more connections than GAZESCOPE_MAX_OPEN_CONNECTIONS"
+    )
+    ap.add_argument("--connections", type=int, default=1100, help="halfopen --cap: half-open requests")
+    ap.add_argument("--max-open", type=int, default=64, help="halfopen --cap: GAZESCOPE_MAX_OPEN_CONNECTIONS")
+    ap.add_argument(
+        "--nofile", type=int, default=1024, help="halfopen --cap: the server's soft RLIMIT_NOFILE"
+    )
+    ap.add_argument(
+        "--start-timeout", type=float, default=3.0, help="silentws: GAZESCOPE_SEED002_START_TIMEOUT_S"
+    )
+    ap.add_argument("--max-requests", type=int, default=None, help="flood: requests per attack at most")
+    ap.add_argument(
+        "--png-mib", type=float, default=15.8, help="flood: MiB of the stimulus PNG (the issue's)"
+    )
+    ap.add_argument(
+        "--samples-cap",
+        type=int,
+        default=30_000,
+        help="flood: GAZESCOPE_MAX_SAMPLES_PER_SESSION (0: default)",
+    )
+    ap.add_argument("--video-mib", type=float, default=19.3, help="videoupload: MiB of the MP4")
     a = ap.parse_args()
     src = a.src.resolve()
-    if a.what == "bigsession" and a.compare is not None:
-        print(f"== bigsession before ({a.compare.resolve()})", flush=True)
-        bench_bigsession(a.compare.resolve(), a.samples)
+
+    def halfopen(tree: Path) -> None:
+        if a.cap:
+            bench_halfopen_cap(tree, a.hold, a.connections, a.max_open, a.nofile)
+        else:
+            bench_halfopen(tree, a.hold)
+
     jobs = {
-        "body": lambda: bench_body(src, a.mib),
-        "connections": lambda: bench_connections(src, a.streams),
-        "png": lambda: bench_png(src, a.seconds, a.senders),
-        "fits": lambda: bench_fits(src, a.budget),
-        "numbers": lambda: bench_numbers(src),
-        "csrf": lambda: bench_csrf(src),
-        "logs": lambda: bench_logs(src),
-        "bigsession": lambda: bench_bigsession(src, a.samples),
+        "body": lambda tree: bench_body(tree, a.mib),
+        "connections": lambda tree: bench_connections(tree, a.streams),
+        "png": lambda tree: bench_png(tree, a.seconds, a.senders),
+        "fits": lambda tree: bench_fits(tree, a.budget),
+        "numbers": bench_numbers,
+        "csrf": bench_csrf,
+        "logs": bench_logs,
+        "bigsession": lambda tree: bench_bigsession(tree, a.samples),
+        "halfopen": halfopen,
+        "silentws": lambda tree: bench_silentws(tree, a.start_timeout),
+        "flood": lambda tree: bench_flood(tree, a.seconds, a.max_requests, a.png_mib, a.samples_cap),
+        "videoupload": lambda tree: bench_videoupload(tree, a.video_mib),
+        "ids": bench_ids,
     }
     for name, job in jobs.items():
         if a.what in (name, "all"):
+            if name in COMPARABLE and a.compare is not None:
+                print(f"== {name} before ({a.compare.resolve()})", flush=True)
+                job(a.compare.resolve())
             print(f"== {name} ({src})", flush=True)
-            job()
+            job(src)
 
 
 if __name__ == "__main__":

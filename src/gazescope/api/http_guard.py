@@ -62,22 +62,40 @@ class GuardedConfig(uvicorn.Config):
 
 
 class _EveryOther:
-    """Logs one event a second at most, with the count of occurrences since the last line."""
+    """Logs one event a second at most, with the count of occurrences since the last line; what a burst
+    leaves uncounted is written a second after its last line (on the running event loop)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.count = 0
         self.last = 0.0
+        self.fields: dict[str, Any] = {}
+        self._flush: asyncio.TimerHandle | None = None
 
     def note(self, **fields: Any) -> None:
-        from gazescope.api import logs
-
         self.count += 1
+        self.fields = fields
         now = time.monotonic()
         if now - self.last >= 1.0:
-            logs.event(self.name, level=logging.WARNING, count=self.count, **fields)
+            self.write()
+        elif self._flush is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._flush = loop.call_later(1.0 - (now - self.last), self.write)
+
+    def write(self) -> None:
+        """Log the count since the last line (nothing when it is 0)."""
+        from gazescope.api import logs
+
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self.count:
+            logs.event(self.name, level=logging.WARNING, count=self.count, **self.fields)
             self.count = 0
-            self.last = now
+            self.last = time.monotonic()
 
 
 _REFUSED = _EveryOther("http_connection_refused")

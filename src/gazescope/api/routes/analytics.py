@@ -43,7 +43,7 @@ from gazescope.domain import ResourceId, SessionInfo, UserRef
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.services import gaze_points, lifecycle, videos
 from gazescope.services.events import session_events, session_events_csv
-from gazescope.services.figures import Source, aggregate_heatmap_png, common_screen, session_figure_png
+from gazescope.services.figures import Source, aggregate_heatmap_png, session_figure_png
 from gazescope.services.gaze_points import MAX_GAZE_POINTS, GazeRejected
 from gazescope.services.reports import aggregate_report, session_report_html, stimulus_report_html
 from gazescope.services.sessions import (
@@ -435,7 +435,6 @@ async def get_stimulus_heatmap(
         "aggregate heatmap",
         functools.partial(aggregate_heatmap_png, what=what),
         datas,
-        space=stim.size_px,
         stim=stim,
         overlay=overlay,
         transparent=transparent,
@@ -496,13 +495,11 @@ async def get_user_heatmap(
             if stimulus_id:
                 raise
     datas = await _load_many(state, infos)
-    space = stim.size_px if stim is not None else common_screen(datas)
     what = f"user {user_id!r}"
     png, n = await state.analytics.run(
         "aggregate heatmap",
         functools.partial(aggregate_heatmap_png, what=what),
         datas,
-        space=space,
         stim=stim,
         overlay=overlay,
         transparent=transparent,

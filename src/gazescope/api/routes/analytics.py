@@ -35,10 +35,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.api import logs
+from gazescope.api.deps import State, video_files
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, State
+from gazescope.api.state import AppState
 from gazescope.domain import ResourceId, SessionInfo, UserRef
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.services import gaze_points, lifecycle, videos
@@ -54,7 +55,6 @@ from gazescope.services.sessions import (
     select_sessions,
 )
 from gazescope.services.stimuli import StimulusData, load_stimulus
-from gazescope.storage.video_files import VideoFiles
 
 T = TypeVar("T")
 
@@ -160,8 +160,7 @@ async def _moment_png(
         videos.load_viewers, state.store, stim, session_ids, profiles_dir=state.settings.profiles_dir,
         method=method,
     )  # fmt: skip
-    files = VideoFiles(state.settings.stimulus_video_dir)
-    path = await state.io(files.ensure, state.store, stim.id, str(stim.doc["format"]))
+    path = await state.io(video_files(state).ensure, state.store, stim.id, str(stim.doc["format"]))
     return await state.analytics.run(
         "moment heatmap", videos.moment_heatmap_png, stim, path, viewers, t_s, window_s, source, caption
     )

@@ -46,6 +46,7 @@ import numpy as np
 
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.idt import idt
+from gazescope.analytics.events.params import EventParams
 from gazescope.analytics.events.results import Fixation
 from gazescope.analytics.samples import as_number
 from gazescope.config import ActivitySettings
@@ -186,9 +187,15 @@ def _check(t_ms: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def _fixations(t: np.ndarray, x: np.ndarray, y: np.ndarray | None, s: ActivitySettings) -> list[Fixation]:
     yy = np.zeros_like(x) if y is None else y
     pos = np.column_stack([x, np.where(np.isfinite(x), yy, np.nan)])
-    return idt(
-        pos,
-        t,
+    return idt(pos, t, activity_event_params(s))
+
+
+def activity_event_params(s: ActivitySettings) -> EventParams:
+    """The I-DT parameters of activity recognition, from its settings (the one place they are read): gaze in
+    degrees, so the detector's "px" are degrees (``activity_fixation_dispersion_deg``), fixations of at
+    least ``activity_min_fixation_ms``, split by pauses over ``activity_max_transition_gap_ms``, merged
+    within half the dispersion."""
+    return EventParams(
         threshold_px=s.activity_fixation_dispersion_deg,  # the detector's unit is the input's: degrees
         min_duration_ms=s.activity_min_fixation_ms,
         max_gap_ms=s.activity_max_transition_gap_ms,

@@ -277,28 +277,22 @@ def classify_activity(
 ) -> ActivityResult:
     """Sliding-window activity of a whole recording.
 
-    Parameters
-    ----------
-    t_ms : (N,) float
-        Sample times (ms, non-decreasing).
-    x, y : (N,) float
-        Gaze in degrees (x to the viewer's right, y down); NaN where there is no gaze. ``y`` None: only
-        the horizontal angle is known (no vertical constraints).
-    settings : ActivitySettings, optional
-        Window, step and thresholds (default: the settings' defaults).
-    source : "screen" or "gaze_yaw", optional
-        Recorded in the result.
+    Args:
+        t_ms: (N,) float sample times (ms, non-decreasing).
+        x: (N,) float horizontal gaze in degrees (to the viewer's right); NaN where there is no gaze.
+        y: (N,) float vertical gaze in degrees (down), NaN where there is no gaze; None: only the
+            horizontal angle is known (no vertical constraints).
+        settings: Optional :class:`ActivitySettings`: window, step and thresholds (default: the settings'
+            defaults).
+        source: Optional, ``"screen"`` or ``"gaze_yaw"``; recorded in the result.
 
-    Returns
-    -------
-    ActivityResult
-        One window a step (``activity_step_s``) from the first sample to the last, each classified on the
-        ``activity_window_s`` centred on its step (clipped to the recording).
+    Returns:
+        :class:`ActivityResult`: one window a step (``activity_step_s``) from the first sample to the
+        last, each classified on the ``activity_window_s`` centred on its step (clipped to the recording).
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        Arrays of different lengths, or timestamps that are not finite or decrease.
+    Raises:
+        gazescope.errors.ValidationError: Arrays of different lengths, or timestamps that are not finite
+            or decrease.
     """
     s = _settings(settings)
     t, xs, ys = _check(t_ms, x, y)

@@ -46,6 +46,7 @@ import numpy as np
 
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.idt import idt
+from gazescope.analytics.events.params import EventParams
 from gazescope.analytics.events.results import Fixation
 from gazescope.analytics.samples import as_number
 from gazescope.config import ActivitySettings
@@ -186,9 +187,15 @@ def _check(t_ms: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def _fixations(t: np.ndarray, x: np.ndarray, y: np.ndarray | None, s: ActivitySettings) -> list[Fixation]:
     yy = np.zeros_like(x) if y is None else y
     pos = np.column_stack([x, np.where(np.isfinite(x), yy, np.nan)])
-    return idt(
-        pos,
-        t,
+    return idt(pos, t, activity_event_params(s))
+
+
+def activity_event_params(s: ActivitySettings) -> EventParams:
+    """The I-DT parameters of activity recognition, from its settings (the one place they are read): gaze in
+    degrees, so the detector's "px" are degrees (``activity_fixation_dispersion_deg``), fixations of at
+    least ``activity_min_fixation_ms``, split by pauses over ``activity_max_transition_gap_ms``, merged
+    within half the dispersion."""
+    return EventParams(
         threshold_px=s.activity_fixation_dispersion_deg,  # the detector's unit is the input's: degrees
         min_duration_ms=s.activity_min_fixation_ms,
         max_gap_ms=s.activity_max_transition_gap_ms,
@@ -270,28 +277,22 @@ def classify_activity(
 ) -> ActivityResult:
     """Sliding-window activity of a whole recording.
 
-    Parameters
-    ----------
-    t_ms : (N,) float
-        Sample times (ms, non-decreasing).
-    x, y : (N,) float
-        Gaze in degrees (x to the viewer's right, y down); NaN where there is no gaze. ``y`` None: only
-        the horizontal angle is known (no vertical constraints).
-    settings : ActivitySettings, optional
-        Window, step and thresholds (default: the settings' defaults).
-    source : "screen" or "gaze_yaw", optional
-        Recorded in the result.
+    Args:
+        t_ms: (N,) float sample times (ms, non-decreasing).
+        x: (N,) float horizontal gaze in degrees (to the viewer's right); NaN where there is no gaze.
+        y: (N,) float vertical gaze in degrees (down), NaN where there is no gaze; None: only the
+            horizontal angle is known (no vertical constraints).
+        settings: Optional :class:`ActivitySettings`: window, step and thresholds (default: the settings'
+            defaults).
+        source: Optional, ``"screen"`` or ``"gaze_yaw"``; recorded in the result.
 
-    Returns
-    -------
-    ActivityResult
-        One window a step (``activity_step_s``) from the first sample to the last, each classified on the
-        ``activity_window_s`` centred on its step (clipped to the recording).
+    Returns:
+        :class:`ActivityResult`: one window a step (``activity_step_s``) from the first sample to the
+        last, each classified on the ``activity_window_s`` centred on its step (clipped to the recording).
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        Arrays of different lengths, or timestamps that are not finite or decrease.
+    Raises:
+        gazescope.errors.ValidationError: Arrays of different lengths, or timestamps that are not finite
+            or decrease.
     """
     s = _settings(settings)
     t, xs, ys = _check(t_ms, x, y)

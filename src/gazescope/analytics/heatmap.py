@@ -29,6 +29,7 @@ from scipy.ndimage import gaussian_filter
 
 from gazescope.analytics.aoi import screen_to_stimulus
 from gazescope.analytics.events import (
+    EventParams,
     Fixation,
     FixationMethod,
     ScreenGeometry,
@@ -145,14 +146,14 @@ def _session_points(
     samples: Sequence[Mapping[str, Any]],
     source: Literal["fixations", "samples"],
     fixations: Sequence[Fixation] | None,
-    fixation_kwargs: Mapping[str, Any],
+    method: FixationMethod,
     max_gap_ms: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if source == "fixations":
         fix = (
             fixations
             if fixations is not None
-            else detect_fixations(samples, max_gap_ms=max_gap_ms, **fixation_kwargs)
+            else detect_fixations(samples, method=method, params=EventParams(max_gap_ms=max_gap_ms))
         )
         return (
             np.array([f.x_px for f in fix], dtype=float),
@@ -212,7 +213,7 @@ def aggregate_heatmap(
     n_points = n_used = 0
     for k, samples in enumerate(sessions):
         x, y, w = _session_points(
-            samples, source, fixations[k] if fixations is not None else None, {"method": method}, max_gap_ms
+            samples, source, fixations[k] if fixations is not None else None, method, max_gap_ms
         )
         x, y = screen_to_stimulus(x, y, screen_size_px, stimulus_size_px)
         d = density_grid(x, y, w, width_px=space[0], height_px=space[1], sigma_px=sigma, cell_px=cell)

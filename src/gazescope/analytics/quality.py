@@ -129,28 +129,21 @@ def assess_data_quality(
 ) -> DataQuality:
     """The data-quality card of one session.
 
-    Parameters
-    ----------
-    frames, frames_with_face : int
-        Processed frames (samples) and those with a face (>= 0).
-    duration_s : float
-        Session duration from the first sample to the end of the last one (s, >= 0).
-    dropped_frames : int
-        Frames dropped under load (>= 0).
-    calibrated : bool
-        Whether a calibration was applied (screen gaze or a recorded calibration).
-    calibration_error_px : float, optional
-        Validation mean error of the applied calibration (screen px), None when not recorded.
-    screen_w_px : float, optional
-        Screen width (px) the error is expressed against.
-    thresholds : DataQualitySettings, optional
-        The pass/fail thresholds (default: the settings' defaults).
+    Args:
+        frames: Processed frames (samples), >= 0.
+        frames_with_face: Those of them with a face, >= 0.
+        duration_s: Session duration from the first sample to the end of the last one (s, >= 0).
+        dropped_frames: Frames dropped under load (>= 0).
+        calibrated: Whether a calibration was applied (screen gaze or a recorded calibration).
+        calibration_error_px: Validation mean error of the applied calibration (screen px), None when not
+            recorded.
+        screen_w_px: Screen width (px) the error is expressed against, or None.
+        thresholds: Optional :class:`DataQualitySettings`: the pass/fail thresholds (default: the
+            settings' defaults).
 
-    Returns
-    -------
-    DataQuality
-        Checks ``effective_fps`` (frames/s, >= ``quality_min_fps``), ``face_share`` (0-1, >=
-        ``quality_min_face_share``), ``calibration_error`` (% of width, <=
+    Returns:
+        :class:`DataQuality`, whose checks are ``effective_fps`` (frames/s, >= ``quality_min_fps``),
+        ``face_share`` (0-1, >= ``quality_min_face_share``), ``calibration_error`` (% of width, <=
         ``quality_max_calibration_error_pct_width``; not applicable without a calibration, unknown when
         its error or the screen width is not recorded) and ``dropped_share`` (0-1, <=
         ``quality_max_dropped_share``). With no frames, the frame checks are not applicable.

@@ -38,6 +38,7 @@ from gazescope.analytics.aoi import (
     parse_aois,
 )
 from gazescope.analytics.events import (
+    EventParams,
     FixationMethod,
     ScreenGeometry,
     detect_blinks,
@@ -639,7 +640,7 @@ def _gaze_report(
     stimulus_size_px: tuple[float, float] | None,
 ) -> GazeReport:
     n = len(samples)
-    ev = detect_events(samples, method=method, geometry=geometry)
+    ev = detect_events(samples, method=method, params=EventParams(geometry=geometry))
     fix = list(ev.fixations)
     with_point = np.isfinite(x_px) & np.isfinite(y_px)
     on = np.array([s.get("on_screen") is not False for s in samples]) & with_point

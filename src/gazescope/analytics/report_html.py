@@ -10,7 +10,7 @@ from typing import Any
 
 from gazescope.analytics.activity import label_samples
 from gazescope.analytics.aoi import AOI, parse_aois
-from gazescope.analytics.events import FixationMethod, detect_events
+from gazescope.analytics.events import EventParams, FixationMethod, detect_events
 from gazescope.analytics.heatmap import session_heatmap
 from gazescope.analytics.plots.attention import ACTIVITY_COLOURS, render_attention_png
 from gazescope.analytics.plots.canvas import decode_stimulus
@@ -65,7 +65,7 @@ def session_images(
         arr = decode_stimulus(stimulus_image)
         stimulus_size_px = (float(arr.shape[1]), float(arr.shape[0]))
     space = stimulus_size_px or screen
-    ev = detect_events(timed, method=method, geometry=geometry)
+    ev = detect_events(timed, method=method, params=EventParams(geometry=geometry))
     grid = session_heatmap(
         timed,
         screen_size_px=screen,

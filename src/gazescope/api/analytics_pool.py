@@ -44,11 +44,9 @@ class AnalyticsPool:
         awaits that one's result (or error) instead of running again. The job runs to its end even when
         the caller is cancelled (a client that left), so a key's result is never half made.
 
-        Raises
-        ------
-        BusyError
-            ``analytics_busy``: ``threads + max_queued`` jobs are already running or waiting (``what``
-            names the refused job in the message).
+        Raises:
+            BusyError: ``analytics_busy``: ``threads + max_queued`` jobs are already running or waiting
+                (``what`` names the refused job in the message).
         """
         if key is not None and key in self._inflight:
             return await asyncio.shield(self._inflight[key])

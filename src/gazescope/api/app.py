@@ -36,6 +36,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from gazescope import __version__
 from gazescope.api import logs, seeds
+from gazescope.api.deps import bind_app_state
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.ratelimit import WriteLimitMiddleware
@@ -213,7 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handlers=handlers,
             frame_pool=frame_pool,
         )
-        app.state.gs = state
+        bind_app_state(app, state)
         await ownership.start(state.stop_local)
         where = (
             redact_url(settings.redis_url or "") if settings.store_kind == "redis" else str(settings.db_path)

@@ -15,7 +15,7 @@ Every limit is a :class:`~gazescope.config.Settings` field (README, "Reliability
   413, a number that is not finite or beyond :data:`MAX_CLIENT_NUMBER` is 422.
 * **WebSocket messages** get the same number check at the edge (:mod:`gazescope.api.wire`), so a huge
   integer or a NaN never reaches a handler (an ``error`` reply; the connection goes on).
-* **WebSocket connections** (:class:`ConnectionSlots`): at most ``Settings.max_connections`` open at once
+* **WebSocket connections** (:class:`gazescope.api.connection_slots.ConnectionSlots`): at most ``Settings.max_connections`` open at once
   and ``Settings.max_connections_per_client`` per client address; the next one is refused with HTTP 503 at
   the handshake.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,6 +32,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gazescope.api.deps import app_state
 from gazescope.config import LimitSettings, Settings
 
 MAX_CLIENT_NUMBER = 1e15
@@ -145,8 +145,11 @@ class _CheckedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            gs = getattr(self.app.state, "gs", None)
-            max_items = (gs.settings if gs is not None else LimitSettings()).max_json_items
+            try:
+                limits: LimitSettings = app_state(self).settings
+            except AttributeError:  # an app whose lifespan has not run (no AppState yet)
+                limits = LimitSettings()
+            max_items = limits.max_json_items
             if len(body) > OFFLOOP_JSON_BYTES:
                 self._json = await anyio.to_thread.run_sync(parse_client_json, body, max_items)
             else:
@@ -287,37 +290,3 @@ class RequestGuardMiddleware:
             if started:
                 raise
             await _send_json(send, 413, str(exc.detail), [NOSNIFF])
-
-
-class ConnectionSlots:
-    """Open WebSockets, in total and per client address (``Settings.max_connections``,
-    ``max_connections_per_client``). Runs on the event loop only (no lock needed)."""
-
-    def __init__(self, total: int, per_client: int) -> None:
-        self.total = total
-        self.per_client = per_client
-        self.by_client: Counter[str] = Counter()
-        self.open = 0
-
-    def acquire(self, client: str) -> tuple[str, str] | None:
-        """Take a slot for ``client``; None when taken, else (which limit: ``connections`` or
-        ``connections_per_client``, the reason of the refusal)."""
-        if self.open >= self.total:
-            return "connections", (
-                f"server busy: {self.open} WebSockets are open, the most it serves "
-                f"(GAZESCOPE_MAX_CONNECTIONS={self.total}); try again later"
-            )
-        if self.by_client[client] >= self.per_client:
-            return "connections_per_client", (
-                f"too many connections from your address: {self.by_client[client]} are open, the most per "
-                f"client (GAZESCOPE_MAX_CONNECTIONS_PER_CLIENT={self.per_client}); close one first"
-            )
-        self.open += 1
-        self.by_client[client] += 1
-        return None
-
-    def release(self, client: str) -> None:
-        self.open = max(0, self.open - 1)
-        self.by_client[client] -= 1
-        if self.by_client[client] <= 0:
-            del self.by_client[client]

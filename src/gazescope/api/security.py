@@ -39,6 +39,7 @@ from fastapi import HTTPException, Request, WebSocket, status
 from starlette.responses import PlainTextResponse
 
 from gazescope.api import logs
+from gazescope.api.deps import app_state
 from gazescope.api.session_tokens import TokenError, is_session_token, verify
 from gazescope.config import SecuritySettings
 
@@ -154,7 +155,7 @@ def require_token(request: Request) -> None:
     """FastAPI dependency of the protected REST routes: 401 unless the token matches (when one is set).
     A session token passes only on :data:`SESSION_TOKEN_ROUTES` of its session (else 403, or 401 when
     expired or not verifying)."""
-    settings: SecuritySettings = request.app.state.gs.settings
+    settings: SecuritySettings = app_state(request).settings
     if settings.api_token is None:
         return
     given = bearer_token(request.headers.get("authorization")) or request.query_params.get("token")

@@ -1,6 +1,7 @@
 """What the app's lifespan creates and every route uses: settings, store, live hub, thread pool, metrics,
-the open tracking connections and the tracking message handlers (``app.state.gs``). :class:`AppState`
-is the engine's context (:class:`gazescope.engine.context.EngineContext`)."""
+the open tracking connections and the tracking message handlers (``app.state.gs``; routes receive it
+through :mod:`gazescope.api.deps`). :class:`AppState` is the engine's context
+(:class:`gazescope.engine.context.EngineContext`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
-
-from fastapi import Depends, Request, WebSocket
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gazescope.api import logs as api_logs
 from gazescope.api.analytics_pool import AnalyticsPool
-from gazescope.api.limits import ConnectionSlots
+from gazescope.api.connection_slots import ConnectionSlots
 from gazescope.api.metrics import Metrics
 from gazescope.config import Settings
 from gazescope.engine.backlog import StoreBacklog
@@ -215,16 +214,3 @@ def _fit_thread_init() -> None:
     with contextlib.suppress(Exception):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     limit_torch_threads()
-
-
-def get_state(request: Request) -> AppState:
-    """FastAPI dependency: the app's :class:`AppState`."""
-    return request.app.state.gs
-
-
-#: A route parameter typed ``State`` receives the app's :class:`AppState`.
-State = Annotated[AppState, Depends(get_state)]
-
-
-def ws_state(ws: WebSocket) -> AppState:
-    return ws.app.state.gs

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gazescope.api import logs
+from gazescope.api.deps import video_files
 from gazescope.api.state import AppState
 from gazescope.errors import FrameTooLargeError, NotFoundError
 from gazescope.services.stimuli import stimulus_blob_key
@@ -27,12 +28,7 @@ from gazescope.services.videos import (
     store_video_stimulus,
     video_stimulus_doc,
 )
-from gazescope.storage.video_files import VideoFiles, video_blob_key
-
-
-def video_files(state: AppState) -> VideoFiles:
-    """The stimulus video files of the service (``Settings.stimulus_video_dir``)."""
-    return VideoFiles(state.settings.stimulus_video_dir)
+from gazescope.storage.video_files import video_blob_key
 
 
 async def create_video_stimulus(state: AppState, data: bytes, fmt: str, name: str | None) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def heatmap(
     method: MethodOpt = "idt",
 ) -> None:
     """Write a gaze heatmap (or one session's scanpath/trail) PNG of stored sessions or analyze folders."""
-    from gazescope.services.figures import aggregate_heatmap_png, common_screen, session_figure_png
+    from gazescope.services.figures import aggregate_heatmap_png, session_figure_png
 
     try:
         m = fixation_method(method)
@@ -179,10 +179,8 @@ def heatmap(
         else:
             if kind != "heatmap":
                 raise ValidationError(f"--kind {kind} draws one session; {len(datas)} are selected")
-            space = stim.size_px if stim is not None else common_screen(datas)
             png, n = aggregate_heatmap_png(
                 datas,
-                space=space,
                 stim=stim,
                 overlay=draw_on,
                 transparent=transparent,
@@ -213,7 +211,7 @@ def report(
     """Write report.json and a self-contained report.html (plus heatmap/scanpath/trail PNGs) for one
     session, or the aggregate report (% viewers per AOI, dwell, TTFF) and heatmap of several."""
     from gazescope.analytics.report_html import render_report_html
-    from gazescope.services.figures import aggregate_heatmap_png, common_screen
+    from gazescope.services.figures import aggregate_heatmap_png
     from gazescope.services.reports import aggregate_report, session_report_and_images
 
     try:
@@ -225,9 +223,8 @@ def report(
             rep = aggregate_report(stim, datas, m)
             images = {}
             if any(d.has_gaze() for d in datas):
-                space = stim.size_px if stim is not None else common_screen(datas)
                 images["heatmap"], _ = aggregate_heatmap_png(
-                    datas, space=space, stim=stim, overlay=stim is not None, method=m, what="the sessions"
+                    datas, stim=stim, overlay=stim is not None, method=m, what="the sessions"
                 )
         page = render_report_html(rep, images)
     except GazescopeError as exc:

@@ -159,11 +159,19 @@ def _scaled(
     return samples, fix, sigma
 
 
+def aggregate_space(sessions: Sequence[SessionData], stim: StimulusData | None) -> tuple[float, float]:
+    """The space (width, height px) several sessions are drawn in together: ``stim``'s size when they share
+    a stimulus, else their most common screen size (:func:`common_screen`). The one rule of every aggregate
+    heatmap (REST, CLI, reports). Raises ``ValidationError`` (``no_screen_size``) without a stimulus when
+    no session records a screen size."""
+    return stim.size_px if stim is not None else common_screen(sessions)
+
+
 def aggregate_heatmap_png(
     sessions: Sequence[SessionData],
     *,
-    space: tuple[float, float],
     stim: StimulusData | None = None,
+    space: tuple[float, float] | None = None,
     overlay: bool = False,
     transparent: bool = False,
     source: Source = "fixations",
@@ -173,16 +181,20 @@ def aggregate_heatmap_png(
 ) -> tuple[bytes, int]:
     """Heatmap of several sessions in one ``space`` (width, height px) as (PNG bytes, sessions used).
 
+    ``space`` defaults to :func:`aggregate_space` (the stimulus, else the most common screen size).
     Each session's gaze is scaled from its screen size into ``space`` (the stimulus stretched over each
     viewer's screen); each viewer weighs the same (normalised maps, Wooding 2002); sigma is the mean of
     the sessions' accuracy-based sigmas. Sessions without calibrated gaze are left out. ``overlay``
     draws on ``stim``'s image; ``transparent`` gives an RGBA PNG; else on white. Raises
-    ``ValidationError`` (``no_gaze``/``no_fixations``) when no session has anything to draw.
+    ``ValidationError`` (``no_gaze``/``no_fixations``) when no session has anything to draw, and as
+    :func:`aggregate_space` (``no_screen_size``) without ``space`` and ``stim``.
     """
     from gazescope.analytics.heatmap import aggregate_heatmap
     from gazescope.analytics.plots.heatmap import render_heatmap_png
 
     _check_overlay(overlay, transparent, stim, what)
+    if space is None:
+        space = aggregate_space(sessions, stim)
     used = [d for d in sessions if d.has_gaze()]
     if not used:
         raise no_gaze(f"none of the {len(sessions)} session(s) of {what}; each")

@@ -174,6 +174,6 @@ def stimulus_report_html(
     images = {}
     with contextlib.suppress(ValidationError):
         images["heatmap"], _ = aggregate_heatmap_png(
-            sessions, space=stim.size_px, stim=stim, overlay=True, method=method, what=f"stimulus {stim.id!r}"
+            sessions, stim=stim, overlay=True, method=method, what=f"stimulus {stim.id!r}"
         )
     return render_report_html(report, images)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from gazescope.analytics.events import detect_events
+from gazescope.analytics.events import EventParams, detect_events
 from gazescope.analytics.export import events_to_csv, pymovements_csv, read_samples_csv, samples_to_csv
 from gazescope.domain import SAMPLE_CSV_COLUMNS, GazeSample
 from gazescope.errors import ValidationError
@@ -46,7 +46,7 @@ def test_samples_csv_errors():
 
 
 def test_events_csv(scene_samples):
-    ev = detect_events(scene_samples, threshold_px=50)
+    ev = detect_events(scene_samples, params=EventParams(threshold_px=50))
     rows = list(csv.DictReader(io.StringIO(events_to_csv(ev.fixations))))
     assert len(rows) == 4 and float(rows[0]["duration_ms"]) == 250 and float(rows[1]["x_px"]) == 500
     sac = list(csv.DictReader(io.StringIO(events_to_csv(ev.saccades))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazescope.analytics.events import detect_fixations, gaze_points_to_samples
+from gazescope.analytics.events import EventParams, detect_fixations, gaze_points_to_samples
 from gazescope.analytics.samples import gaze_arrays, segment_ids
 
 
@@ -33,7 +33,7 @@ def test_client_points_feed_the_same_analytics():
     pts.reverse()  # unordered on arrival
     s = gaze_points_to_samples(pts, screen_w_px=1280, screen_h_px=720)
     assert [p["t_ms"] for p in s] == sorted(p["t_ms"] for p in pts)
-    fix = detect_fixations(s, threshold_px=50)
+    fix = detect_fixations(s, params=EventParams(threshold_px=50))
     assert [(f.start_ms, f.end_ms) for f in fix] == [(0, 250), (300, 450)]
     assert fix[0].x_px == pytest.approx(100.5)
     off = gaze_points_to_samples([{"t_ms": 0, "x_px": 2000, "y_px": 5}], screen_w_px=1280, screen_h_px=720)

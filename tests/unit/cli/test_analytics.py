@@ -142,3 +142,26 @@ def test_bad_selections_fail_clearly(db: tuple[Path, str, list[str]], tmp_path: 
         r = run(*args, "--out", tmp_path / "x.png")
         assert r.exit_code == 2, (args, r.output)
         assert reason in r.output, (args, r.output)
+
+
+def test_cli_and_api_draw_a_users_heatmap_in_the_same_space(tmp_path: Path) -> None:
+    """Sessions without a stimulus on two screen sizes: ``gazescope heatmap --user`` and
+    ``GET /api/users/{id}/heatmap.png`` both draw in the most common screen (services.figures.aggregate_space)."""
+    path = tmp_path / "space.db"
+    settings = Settings(db_path=path, profiles_dir=tmp_path / "p", trusted_hosts=["testserver"])
+    with TestClient(create_app(settings)) as c:
+        for k, (w, h) in enumerate([(W, H), (2 * W, 2 * H), (2 * W, 2 * H)]):
+            sid = c.post("/api/sessions", json={"user_id": "amy", "screen_w_px": w, "screen_h_px": h}).json()[
+                "id"
+            ]
+            pts = [{**p, "x_px": p["x_px"] * w / W, "y_px": p["y_px"] * h / H} for p in points(PLANS[k])]
+            assert c.post(f"/api/sessions/{sid}/gaze", json={"points": pts}).status_code == 200
+            assert c.post(f"/api/sessions/{sid}/end").status_code == 200
+        api = c.get("/api/users/amy/heatmap.png")
+        assert api.status_code == 200, api.text
+        with Image.open(io.BytesIO(api.content)) as im:
+            api_size = im.size
+    out = tmp_path / "amy.png"
+    r = run("heatmap", "--db", path, "--user", "amy", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert size_of(out) == api_size == (2 * W, 2 * H)

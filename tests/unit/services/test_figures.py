@@ -89,6 +89,26 @@ def test_the_common_screen_is_the_most_frequent_then_the_larger(store, make_sess
     assert err.value.code == "no_screen_size"
 
 
+def test_an_aggregate_is_drawn_in_the_stimulus_else_the_common_screen(
+    store, make_session, make_stimulus, screen_png
+) -> None:
+    """One rule for the space of every aggregate heatmap (REST, CLI, reports): ``aggregate_space``."""
+    make_session("a", [LEFT], screen_w_px=1280, screen_h_px=720)
+    make_session("b", [RIGHT], screen_w_px=800, screen_h_px=600)
+    make_session("c", [LEFT, RIGHT], screen_w_px=800, screen_h_px=600)
+    datas = [load_session(store, s) for s in "abc"]
+    assert figures.aggregate_space(datas, None) == (800.0, 600.0)
+    png, n = figures.aggregate_heatmap_png(datas)
+    assert n == 3 and image(png)[1] == (800, 600)
+    stim = make_stimulus(screen_png, AOIS)
+    assert figures.aggregate_space(datas, stim) == stim.size_px == (W, H)
+    assert image(figures.aggregate_heatmap_png(datas, stim=stim)[0])[1] == (W, H)
+    make_session("d", [LEFT], screen_w_px=None, screen_h_px=None)
+    with pytest.raises(ValidationError) as err:
+        figures.aggregate_heatmap_png([load_session(store, "d")])
+    assert err.value.code == "no_screen_size"
+
+
 def test_the_heatmap_caption_names_the_kernel_and_its_source() -> None:
     assert figures.heatmap_title("fixations", 12, 1, 37.6, 80.2) == (
         "Heatmap: 12 fixations, duration-weighted; σ = 38 px (accuracy 80 px)"

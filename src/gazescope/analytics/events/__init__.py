@@ -3,7 +3,7 @@
 One detector per module, as pymovements lays them out: :mod:`.idt`, :mod:`.ivt` (registered by name with
 :func:`register_fixation_detector`, looked up with :func:`fixation_detector`), :mod:`.saccades`,
 :mod:`.blinks`; :mod:`.detect` runs them on sample dicts. Detectors take arrays (``positions`` (N, 2) px,
-``timestamps`` (N,) ms); :mod:`gazescope.analytics.samples` turns stored samples (``GazeSample.to_dict()``
+``timestamps`` (N,) ms) and one frozen :class:`EventParams` (thresholds, durations, geometry, merging); :mod:`gazescope.analytics.samples` turns stored samples (``GazeSample.to_dict()``
 dicts, or client gaze points) into them. Screen points are in screen pixels (x right, y down, origin
 top-left).
 
@@ -54,14 +54,6 @@ Defaults for 15-30 Hz webcam gaze:
 """
 
 from gazescope.analytics.events import idt, ivt  # noqa: F401  (importing registers the detectors)
-from gazescope.analytics.events._fixations import (
-    DEFAULT_DISPERSION_DEG,
-    DEFAULT_DISPERSION_PX,
-    DEFAULT_MERGE_GAP_MS,
-    DEFAULT_MIN_DURATION_MS,
-    DEFAULT_VELOCITY_DEG_S,
-    DEFAULT_VELOCITY_PX_S,
-)
 from gazescope.analytics.events._library import (
     FixationDetector,
     fixation_detector,
@@ -73,6 +65,16 @@ from gazescope.analytics.events.detect import FixationMethod, detect_events, det
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.idt import detect_fixations_idt
 from gazescope.analytics.events.ivt import detect_fixations_ivt
+from gazescope.analytics.events.params import (
+    DEFAULT_DISPERSION_DEG,
+    DEFAULT_DISPERSION_PX,
+    DEFAULT_EVENT_PARAMS,
+    DEFAULT_MERGE_GAP_MS,
+    DEFAULT_MIN_DURATION_MS,
+    DEFAULT_VELOCITY_DEG_S,
+    DEFAULT_VELOCITY_PX_S,
+    EventParams,
+)
 from gazescope.analytics.events.results import Fixation, GazeEvents, Saccade
 from gazescope.analytics.events.saccades import detect_saccades
 from gazescope.analytics.samples import (
@@ -89,11 +91,13 @@ from gazescope.analytics.samples import (
 __all__ = [
     "DEFAULT_DISPERSION_DEG",
     "DEFAULT_DISPERSION_PX",
+    "DEFAULT_EVENT_PARAMS",
     "DEFAULT_MAX_GAP_MS",
     "DEFAULT_MERGE_GAP_MS",
     "DEFAULT_MIN_DURATION_MS",
     "DEFAULT_VELOCITY_DEG_S",
     "DEFAULT_VELOCITY_PX_S",
+    "EventParams",
     "Fixation",
     "FixationDetector",
     "FixationMethod",

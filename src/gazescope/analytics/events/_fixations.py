@@ -1,5 +1,5 @@
-"""What the fixation detectors share: default thresholds and their sources, threshold resolution, the
-fixation of a run of samples, and merging adjacent fixations (Olsen 2012)."""
+"""What the fixation detectors share: threshold resolution, the fixation of a run of samples, and merging
+adjacent fixations (Olsen 2012). Their parameters and defaults are :mod:`.params`."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import numpy as np
 
 from gazescope.analytics.events._library import as_positions
 from gazescope.analytics.events.geometry import ScreenGeometry
+from gazescope.analytics.events.params import DEFAULT_DISPERSION_DEG, DEFAULT_DISPERSION_PX
 from gazescope.analytics.events.results import Fixation
 from gazescope.analytics.samples import check_timestamps, segment_ids
 from gazescope.errors import ValidationError
-
-DEFAULT_MIN_DURATION_MS = 100.0
-DEFAULT_DISPERSION_PX = 100.0
-DEFAULT_DISPERSION_DEG = 2.5
-DEFAULT_VELOCITY_PX_S = 2000.0
-DEFAULT_VELOCITY_DEG_S = 50.0
-DEFAULT_MERGE_GAP_MS = 150.0
 
 EPS_MS = 1e-6
 

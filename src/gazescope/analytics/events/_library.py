@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from gazescope.analytics.events.params import EventParams
 from gazescope.analytics.events.results import Fixation
 from gazescope.errors import ValidationError
 
-DetectFn = Callable[..., list[Fixation]]
-"""``fn(positions (N, 2) px, timestamps (N,) ms, *, threshold_px, threshold_deg, min_duration_ms, geometry,
-max_gap_ms, merge_distance_px, merge_gap_ms) -> list[Fixation]``."""
+DetectFn = Callable[[np.ndarray, np.ndarray, EventParams], list[Fixation]]
+"""``fn(positions (N, 2) px, timestamps (N,) ms, params) -> list[Fixation]``."""
 
 
 @dataclass(frozen=True, slots=True)

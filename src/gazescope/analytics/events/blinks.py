@@ -22,22 +22,16 @@ def blinks(
 ) -> list[BlinkEvent]:
     """Blink events as maximal runs of ``blinking`` samples.
 
-    Parameters
-    ----------
-    blinking : (N,) bool
-    timestamps : (N,) float
-        ms.
-    frame_index : (N,) int, optional
-        Frame numbers (default the positions 0..N-1).
-    ear : (N,) float, optional
-        Mean eye aspect ratio per sample (NaN where not measured).
+    Args:
+        blinking: (N,) bool, whether each sample is in a blink.
+        timestamps: (N,) float sample times (ms).
+        frame_index: Optional (N,) int frame numbers (default the positions 0..N-1).
+        ear: Optional (N,) float mean eye aspect ratio per sample (NaN where not measured).
 
-    Returns
-    -------
-    list of BlinkEvent
-        ``start_ms``/``end_ms``: timestamps of the first and last blinking sample; ``start_frame``/
-        ``end_frame``: their frame index; ``min_ear``: the run's lowest finite ``ear`` (NaN if none).
-        Empty without blinks.
+    Returns:
+        One :class:`BlinkEvent` a run: ``start_ms``/``end_ms``: timestamps of the first and last blinking
+        sample; ``start_frame``/``end_frame``: their frame index; ``min_ear``: the run's lowest finite
+        ``ear`` (NaN if none). Empty without blinks.
     """
     b = np.asarray(blinking, dtype=bool)
     t = np.asarray(timestamps, dtype=float)

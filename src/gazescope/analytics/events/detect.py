@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from gazescope.analytics.events._fixations import (
-    DEFAULT_MERGE_GAP_MS,
-    DEFAULT_MIN_DURATION_MS,
-    resolve_threshold,
-)
+from gazescope.analytics.events._fixations import resolve_threshold
 from gazescope.analytics.events._library import fixation_detector
 from gazescope.analytics.events.blinks import detect_blinks
-from gazescope.analytics.events.geometry import ScreenGeometry
+from gazescope.analytics.events.params import DEFAULT_EVENT_PARAMS, EventParams
 from gazescope.analytics.events.results import Fixation, GazeEvents
 from gazescope.analytics.events.saccades import saccades
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays
+from gazescope.analytics.samples import gaze_arrays
 
 FixationMethod = Literal["idt", "ivt"]
 
@@ -24,74 +20,58 @@ def detect_fixations(
     samples: Sequence[Mapping[str, Any]],
     *,
     method: FixationMethod = "idt",
-    threshold_px: float | None = None,
-    threshold_deg: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    params: EventParams = DEFAULT_EVENT_PARAMS,
 ) -> list[Fixation]:
-    """Fixations of sample dicts by the detector registered as ``method``: "idt" (default; threshold =
-    dispersion in px or deg, :func:`gazescope.analytics.events.idt.idt`) or "ivt" (threshold = velocity
-    in px/s or deg/s, :func:`gazescope.analytics.events.ivt.ivt`).
+    """Fixations of sample dicts by the detector registered as ``method``.
 
-    Raises :class:`gazescope.errors.ValidationError` for an unknown method (listing the registered ones)
-    and as the detector does.
+    Args:
+        samples: Stored samples or client gaze points (:mod:`gazescope.analytics.samples` reads them).
+        method: "idt" (default; threshold = dispersion in px or deg,
+            :func:`gazescope.analytics.events.idt.idt`) or "ivt" (threshold = velocity in px/s or deg/s,
+            :func:`gazescope.analytics.events.ivt.ivt`).
+        params: Thresholds, durations, geometry and merging (:class:`EventParams`).
+
+    Returns:
+        The fixations in time order; ``start_index``/``end_index`` are indices into ``samples``.
+
+    Raises:
+        gazescope.errors.ValidationError: An unknown method (listing the registered ones), and as the
+            detector does.
     """
     detector = fixation_detector(method)
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
-    return detector.detect(
-        ga.positions_px,
-        ga.t_ms,
-        threshold_px=threshold_px,
-        threshold_deg=threshold_deg,
-        min_duration_ms=min_duration_ms,
-        geometry=geometry,
-        max_gap_ms=max_gap_ms,
-        merge_distance_px=merge_distance_px,
-        merge_gap_ms=merge_gap_ms,
-    )
+    ga = gaze_arrays(samples, max_gap_ms=params.max_gap_ms)
+    return detector.detect(ga.positions_px, ga.t_ms, params)
 
 
 def detect_events(
     samples: Sequence[Mapping[str, Any]],
     *,
     method: FixationMethod = "idt",
-    threshold_px: float | None = None,
-    threshold_deg: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    params: EventParams = DEFAULT_EVENT_PARAMS,
 ) -> GazeEvents:
     """Fixations, saccades and blinks of one sample list in one call (arguments as
-    :func:`detect_fixations`). Returns :class:`GazeEvents` with the thresholds used. Raises
-    :class:`gazescope.errors.ValidationError` as :func:`detect_fixations`."""
+    :func:`detect_fixations`).
+
+    Returns:
+        :class:`GazeEvents` with the thresholds used (px, and deg with ``params.geometry``).
+
+    Raises:
+        gazescope.errors.ValidationError: As :func:`detect_fixations`.
+    """
     detector = fixation_detector(method)
-    ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)  # once: the fixations and the saccades read it
-    fix = detector.detect(
-        ga.positions_px,
-        ga.t_ms,
-        threshold_px=threshold_px,
-        threshold_deg=threshold_deg,
-        min_duration_ms=min_duration_ms,
-        geometry=geometry,
-        max_gap_ms=max_gap_ms,
-        merge_distance_px=merge_distance_px,
-        merge_gap_ms=merge_gap_ms,
-    )
+    ga = gaze_arrays(samples, max_gap_ms=params.max_gap_ms)  # once: the fixations and the saccades read it
+    fix = detector.detect(ga.positions_px, ga.t_ms, params)
     thr_px, thr_deg = resolve_threshold(
-        threshold_px, threshold_deg, geometry, detector.default_px, detector.default_deg
+        params.threshold_px, params.threshold_deg, params.geometry, detector.default_px, detector.default_deg
     )
+    found = saccades(ga.positions_px, ga.t_ms, fix, geometry=params.geometry, max_gap_ms=params.max_gap_ms)
     return GazeEvents(
         fixations=tuple(fix),
-        saccades=tuple(saccades(ga.positions_px, ga.t_ms, fix, geometry=geometry, max_gap_ms=max_gap_ms)),
+        saccades=tuple(found),
         blinks=tuple(detect_blinks(samples)),
         method=method,
         threshold_px=thr_px,
         threshold_deg=thr_deg,
-        min_duration_ms=min_duration_ms,
-        max_gap_ms=max_gap_ms,
+        min_duration_ms=params.min_duration_ms,
+        max_gap_ms=params.max_gap_ms,
     )

@@ -15,10 +15,6 @@ from typing import Any
 import numpy as np
 
 from gazescope.analytics.events._fixations import (
-    DEFAULT_DISPERSION_DEG,
-    DEFAULT_DISPERSION_PX,
-    DEFAULT_MERGE_GAP_MS,
-    DEFAULT_MIN_DURATION_MS,
     EPS_MS,
     check_min_duration,
     make_fixation,
@@ -29,9 +25,14 @@ from gazescope.analytics.events._fixations import (
 )
 from gazescope.analytics.events._library import register_fixation_detector
 from gazescope.analytics.events.detect import detect_fixations
-from gazescope.analytics.events.geometry import ScreenGeometry
+from gazescope.analytics.events.params import (
+    DEFAULT_DISPERSION_DEG,
+    DEFAULT_DISPERSION_PX,
+    DEFAULT_EVENT_PARAMS,
+    EventParams,
+)
 from gazescope.analytics.events.results import Fixation
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
+from gazescope.analytics.samples import segments
 
 
 @register_fixation_detector(
@@ -41,54 +42,39 @@ from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
     threshold_unit="px dispersion",
 )
 def idt(
-    positions: np.ndarray,
-    timestamps: np.ndarray,
-    *,
-    threshold_px: float | None = None,
-    threshold_deg: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    positions: np.ndarray, timestamps: np.ndarray, params: EventParams = DEFAULT_EVENT_PARAMS
 ) -> list[Fixation]:
     """Fixations by dispersion threshold (I-DT, Salvucci & Goldberg 2000), in time order.
 
-    Parameters
-    ----------
-    positions : (N, 2) float
-        Screen points in px (x right, y down); NaN rows are invalid samples (no face, blink, off-screen).
-    timestamps : (N,) float
-        Sample times in ms, non-decreasing.
-    threshold_px, threshold_deg : float, optional
-        Dispersion threshold ``(max x - min x) + (max y - min y)``: px if given, else degrees converted with
-        ``geometry`` (required then), else 2.5 deg with geometry or 100 px without. A window qualifies
-        when its dispersion is ``<= threshold``.
-    min_duration_ms : float
-        >= 0 (default 100, Salvucci & Goldberg 2000; Blignaut 2009). Timestamps within 1e-6 ms of it count
-        as reaching it.
-    geometry : ScreenGeometry, optional
-    max_gap_ms : float
-        > 0; longer pauses between valid samples split fixations (default 200).
-    merge_distance_px, merge_gap_ms : float
-        Adjacent fixations closer than this (default half the dispersion threshold) and this many ms
-        (default 150) are merged (Olsen 2012).
+    Args:
+        positions: (N, 2) float screen points in px (x right, y down); NaN rows are invalid samples (no
+            face, blink, off-screen).
+        timestamps: (N,) float sample times in ms, non-decreasing.
+        params: What this detector reads of :class:`EventParams`:
 
-    Returns
-    -------
-    list of Fixation
-        ``start_index``/``end_index`` are rows of ``positions``.
+            * ``threshold_px``, ``threshold_deg``: dispersion threshold ``(max x - min x) + (max y - min y)``:
+              px if given, else degrees converted with ``geometry`` (required then), else 2.5 deg with
+              geometry or 100 px without. A window qualifies when its dispersion is ``<= threshold``.
+            * ``min_duration_ms``: >= 0 (default 100, Salvucci & Goldberg 2000; Blignaut 2009). Timestamps
+              within 1e-6 ms of it count as reaching it.
+            * ``geometry``: optional :class:`~gazescope.analytics.events.geometry.ScreenGeometry`.
+            * ``max_gap_ms``: > 0; longer pauses between valid samples split fixations (default 200).
+            * ``merge_distance_px``, ``merge_gap_ms``: adjacent fixations closer than this (default half
+              the dispersion threshold) and this many ms (default 150) are merged (Olsen 2012).
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        Bad thresholds, shapes or timestamps.
+    Returns:
+        The fixations; ``start_index``/``end_index`` are rows of ``positions``.
+
+    Raises:
+        gazescope.errors.ValidationError: Bad thresholds, shapes or timestamps.
     """
+    p = params
+    min_duration_ms = p.min_duration_ms
     check_min_duration(min_duration_ms)
     thr, _ = resolve_threshold(
-        threshold_px, threshold_deg, geometry, DEFAULT_DISPERSION_PX, DEFAULT_DISPERSION_DEG
+        p.threshold_px, p.threshold_deg, p.geometry, DEFAULT_DISPERSION_PX, DEFAULT_DISPERSION_DEG
     )
-    tr = track(positions, timestamps, max_gap_ms)
+    tr = track(positions, timestamps, p.max_gap_ms)
     out: list[Fixation] = []
     for seg in segments(tr.segment):
         ts, xs, ys = tr.t_ms[seg], tr.positions_px[seg, 0], tr.positions_px[seg, 1]
@@ -112,8 +98,8 @@ def idt(
                 i = j + 1
             else:
                 i += 1
-    merge_px = thr / 2.0 if merge_distance_px is None else merge_distance(merge_distance_px, geometry)
-    return merge_adjacent(tr, out, merge_px, merge_gap_ms)
+    merge_px = thr / 2.0 if p.merge_distance_px is None else merge_distance(p.merge_distance_px, p.geometry)
+    return merge_adjacent(tr, out, merge_px, p.merge_gap_ms)
 
 
 def detect_fixations_idt(
@@ -124,9 +110,8 @@ def detect_fixations_idt(
     **params: Any,
 ) -> list[Fixation]:
     """:func:`idt` of sample dicts (see :mod:`gazescope.analytics.samples`) with ``dispersion_px`` /
-    ``dispersion_deg`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
-    ``merge_distance_px``, ``merge_gap_ms``) as :func:`idt` takes them. Raises
-    :class:`gazescope.errors.ValidationError` as it does."""
-    return detect_fixations(
-        samples, method="idt", threshold_px=dispersion_px, threshold_deg=dispersion_deg, **params
-    )
+    ``dispersion_deg`` as its threshold; ``params`` are the other fields of :class:`EventParams`
+    (``min_duration_ms``, ``geometry``, ``max_gap_ms``, ``merge_distance_px``, ``merge_gap_ms``). Raises
+    :class:`gazescope.errors.ValidationError` as :func:`idt` does."""
+    chosen = EventParams(threshold_px=dispersion_px, threshold_deg=dispersion_deg, **params)
+    return detect_fixations(samples, method="idt", params=chosen)

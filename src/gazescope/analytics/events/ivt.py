@@ -16,10 +16,6 @@ from typing import Any
 import numpy as np
 
 from gazescope.analytics.events._fixations import (
-    DEFAULT_MERGE_GAP_MS,
-    DEFAULT_MIN_DURATION_MS,
-    DEFAULT_VELOCITY_DEG_S,
-    DEFAULT_VELOCITY_PX_S,
     EPS_MS,
     check_min_duration,
     make_fixation,
@@ -31,9 +27,14 @@ from gazescope.analytics.events._fixations import (
 )
 from gazescope.analytics.events._library import register_fixation_detector
 from gazescope.analytics.events.detect import detect_fixations
-from gazescope.analytics.events.geometry import ScreenGeometry
+from gazescope.analytics.events.params import (
+    DEFAULT_EVENT_PARAMS,
+    DEFAULT_VELOCITY_DEG_S,
+    DEFAULT_VELOCITY_PX_S,
+    EventParams,
+)
 from gazescope.analytics.events.results import Fixation
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
+from gazescope.analytics.samples import segments
 
 
 @register_fixation_detector(
@@ -43,50 +44,37 @@ from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, segments
     threshold_unit="px/s velocity",
 )
 def ivt(
-    positions: np.ndarray,
-    timestamps: np.ndarray,
-    *,
-    threshold_px: float | None = None,
-    threshold_deg: float | None = None,
-    min_duration_ms: float = DEFAULT_MIN_DURATION_MS,
-    geometry: ScreenGeometry | None = None,
-    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
-    merge_distance_px: float | None = None,
-    merge_gap_ms: float = DEFAULT_MERGE_GAP_MS,
+    positions: np.ndarray, timestamps: np.ndarray, params: EventParams = DEFAULT_EVENT_PARAMS
 ) -> list[Fixation]:
     """Fixations by velocity threshold (I-VT, Salvucci & Goldberg 2000), in time order.
 
-    Parameters
-    ----------
-    positions : (N, 2) float
-        Screen points in px; NaN rows are invalid samples.
-    timestamps : (N,) float
-        Sample times in ms, non-decreasing.
-    threshold_px, threshold_deg : float, optional
-        Velocity threshold: px/s if given, else deg/s with ``geometry`` (required then), else 50 deg/s with
-        geometry or 2000 px/s without. An interval ``>= threshold`` ends a group.
-    min_duration_ms : float
-        >= 0 (default 100); shorter groups are dropped after merging (Olsen 2012's order).
-    geometry : ScreenGeometry, optional
-    max_gap_ms : float
-        > 0; a longer pause between valid samples ends a group (default 200).
-    merge_distance_px, merge_gap_ms : float
-        Merging of adjacent groups (default half the default I-DT threshold, 150 ms; Olsen 2012).
+    Args:
+        positions: (N, 2) float screen points in px; NaN rows are invalid samples.
+        timestamps: (N,) float sample times in ms, non-decreasing.
+        params: What this detector reads of :class:`EventParams`:
 
-    Returns
-    -------
-    list of Fixation
+            * ``threshold_px``, ``threshold_deg``: velocity threshold: px/s if given, else deg/s with
+              ``geometry`` (required then), else 50 deg/s with geometry or 2000 px/s without. An interval
+              ``>= threshold`` ends a group.
+            * ``min_duration_ms``: >= 0 (default 100); shorter groups are dropped after merging (Olsen
+              2012's order).
+            * ``geometry``: optional :class:`~gazescope.analytics.events.geometry.ScreenGeometry`.
+            * ``max_gap_ms``: > 0; a longer pause between valid samples ends a group (default 200).
+            * ``merge_distance_px``, ``merge_gap_ms``: merging of adjacent groups (default half the default
+              I-DT threshold, 150 ms; Olsen 2012).
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        Bad thresholds, shapes or timestamps.
+    Returns:
+        The fixations; ``start_index``/``end_index`` are rows of ``positions``.
+
+    Raises:
+        gazescope.errors.ValidationError: Bad thresholds, shapes or timestamps.
     """
-    check_min_duration(min_duration_ms)
+    p = params
+    check_min_duration(p.min_duration_ms)
     thr, _ = resolve_threshold(
-        threshold_px, threshold_deg, geometry, DEFAULT_VELOCITY_PX_S, DEFAULT_VELOCITY_DEG_S
+        p.threshold_px, p.threshold_deg, p.geometry, DEFAULT_VELOCITY_PX_S, DEFAULT_VELOCITY_DEG_S
     )
-    tr = track(positions, timestamps, max_gap_ms)
+    tr = track(positions, timestamps, p.max_gap_ms)
     out: list[Fixation] = []
     for seg in segments(tr.segment):
         if len(seg) == 1:
@@ -96,8 +84,8 @@ def ivt(
             # break the segment at every fast interval
             groups = np.split(seg, np.flatnonzero(~slow) + 1)
         out += [make_fixation(tr, g) for g in groups if len(g)]
-    out = merge_adjacent(tr, out, merge_distance(merge_distance_px, geometry), merge_gap_ms)
-    return [f for f in out if f.duration_ms >= min_duration_ms - EPS_MS]
+    out = merge_adjacent(tr, out, merge_distance(p.merge_distance_px, p.geometry), p.merge_gap_ms)
+    return [f for f in out if f.duration_ms >= p.min_duration_ms - EPS_MS]
 
 
 def detect_fixations_ivt(
@@ -108,9 +96,8 @@ def detect_fixations_ivt(
     **params: Any,
 ) -> list[Fixation]:
     """:func:`ivt` of sample dicts (see :mod:`gazescope.analytics.samples`) with ``velocity_px_s`` /
-    ``velocity_deg_s`` as its threshold; ``params`` (``min_duration_ms``, ``geometry``, ``max_gap_ms``,
-    ``merge_distance_px``, ``merge_gap_ms``) as :func:`ivt` takes them. Raises
-    :class:`gazescope.errors.ValidationError` as it does."""
-    return detect_fixations(
-        samples, method="ivt", threshold_px=velocity_px_s, threshold_deg=velocity_deg_s, **params
-    )
+    ``velocity_deg_s`` as its threshold; ``params`` are the other fields of :class:`EventParams`
+    (``min_duration_ms``, ``geometry``, ``max_gap_ms``, ``merge_distance_px``, ``merge_gap_ms``). Raises
+    :class:`gazescope.errors.ValidationError` as :func:`ivt` does."""
+    chosen = EventParams(threshold_px=velocity_px_s, threshold_deg=velocity_deg_s, **params)
+    return detect_fixations(samples, method="ivt", params=chosen)

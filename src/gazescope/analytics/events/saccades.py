@@ -28,29 +28,21 @@ def saccades(
 ) -> list[Saccade]:
     """Saccades between consecutive fixations that lie in the same valid segment.
 
-    Parameters
-    ----------
-    positions : (N, 2) float
-        Screen points in px, NaN rows invalid (as given to the fixation detector).
-    timestamps : (N,) float
-        ms, non-decreasing.
-    fixations : sequence of Fixation
-        Detected on the same arrays with the same ``max_gap_ms`` (their indices are rows of ``positions``).
-    geometry : ScreenGeometry, optional
-        Fills ``amplitude_deg`` and ``peak_velocity_deg_s``.
-    max_gap_ms : float
-        > 0, as for the fixations.
+    Args:
+        positions: (N, 2) float screen points in px, NaN rows invalid (as given to the fixation detector).
+        timestamps: (N,) float sample times (ms, non-decreasing).
+        fixations: :class:`Fixation` values detected on the same arrays with the same ``max_gap_ms``
+            (their indices are rows of ``positions``).
+        geometry: Optional :class:`ScreenGeometry`; fills ``amplitude_deg`` and ``peak_velocity_deg_s``.
+        max_gap_ms: > 0 (ms), as for the fixations.
 
-    Returns
-    -------
-    list of Saccade
-        None between fixations separated by a blink, lost face, off-screen gaze or a gap (the movement
-        was not observed).
+    Returns:
+        The :class:`Saccade` values; none between fixations separated by a blink, lost face, off-screen
+        gaze or a gap (the movement was not observed).
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        A fixation's indices fall outside ``positions``; bad shapes or timestamps.
+    Raises:
+        gazescope.errors.ValidationError: A fixation's indices fall outside ``positions``; bad shapes or
+            timestamps.
     """
     tr = track(positions, timestamps, max_gap_ms)
     n = len(tr.t_ms)

@@ -59,28 +59,22 @@ def render_attention_png(
 ) -> bytes:
     """The attention figure as PNG bytes, ``width_px`` wide and 0.5 x as high.
 
-    Parameters
-    ----------
-    samples : sequence of sample dicts
-        ``GazeSample.to_dict()`` dicts in time order (keys read: ``t_ms``, ``frame_index``,
-        ``attention_state``, ``eye_contact``, ``face_detected``, ``yaw_deg``, ``gaze_yaw_deg``,
-        ``gaze_pitch_deg``).
-    activities : sequence of str, optional
-        One activity label a sample (:func:`gazescope.analytics.activity.label_samples`); without it
-        the activity lane is left empty.
-    fps_hint : float, optional
-        Frame rate for untimed samples (as :func:`gazescope.analytics.samples.timed_samples`).
-    looking_away_deg : float, optional
-        The angle from the person's neutral beyond which gaze counts toward looking away (deg,
-        ``Settings.looking_away_deg``), drawn as a dashed line.
-    width_px : int
-        >= 400.
+    Args:
+        samples: ``GazeSample.to_dict()`` dicts in time order (keys read: ``t_ms``, ``frame_index``,
+            ``attention_state``, ``eye_contact``, ``face_detected``, ``yaw_deg``, ``gaze_yaw_deg``,
+            ``gaze_pitch_deg``).
+        activities: Optional; one activity label a sample
+            (:func:`gazescope.analytics.activity.label_samples`); without it the activity lane is left
+            empty.
+        fps_hint: Optional frame rate (frames/s) for untimed samples (as
+            :func:`gazescope.analytics.samples.timed_samples`).
+        looking_away_deg: Optional; the angle from the person's neutral beyond which gaze counts toward
+            looking away (deg, ``Settings.looking_away_deg``), drawn as a dashed line.
+        width_px: Figure width in px, >= 400.
 
-    Raises
-    ------
-    gazescope.errors.ValidationError
-        ``width_px`` under 400, ``activities`` of another length than ``samples``, untimed samples
-        without ``fps_hint``.
+    Raises:
+        gazescope.errors.ValidationError: ``width_px`` under 400, ``activities`` of another length than
+            ``samples``, untimed samples without ``fps_hint``.
     """
     if width_px < 400:
         raise ValidationError(f"width_px must be >= 400, got {width_px}")

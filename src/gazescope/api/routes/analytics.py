@@ -35,15 +35,16 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.api import logs
+from gazescope.api.deps import State, video_files
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, State
+from gazescope.api.state import AppState
 from gazescope.domain import ResourceId, SessionInfo, UserRef
 from gazescope.errors import NotFoundError, ValidationError
 from gazescope.services import gaze_points, lifecycle, videos
 from gazescope.services.events import session_events, session_events_csv
-from gazescope.services.figures import Source, aggregate_heatmap_png, common_screen, session_figure_png
+from gazescope.services.figures import Source, aggregate_heatmap_png, session_figure_png
 from gazescope.services.gaze_points import MAX_GAZE_POINTS, GazeRejected
 from gazescope.services.reports import aggregate_report, session_report_html, stimulus_report_html
 from gazescope.services.sessions import (
@@ -54,7 +55,6 @@ from gazescope.services.sessions import (
     select_sessions,
 )
 from gazescope.services.stimuli import StimulusData, load_stimulus
-from gazescope.storage.video_files import VideoFiles
 
 T = TypeVar("T")
 
@@ -160,8 +160,7 @@ async def _moment_png(
         videos.load_viewers, state.store, stim, session_ids, profiles_dir=state.settings.profiles_dir,
         method=method,
     )  # fmt: skip
-    files = VideoFiles(state.settings.stimulus_video_dir)
-    path = await state.io(files.ensure, state.store, stim.id, str(stim.doc["format"]))
+    path = await state.io(video_files(state).ensure, state.store, stim.id, str(stim.doc["format"]))
     return await state.analytics.run(
         "moment heatmap", videos.moment_heatmap_png, stim, path, viewers, t_s, window_s, source, caption
     )
@@ -435,7 +434,6 @@ async def get_stimulus_heatmap(
         "aggregate heatmap",
         functools.partial(aggregate_heatmap_png, what=what),
         datas,
-        space=stim.size_px,
         stim=stim,
         overlay=overlay,
         transparent=transparent,
@@ -496,13 +494,11 @@ async def get_user_heatmap(
             if stimulus_id:
                 raise
     datas = await _load_many(state, infos)
-    space = stim.size_px if stim is not None else common_screen(datas)
     what = f"user {user_id!r}"
     png, n = await state.analytics.run(
         "aggregate heatmap",
         functools.partial(aggregate_heatmap_png, what=what),
         datas,
-        space=space,
         stim=stim,
         overlay=overlay,
         transparent=transparent,

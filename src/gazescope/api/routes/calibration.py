@@ -29,16 +29,16 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, st
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from gazescope.api.deps import Profiles, State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import State
 from gazescope.calibration.profile import FittedCalibration
 from gazescope.calibration.protocol import layouts_info
 from gazescope.domain import MAX_ID_CHARS, MAX_USER_REF_CHARS, ResourceId, UserRef
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
 from gazescope.services import quotas
-from gazescope.storage.profiles import ProfileDocument, ProfileRepository, check_profile_id
+from gazescope.storage.profiles import ProfileDocument, check_profile_id
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -61,29 +61,30 @@ async def get_layouts(state: State) -> dict[str, Any]:
 @router.get("/api/profiles")
 async def list_profiles(
     state: State,
+    profiles: Profiles,
     user_id: Annotated[UserRef | None, Query()] = None,
     limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Profile summaries (of one user with ``user_id``), newest first."""
-    docs = await state.io(ProfileRepository(state.store).list, user_id)
+    docs = await state.io(profiles.list, user_id)
     return [d.summary() for d in docs[:limit]]
 
 
 @router.get("/api/profiles/{profile_id}")
-async def get_profile(state: State, profile_id: ResourceId) -> dict[str, Any]:
+async def get_profile(state: State, profiles: Profiles, profile_id: ResourceId) -> dict[str, Any]:
     """One stored profile document (summary fields plus ``profile``, the profile JSON)."""
     try:
-        doc = await state.io(ProfileRepository(state.store).get, profile_id)
+        doc = await state.io(profiles.get, profile_id)
     except ProfileNotFoundError as exc:
         raise _not_found(exc) from None
     return doc.to_dict()
 
 
 @router.delete("/api/profiles/{profile_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_profile(state: State, profile_id: ResourceId) -> Response:
+async def delete_profile(state: State, profiles: Profiles, profile_id: ResourceId) -> Response:
     """Delete a profile (204). Sessions that used it keep their recorded accuracy."""
     try:
-        await state.io(ProfileRepository(state.store).delete, profile_id)
+        await state.io(profiles.delete, profile_id)
     except ProfileNotFoundError as exc:
         raise _not_found(exc) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -142,13 +143,12 @@ def _bad_profile(exc: CalibrationError) -> ValidationError:
 @router.post("/api/profiles", status_code=status.HTTP_201_CREATED)
 async def create_profile(
     state: State,
+    repo: Profiles,
     body: Annotated[dict[str, Any], Body(description="A profile JSON, bare or as a profile document.")],
     user_id: Annotated[UserRef | None, Query()] = None,
 ) -> dict[str, Any]:
     """Store a calibration profile; returns its summary (201)."""
     cal = await state.cpu(_parse_profile, body, user_id)
-
-    repo = ProfileRepository(state.store)
 
     def put() -> dict[str, Any]:
         quotas.check_new_profile(state.store, state.settings.quotas, ProfileDocument.of(cal).to_dict())

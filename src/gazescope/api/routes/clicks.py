@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
 
+from gazescope.api.deps import State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import State
 from gazescope.api.ws import clicks
 from gazescope.domain import ResourceId
 from gazescope.services import lifecycle

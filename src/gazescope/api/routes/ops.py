@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from gazescope.api.deps import State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.metrics import CONTENT_TYPE_LATEST
-from gazescope.api.state import State
 
 router = APIRouter(route_class=GuardedRoute, tags=["ops"])
 READY_TIMEOUT_S = 3.0

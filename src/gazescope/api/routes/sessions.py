@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from gazescope.api import session_tokens
+from gazescope.api.deps import State
 from gazescope.api.limits import MAX_QUERY_INT, GuardedRoute
 from gazescope.api.models import ErrorOut, SamplesPage, SessionCreate, SessionOut, TokenCreate, TokenOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, State
+from gazescope.api.state import AppState
 from gazescope.domain import ResourceId, UserRef
 from gazescope.services import exports, lifecycle
 from gazescope.services.reports import with_data_quality

@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.aoi import AOIShape, aoi_error_text
 from gazescope.api import logs
+from gazescope.api.deps import State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import State
 from gazescope.api.stimulus_videos import create_video_stimulus, delete_video_files, video_path
 from gazescope.domain import ResourceId
 from gazescope.errors import FrameTooLargeError

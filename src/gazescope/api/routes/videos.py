@@ -16,10 +16,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
+from gazescope.api.deps import State, Videos
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
-from gazescope.api.state import AppState, State
+from gazescope.api.state import AppState
 from gazescope.domain import ResourceId
 from gazescope.services.videos import (
     OVERLAY_WINDOW_RANGE_S,
@@ -29,7 +30,6 @@ from gazescope.services.videos import (
     overlay_path,
     video_report,
 )
-from gazescope.storage.video_files import VideoFiles
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -90,6 +90,7 @@ async def get_video_report(
 )
 async def get_video_overlay(
     state: State,
+    files: Videos,
     stimulus_id: ResourceId,
     mode: Annotated[Literal["heatmap", "points"], Query()] = "heatmap",
     window_s: OverlayWindow = 1.0,
@@ -101,7 +102,6 @@ async def get_video_overlay(
     it renders waits for it. 422 ``no_gaze`` when no viewer has calibrated gaze, 503 ``analytics_busy``
     when ``GAZESCOPE_ANALYTICS_THREADS + GAZESCOPE_ANALYTICS_MAX_QUEUED`` jobs are running or waiting."""
     stim, viewers = await _viewers(state, stimulus_id, sessions)
-    files = VideoFiles(state.settings.stimulus_video_dir)
     s = state.settings
     out = overlay_path(files, stim, viewers, mode, window_s)
     if not out.is_file():  # cached ones are served without taking a place in the pool

@@ -14,9 +14,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 
+from gazescope.api.deps import State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.security import require_token
-from gazescope.api.state import State
 from gazescope.api.wire import Inbound, NativeWire, ProtocolError, WireFormat
 from gazescope.api.wire import (
     _loads_object as loads_object,

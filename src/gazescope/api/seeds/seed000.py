@@ -55,6 +55,7 @@ from fastapi import Body, HTTPException, Query, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gazescope.analytics.activity import LiveActivity
+from gazescope.api.deps import app_state
 from gazescope.api.limits import MAX_QUERY_INT
 from gazescope.api.models import SessionCreate
 from gazescope.api.seeds.base import (
@@ -67,7 +68,7 @@ from gazescope.api.seeds.base import (
     number,
     routers,
 )
-from gazescope.api.state import AppState, ws_state
+from gazescope.api.state import AppState
 from gazescope.api.ws.tracking import run_tracking
 from gazescope.config import ActivitySettings
 from gazescope.domain import AttentionState, FrameFeatures, ResourceId, SessionInfo
@@ -328,4 +329,4 @@ async def sessions_of_user(
 @router.websocket("/ws/session/{session_id}/track")
 async def track(ws: WebSocket, session_id: str) -> None:
     """Seed 000's tracking WebSocket (see module docstring)."""
-    await run_tracking(ws, session_id, Seed000Wire(ws_state(ws).settings.activity), "seed000")
+    await run_tracking(ws, session_id, Seed000Wire(app_state(ws).settings.activity), "seed000")

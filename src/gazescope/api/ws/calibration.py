@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gazescope.api import logs
+from gazescope.api.deps import profile_repository
 from gazescope.api.state import limit_torch_threads
 from gazescope.calibration.messages import CalibrationApplied, ErrorReply, ProfileSource, Reply
 from gazescope.calibration.profile import FittedCalibration
@@ -30,7 +31,6 @@ from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.wire import Inbound
 from gazescope.errors import GazescopeError
-from gazescope.storage.profiles import ProfileRepository
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ def controller_of(conn: TrackingConnection) -> CalibrationController:
     ctl = _CONTROLLERS.get(conn)
     if ctl is None:
         host = ConnectionHost(conn, asyncio.get_running_loop())
-        ctl = _CONTROLLERS[conn] = CalibrationController(host, ProfileRepository(conn.state.store))
+        ctl = _CONTROLLERS[conn] = CalibrationController(host, profile_repository(conn.state))
 
         def observe(ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> None:
             for reply in ctl.observe(ff, sample, image_rgb):
@@ -163,7 +163,7 @@ async def apply_session_profile(conn: TrackingConnection) -> None:
     """Start hook: apply the session's profile (its ``calibration_id``, else its user's newest). A
     ``calibration_id`` naming no profile is answered with an ``error``; tracking goes on uncalibrated."""
     try:
-        found = await conn.state.io(session_profile, ProfileRepository(conn.state.store), conn.session)
+        found = await conn.state.io(session_profile, profile_repository(conn.state), conn.session)
         if found is not None:
             await use_profile(conn, *found)
     except GazescopeError as exc:

@@ -11,8 +11,8 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gazescope.api import logs
+from gazescope.api.deps import app_state
 from gazescope.api.security import guard_websocket
-from gazescope.api.state import ws_state
 from gazescope.api.wire import NativeWire
 from gazescope.api.ws.tracking import admit, refuse
 from gazescope.engine.transport import CloseCode
@@ -24,7 +24,7 @@ async def run_live(ws: WebSocket, session_id: str) -> None:
     """Serve a live observer WebSocket: first ``{"type": "session", "session": {...}}``, then every message the
     session's tracking connection publishes (``sample``, ``event``: tracking_started, tracking_stopped,
     session_ended, session_deleted). Closes (1000) after session_ended/session_deleted."""
-    state = ws_state(ws)
+    state = app_state(ws)
     if not await guard_websocket(ws, state.settings, session_id=session_id, right="live"):
         return
     try:

@@ -12,8 +12,9 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gazescope.api import logs
+from gazescope.api.deps import app_state
 from gazescope.api.security import deny_websocket, guard_websocket
-from gazescope.api.state import AppState, ws_state
+from gazescope.api.state import AppState
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.transport import CloseCode, Disconnected, TransportError
 from gazescope.engine.wire import WireFormat
@@ -79,7 +80,7 @@ def client_address(ws: WebSocket) -> str:
 async def admit(ws: WebSocket, state: AppState) -> str | None:
     """Take a connection slot (``Settings.max_connections``, ``max_connections_per_client``) for ``ws``
     before it is accepted; refuse it with HTTP 503 and the reason and return None when none is free.
-    Returns the client address to :meth:`~gazescope.api.limits.ConnectionSlots.release` it with."""
+    Returns the client address to :meth:`~gazescope.api.connection_slots.ConnectionSlots.release` it with."""
     client = client_address(ws)
     assert state.ws_slots is not None
     refusal = state.ws_slots.acquire(client)
@@ -103,7 +104,7 @@ async def run_tracking(
 ) -> None:
     """Serve a tracking WebSocket bound to ``session_id``, or, with ``implicit`` (session fields), to a
     session created for this connection and ended (report stored) when it closes."""
-    state = ws_state(ws)
+    state = app_state(ws)
     if not await guard_websocket(ws, state.settings, session_id=session_id, right="track"):
         return
     client = await admit(ws, state)

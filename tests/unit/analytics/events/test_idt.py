@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazescope.analytics.events import detect_fixations_idt
+from gazescope.analytics.events import EventParams, detect_fixations_idt
 from gazescope.analytics.events.idt import idt
 from gazescope.analytics.samples import gaze_arrays
 from gazescope.errors import ValidationError
@@ -21,7 +21,7 @@ from gazescope.errors import ValidationError
 )  # fmt: skip
 def test_idt_on_arrays_matches_the_sample_dicts(scene_samples, kwargs, bounds):
     ga = gaze_arrays(scene_samples)
-    fix = idt(ga.positions_px, ga.t_ms, **kwargs)
+    fix = idt(ga.positions_px, ga.t_ms, EventParams(**kwargs))
     assert [(f.start_index, f.end_index) for f in fix] == bounds
     assert fix == detect_fixations_idt(
         scene_samples,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gazescope.analytics.events import detect_fixations_idt, detect_fixations_ivt
+from gazescope.analytics.events import EventParams, detect_fixations_idt, detect_fixations_ivt
 from gazescope.analytics.events.ivt import ivt
 from gazescope.analytics.samples import gaze_arrays
 
 
 def test_ivt_on_arrays_matches_the_sample_dicts(scene_samples):
     ga = gaze_arrays(scene_samples)
-    assert ivt(ga.positions_px, ga.t_ms, threshold_px=1000) == detect_fixations_ivt(
+    assert ivt(ga.positions_px, ga.t_ms, EventParams(threshold_px=1000)) == detect_fixations_ivt(
         scene_samples, velocity_px_s=1000
     )
 

@@ -25,10 +25,13 @@ Both routes accept the path with and without the trailing slash. What gazescope 
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) instead of latest-wins, since every calibration frame counts. The
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
-  ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
+  ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) through the app's fit
+  path (:meth:`~gazescope.api.state.AppState.fit_calibration`: fit pool, ``calibration_fit_timeout_s``,
+  cancel flag; error on the training dots unless ``seed004_leave_one_out``); frames
   arriving meanwhile are held (:meth:`~gazescope.engine.connection.TrackingConnection.hold_frames`, at most
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
-  applied; a later connection of the same user that sends no calibration frame gets that profile.
+  applied; a later connection of the same user that sends no calibration frame gets that profile. A fit
+  still running when the connection closes is stopped (nobody will use it).
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are
   taken to play back to back from the moment their URLs were sent
   (:class:`~gazescope.tracking.video_clock.Playlist`); on ``/ws/dispatcher/`` from ``videos[videoIndex]``

@@ -19,6 +19,7 @@ Examples::
     python benchmarks/seed004_fit.py                                  # this checkout
     python benchmarks/seed004_fit.py --compare /work/main/src         # main first, then this checkout
     python benchmarks/seed004_fit.py --dot-s 1.5 --predict-s 3        # a shorter replay
+    python benchmarks/seed004_fit.py --drain    # times from the last calibration frame processed (busy host)
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def paced(ws: Any, messages: list[bytes]) -> None:
         await asyncio.sleep(max(0.0, t0 + (k + 1) / FPS - time.monotonic()))
 
 
-async def replay(url: str, dot_s: float, predict_s: float) -> dict[str, float | None]:
+async def replay(url: str, dot_s: float, predict_s: float, drain: bool) -> dict[str, float | None]:
     calib = [d for d in load_dots("1") if d["x"] in GRID[0] and d["y"] in GRID[1]]
     assert len(calib) == 9, len(calib)
     predict = load_dots("4")
@@ -95,6 +96,14 @@ async def replay(url: str, dot_s: float, predict_s: float) -> dict[str, float | 
         async with websockets.connect(f"{ws_url}/ws/test_dispatcher/", max_size=None) as ws:
             await paced(ws, c_msgs)
             t_last_c = time.monotonic()
+            if drain:  # the phone waits until the server has processed every calibration frame
+                while True:
+                    found = [s for s in (await http.get("/api/sessions")).json() if s.get("label") == LABEL]
+                    if found and found[0]["sample_count"] + found[0]["dropped_frames"] >= len(c_msgs):
+                        break
+                    await asyncio.sleep(0.05)
+                marks["drained"] = time.monotonic() - t_last_c
+                t_last_c = time.monotonic()
             await ws.send("RequestVideoURL:1")
             await asyncio.wait_for(ws.recv(), 60)
 
@@ -151,7 +160,7 @@ def run(src: Path, a: argparse.Namespace) -> None:
     }
     srv = LocalServer(env, src=src)
     try:
-        m = asyncio.run(replay(srv.url, a.dot_s, a.predict_s))
+        m = asyncio.run(replay(srv.url, a.dot_s, a.predict_s, a.drain))
         log = srv.log_path.read_text(errors="replace")
     finally:
         srv.stop()
@@ -161,6 +170,10 @@ def run(src: Path, a: argparse.Namespace) -> None:
 
     print(f"  frames sent {m['sent']:.0f}: stored {m.get('samples')}, dropped {m.get('dropped')}; "
           f"prediction samples stored {m.get('stored_p')}, mapped {m.get('mapped_p')}")  # fmt: skip
+    if "drained" in m:
+        print(
+            f"  calibration frames all processed {fmt(m['drained'])} after the last was sent; times below from then"
+        )
     print(f"  from the last calibration frame: model ready {fmt(m['model'])}, client left {fmt(m['left'])}, "
           f"held frames stored {fmt(m['stored'])}")  # fmt: skip
     for line in fit_events(log):
@@ -172,6 +185,12 @@ def main() -> None:
     ap.add_argument("--dot-s", type=float, default=4.0, help="seconds each dot is shown (the app: 4)")
     ap.add_argument("--predict-s", type=float, default=5.0, help="seconds of prediction frames")
     ap.add_argument("--budget-s", type=float, default=3.0, help="GAZESCOPE_SEED004_CNN_TIME_BUDGET_S")
+    ap.add_argument(
+        "--drain",
+        action="store_true",
+        help="wait until the server processed every calibration frame before RequestVideoURL (on a busy "
+        "machine the frames still queued when the client leaves are dropped and the fit lacks dots)",
+    )
     ap.add_argument("--compare", type=Path, default=None, help="also measure these sources first")
     a = ap.parse_args()
     if a.compare is not None:

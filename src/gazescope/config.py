@@ -805,9 +805,10 @@ class SeedSettings(BaseModel):
     )
     seed004_leave_one_out: bool = Field(
         False,
-        description="Estimate the error of seed 004's fit by leave-one-out refits (one more fit per dot: "
-        "with the cnn mapper 10 training budgets for 9 dots, 30 s at a 3 s budget) instead of on the "
-        "training dots. The error is only logged and stored with the profile; seed 004's app never sees it.",
+        description="Estimate the error of seed 004's fit by leave-one-out refits, one more fit per dot, "
+        "when there are more dots than the mapper needs (cnn: more than 9; 16 dots would be 17 training "
+        "budgets, past calibration_fit_timeout_s at the default 20 s budget); else on the training dots. "
+        "The error is only logged and stored with the profile: the seed's app never sees it.",
     )
     seed004_hold_frames: int = Field(
         900,

@@ -338,9 +338,10 @@ class CalibrationSession:
         ``should_stop``: called between fits and handed to every mapper fitted here
         (:attr:`~gazescope.calibration.mappers.Mapper.should_stop`); once it returns True the fit raises
         :class:`~gazescope.errors.FitStoppedError` (the service's cancel flag and time limit).
-        ``leave_one_out``: without validation targets, estimate the error by refitting without each
-        target in turn (one more fit per target: with the cnn mapper, 9 targets cost 10 training budgets);
-        False: the error on the training targets (``validation_source`` ``training``, optimistic).
+        ``leave_one_out``: without validation targets and with more targets than the mapper needs,
+        estimate the error by refitting without each target in turn (one more fit per target: with the
+        cnn mapper, 16 targets cost 17 training budgets); False: the error on the training targets
+        (``validation_source`` ``training``, optimistic).
 
         Raises:
             FitStoppedError: ``should_stop()`` returned True.

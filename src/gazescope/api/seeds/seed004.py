@@ -270,7 +270,7 @@ class Seed004Connection:
                         "seed004_fit", session_id=conn.session_id, why=why, mapper=fitted.mapper_name,
                         drain_s=round(drain_s, 2), seconds=round(time.perf_counter() - t1, 2),
                         mean_error_px=round(result.mean_error_px, 1), validation=result.validation_source,
-                        counts=result.counts,
+                        train=getattr(fitted.mapper, "train_info", None), counts=result.counts,
                     )  # fmt: skip
                 except NotEnoughDataError as exc:
                     logs.event("seed004_fit_failed", session_id=conn.session_id, error=exc.message)

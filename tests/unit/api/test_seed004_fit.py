@@ -22,6 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.unit.api.conftest import MakeClient
 
+from gazescope.storage.profiles import ProfileRepository
+
 pytest.importorskip("torch")
 
 SUBJECT = "hy"
@@ -78,9 +80,9 @@ def session_of(client: TestClient) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def replay_until_fitting(client: TestClient, data_dir: Path) -> int:
-    """Calibrate, start the fit, send ``P_FRAMES`` prediction frames while it runs and leave; returns
-    the number of frames sent. Returns once the client has left."""
+def replay_until_fitting(client: TestClient, data_dir: Path, until: Any = fitting_threads) -> int:
+    """Calibrate, start the fit, send ``P_FRAMES`` prediction frames, wait for ``until()`` (default: a
+    fit is running) and leave; returns the number of frames sent."""
     calib = [d for d in dots(data_dir, "1") if d["x"] in GRID[0] and d["y"] in GRID[1]]
     assert len(calib) == 9
     predict = dots(data_dir, "4")
@@ -106,7 +108,7 @@ def replay_until_fitting(client: TestClient, data_dir: Path) -> int:
             ws.send_bytes(
                 ("P" + json.dumps({"userId": SUBJECT, "images": predict[k % len(predict)]["b64"]})).encode()
             )
-        wait_until("the fit to start", fitting_threads)
+        wait_until(getattr(until, "__doc__", None) or "the fit to start", until)
     return len(c_msgs) + P_FRAMES
 
 
@@ -142,3 +144,23 @@ def test_a_client_that_leaves_mid_fit_leaves_no_fit_running(make_client: MakeCli
         assert fitting_threads() == []  # the fit nobody will use was stopped, not left running
         assert state.fits_running == 0
         assert client.get("/api/profiles", params={"user_id": SUBJECT}).json() == []
+
+
+def test_a_ridge_fit_is_pooled_with_the_users_earlier_sitting(
+    make_client: MakeClient, data_dir: Path
+) -> None:
+    settings = {**SETTINGS, "seed004_mapper": "ridge"}
+    with make_client(**settings) as client:
+        state = client.app.state.gs  # type: ignore[attr-defined]
+        repo = ProfileRepository(state.store)
+        for n in (1, 2):
+
+            def saved(n: int = n) -> bool:
+                """the fit's profile to be saved"""
+                return len(repo.list(SUBJECT)) == n
+
+            replay_until_fitting(client, data_dir, saved)
+            closed(client)
+        first, second = sorted(repo.list(SUBJECT), key=lambda d: d.created_at_ms)
+        assert len(first.calibration().sittings) == 1
+        assert len(second.calibration().sittings) == 2  # pooled with the first sitting, as native fits are

@@ -796,11 +796,19 @@ class SeedSettings(BaseModel):
         "and PyTorch's first import on a busy machine.",
     )
     seed004_max_calibration_frames: int = Field(
-        600,
+        1800,
         ge=10,
         le=10_000,
-        description="Calibration frames after which seed 004's fit starts without waiting for a 'P' frame "
-        "or RequestVideoURL: 9 dots x 4 s x 15 processed FPS is 540.",
+        description="Calibration frames received after which seed 004's fit starts without waiting for a "
+        "'P' frame or RequestVideoURL: the app's 9 dots x 4 s at 30 FPS send 1080, so 1800 (60 s) leaves "
+        "room for a slower app; at 600 the fit started at the 5th dot and failed for lack of points.",
+    )
+    seed004_leave_one_out: bool = Field(
+        False,
+        description="Estimate the error of seed 004's fit by leave-one-out refits, one more fit per dot, "
+        "when there are more dots than the mapper needs (cnn: more than 9; 16 dots would be 17 training "
+        "budgets, past calibration_fit_timeout_s at the default 20 s budget); else on the training dots. "
+        "The error is only logged and stored with the profile: the seed's app never sees it.",
     )
     seed004_hold_frames: int = Field(
         900,

@@ -11,6 +11,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,10 +21,12 @@ from gazescope.api import logs as api_logs
 from gazescope.api.analytics_pool import AnalyticsPool
 from gazescope.api.connection_slots import ConnectionSlots
 from gazescope.api.metrics import Metrics
+from gazescope.calibration.session import CalibrationResult, CalibrationSession
 from gazescope.config import Settings
 from gazescope.engine.backlog import StoreBacklog
 from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
+from gazescope.errors import CalibrationError
 from gazescope.services import lifecycle
 from gazescope.storage import LiveHub, Store
 from gazescope.storage.ownership import LocalOwnership, SessionOwnership, StopRequest
@@ -137,6 +140,50 @@ class AppState:
             if fut.done() and not fut.cancelled():
                 fut.exception()  # retrieved (FitStoppedError): not logged as "never retrieved"
             raise
+
+    async def reserve_fit_waiting(self, wait_s: float) -> bool:
+        """:meth:`reserve_fit`, waiting at most ``wait_s`` seconds for a slot (polled every 0.1 s) when
+        all are taken; False when none freed in time (cancelling the await takes no slot)."""
+        deadline = time.monotonic() + wait_s
+        while not self.reserve_fit():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return True
+
+    async def fit_calibration(
+        self,
+        cs: CalibrationSession,
+        *,
+        cancel: threading.Event,
+        wait_s: float = 0.0,
+        reserved: bool = False,
+        leave_one_out: bool = True,
+    ) -> CalibrationResult:
+        """Fit ``cs`` (:meth:`CalibrationSession.finish`) through :meth:`fit`: in the fit pool, at its
+        lower priority and PyTorch thread limit, stopped once ``cancel`` is set (also when this await is
+        cancelled) or ``Settings.calibration_fit_timeout_s`` seconds after it started. A fit slot is taken
+        first (waiting at most ``wait_s`` seconds), unless ``reserved`` says the caller holds one.
+
+        Raises:
+            CalibrationError: every fit slot stayed taken (code ``server_busy``).
+            FitStoppedError: cancelled or past the time limit (``cancel.is_set()`` tells which).
+            NotEnoughDataError: too few usable calibration points.
+        """
+        if not reserved and not await self.reserve_fit_waiting(wait_s):
+            self.metrics.refused.labels(reason="fits").inc()
+            n = self.settings.calibration_fit_threads
+            raise CalibrationError(
+                f"the server is fitting {n} calibration{'s' if n != 1 else ''} already, the most it runs at "
+                "once (GAZESCOPE_CALIBRATION_FIT_THREADS)",
+                code="server_busy",
+            )
+        deadline = time.monotonic() + self.settings.calibration_fit_timeout_s
+
+        def should_stop() -> bool:
+            return cancel.is_set() or time.monotonic() > deadline
+
+        return await self.fit(cs.finish, should_stop, cancel=cancel, leave_one_out=leave_one_out)
 
     def session_lock(self, session_id: str) -> _SessionLock:
         """The lock serialising claim/end/delete of one session. Every call must be paired with one

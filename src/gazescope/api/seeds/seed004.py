@@ -25,10 +25,13 @@ Both routes accept the path with and without the trailing slash. What gazescope 
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) instead of latest-wins, since every calibration frame counts. The
   first ``P`` or ``RequestVideoURL`` (or ``Settings.seed004_max_calibration_frames`` calibration frames)
   starts the fit ("mini training"), once every frame received before it was processed, with
-  ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) in the CPU pool; frames
+  ``Settings.seed004_mapper`` (``cnn`` when PyTorch is importable, else ``ridge``) through the app's fit
+  path (:meth:`~gazescope.api.state.AppState.fit_calibration`: fit pool, ``calibration_fit_timeout_s``,
+  cancel flag; error on the training dots unless ``seed004_leave_one_out``); frames
   arriving meanwhile are held (:meth:`~gazescope.engine.connection.TrackingConnection.hold_frames`, at most
   ``Settings.seed004_hold_frames`` and ``seed004_hold_bytes``) and mapped once it is done. The fit is saved as the user's profile and
-  applied; a later connection of the same user that sends no calibration frame gets that profile.
+  applied; a later connection of the same user that sends no calibration frame gets that profile. A fit
+  still running when the connection closes is stopped (nobody will use it).
 * Prediction samples carry ``stimulus_id`` and ``video_t_s``: on ``/ws/test_dispatcher/`` the videos are
   taken to play back to back from the moment their URLs were sent
   (:class:`~gazescope.tracking.video_clock.Playlist`); on ``/ws/dispatcher/`` from ``videos[videoIndex]``
@@ -44,6 +47,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
@@ -62,7 +66,14 @@ from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
-from gazescope.errors import GazescopeError, NotEnoughDataError, ProfileNotFoundError, ValidationError
+from gazescope.errors import (
+    FitStoppedError,
+    GazescopeError,
+    NotEnoughDataError,
+    ProfileNotFoundError,
+    ValidationError,
+)
+from gazescope.services.profile_pooling import pool_with_history
 from gazescope.services.videos import list_videos, record_video_view
 from gazescope.storage.profiles import ProfileRepository
 from gazescope.tracking.video_clock import Playlist, VideoMoment
@@ -176,6 +187,8 @@ class Seed004Connection:
         self.durations: dict[str, float] = {}
         self.seen_videos: set[str] = set()
         self.skipped = 0
+        #: Set to stop the fit (the client left and nobody will use it, or the session was deleted).
+        self.cancel = threading.Event()
         conn.add_receive_hook(self.on_receive)
         conn.add_frame_hook(self.on_frame, needs_image=lambda: self.phase == "collecting")  # CNN eye patches
         conn.add_close_callback(self.on_close)
@@ -234,26 +247,38 @@ class Seed004Connection:
         self.task = asyncio.ensure_future(self._fit(why, boundary))
 
     async def _fit(self, why: str, boundary: int) -> None:
-        conn = self.conn
+        conn, s = self.conn, self.settings
         try:
+            t0 = time.perf_counter()
             await conn.drained(boundary)  # every calibration frame received so far is in
+            drain_s = time.perf_counter() - t0
             with self.lock:
                 cs = self.calibration
             fitted = None
             if cs is not None:
-                t0 = time.perf_counter()
+                t1 = time.perf_counter()
                 try:
-                    result = await conn.state.cpu(cs.finish)
+                    result = await conn.state.fit_calibration(
+                        cs, cancel=self.cancel, wait_s=s.calibration_fit_timeout_s,
+                        leave_one_out=s.seed004_leave_one_out,
+                    )  # fmt: skip
                     fitted = replace(
                         result.calibration, profile_id=uuid.uuid4().hex[:12], user_id=self.user_id
                     )
+                    fitted = (await pool_with_history(conn.state, fitted, cs.mapper_params)).calibration
                     logs.event(
                         "seed004_fit", session_id=conn.session_id, why=why, mapper=fitted.mapper_name,
-                        seconds=round(time.perf_counter() - t0, 2), mean_error_px=round(result.mean_error_px, 1),
-                        counts=result.counts,
+                        drain_s=round(drain_s, 2), seconds=round(time.perf_counter() - t1, 2),
+                        mean_error_px=round(result.mean_error_px, 1), validation=result.validation_source,
+                        train=getattr(fitted.mapper, "train_info", None), counts=result.counts,
                     )  # fmt: skip
                 except NotEnoughDataError as exc:
                     logs.event("seed004_fit_failed", session_id=conn.session_id, error=exc.message)
+                except FitStoppedError as exc:
+                    logs.event(
+                        "seed004_fit_stopped", session_id=conn.session_id, cancelled=self.cancel.is_set(),
+                        limit_s=s.calibration_fit_timeout_s, error=exc.message,
+                    )  # fmt: skip
             if fitted is not None:
                 doc = await conn.state.io(
                     ProfileRepository(conn.state.store).save, fitted, source_session_id=conn.session_id
@@ -267,7 +292,7 @@ class Seed004Connection:
                 with contextlib.suppress(ProfileNotFoundError):
                     doc = await conn.state.io(
                         ProfileRepository(conn.state.store).latest, self.user_id,
-                        self.settings.seed004_screen_w_px, self.settings.seed004_screen_h_px,
+                        s.seed004_screen_w_px, s.seed004_screen_h_px,
                     )  # fmt: skip
                     await use_profile(conn, doc, "seed004_saved_profile")
         except GazescopeError as exc:
@@ -285,7 +310,11 @@ class Seed004Connection:
             await asyncio.wait([self.task], timeout=self.settings.seed004_close_wait_s)
 
     async def on_close(self) -> None:
+        """Close callback: a fit still running is one nobody will use (the frames it would map are
+        dropped): stop it and return once its thread is done (:meth:`AppState.fit`)."""
+        _STATES.pop(self.conn, None)
         if self.task is not None and not self.task.done():
+            self.cancel.set()
             self.task.cancel()
             await asyncio.wait([self.task])
 
@@ -347,8 +376,12 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
         logs.event("seed004_task_failed", error=str(task.exception()))
 
 
+#: The seed 004 state of each open seed 004 connection (removed when it closes).
+_STATES: weakref.WeakKeyDictionary[TrackingConnection, Seed004Connection] = weakref.WeakKeyDictionary()
+
+
 def _state(conn: TrackingConnection) -> Seed004Connection:
-    st = getattr(conn, "_gs_seed004", None)
+    st = _STATES.get(conn)
     if st is None:
         raise ValidationError("this message belongs to seed 004's /ws/test_dispatcher/ and /ws/dispatcher/")
     return st
@@ -357,8 +390,7 @@ def _state(conn: TrackingConnection) -> Seed004Connection:
 async def _start(conn: TrackingConnection) -> None:
     """Start hook: seed 004 connections get their state."""
     if isinstance(conn.wire, Seed004Wire):
-        st = Seed004Connection(conn, conn.wire)
-        conn._gs_seed004 = st  # type: ignore[attr-defined]
+        st = _STATES[conn] = Seed004Connection(conn, conn.wire)
         docs = await conn.state.io(list_videos, conn.state.store)
         st.durations.update({d["id"]: float(d.get("duration_s") or 0.0) for d in docs})
         # calibration frames all count: keep them (bounded) instead of latest-wins until the fit

@@ -54,6 +54,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter, WebSocket
 
 from gazescope.api import logs
+from gazescope.api.deps import app_state, profile_repository
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.seeds.base import loads_object, number
 from gazescope.api.ws.calibration import use_profile
@@ -75,7 +76,6 @@ from gazescope.errors import (
 )
 from gazescope.services.profile_pooling import pool_with_history
 from gazescope.services.videos import list_videos, record_video_view
-from gazescope.storage.profiles import ProfileRepository
 from gazescope.tracking.video_clock import Playlist, VideoMoment
 
 Route = Literal["test_dispatcher", "dispatcher"]
@@ -111,11 +111,9 @@ class Seed004Wire(WireFormat):
     def parse_text(self, text: str) -> Inbound:
         """Read one message (module docstring).
 
-        Raises
-        ------
-        ProtocolError
-            ``bad_message`` for anything unreadable, numbers that do not fit included (a 5000-digit
-            count, a 400-digit coordinate): the connection goes on.
+        Raises:
+            ProtocolError: ``bad_message`` for anything unreadable, numbers that do not fit included (a
+                5000-digit count, a 400-digit coordinate): the connection goes on.
         """
         try:
             return self._parse_text(text)
@@ -281,7 +279,7 @@ class Seed004Connection:
                     )  # fmt: skip
             if fitted is not None:
                 doc = await conn.state.io(
-                    ProfileRepository(conn.state.store).save, fitted, source_session_id=conn.session_id
+                    profile_repository(conn.state).save, fitted, source_session_id=conn.session_id
                 )
                 await use_profile(conn, doc, "seed004_fit")
                 if conn.closing and not conn.deleted:  # the client left during the fit: still record it
@@ -291,7 +289,7 @@ class Seed004Connection:
             elif self.user_id is not None:
                 with contextlib.suppress(ProfileNotFoundError):
                     doc = await conn.state.io(
-                        ProfileRepository(conn.state.store).latest, self.user_id,
+                        profile_repository(conn.state).latest, self.user_id,
                         s.seed004_screen_w_px, s.seed004_screen_h_px,
                     )  # fmt: skip
                     await use_profile(conn, doc, "seed004_saved_profile")
@@ -432,7 +430,7 @@ def register(registry: HandlerRegistry) -> None:
 
 
 async def _serve(ws: WebSocket, route: Route) -> None:
-    s = ws.app.state.gs.settings
+    s = app_state(ws).settings
     user = ws.query_params.get("user_id")
     implicit = {
         "label": f"seed004 /ws/{route}/",

@@ -4,9 +4,13 @@
 * :mod:`.features`: head-normalised eye features from :class:`~gazescope.domain.FrameFeatures`.
 * :mod:`.mappers`: the mapper registry (``ridge``; ``cnn`` with the ``gazescope[cnn]`` extra).
 * :mod:`.session`: the calibration protocol as a state machine; accuracy, precision, grade.
-* :mod:`.drift`: the drift check of an applied calibration.
-* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned).
-* :mod:`.messages`: the calibration WebSocket messages; :mod:`.protocol`: the transport-free controller.
+* :mod:`.drift`: the drift check of an applied calibration (scoring, and one stream's check).
+* :mod:`.profile`: :class:`FittedCalibration` (JSON, versioned); :mod:`.history`: sittings pooled, clicks.
+* :mod:`.messages`: the calibration WebSocket messages; :mod:`.catalogue`: layouts and mappers offered.
+* One stream's calibration, without a transport: :mod:`.protocol` (the controller, a thin coordinator) of
+  :mod:`.choreography` (targets shown, samples collected), :mod:`.fitting` (the fit and its scheduling),
+  :mod:`.profiles` (applied profile, reuse, pooling, records) and :mod:`.drift`; :mod:`.host` names what
+  they need of the stream and the store.
 """
 
 from gazescope.calibration.drift import DriftCheck, check_drift

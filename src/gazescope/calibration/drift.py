@@ -1,24 +1,37 @@
 """Drift check: the error of an applied calibration at one point shown mid-session, and whether to
-recalibrate (accuracy as in Holmqvist, Nyström & Mulvey, ETRA 2012: target to mean estimate)."""
+recalibrate (accuracy as in Holmqvist, Nyström & Mulvey, ETRA 2012: target to mean estimate).
+
+:func:`check_drift` scores collected frames; :class:`DriftChecks` is the check of one tracking stream
+(``drift_start``, frames, ``drift_finish``; ``docs/protocol.md``).
+"""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from gazescope.calibration.host import CalibrationHost
+from gazescope.calibration.messages import DriftResult, DriftStart, DriftStarted
 from gazescope.calibration.profile import FittedCalibration
+from gazescope.calibration.profiles import StreamProfiles
 from gazescope.calibration.session import GRADE_FAIR_PCT, GRADE_GOOD_PCT
-from gazescope.domain import FrameFeatures
-from gazescope.errors import NotEnoughDataError
+from gazescope.domain import FrameFeatures, GazeSample
+from gazescope.errors import CalibrationError, NotEnoughDataError, ValidationError
 
 DRIFT_FACTOR = 2.0
 """Recalibration is advised when a drift check's error exceeds ``max(GRADE_GOOD_PCT, DRIFT_FACTOR x the
 validated mean error)`` (in % of width): one point's error is noisy, so only an error clearly worse than
 the calibration's own validation means the mapping has moved (head or camera moved, lighting changed)."""
+#: Most samples kept for one drift check (the newest win); for appearance mappers the frames themselves
+#: are kept (in memory only, dropped when the check ends), at most :data:`DRIFT_MAX_FRAMES`.
+DRIFT_MAX_SAMPLES = 90
+DRIFT_MAX_FRAMES = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +95,125 @@ def check_drift(
         n_samples=len(pts),
         recalibrate=pct > threshold,
     )
+
+
+@dataclass
+class _Drift:
+    target_px: tuple[float, float]
+    boundary: int  # first frame index it applies to
+    settle_ms: float
+    t0_ms: float | None = None
+    features: deque[FrameFeatures] = field(default_factory=lambda: deque(maxlen=DRIFT_MAX_SAMPLES))
+    images: deque[Any] | None = None
+    skipped: int = 0
+
+
+class DriftChecks:
+    """The drift check of one tracking stream, of the calibration its :class:`StreamProfiles` applied.
+
+    :meth:`observe` runs in the frame worker thread, everything else on the event loop; the running check
+    both touch is guarded by a lock. A check takes frames from the first one received after
+    ``drift_start``, once ``settle_ms`` passed, without blinks and with a face.
+    """
+
+    def __init__(self, host: CalibrationHost, profiles: StreamProfiles) -> None:
+        self.host = host
+        self.profiles = profiles
+        self._lock = threading.Lock()
+        self._drift: _Drift | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a check collects frames."""
+        return self._drift is not None
+
+    def clear(self) -> None:
+        """Drop a running check and its frames."""
+        with self._lock:
+            self._drift = None
+
+    async def start(self, msg: DriftStart) -> DriftStarted:
+        """``drift_start``: collect frames for a drift check at one point (replacing a running check).
+
+        Args:
+            msg: the point (``x_px``, ``y_px``) on the applied calibration's screen, and the settle time in
+                ms (default ``Settings.calibration_settle_ms``; negative counts as 0).
+
+        Returns:
+            The ``drift_started`` reply.
+
+        Raises:
+            CalibrationError: nothing applied (``not_calibrated``).
+            ValidationError: the point lies off the screen.
+        """
+        x, y = msg.x_px, msg.y_px
+        assert x is not None and y is not None
+        settle = msg.settle_ms if msg.settle_ms is not None else self.host.settings.calibration_settle_ms
+        cal, _ = self.profiles.applied_now()
+        if cal is None:
+            raise CalibrationError(
+                "no calibration is applied: calibrate or send calibration_use first",
+                code="not_calibrated",
+            )
+        if not (0 <= x <= cal.screen_w_px and 0 <= y <= cal.screen_h_px):
+            raise ValidationError(f"({x:g}, {y:g}) lies off the {cal.screen_w_px}x{cal.screen_h_px} screen")
+        d = _Drift((x, y), self.host.next_frame_index, max(0.0, settle))
+        if cal.mapper.needs_patches:
+            d.images = deque(maxlen=DRIFT_MAX_FRAMES)
+            d.features = deque(maxlen=DRIFT_MAX_FRAMES)
+        with self._lock:
+            self._drift = d
+        return DriftStarted(x_px=x, y_px=y, settle_ms=settle)
+
+    async def finish(self) -> DriftResult:
+        """``drift_finish``: score the collected frames (:func:`check_drift`) and record the result.
+
+        Returns:
+            The ``drift_result`` reply (error in px and % of width, threshold, samples, advice).
+
+        Raises:
+            CalibrationError: no check running (``no_drift_check``).
+            NotEnoughDataError: no usable frame yet (the check goes on collecting).
+        """
+        cal, _ = self.profiles.applied_now()
+        with self._lock:
+            d = self._drift
+            if d is None or cal is None:
+                raise CalibrationError(
+                    "no drift check is running; send drift_start first", code="no_drift_check"
+                )
+            self._drift = None
+            feats = list(d.features)
+            images = list(d.images) if d.images is not None else None
+        try:
+            check = await self.host.cpu(check_drift, cal, feats, d.target_px, images)
+        except NotEnoughDataError:
+            with self._lock:
+                if self._drift is None:
+                    self._drift = d  # keep collecting
+            raise
+        out = check.to_dict()
+        _, profile_id = self.profiles.applied_now()  # the profile applied now (a fit may have landed)
+        await self.profiles.record("drift", profile_id=profile_id, **out)
+        return DriftResult(profile_id=profile_id, **out)
+
+    def observe(self, ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> None:
+        """Offer a processed frame to the running check.
+
+        Args:
+            ff: the frame's Face Mesh features.
+            sample: the frame's sample (``frame_index``, ``t_ms``, ``is_blinking``).
+            image_rgb: the frame (H, W, 3) uint8 RGB, kept (in memory) for appearance mappers only.
+        """
+        with self._lock:
+            d = self._drift
+            if d is None or sample.frame_index < d.boundary:
+                return
+            if d.t0_ms is None:
+                d.t0_ms = sample.t_ms
+            if sample.t_ms - d.t0_ms < d.settle_ms or sample.is_blinking or not ff.face_detected:
+                d.skipped += 1
+                return
+            d.features.append(ff)
+            if d.images is not None:
+                d.images.append(image_rgb)

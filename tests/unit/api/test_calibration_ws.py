@@ -220,9 +220,9 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
 
 
 def test_target_announcements_without_frames_are_bounded(client: TestClient, monkeypatch) -> None:
-    from gazescope.calibration import protocol
+    from gazescope.calibration import choreography
 
-    monkeypatch.setattr(protocol, "MAX_PENDING_TARGETS", 5)
+    monkeypatch.setattr(choreography, "MAX_PENDING_TARGETS", 5)
     sid = new_session(client, screen_w_px=1280, screen_h_px=800)
     with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
         ws.receive_json()

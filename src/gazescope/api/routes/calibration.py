@@ -33,8 +33,8 @@ from gazescope.api.deps import Profiles, State
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
+from gazescope.calibration.catalogue import layouts_info
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.protocol import layouts_info
 from gazescope.domain import MAX_ID_CHARS, MAX_USER_REF_CHARS, ResourceId, UserRef
 from gazescope.errors import CalibrationError, NotFoundError, ProfileNotFoundError, ValidationError
 from gazescope.services import quotas

@@ -18,14 +18,11 @@ from typing import Any, TypeVar
 from gazescope.api import logs
 from gazescope.api.deps import profile_repository
 from gazescope.api.state import limit_torch_threads
+from gazescope.calibration.host import StoredProfile
 from gazescope.calibration.messages import CalibrationApplied, ErrorReply, ProfileSource, Reply
 from gazescope.calibration.profile import FittedCalibration
-from gazescope.calibration.protocol import (
-    MESSAGE_TYPES,
-    CalibrationController,
-    StoredProfile,
-    session_profile,
-)
+from gazescope.calibration.profiles import session_profile
+from gazescope.calibration.protocol import MESSAGE_TYPES, CalibrationController
 from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
 from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.handlers import HandlerRegistry
@@ -43,7 +40,7 @@ def _limited(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 class ConnectionHost:
-    """A tracking connection as the controller's :class:`~gazescope.calibration.protocol.CalibrationHost`."""
+    """A tracking connection as the controller's :class:`~gazescope.calibration.host.CalibrationHost`."""
 
     def __init__(self, conn: TrackingConnection, loop: asyncio.AbstractEventLoop) -> None:
         self._conn = weakref.ref(conn)  # weak: the controller is a value of a WeakKeyDictionary keyed by conn

@@ -148,7 +148,13 @@ class Seed004Wire(WireFormat):
                     body["video_id"] = match.group(1)
         return Inbound("frame", payload=images, body=body)
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any] | None:
         return None
 
 
@@ -348,7 +354,7 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
 
 
 def _state(conn: TrackingConnection) -> Seed004Connection:
-    st = getattr(conn, "_gs_seed004", None)
+    st = conn.extensions.get(Seed004Connection)
     if st is None:
         raise ValidationError("this message belongs to seed 004's /ws/test_dispatcher/ and /ws/dispatcher/")
     return st
@@ -358,7 +364,7 @@ async def _start(conn: TrackingConnection) -> None:
     """Start hook: seed 004 connections get their state."""
     if isinstance(conn.wire, Seed004Wire):
         st = Seed004Connection(conn, conn.wire)
-        conn._gs_seed004 = st  # type: ignore[attr-defined]
+        conn.extensions.set(Seed004Connection, st)
         docs = await conn.state.io(list_videos, conn.state.store)
         st.durations.update({d["id"]: float(d.get("duration_s") or 0.0) for d in docs})
         # calibration frames all count: keep them (bounded) instead of latest-wins until the fit

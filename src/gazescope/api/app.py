@@ -47,6 +47,7 @@ from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
 from gazescope.api.ws import calibration, clicks, video_time
 from gazescope.config import Settings
+from gazescope.engine.connection import TrackingConnection
 from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
@@ -135,10 +136,10 @@ class _CORS(CORSMiddleware):
         await super().__call__(scope, receive, send)
 
 
-def tracking_handlers() -> HandlerRegistry:
+def tracking_handlers() -> HandlerRegistry[TrackingConnection[Any]]:
     """The message handlers and start hooks of one app's tracking connections (calibration first: its
     start hook applies a session's saved calibration before seed 004's runs)."""
-    registry = HandlerRegistry()
+    registry: HandlerRegistry[TrackingConnection[Any]] = HandlerRegistry()
     calibration.register(registry)
     clicks.register(registry)
     video_time.register(registry)

@@ -1,7 +1,7 @@
 """What the app's lifespan creates and every route uses: settings, store, live hub, thread pool, metrics,
 the open tracking connections and the tracking message handlers (``app.state.gs``; routes receive it
 through :mod:`gazescope.api.deps`). :class:`AppState` is the engine's context
-(:class:`gazescope.engine.context.EngineContext`)."""
+(:class:`gazescope.engine.connection.EngineContext`)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class AppState:
     metrics: Metrics
     connections: dict[str, TrackingConnection[AppState]] = field(default_factory=dict)
     ownership: SessionOwnership = field(default_factory=LocalOwnership)
-    handlers: HandlerRegistry = field(default_factory=HandlerRegistry)
+    handlers: HandlerRegistry[TrackingConnection[Any]] = field(default_factory=HandlerRegistry)
     _session_locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
     backlog: StoreBacklog = field(init=False)
     analytics: AnalyticsPool = field(init=False)

@@ -21,6 +21,7 @@ import math
 from typing import Any, ClassVar
 
 from gazescope.api.limits import BadClientNumber, TooManyItems, check_client_json
+from gazescope.domain import FrameFeatures
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 
 __all__ = ["MAX_MESSAGE_VALUES", "Inbound", "NativeWire", "ProtocolError", "WireFormat"]
@@ -80,5 +81,11 @@ class NativeWire(WireFormat):
         times = (_number(msg.get(k)) for k in self.time_keys)
         return Inbound("frame", payload=data, client_t_ms=next((t for t in times if t is not None), None))
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any]:
         return {"type": "sample", **sample, "client_t_ms": inbound.client_t_ms}

@@ -188,50 +188,18 @@ class StreamProfiles:
     async def pool_with_history(
         self, fitted: FittedCalibration, mapper_params: dict[str, Any]
     ) -> tuple[FittedCalibration, dict[str, Any]]:
-        """``fitted`` pooled with its user's earlier sittings on the same screen size and mapper
-        (:func:`~gazescope.calibration.history.pooled_calibration`, ``Settings.calibration_profile_*``).
-
-        Args:
-            fitted: the new fit (one sitting).
-            mapper_params: the mapper parameters it was fitted with (the pooled refit uses them).
-
-        Returns:
-            (the pooled calibration, the accuracy fields to add: ``n_sittings``, ``alone_loo_px`` and
-            ``pooled_loo_px`` in px or None). Unchanged (and ``{}``) without a user, kept rows (appearance
-            mappers) or enough rows; a store failure or an unreadable old profile is logged, never raised.
-        """
-        host, s = self.host, self.host.settings
-        if fitted.user_id is None or not fitted.sittings or fitted.mapper.needs_patches:
-            return fitted, {}
-        history: tuple = ()
-        try:
-            doc = await host.io(self.profiles.latest, fitted.user_id, fitted.screen_w_px, fitted.screen_h_px)
-            prev = await host.cpu(doc.calibration)
-            if prev.mapper_name == fitted.mapper_name:
-                history = prev.sittings
-        except ProfileNotFoundError:
-            pass
-        except GazescopeError as exc:  # an unreadable old profile must not cost the new calibration
-            host.event("profile_history_unreadable", error=exc.message)
-        try:
-            pf = await host.cpu(
-                pooled_calibration,
-                fitted.mapper_name,
-                mapper_params,
-                fitted.sittings[-1],
-                history,
-                s.calibration_profile_newest_weight,
-                s.calibration_profile_max_sittings,
-            )
-        except NotEnoughDataError:
-            return fitted, {}
-        extra = {
-            "n_sittings": len(pf.sittings),
-            "alone_loo_px": None if pf.alone_loo_px is None else round(pf.alone_loo_px, 2),
-            "pooled_loo_px": None if pf.pooled_loo_px is None else round(pf.pooled_loo_px, 2),
-        }
-        accuracy = {**fitted.accuracy, **extra}
-        return replace(fitted, mapper=pf.mapper, sittings=pf.sittings, accuracy=accuracy), extra
+        """:func:`pool_with_history` with this stream's host and profiles."""
+        host = self.host
+        return await pool_with_history(
+            fitted,
+            mapper_params,
+            self.profiles.latest,
+            io=host.io,
+            cpu=host.cpu,
+            event=host.event,
+            newest_weight=host.settings.calibration_profile_newest_weight,
+            max_sittings=host.settings.calibration_profile_max_sittings,
+        )
 
     async def record(self, kind: RecordKind, **fields: Any) -> None:
         """Record a calibration, applied profile or drift check (``kind``, its JSON ``fields``) with the
@@ -275,3 +243,64 @@ def session_profile(profiles: Profiles, info: SessionInfo) -> tuple[StoredProfil
         except ProfileNotFoundError:
             return None
     return None
+
+
+async def pool_with_history(
+    fitted: FittedCalibration,
+    mapper_params: dict[str, Any],
+    latest: Callable[[str, int, int], Any],
+    *,
+    io: Callable[..., Any],
+    cpu: Callable[..., Any],
+    event: Callable[..., None],
+    newest_weight: float,
+    max_sittings: int,
+) -> tuple[FittedCalibration, dict[str, Any]]:
+    """``fitted`` pooled with its user's earlier sittings on the same screen size and mapper
+    (:func:`~gazescope.calibration.history.pooled_calibration`); every fit path uses this one.
+
+    Args:
+        fitted: the new fit (one sitting).
+        mapper_params: the mapper parameters it was fitted with (the pooled refit uses them).
+        latest: ``(user_id, screen_w_px, screen_h_px) -> StoredProfile``, the user's newest profile
+            (raises ProfileNotFoundError without one); run with ``io``.
+        io, cpu: awaitable runners for store calls and CPU work.
+        event: logs an event (name, fields).
+        newest_weight, max_sittings: ``Settings.calibration_profile_newest_weight`` and ``_max_sittings``.
+
+    Returns:
+        (the pooled calibration, the accuracy fields to add: ``n_sittings``, ``alone_loo_px`` and
+        ``pooled_loo_px`` in px or None). Unchanged (and ``{}``) without a user, kept rows (appearance
+        mappers) or enough rows; a store failure or an unreadable old profile is logged, never raised.
+    """
+    if fitted.user_id is None or not fitted.sittings or fitted.mapper.needs_patches:
+        return fitted, {}
+    history: tuple = ()
+    try:
+        doc = await io(latest, fitted.user_id, fitted.screen_w_px, fitted.screen_h_px)
+        prev = await cpu(doc.calibration)
+        if prev.mapper_name == fitted.mapper_name:
+            history = prev.sittings
+    except ProfileNotFoundError:
+        pass
+    except GazescopeError as exc:  # an unreadable old profile must not cost the new calibration
+        event("profile_history_unreadable", error=exc.message)
+    try:
+        pf = await cpu(
+            pooled_calibration,
+            fitted.mapper_name,
+            mapper_params,
+            fitted.sittings[-1],
+            history,
+            newest_weight,
+            max_sittings,
+        )
+    except NotEnoughDataError:
+        return fitted, {}
+    extra = {
+        "n_sittings": len(pf.sittings),
+        "alone_loo_px": None if pf.alone_loo_px is None else round(pf.alone_loo_px, 2),
+        "pooled_loo_px": None if pf.pooled_loo_px is None else round(pf.pooled_loo_px, 2),
+    }
+    accuracy = {**fitted.accuracy, **extra}
+    return replace(fitted, mapper=pf.mapper, sittings=pf.sittings, accuracy=accuracy), extra

@@ -8,13 +8,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from gazescope.engine.context import StoreContext
 from gazescope.errors import SessionNotFoundError
 from gazescope.storage import frame_indices
-
-if TYPE_CHECKING:
-    from gazescope.engine.context import EngineContext
 
 
 @dataclass
@@ -38,11 +36,11 @@ class StoreBacklog:
     appends are idempotent by ``frame_index``, so a retry racing a new connection stores nothing twice.
 
     Args:
-        state: the app's engine context (store, settings, metrics, logs).
+        state: the app's storage context (store, settings, metrics, logs).
         end_session: ``await end_session(session_id)`` ends a session, report included (held ends).
     """
 
-    def __init__(self, state: EngineContext, end_session: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, state: StoreContext, end_session: Callable[[str], Awaitable[None]]) -> None:
         self._state = state
         self._end_session = end_session
         self._logs = state.logs

@@ -11,39 +11,70 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar, cast
+from dataclasses import replace
+from typing import Any, Generic, Protocol, TypeVar
 
-from gazescope.domain import FrameFeatures, GazeSample, SessionInfo
+from gazescope.domain import SessionInfo
+from gazescope.engine.backlog import StoreBacklog
 from gazescope.engine.budget import DecodeBudget
 from gazescope.engine.clock import SessionClock
-from gazescope.engine.context import EngineContext
-from gazescope.engine.frame_processes import FrameProcessPool
+from gazescope.engine.context import StoreContext
+from gazescope.engine.extensions import Extensions
+from gazescope.engine.frame_processes import AnalyzedFrame, FrameProcessPool, analyze_payload
+from gazescope.engine.handlers import HandlerRegistry
+from gazescope.engine.hooks import ConnectionHooks, FrameHook, FrameObserver, NeedsImage, ReceiveHook
+from gazescope.engine.sample import TrackedSample
 from gazescope.engine.slot import FrameJob, FrameSlot
 from gazescope.engine.transport import CloseCode, Disconnected, Transport
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 from gazescope.engine.writer import SampleWriter
 from gazescope.errors import FrameDecodeError, GazescopeError
-from gazescope.storage import tracking_activity
+from gazescope.storage import LiveHub, tracking_activity
+from gazescope.storage.ownership import SessionOwnership
 from gazescope.tracking.tracker import GazeTracker, ScreenMapper
-from gazescope.vision.frames import decode_frame
+from gazescope.vision.frames import DecodeOptions
 from gazescope.vision.pipeline import FrameAnalyzer
 
-#: ``observer(features, sample, image_rgb)`` in the worker thread after every processed frame.
-FrameObserver = Callable[[FrameFeatures, GazeSample, Any], None]
-#: ``hook(inbound, features, sample, image_rgb)`` in the worker thread; returns fields to add to the sample.
-FrameHook = Callable[[Inbound, FrameFeatures, GazeSample, Any], "dict[str, Any] | None"]
-#: Whether an observer or hook reads the frame's pixels: always (True), never (False), or when it answers True.
-NeedsImage = bool | Callable[[], bool]
-#: ``hook(inbound)`` on the event loop when a frame arrives, before it enters the slot.
-ReceiveHook = Callable[[Inbound], None]
+__all__ = [
+    "EngineContext",
+    "FrameHook",
+    "FrameObserver",
+    "NeedsImage",
+    "ReceiveHook",
+    "TrackingConnection",
+]
+
+T = TypeVar("T")
+
+
+class EngineContext(StoreContext, Protocol):
+    """The application's objects a connection uses (one per app; ``gazescope.api.state.AppState``): the
+    storage context (settings, store, ``io``, metrics, logs) and the engine's app-wide parts.
+
+    ``connections`` maps each session id to its open tracking connection in this process (at most one).
+    """
+
+    @property
+    def hub(self) -> LiveHub: ...
+    @property
+    def ownership(self) -> SessionOwnership: ...
+    @property
+    def backlog(self) -> StoreBacklog: ...
+    @property
+    def handlers(self) -> HandlerRegistry[TrackingConnection[Any]]: ...
+    @property
+    def connections(self) -> dict[str, TrackingConnection[Any]]: ...
+    @property
+    def frame_pool(self) -> FrameProcessPool | None:
+        """Worker processes for frames (``Settings.frame_processes``), None: frames run in :meth:`cpu`."""
+        ...
+
+    async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` in the CPU thread pool (decoding, vision, fits)."""
+        ...
+
 
 C = TypeVar("C", bound=EngineContext)
-
-
-class _FeatureWire(Protocol):
-    def sample(
-        self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float, *, features: FrameFeatures | None
-    ) -> dict[str, Any] | None: ...
 
 
 _RELEASES: set[asyncio.Future[None]] = set()  # ownership releases of connections that never served
@@ -80,19 +111,18 @@ class TrackingConnection(Generic[C]):
         self.tracker = GazeTracker(self.settings)
         self._log = state.logs
         self._analyzer: FrameAnalyzer | None = None
-        self._observers: list[FrameObserver] = []
-        self._frame_hooks: list[FrameHook] = []
-        self._image_users: dict[object, Callable[[], bool]] = {}  # observers/hooks that read pixels, when
-        self._receive_hooks: list[ReceiveHook] = []
-        self._release_waiters: list[Callable[[], Awaitable[None]]] = []
-        self._close_callbacks: list[Callable[[], Awaitable[None]]] = []
+        self._decode_options = DecodeOptions.live(self.settings)
+        #: Observers, hooks and callbacks the app's handlers plugged in (see the ``add_*`` methods).
+        self.hooks = ConnectionHooks(state.logs.log, session.id)
+        #: Per-connection state of the app's handlers, by typed key (:mod:`gazescope.engine.extensions`).
+        self.extensions = Extensions()
         self._in_start_hooks = False
         # counters of this connection
         self.received = 0
         self.processed = 0
         self.refused = 0
-        #: The newest processed sample (a dict as stored), None before the first.
-        self.last_sample: dict[str, Any] | None = None
+        #: The newest processed sample, None before the first.
+        self.last_sample: TrackedSample | None = None
         self._blink_offset = 0
         self._dropped_base = 0
         self._frames_dropped = state.metrics.frames_dropped.labels(route=route)
@@ -150,30 +180,20 @@ class TrackingConnection(Generic[C]):
         (e.g. to collect calibration samples); it must be quick and must not keep ``image_rgb``.
         With ``Settings.frame_processes`` the frame is decoded in another process and sent back only when
         someone reads it: ``needs_image`` True, or a callable answering when (else ``image_rgb`` is None)."""
-        self._observers.append(observer)
-        self._need_image(observer, needs_image)
-
-    def _need_image(self, user: object, needs_image: NeedsImage) -> None:
-        if callable(needs_image):
-            self._image_users[user] = needs_image
-        elif needs_image:
-            self._image_users[user] = lambda: True
+        self.hooks.add_frame_user(observer, hook=False, needs_image=needs_image)
 
     def remove_frame_observer(self, observer: FrameObserver) -> None:
-        with contextlib.suppress(ValueError):
-            self._observers.remove(observer)
-        self._image_users.pop(observer, None)
+        self.hooks.remove_frame_user(observer)
 
     def add_frame_hook(self, hook: FrameHook, *, needs_image: NeedsImage = False) -> None:
         """Call ``hook(inbound, features, sample, image_rgb)`` in a worker thread after the observers; the
-        dict it returns is merged into the sample (e.g. the video time a frame was captured at).
-        ``image_rgb`` as for :meth:`add_frame_observer`."""
-        self._frame_hooks.append(hook)
-        self._need_image(hook, needs_image)
+        fields it returns (keys of :class:`~gazescope.engine.sample.SampleExtras`, e.g. the video time a
+        frame was captured at) are added to the sample. ``image_rgb`` as for :meth:`add_frame_observer`."""
+        self.hooks.add_frame_user(hook, hook=True, needs_image=needs_image)
 
     def add_receive_hook(self, hook: ReceiveHook) -> None:
         """Call ``hook(inbound)`` on the event loop for every frame received, before it is queued."""
-        self._receive_hooks.append(hook)
+        self.hooks.add_receive(hook)
 
     def hold_frames(self, limit: int, *, pause_from: int | None = None, max_bytes: int | None = None) -> None:
         """From now on keep every received frame instead of the latest-wins rule (e.g. calibration frames,
@@ -187,7 +207,7 @@ class TrackingConnection(Generic[C]):
         """When the client leaves while frames are paused (:meth:`hold_frames`), ``await waiter()`` (e.g.
         until the fit that releases them is done; bound it) before the frames released are processed and
         stored, and the rest dropped."""
-        self._release_waiters.append(waiter)
+        self.hooks.add_release_waiter(waiter)
 
     def release_frames(self) -> None:
         """End :meth:`hold_frames`: the frames kept are processed in arrival order; newer frames follow
@@ -201,7 +221,7 @@ class TrackingConnection(Generic[C]):
     def add_close_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Await ``callback()`` when the connection ends, after the last frame was processed and before the
         final flush (e.g. to cancel a calibration fit still running for this connection)."""
-        self._close_callbacks.append(callback)
+        self.hooks.add_close(callback)
 
     @property
     def closing(self) -> bool:
@@ -247,8 +267,7 @@ class TrackingConnection(Generic[C]):
         self._last_frame_at = time.monotonic()
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
-        for hook in list(self._receive_hooks):
-            hook(inbound)
+        self.hooks.received(inbound)
         t_ms, epoch_ms = self.clock.stamp(inbound.client_t_ms)
         return self.slot.put(FrameJob(inbound, self.writer.take_index(), t_ms, epoch_ms))
 
@@ -483,66 +502,48 @@ class TrackingConnection(Generic[C]):
         finally:
             self.slot.done()
 
-    def _work(self, job: FrameJob, dropped_total: int) -> dict[str, Any]:
+    def _work(self, job: FrameJob, dropped_total: int) -> TrackedSample:
         """Decode, analyse and track one frame (worker thread)."""
-        s = self.settings
-        t0 = time.perf_counter()
         assert job.inbound.payload is not None
-        try:
-            rgb = decode_frame(
-                job.inbound.payload,
-                max_bytes=s.max_frame_bytes,
-                max_width=s.max_frame_width,
-                max_height=s.max_frame_height,
-                max_pixels=s.live_max_frame_pixels,
-                eight_bit_only=True,
-            )
-        finally:
-            self._decode_ms_last = (time.perf_counter() - t0) * 1000.0
-        if self._analyzer is None:
-            self._analyzer = FrameAnalyzer(s)
-        ff = self._analyzer.analyze(rgb)
-        return self._track(job, ff, rgb, (time.perf_counter() - t0) * 1000.0, dropped_total)
+        done = analyze_payload(self._analyzer_now, job.inbound.payload, self._decode_options, keep_image=True)
+        self._decode_ms_last = done.decode_ms
+        done.raise_error()
+        return self._track(job, done, dropped_total)
 
-    def _track(
-        self, job: FrameJob, ff: FrameFeatures, rgb: Any, ms: float, dropped_total: int
-    ) -> dict[str, Any]:
-        """Track one analysed frame, run the observers and hooks; the sample as stored."""
+    def _analyzer_now(self) -> FrameAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = FrameAnalyzer(self.settings)
+        return self._analyzer
+
+    def _track(self, job: FrameJob, done: AnalyzedFrame, dropped_total: int) -> TrackedSample:
+        """Track one analysed frame (``total_ms``: decode + landmarks + measures, not the queue wait), run
+        the observers and hooks; the sample with the session's ``blink_count`` and the hooks' fields."""
+        ff, rgb = done.features, done.image_rgb
+        assert ff is not None
         if self.wire.wants_features:
             job.features = ff
         sample = self.tracker.update(
-            ff, job.t_ms, job.frame_index, processing_ms=ms, dropped_frames=dropped_total, image_rgb=rgb
-        )
-        for observer in list(self._observers):
-            try:
-                observer(ff, sample, rgb)
-            except Exception:
-                self._log.log.exception("frame observer failed", extra={"session_id": self.session_id})
-        d = sample.to_dict()
-        d["blink_count"] = int(d.get("blink_count") or 0) + self._blink_offset
-        for hook in list(self._frame_hooks):
-            try:
-                d.update(hook(job.inbound, ff, sample, rgb) or {})
-            except Exception:
-                self._log.log.exception("frame hook failed", extra={"session_id": self.session_id})
-        return d
+            ff, job.t_ms, job.frame_index, processing_ms=done.total_ms, dropped_frames=dropped_total,
+            image_rgb=rgb,
+        )  # fmt: skip
+        extras = self.hooks.processed(job.inbound, ff, sample, rgb)
+        sample = replace(sample, blink_count=int(sample.blink_count or 0) + self._blink_offset, features=None)
+        return TrackedSample(sample, extras)
 
     async def _work_in_process(
         self, pool: FrameProcessPool, job: FrameJob, dropped_total: int
-    ) -> dict[str, Any]:
+    ) -> TrackedSample:
         """Decode and analyse in the stream's worker process, then track here: on the event loop when
         nothing else reads the frame (the tracker's update is ~0.2 ms), else in a worker thread (observers,
         hooks, an appearance mapper's forward pass)."""
         assert job.inbound.payload is not None
         mapper_reads = self._mapper_needs_image
-        want_image = mapper_reads or any(f() for f in list(self._image_users.values()))
+        want_image = mapper_reads or self.hooks.wants_image()
         done = await pool.analyze(self.conn_id, job.inbound.payload, want_image=want_image)
         self._decode_ms_last = done.decode_ms
-        assert done.features is not None
-        ms = done.total_ms  # decode + landmarks + measures in the worker, as in _work (not the queue wait)
-        if self._observers or self._frame_hooks or mapper_reads:
-            return await self.state.cpu(self._track, job, done.features, done.image_rgb, ms, dropped_total)
-        return self._track(job, done.features, done.image_rgb, ms, dropped_total)
+        if self.hooks.has_frame_users or mapper_reads:
+            return await self.state.cpu(self._track, job, done, dropped_total)
+        return self._track(job, done, dropped_total)
 
     async def _process(self, job: FrameJob) -> None:
         m = self.state.metrics
@@ -550,9 +551,9 @@ class TrackingConnection(Generic[C]):
         try:
             pool = self.state.frame_pool
             if pool is None:
-                sample = await self.state.cpu(self._work, job, self.dropped_total)
+                tracked = await self.state.cpu(self._work, job, self.dropped_total)
             else:
-                sample = await self._work_in_process(pool, job, self.dropped_total)
+                tracked = await self._work_in_process(pool, job, self.dropped_total)
         except FrameDecodeError as exc:
             self.refused += 1
             m.frame_errors.labels(code=exc.code).inc()
@@ -570,23 +571,20 @@ class TrackingConnection(Generic[C]):
         m.processing_seconds.observe(time.perf_counter() - t0)
         m.frames_processed.labels(route=self.route).inc()
         self.processed += 1
-        self.last_sample = sample
+        self.last_sample = tracked
         writer = self.writer
-        if writer.append(sample):  # Settings.store_before_reply
+        if writer.append(tracked):  # Settings.store_before_reply
             await writer.flush()
         if writer.must_reserve(job.frame_index):
             with contextlib.suppress(GazescopeError):  # the flushes renew ahead; this is a burst
                 await writer.reserve()
         writer.replied(job.frame_index)
-        if self.wire.wants_features:
-            wire = cast(_FeatureWire, self.wire)  # wants_features: sample() takes features=
-            reply = wire.sample(sample, job.inbound, job.epoch_ms, features=job.features)
-            job.features = None
-        else:
-            reply = self.wire.sample(sample, job.inbound, job.epoch_ms)
+        fields = tracked.to_dict()  # the wire and live edges: JSON from here on
+        features, job.features = job.features, None
+        reply = self.wire.sample(fields, job.inbound, job.epoch_ms, features)
         if reply is not None:  # some protocols (seed 004) expect no reply to a frame
             await self.send(reply)
-        await self._publish({"type": "sample", "session_id": self.session_id, **sample})
+        await self._publish({"type": "sample", "session_id": self.session_id, **fields})
 
     async def _publish(self, message: dict[str, Any]) -> None:
         try:
@@ -604,24 +602,13 @@ class TrackingConnection(Generic[C]):
         the connection or its session was deleted."""
         slot = self.slot
         if len(slot) and not (self._closing or self.writer.deleted):
-            for waiter in list(self._release_waiters):
-                try:
-                    await waiter()
-                except Exception:
-                    self._log.log.exception("release waiter failed", extra={"session_id": self.session_id})
+            await self.hooks.wait_release()
             while slot.ready():
                 await self._process_next()
         slot.drop_all()
 
     async def _run_close_callbacks(self) -> None:
-        callbacks, self._close_callbacks = self._close_callbacks, []
-        for callback in callbacks:
-            try:
-                await callback()
-            except Exception:
-                self._log.log.exception(
-                    "tracking close callback failed", extra={"session_id": self.session_id}
-                )
+        await self.hooks.closed()
 
     async def _finish(self, processor: asyncio.Task[None]) -> None:
         """After receiving ended: drop waiting frames, let the frame in progress finish, flush, clean up.

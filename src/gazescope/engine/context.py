@@ -1,4 +1,6 @@
-"""What the engine takes from the application that runs it (:class:`EngineContext`)."""
+"""The low half of what the engine takes from the app: logs, metrics and the storage context of the
+writer and the backlog. It names no engine class; the connection's whole context
+(:class:`gazescope.engine.connection.EngineContext`) extends :class:`StoreContext` there."""
 
 from __future__ import annotations
 
@@ -7,16 +9,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gazescope.config import Settings
-from gazescope.storage import LiveHub, Store
-from gazescope.storage.ownership import SessionOwnership
+from gazescope.storage import Store
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
-
-    from gazescope.engine.backlog import StoreBacklog
-    from gazescope.engine.connection import TrackingConnection
-    from gazescope.engine.frame_processes import FrameProcessPool
-    from gazescope.engine.handlers import HandlerRegistry
 
 T = TypeVar("T")
 
@@ -52,39 +48,34 @@ class EngineMetrics(Protocol):
     def active_sessions(self) -> Gauge: ...
 
 
-class EngineContext(Protocol):
-    """The application's objects the engine uses (one per app; ``gazescope.api.state.AppState``).
-
-    ``connections`` maps each session id to its open tracking connection in this process (at most one).
-    """
+class StoreContext(Protocol):
+    """What the engine's storage parts (:mod:`~gazescope.engine.writer`, :mod:`~gazescope.engine.backlog`)
+    take from the app: settings, the store and a way to call it off the event loop, metrics and logs.
+    The whole context of a connection, :class:`gazescope.engine.connection.EngineContext`, extends it."""
 
     @property
     def settings(self) -> Settings: ...
     @property
     def store(self) -> Store: ...
     @property
-    def hub(self) -> LiveHub: ...
-    @property
     def metrics(self) -> EngineMetrics: ...
     @property
-    def ownership(self) -> SessionOwnership: ...
-    @property
-    def backlog(self) -> StoreBacklog: ...
-    @property
-    def handlers(self) -> HandlerRegistry: ...
-    @property
-    def connections(self) -> dict[str, TrackingConnection[Any]]: ...
-    @property
     def logs(self) -> EngineLog: ...
-    @property
-    def frame_pool(self) -> FrameProcessPool | None:
-        """Worker processes for frames (``Settings.frame_processes``), None: frames run in :meth:`cpu`."""
-        ...
-
-    async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` in the CPU thread pool (decoding, vision, fits)."""
-        ...
 
     async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking store call off the event loop."""
         ...
+
+
+class SampleBacklog(Protocol):
+    """Where a writer leaves what the store refused at its end
+    (:class:`~gazescope.engine.backlog.StoreBacklog` is one)."""
+
+    def hold(self, session_id: str, samples: list[dict[str, Any]], dropped_frames: int | None) -> None: ...
+
+
+class WriterContext(StoreContext, Protocol):
+    """A :class:`~gazescope.engine.writer.SampleWriter`'s context: storage plus the app's backlog."""
+
+    @property
+    def backlog(self) -> SampleBacklog: ...

@@ -15,16 +15,21 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gazescope.config import Settings
 from gazescope.domain import FrameFeatures
 from gazescope.errors import FrameDecodeError, GazescopeError
+from gazescope.vision.frames import DecodeOptions
+
+if TYPE_CHECKING:
+    from gazescope.vision.pipeline import FrameAnalyzer
 
 
 class FrameWorkerError(GazescopeError):
@@ -48,16 +53,42 @@ class AnalyzedFrame:
     total_ms: float
     error: tuple[str, str] | None = None
 
+    def raise_error(self) -> None:
+        """Raise the :class:`~gazescope.errors.FrameDecodeError` of a frame that did not decode."""
+        if self.error is not None:
+            raise FrameDecodeError(self.error[1], code=self.error[0])
+
+
+def analyze_payload(
+    analyzer: Callable[[], FrameAnalyzer], payload: bytes | str, options: DecodeOptions, *, keep_image: bool
+) -> AnalyzedFrame:
+    """Decode one frame with ``options`` and measure it with ``analyzer()`` (the stream's analyzer, made on
+    first use): the one decode-and-analyse step of both paths, a worker thread of the server
+    (``TrackingConnection``) and a worker process (:class:`FrameProcessPool`). A frame that does not
+    decode is returned with ``error`` set (see :class:`AnalyzedFrame`), not raised."""
+    t0 = time.perf_counter()
+    try:
+        rgb = options.decode(payload)
+    except FrameDecodeError as exc:  # returned, not raised: its constructor does not survive pickling
+        ms = (time.perf_counter() - t0) * 1000.0
+        return AnalyzedFrame(None, None, ms, ms, error=(exc.code, exc.message))
+    decode_ms = (time.perf_counter() - t0) * 1000.0
+    ff = analyzer().analyze(rgb)
+    total_ms = (time.perf_counter() - t0) * 1000.0
+    return AnalyzedFrame(ff, rgb if keep_image else None, decode_ms, total_ms)
+
 
 # --- in the worker process ---------------------------------------------------------------------------
 
 _settings: Settings | None = None
+_options: DecodeOptions | None = None
 _analyzers: dict[str, Any] = {}
 
 
 def _init_worker(settings: Settings) -> None:
-    global _settings
+    global _settings, _options
     _settings = settings
+    _options = DecodeOptions.live(settings)
     parent = os.getppid()
 
     def watch_parent() -> None:  # a killed server must not leave its workers behind
@@ -74,31 +105,18 @@ def _ping() -> int:
 
 
 def _analyze(stream: str, payload: bytes | str, want_image: bool) -> AnalyzedFrame:
-    from gazescope.vision.frames import decode_frame
     from gazescope.vision.pipeline import FrameAnalyzer
 
-    s = _settings
-    assert s is not None, "worker not initialised"
-    t0 = time.perf_counter()
-    try:
-        rgb = decode_frame(
-            payload,
-            max_bytes=s.max_frame_bytes,
-            max_width=s.max_frame_width,
-            max_height=s.max_frame_height,
-            max_pixels=s.live_max_frame_pixels,
-            eight_bit_only=True,
-        )
-    except FrameDecodeError as exc:  # returned, not raised: its constructor does not survive pickling
-        ms = (time.perf_counter() - t0) * 1000.0
-        return AnalyzedFrame(None, None, ms, ms, error=(exc.code, exc.message))
-    decode_ms = (time.perf_counter() - t0) * 1000.0
-    analyzer = _analyzers.get(stream)
-    if analyzer is None:
-        analyzer = _analyzers[stream] = FrameAnalyzer(s)
-    ff = analyzer.analyze(rgb)
-    total_ms = (time.perf_counter() - t0) * 1000.0
-    return AnalyzedFrame(ff, rgb if want_image else None, decode_ms, total_ms)
+    s, options = _settings, _options
+    assert s is not None and options is not None, "worker not initialised"
+
+    def analyzer() -> FrameAnalyzer:
+        a = _analyzers.get(stream)
+        if a is None:
+            a = _analyzers[stream] = FrameAnalyzer(s)
+        return a
+
+    return analyze_payload(analyzer, payload, options, keep_image=want_image)
 
 
 def _release(stream: str) -> None:
@@ -165,8 +183,7 @@ class FrameProcessPool:
             raise FrameWorkerError(
                 "the frame worker process stopped; the next frame starts it again"
             ) from exc
-        if result.error is not None:
-            raise FrameDecodeError(result.error[1], code=result.error[0])
+        result.raise_error()
         return result
 
     def _replace(self, i: int, broken: ProcessPoolExecutor) -> None:

@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Generic, TypeVar
 
 from gazescope.engine.wire import Inbound
 
-if TYPE_CHECKING:
-    from gazescope.engine.connection import TrackingConnection
+#: The connection type handlers get (``TrackingConnection``; a type parameter, so this module names no
+#: engine class above it).
+ConnT = TypeVar("ConnT")
 
 #: ``await handler(conn, inbound)`` for a text message of its type, on the event loop.
-MessageHandler = Callable[["TrackingConnection[Any]", Inbound], Awaitable[None]]
+MessageHandler = Callable[[ConnT, Inbound], Awaitable[None]]
 #: ``await hook(conn)`` when a connection starts serving.
-StartHook = Callable[["TrackingConnection[Any]"], Awaitable[None]]
+StartHook = Callable[[ConnT], Awaitable[None]]
 
 #: Message types every connection handles itself.
 BUILT_IN = ("frame", "ping")
 
 
-class HandlerRegistry:
+class HandlerRegistry(Generic[ConnT]):
     """The message types an app's tracking connections understand beyond ``frame`` and ``ping``, and
-    what runs when one starts (e.g. the calibration messages and applying a saved calibration)."""
+    what runs when one starts (e.g. the calibration messages and applying a saved calibration).
+    ``ConnT`` is the connection type (``HandlerRegistry[TrackingConnection[Any]]`` in the app)."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, MessageHandler] = {}
-        self._start_hooks: list[StartHook] = []
+        self._handlers: dict[str, MessageHandler[ConnT]] = {}
+        self._start_hooks: list[StartHook[ConnT]] = []
 
-    def register(self, message_type: str, handler: MessageHandler) -> None:
+    def register(self, message_type: str, handler: MessageHandler[ConnT]) -> None:
         """Handle text messages of ``message_type`` (e.g. ``calibration_start``) with ``handler``.
 
         ``handler(conn, inbound)`` runs on the event loop; CPU work belongs in ``await conn.state.cpu``.
@@ -46,19 +48,19 @@ class HandlerRegistry:
             )
         self._handlers[message_type] = handler
 
-    def add_start_hook(self, hook: StartHook) -> None:
+    def add_start_hook(self, hook: StartHook[ConnT]) -> None:
         """Run ``await hook(conn)`` when a connection starts serving, after its ``session`` message and
         before any frame is read (in the order added; added once). A failing hook is logged; the
         connection goes on."""
         if hook not in self._start_hooks:
             self._start_hooks.append(hook)
 
-    def handler(self, message_type: str) -> MessageHandler | None:
+    def handler(self, message_type: str) -> MessageHandler[ConnT] | None:
         """The handler of ``message_type``; None when it has none."""
         return self._handlers.get(message_type)
 
     @property
-    def start_hooks(self) -> tuple[StartHook, ...]:
+    def start_hooks(self) -> tuple[StartHook[ConnT], ...]:
         """The start hooks, in the order they run."""
         return tuple(self._start_hooks)
 

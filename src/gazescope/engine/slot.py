@@ -159,9 +159,11 @@ class FrameSlot:
             await self._progress.wait()
 
     def drop_unpaused(self) -> None:
-        """Drop (and count) every waiting frame but those paused by :meth:`hold` (the client left)."""
+        """Drop (and count) every waiting frame but those kept by :meth:`hold` (the client left): paused
+        ones wait for their release, and held ones (calibration frames queued before a fit, frames a fit
+        just released) are still processed."""
         p = self._pause_from
-        kept = deque(j for j in self._waiting if p is not None and j.frame_index >= p)
+        kept = deque(j for j in self._waiting if j.held or (p is not None and j.frame_index >= p))
         if len(self._waiting) > len(kept):
             self.count_drop(len(self._waiting) - len(kept))
         self._waiting = kept

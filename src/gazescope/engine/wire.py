@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gazescope.config import Settings
+from gazescope.domain import FrameFeatures
 
 
 class ProtocolError(Exception):
@@ -35,7 +36,8 @@ class WireFormat:
     name: ClassVar[str] = "native"
     #: Whether connections of this format announce their session on connect and its end.
     announces: ClassVar[bool] = True
-    #: Whether :meth:`sample` takes the frame's features (``features=``); they are kept only then.
+    #: Whether :meth:`sample` reads the frame's features: they are kept until the reply only then (else
+    #: :meth:`sample` gets None).
     wants_features: ClassVar[bool] = False
 
     def parse_bytes(self, data: bytes) -> Inbound:
@@ -46,10 +48,26 @@ class WireFormat:
         """The message of a text frame; None for a message the format ignores (no reply)."""
         raise NotImplementedError
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
-        """The reply to a processed frame: ``sample`` (as stored), the frame's message and the server's
-        epoch ms when it arrived; formats with ``wants_features`` also get ``features=`` (the frame's
-        :class:`~gazescope.domain.FrameFeatures`, e.g. for a face box). None: no reply (seed 004)."""
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any] | None:
+        """The reply to a processed frame (the wire edge: it writes the JSON reply).
+
+        Args:
+            sample: the sample's JSON fields as stored
+                (:meth:`~gazescope.engine.sample.TrackedSample.to_dict`, docs/samples.md).
+            inbound: the frame's message.
+            epoch_ms: the server's epoch ms when the frame arrived.
+            features: the frame's :class:`~gazescope.domain.FrameFeatures` (e.g. for a face box) when the
+                format has :attr:`wants_features`, else None.
+
+        Returns:
+            The reply object; None: no reply (seed 004).
+        """
         raise NotImplementedError
 
     def hello(self, message: dict[str, Any]) -> dict[str, Any]:

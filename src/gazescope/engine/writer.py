@@ -7,13 +7,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
+from gazescope.engine.context import WriterContext
+from gazescope.engine.sample import TrackedSample
 from gazescope.errors import GazescopeError, SessionNotFoundError
 from gazescope.storage import frame_indices
-
-if TYPE_CHECKING:
-    from gazescope.engine.context import EngineContext
 
 
 class SampleWriter:
@@ -34,14 +32,14 @@ class SampleWriter:
     """
 
     def __init__(
-        self, state: EngineContext, session_id: str, dropped_total: Callable[[], int], name: str = ""
+        self, state: WriterContext, session_id: str, dropped_total: Callable[[], int], name: str = ""
     ) -> None:
         self._state = state
         self._settings = state.settings
         self._session_id = session_id
         self._dropped_total = dropped_total
         self._name = name
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[TrackedSample] = []
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -125,8 +123,8 @@ class SampleWriter:
         """Samples buffered, not stored yet."""
         return len(self._buffer)
 
-    def append(self, sample: dict[str, Any]) -> bool:
-        """Buffer one sample (a dict as stored). Returns True when it must be stored before its reply
+    def append(self, sample: TrackedSample) -> bool:
+        """Buffer one sample (its JSON is taken when it is written). Returns True when it must be stored before its reply
         (``Settings.store_before_reply`` while the store works): ``await flush()`` then. Past
         ``Settings.max_samples_per_session`` the sample is counted in :attr:`capped`, not kept."""
         if self._total is not None and self._total >= self._settings.max_samples_per_session:
@@ -172,7 +170,8 @@ class SampleWriter:
                         self._cap(len(batch) - room)
                         del batch[room:]
                 if batch:
-                    self._total = await state.io(state.store.append_samples, sid, batch)
+                    rows = [s.to_dict() for s in batch]  # the store edge: JSON from here on
+                    self._total = await state.io(state.store.append_samples, sid, rows)
                     self.stored += len(batch)
                     state.metrics.samples_stored.inc(len(batch))
                     batch = []  # stored: a later failure below must not put it back
@@ -238,7 +237,7 @@ class SampleWriter:
             # the store failed: the backlog keeps retrying in the background
             batch, self._buffer = self._buffer, []
             if not self._deleted:
-                self._state.backlog.hold(self._session_id, batch, dropped)
+                self._state.backlog.hold(self._session_id, [s.to_dict() for s in batch], dropped)
                 self.held_back = len(batch)
         elif not self._deleted:
             await self._release()

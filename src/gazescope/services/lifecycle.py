@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from gazescope.config import Settings
 from gazescope.domain import SessionInfo
-from gazescope.engine.context import EngineContext
+from gazescope.engine.connection import EngineContext
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import GazescopeError
 from gazescope.services import quotas

@@ -18,6 +18,7 @@ import base64
 import binascii
 import io
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -192,6 +193,45 @@ def decode_frame(
     if img is None or img.ndim != 3 or img.shape[0] != height or img.shape[1] != width:
         raise FrameDecodeError(f"corrupt {fmt.upper()}: the image data could not be decoded")
     return img
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """The limits of one kind of frame, built once and passed to :func:`decode_frame` by :meth:`decode`.
+
+    ``max_bytes`` encoded bytes; ``max_width`` x ``max_height`` and ``max_pixels`` (None: no pixel-count
+    limit) read from the header before decoding; ``eight_bit_only`` refuses PNGs of more than 8 bits per
+    channel (see :func:`decode_frame`).
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_width: int = DEFAULT_MAX_WIDTH
+    max_height: int = DEFAULT_MAX_HEIGHT
+    max_pixels: int | None = None
+    eight_bit_only: bool = False
+
+    @classmethod
+    def live(cls, limits: LimitSettings) -> DecodeOptions:
+        """Live tracking frames: ``Settings.max_frame_bytes``, ``max_frame_width``, ``max_frame_height``,
+        ``live_max_frame_pixels``, 8-bit only."""
+        return cls(
+            max_bytes=limits.max_frame_bytes,
+            max_width=limits.max_frame_width,
+            max_height=limits.max_frame_height,
+            max_pixels=limits.live_max_frame_pixels,
+            eight_bit_only=True,
+        )
+
+    def decode(self, data: bytes | bytearray | memoryview | str) -> np.ndarray:
+        """:func:`decode_frame` with these limits: (H, W, 3) uint8 RGB; raises what it raises."""
+        return decode_frame(
+            data,
+            max_bytes=self.max_bytes,
+            max_width=self.max_width,
+            max_height=self.max_height,
+            max_pixels=self.max_pixels,
+            eight_bit_only=self.eight_bit_only,
+        )
 
 
 def encode_jpeg(image_rgb: np.ndarray, quality: int = 70) -> bytes:

@@ -322,11 +322,15 @@ async def test_a_connections_controller_does_not_keep_it_alive() -> None:
     from types import SimpleNamespace
 
     from gazescope.api.ws.calibration import controller_of
+    from gazescope.engine.extensions import Extensions
 
     class Conn:
         session_id = "s"
         settings = Settings()
         state = SimpleNamespace(store=None)
+
+        def __init__(self) -> None:
+            self.extensions = Extensions()
 
         def add_frame_observer(self, observer, *, needs_image=False) -> None:
             self.observer, self.needs_image = observer, needs_image

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from gazescope.config import Settings
-from gazescope.domain import SessionInfo
+from gazescope.domain import GazeSample, SessionInfo
+from gazescope.engine.sample import TrackedSample
 from gazescope.engine.writer import SampleWriter
 from gazescope.storage import frame_indices
 from gazescope.storage.sqlite import SQLiteStore
@@ -24,8 +25,8 @@ class SlowFirstBatchStore(SQLiteStore):
         return super().append_samples(session_id, samples)
 
 
-def _sample(i: int) -> dict:
-    return {"t_ms": float(i), "frame_index": i}
+def _sample(i: int) -> TrackedSample:
+    return TrackedSample(GazeSample(t_ms=float(i), frame_index=i, face_detected=False))
 
 
 def _refuse_samples(db: Path, on: bool) -> None:

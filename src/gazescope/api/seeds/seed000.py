@@ -265,7 +265,8 @@ async def latest_activity(state: State, session_id: str) -> dict[str, Any]:
     """The newest activity record of the session; 404 when the session has none (or is unknown)."""
     info = await lifecycle.get_session(state, session_id)
     conn = state.connections.get(session_id)
-    sample = conn.last_sample if conn is not None else None
+    tracked = conn.last_sample if conn is not None else None
+    sample = tracked.to_dict() if tracked is not None else None  # JSON, as the stored samples read below
     label = None
     if conn is not None and isinstance(conn.wire, Seed000Wire) and sample is not None:
         label = conn.wire.activity.label(sample)  # the stream's own trailing window

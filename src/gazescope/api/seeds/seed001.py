@@ -35,7 +35,7 @@ from gazescope.api.seeds.base import (
     routers,
 )
 from gazescope.api.ws.tracking import run_tracking
-from gazescope.domain import Direction
+from gazescope.domain import Direction, FrameFeatures
 
 router, _ = routers("seed 001")
 
@@ -95,7 +95,13 @@ class GazeServiceWire(WireFormat):
             "frame_processed": False,
         }
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any]:
         out = self.empty(epoch_ms)
         blinking = bool(sample.get("is_blinking"))
         direction = sample.get("direction") if not blinking else None

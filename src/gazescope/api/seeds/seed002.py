@@ -31,6 +31,7 @@ from fastapi import WebSocket
 from gazescope.api.seeds.base import Inbound, NativeWire, implicit_session, loads_object, routers
 from gazescope.api.ws.tracking import run_tracking
 from gazescope.config import Settings
+from gazescope.domain import FrameFeatures
 
 router, _ = routers("seed 002")
 
@@ -73,7 +74,13 @@ class EyeContactWire(NativeWire):
             self.started = True
         return inbound
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any]:
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any]:
         if sample.get("face_detected"):
             self.face_frames += 1
             self.contact_frames += bool(sample.get("eye_contact"))

@@ -47,7 +47,6 @@ import re
 import threading
 import time
 import uuid
-import weakref
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
@@ -157,7 +156,13 @@ class Seed004Wire(WireFormat):
                     body["video_id"] = match.group(1)
         return Inbound("frame", payload=images, body=body)
 
-    def sample(self, sample: dict[str, Any], inbound: Inbound, epoch_ms: float) -> dict[str, Any] | None:
+    def sample(
+        self,
+        sample: dict[str, Any],
+        inbound: Inbound,
+        epoch_ms: float,
+        features: FrameFeatures | None = None,
+    ) -> dict[str, Any] | None:
         return None
 
 
@@ -263,7 +268,7 @@ class Seed004Connection:
                     fitted = replace(
                         result.calibration, profile_id=uuid.uuid4().hex[:12], user_id=self.user_id
                     )
-                    fitted = (await pool_with_history(conn.state, fitted, cs.mapper_params)).calibration
+                    fitted = (await pool_with_history(conn.state, fitted, cs.mapper_params))[0]
                     logs.event(
                         "seed004_fit", session_id=conn.session_id, why=why, mapper=fitted.mapper_name,
                         drain_s=round(drain_s, 2), seconds=round(time.perf_counter() - t1, 2),
@@ -310,7 +315,6 @@ class Seed004Connection:
     async def on_close(self) -> None:
         """Close callback: a fit still running is one nobody will use (the frames it would map are
         dropped): stop it and return once its thread is done (:meth:`AppState.fit`)."""
-        _STATES.pop(self.conn, None)
         if self.task is not None and not self.task.done():
             self.cancel.set()
             self.task.cancel()
@@ -374,12 +378,8 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
         logs.event("seed004_task_failed", error=str(task.exception()))
 
 
-#: The seed 004 state of each open seed 004 connection (removed when it closes).
-_STATES: weakref.WeakKeyDictionary[TrackingConnection, Seed004Connection] = weakref.WeakKeyDictionary()
-
-
 def _state(conn: TrackingConnection) -> Seed004Connection:
-    st = _STATES.get(conn)
+    st = conn.extensions.get(Seed004Connection)
     if st is None:
         raise ValidationError("this message belongs to seed 004's /ws/test_dispatcher/ and /ws/dispatcher/")
     return st
@@ -388,7 +388,8 @@ def _state(conn: TrackingConnection) -> Seed004Connection:
 async def _start(conn: TrackingConnection) -> None:
     """Start hook: seed 004 connections get their state."""
     if isinstance(conn.wire, Seed004Wire):
-        st = _STATES[conn] = Seed004Connection(conn, conn.wire)
+        st = Seed004Connection(conn, conn.wire)
+        conn.extensions.set(Seed004Connection, st)
         docs = await conn.state.io(list_videos, conn.state.store)
         st.durations.update({d["id"]: float(d.get("duration_s") or 0.0) for d in docs})
         # calibration frames all count: keep them (bounded) instead of latest-wins until the fit

@@ -43,7 +43,7 @@ class ConnectionHost:
     """A tracking connection as the controller's :class:`~gazescope.calibration.host.CalibrationHost`."""
 
     def __init__(self, conn: TrackingConnection, loop: asyncio.AbstractEventLoop) -> None:
-        self._conn = weakref.ref(conn)  # weak: the controller is a value of a WeakKeyDictionary keyed by conn
+        self._conn = weakref.ref(conn)  # weak: the controller is one of the connection's extensions
         self.loop = loop
         self.session_id = conn.session_id
         self.settings = conn.settings
@@ -113,17 +113,14 @@ class ConnectionHost:
             logs.event(name, session_id=self.session_id, **fields)
 
 
-_CONTROLLERS: weakref.WeakKeyDictionary[TrackingConnection, CalibrationController] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def controller_of(conn: TrackingConnection) -> CalibrationController:
-    """The calibration controller of a connection (made, with its frame observer, on first use)."""
-    ctl = _CONTROLLERS.get(conn)
+    """The calibration controller of a connection (one of its ``extensions``; made, with its frame
+    observer, on first use)."""
+    ctl = conn.extensions.get(CalibrationController)
     if ctl is None:
         host = ConnectionHost(conn, asyncio.get_running_loop())
-        ctl = _CONTROLLERS[conn] = CalibrationController(host, profile_repository(conn.state))
+        ctl = CalibrationController(host, profile_repository(conn.state))
+        conn.extensions.set(CalibrationController, ctl)
 
         def observe(ff: FrameFeatures, sample: GazeSample, image_rgb: Any) -> None:
             for reply in ctl.observe(ff, sample, image_rgb):

@@ -66,11 +66,8 @@ class _ClockState:
 
 
 def _clock_of(conn: TrackingConnection) -> _ClockState:
-    st = getattr(conn, "_gs_video_clock", None)
-    if st is None:
-        st = _ClockState(conn)
-        conn._gs_video_clock = st  # type: ignore[attr-defined]
-    return st
+    """The connection's video clock (one of its ``extensions``), made on its first ``stimulus_time``."""
+    return conn.extensions.setdefault(_ClockState, lambda: _ClockState(conn))
 
 
 async def handle_stimulus_time(conn: TrackingConnection, inbound: Inbound) -> None:

@@ -14,7 +14,6 @@ redis-server a profile made on one server is applied on another.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import math
 from collections.abc import Callable
@@ -25,6 +24,8 @@ import httpx
 import pytest
 import websockets
 
+from support.frames import webcam_dots_rows
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SUBJECT = "hy"
@@ -32,11 +33,7 @@ REPEATS = 4  # each image is sent this often: 3 usable samples per target are as
 
 
 def dots(data_dir: Path, session: str) -> list[dict[str, Any]]:
-    folder = data_dir / "gaze" / "webcam_dots"
-    if not (folder / "labels.csv").is_file():
-        pytest.skip(f"webcam_dots not found under {data_dir}")
-    with (folder / "labels.csv").open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r["subject"] == SUBJECT and r["session"] == session]
+    folder, rows = webcam_dots_rows(data_dir, SUBJECT, session)
     assert len(rows) == 16
     return [
         {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import cv2
+import pytest
 
 
 def video_jpegs(video: Path, limit: int | None = None, quality: int = 70) -> list[bytes]:
@@ -22,3 +24,13 @@ def video_jpegs(video: Path, limit: int | None = None, quality: int = 70) -> lis
     finally:
         cap.release()
     return out
+
+
+def webcam_dots_rows(data_dir: Path, subject: str, session: str) -> tuple[Path, list[dict[str, str]]]:
+    """The webcam_dots folder and its ``labels.csv`` rows of one subject's session (the test is skipped
+    when the set is absent)."""
+    folder = data_dir / "gaze" / "webcam_dots"
+    if not (folder / "labels.csv").is_file():
+        pytest.skip(f"webcam_dots not found under {data_dir}")
+    with (folder / "labels.csv").open() as fh:
+        return folder, [r for r in csv.DictReader(fh) if r["subject"] == subject and r["session"] == session]

@@ -11,7 +11,6 @@ Whether a fit still runs is read from the threads' stacks (a frame of ``Calibrat
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import sys
 import time
@@ -23,6 +22,7 @@ from fastapi.testclient import TestClient
 from tests.unit.api.conftest import MakeClient
 
 from gazescope.storage.profiles import ProfileRepository
+from support.frames import webcam_dots_rows
 
 pytest.importorskip("torch")
 
@@ -41,11 +41,7 @@ SETTINGS: dict[str, Any] = {
 
 
 def dots(data_dir: Path, session: str) -> list[dict[str, Any]]:
-    folder = data_dir / "gaze" / "webcam_dots"
-    if not (folder / "labels.csv").is_file():
-        pytest.skip(f"webcam_dots not found under {data_dir}")
-    with (folder / "labels.csv").open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r["subject"] == SUBJECT and r["session"] == session]
+    folder, rows = webcam_dots_rows(data_dir, SUBJECT, session)
     return [
         {"b64": base64.b64encode((folder / r["image"]).read_bytes()).decode(), "x": float(r["x"]), "y": float(r["y"])}
         for r in rows

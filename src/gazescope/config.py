@@ -698,6 +698,31 @@ class CalibrationSettings(BaseModel):
         "1,500 px screen; 20 % is twice that band, the 'fair' grade's bound, still enough for coarse areas "
         "of interest (screen halves, quadrants).",
     )
+    calibration_max_pending_targets: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Most calibration_target announcements (count, 1..100,000) waiting for the frame that "
+        "shows them; one more is refused with 'invalid_request' ('too many targets'). A client announces "
+        "a target, then sends the frames showing it: the 9-49 dots of a grid or a pursuit path of a few "
+        "hundred points fit, a client that announces without sending frames is bounded (issue 20).",
+    )
+    calibration_drift_max_samples: int = Field(
+        90,
+        ge=1,
+        le=10_000,
+        description="Most frames' features (count, 1..10,000) one drift check keeps, the newest winning: "
+        "90 is 3 s at 30 FPS, several fixations on the dot (one fixation lasts 200-400 ms; Holmqvist et "
+        "al., 'Eye Tracking', OUP 2011, ch. 4); a longer check scores its last 3 s.",
+    )
+    calibration_drift_max_frames: int = Field(
+        30,
+        ge=1,
+        le=1_000,
+        description="Most frames (count, 1..1,000) one drift check keeps for appearance mappers (cnn), "
+        "which need the images: 30 is 1 s at 30 FPS, about 28 MB of 640x480 RGB, held in memory until the "
+        "check ends.",
+    )
 
 
 class VideoAnalyticsSettings(BaseModel):

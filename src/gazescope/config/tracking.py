@@ -111,6 +111,15 @@ class BlinkSettings(BaseModel):
     blink_baseline_window_s: float = Field(
         10.0, gt=0, description="Window of the running open-eye EAR baseline."
     )
+    blink_near_eye_yaw_deg: float = Field(
+        25.0,
+        gt=0,
+        le=90,
+        description="With the head turned this far (degrees of yaw) or more, blinks are read from the eye "
+        "nearer the camera only: the far eye is foreshortened and half hidden by the nose and glasses, and "
+        "its EAR dips while it stays open (multi_face frames 295 and 310, yaw -27 and -39: far eye 0.05-0.09, "
+        "near eye 0.16-0.17 of an open 0.19). Below it, the mean of both eyes.",
+    )
     blink_rebase_openness: float = Field(
         0.5,
         gt=0,
@@ -144,7 +153,15 @@ class AttentionSettings(BaseModel):
     drowsy_perclos: float = Field(
         0.15, gt=0, lt=1, description="PERCLOS P80 at or above this is drowsy (Wierwille et al. 1994)."
     )
-    eyes_closed_after_s: float = Field(1.0, gt=0, description="Continuous closure that is 'eyes_closed'.")
+    eyes_closed_after_s: float = Field(
+        2.0,
+        gt=0,
+        description="A lid closure this long (seconds) is 'eyes_closed'. Between blink_max_ms and this, the "
+        "closure is lowered lids: a look down (at a desk, keyboard or phone) covers the iris as a closure "
+        "does in Face Mesh's landmarks (TalkingFace frames 227-277: EAR 0.06-0.09 against 0.25-0.30 open, as "
+        "in ZJU blinks), and is 'looking_away'. Glances away from a display last up to about 2 s (NHTSA "
+        "Visual-Manual Driver Distraction Guidelines, 2013: single glances of 2 s or less).",
+    )
     absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
     looking_away_deg: float = Field(
         21.0,

@@ -3,6 +3,9 @@
 ``serve(**env)`` starts ``python -m gazescope.cli serve --port <free port>`` with ``GAZESCOPE_DB_PATH`` in
 the test's tmp_path (plus any ``GAZESCOPE_*`` overrides) and waits for ``/healthz``
 (``support.servers.start_server``); every server started is stopped (SIGTERM, then kill) after the test.
+Servers skip the PyTorch preload (``calibration_preload_cnn``, 7-14 s of each start on the 2-core CI
+machine) unless the test or its module is marked ``cnn`` (it fits the cnn mapper, directly or through
+seed 004) or passes ``GAZESCOPE_CALIBRATION_PRELOAD_CNN`` itself.
 ``desk_jpegs``: the 842 frames of ``desk_webcam_640x480.avi`` as JPEG bytes (quality 70), as a browser would
 send them.
 """
@@ -20,13 +23,27 @@ from support.frames import video_jpegs
 from support.servers import Server, start_server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cnn: fits the cnn mapper; its servers preload PyTorch at start, as the service does"
+    )
+
+
+def preload_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """``GAZESCOPE_CALIBRATION_PRELOAD_CNN`` for the requesting test (or module): on only when marked ``cnn``.
+    The setting only moves the PyTorch import from the start to the first cnn fit."""
+    on = request.node.get_closest_marker("cnn") is not None
+    return {"GAZESCOPE_CALIBRATION_PRELOAD_CNN": "true" if on else "false"}
+
+
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+def serve(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
     """Factory fixture: ``serve(GAZESCOPE_X="...")`` starts a server; all are stopped afterwards."""
     servers: list[Server] = []
+    preload = preload_env(request)
 
     def _start(port: int | None = None, db_path: Path | None = None, **env: str) -> Server:
-        s = start_server(tmp_path, port=port, db_path=db_path, **env)
+        s = start_server(tmp_path, port=port, db_path=db_path, **{**preload, **env})
         servers.append(s)
         return s
 
@@ -36,13 +53,16 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture(scope="module")
-def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+def module_serve(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Server]]:
     """Like ``serve`` but the servers live for the whole test module (fewer start-ups)."""
     servers: list[Server] = []
     tmp = tmp_path_factory.mktemp("serve")
+    preload = preload_env(request)
 
     def _start(port: int | None = None, db_path: Path | None = None, **env: str) -> Server:
-        s = start_server(tmp, port=port, db_path=db_path, **env)
+        s = start_server(tmp, port=port, db_path=db_path, **{**preload, **env})
         servers.append(s)
         return s
 

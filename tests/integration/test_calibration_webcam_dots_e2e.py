@@ -264,6 +264,7 @@ def test_profile_shared_between_servers_on_redis(
         assert http.get(f"/api/profiles/{pid}").status_code == 404
 
 
+@pytest.mark.cnn
 def test_cnn_mapper_on_real_frames(serve: Callable[..., Any], data_dir: Path) -> None:
     """The personal CNN (seed 004's "mini training") over the WebSocket: eye patches are cut from the
     frames in memory; the fitted network maps later frames, and a drift check (which needs the frames)

@@ -179,6 +179,7 @@ def _fits(url: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.cnn
 def test_a_fit_asked_for_an_hour_is_bounded_and_stops_when_the_client_leaves(serve, data_dir, desk_jpegs):
     """Before: a client chose time_budget_s/epochs; fits ran in the frames' pool (two 40 s fits stopped
     frame processing for everyone for 41 s) and kept training after their clients left."""
@@ -256,6 +257,7 @@ def test_a_fit_asked_for_an_hour_is_bounded_and_stops_when_the_client_leaves(ser
     assert "event=calibration_fit_timeout" in log and "event=calibration_fit_cancelled" in log
 
 
+@pytest.mark.cnn
 def test_a_clamped_fit_says_so(serve, data_dir) -> None:
     """With the default limits a client asking for an hour gets ``calibration_max_time_budget_s``."""
     pytest.importorskip("torch")

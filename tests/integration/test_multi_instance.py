@@ -283,7 +283,7 @@ def test_serve_with_two_workers_on_redis_shares_one_port(
     over from an older one whichever process each landed on, and the session continues."""
     redis_url = redis_server.rsplit("/", 1)[0] + "/8"
     port = free_port()
-    env = server_env(GAZESCOPE_REDIS_URL=redis_url)
+    env = server_env(GAZESCOPE_REDIS_URL=redis_url, GAZESCOPE_CALIBRATION_PRELOAD_CNN="false")  # as serve()
     log_path = tmp_path / "workers.log"
     proc = spawn_serve(["--port", str(port), "--workers", "2"], env=env, cwd=tmp_path, log_path=log_path)
     url = f"http://127.0.0.1:{port}"

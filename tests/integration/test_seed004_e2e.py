@@ -26,7 +26,7 @@ import httpx
 import pytest
 import websockets
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cnn]
 
 SUBJECT = "hy"
 FPS = 30

@@ -182,6 +182,7 @@ class Bystander:
             self.errors.append(repr(exc))
 
 
+@pytest.mark.cnn
 def test_fuzzed_frames_and_messages_are_all_answered_while_a_bystander_streams(serve, desk_jpegs) -> None:
     srv = serve()
     rng = random.Random(SEED)

@@ -1,6 +1,11 @@
 """End to end on a real ``gazescope serve`` subprocess: the whole desk video streamed over the tracking
 WebSocket at 15 FPS, a live observer alongside, the session ended, its report read, then deleted without a
-trace; on the embedded SQLite store and on a real redis-server."""
+trace; on the embedded SQLite store and on a real redis-server.
+
+The stream takes the video's length in real time (the session clock follows the client's only within
+2 s of the server's), so the variants' streams run at once, each to its own server (``streamed``); each
+variant's test then checks its own stream, report and deletion.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,17 @@ import itertools
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import redis
 import websockets
+
+from support.servers import Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -81,38 +91,105 @@ def traces_in_redis(url: str, session_id: str) -> int:
         r.close()
 
 
-@pytest.mark.parametrize("store", ["sqlite", "sqlite-threads", "redis"])
-def test_stream_desk_video_end_report_delete(store, serve, desk_jpegs, request):
-    env = {}
-    if store == "sqlite-threads":  # frames in the server process's threads instead of one process per core
-        env["GAZESCOPE_FRAME_PROCESSES"] = "0"
-        store = "sqlite"
-    if store == "redis":
-        env["GAZESCOPE_REDIS_URL"] = request.getfixturevalue("redis_server")
-    server = serve(**env)
-    http = httpx.Client(base_url=server.url, timeout=30)
-    assert http.get("/readyz").json()["store"] == store
+VARIANTS = ["sqlite", "sqlite-threads", "redis"]
 
-    r = http.post(
-        "/api/sessions", json={"user_id": "desk", "label": "e2e", "screen_w_px": 1280, "screen_h_px": 720}
-    )
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
 
-    async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        observed: list[dict[str, Any]] = []
-        ready = asyncio.Event()
-        obs = asyncio.create_task(observe(f"{server.ws_url}/ws/sessions/{sid}/live", observed, ready))
-        await asyncio.wait_for(ready.wait(), 10)
-        result = await stream(f"{server.ws_url}/ws/sessions/{sid}/track", desk_jpegs, FPS)
-        # ending closes the observer after the session_ended event
-        await asyncio.to_thread(
-            lambda: result.setdefault("report", http.post(f"/api/sessions/{sid}/end").json())
+@dataclass
+class Streamed:
+    """One variant's run: its server, the store it must report, the environment it was started with, the
+    session, the stream's result (hello, samples, other replies, the report of ``end``) and what the live
+    observer saw."""
+
+    server: Server
+    store: str
+    env: dict[str, str]
+    sid: str
+    result: dict[str, Any]
+    observed: list[dict[str, Any]]
+
+
+def variant_env(variant: str, request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """(store the server must report, its ``GAZESCOPE_*`` environment) of a variant."""
+    if variant == "sqlite-threads":  # frames in the server process's threads instead of one process per core
+        return "sqlite", {"GAZESCOPE_FRAME_PROCESSES": "0"}
+    if variant == "redis":
+        return "redis", {"GAZESCOPE_REDIS_URL": request.getfixturevalue("redis_server")}
+    return "sqlite", {}
+
+
+def stream_session(server: Server, store: str, env: dict[str, str], frames: list[bytes]) -> Streamed:
+    """Check the server's store, create a session, stream ``frames`` at ``FPS`` with a live observer
+    alongside, then end the session."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.get("/readyz").json()["store"] == store
+        r = http.post(
+            "/api/sessions", json={"user_id": "desk", "label": "e2e", "screen_w_px": 1280, "screen_h_px": 720}
         )
-        await asyncio.wait_for(obs, 15)
-        return result, observed
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
 
-    result, observed = asyncio.run(run())
+        async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            observed: list[dict[str, Any]] = []
+            ready = asyncio.Event()
+            obs = asyncio.create_task(observe(f"{server.ws_url}/ws/sessions/{sid}/live", observed, ready))
+            await asyncio.wait_for(ready.wait(), 10)
+            result = await stream(f"{server.ws_url}/ws/sessions/{sid}/track", frames, FPS)
+            # ending closes the observer after the session_ended event
+            await asyncio.to_thread(
+                lambda: result.setdefault("report", http.post(f"/api/sessions/{sid}/end").json())
+            )
+            await asyncio.wait_for(obs, 15)
+            return result, observed
+
+        result, observed = asyncio.run(run())
+    return Streamed(server, store, env, sid, result, observed)
+
+
+@pytest.fixture(scope="module")
+def streamed(
+    request: pytest.FixtureRequest, module_serve: Callable[..., Server], desk_jpegs: list[bytes]
+) -> Iterator[Callable[[str], Streamed]]:
+    """``streamed(variant)``: that variant's :class:`Streamed`. The variants selected in this run start
+    their servers one by one, then stream at the same time (each in a thread with its own event loop); a
+    failure or skip of one variant is raised in that variant's test only."""
+    selected = [
+        v
+        for v in VARIANTS
+        if any(
+            item.module is request.module
+            and getattr(item, "callspec", None)
+            and item.callspec.params.get("store") == v
+            for item in request.session.items
+        )
+    ]
+    errors: dict[str, BaseException] = {}
+    servers: dict[str, tuple[str, dict[str, str], Server]] = {}
+    for v in selected:  # one after the other: parallel cold starts crowd a 2-core machine
+        try:
+            store, env = variant_env(v, request)
+            servers[v] = (store, env, module_serve(**env))
+        except BaseException as e:  # e.g. redis-server not installed: that variant skips
+            errors[v] = e
+    with ThreadPoolExecutor(max(1, len(servers)), thread_name_prefix="stream-e2e") as pool:
+        runs = {
+            v: pool.submit(stream_session, srv, store, env, desk_jpegs)
+            for v, (store, env, srv) in servers.items()
+        }
+
+        def get(variant: str) -> Streamed:
+            if variant in errors:
+                raise errors[variant]
+            return runs[variant].result()
+
+        yield get
+
+
+@pytest.mark.parametrize("store", VARIANTS)
+def test_stream_desk_video_end_report_delete(store, streamed, desk_jpegs):
+    run = streamed(store)
+    server, store, env, sid = run.server, run.store, run.env, run.sid
+    result, observed = run.result, run.observed
+    http = httpx.Client(base_url=server.url, timeout=30)
     samples = result["samples"]
     assert result["hello"]["type"] == "session" and result["hello"]["resumed"] is False
     assert result["others"] == [], result["others"][:3]

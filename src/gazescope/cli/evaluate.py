@@ -33,6 +33,9 @@ def evaluate_blink(
             help="Folder caching per-clip EAR series for --protocol loso (Face Mesh runs once a clip)."
         ),
     ] = Path.home() / ".cache" / "gazescope" / "ear-series",
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Clips scored at a time in separate processes (--protocol all).")
+    ] = 1,
 ) -> None:
     """Blink detection (causal tracker) against .tag annotations: per clip and overall P/R/F1."""
     from gazescope.evaluation.blink import evaluate_blinks
@@ -43,7 +46,7 @@ def evaluate_blink(
     if protocol != "all":
         fail(ValueError(f"unknown protocol {protocol!r} (all, loso)"))
     try:
-        res = evaluate_blinks(directory, Settings(), progress=True).to_dict()
+        res = evaluate_blinks(directory, Settings(), progress=True, workers=jobs).to_dict()
     except GazescopeError as exc:
         fail(exc)
     typer.echo(f"{'clip':<40} {'true':>5} {'det':>5} {'match':>5} {'P':>6} {'R':>6} {'F1':>6}")

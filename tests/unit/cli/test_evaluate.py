@@ -36,6 +36,11 @@ def test_evaluate_blink_on_a_folder_without_clips(tmp_path):
     assert res.exit_code == 2 and ".tag" in res.output
 
 
+def test_evaluate_blink_needs_at_least_one_job(tmp_path):
+    res = runner.invoke(app, ["evaluate", "blink", str(tmp_path), "--jobs", "0"])
+    assert res.exit_code == 2 and "--jobs" in res.output
+
+
 def test_evaluate_gaze_on_a_folder_in_the_labels_format(data_dir, tmp_path):
     src = data_dir / "gaze" / "webcam_dots"
     rows = [

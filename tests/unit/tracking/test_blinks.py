@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gazescope.config import BlinkSettings, Settings
-from gazescope.evaluation.blink import evaluate_blinks, evaluate_clip
+from gazescope.evaluation.blink import evaluate_blinks, evaluate_clip, find_clips
 from gazescope.tracking.blinks import BlinkDetector
 
 FPS = 30.0
@@ -100,9 +100,11 @@ def test_talkingface_three_blinks_no_false_blink(data_dir):
 
 @pytest.mark.slow
 def test_zju_blinks_f1_with_the_causal_tracker(data_dir):
-    res = evaluate_blinks(data_dir / "blink" / "zju", Settings()).to_dict()
+    # two processes: each clip is scored alone (own Face Mesh and tracker), so the figures are those of one
+    res = evaluate_blinks(data_dir / "blink" / "zju", Settings(), workers=2).to_dict()
     o = res["overall"]
     assert len(res["clips"]) == 40
+    assert [c["clip"] for c in res["clips"]] == [str(v) for v, _ in find_clips(data_dir / "blink" / "zju")]
     assert o["true"] > 140
     assert o["f1"] >= 0.95
 
@@ -126,3 +128,8 @@ def test_a_closure_at_a_new_open_level_restarts_the_baseline():
     assert not any(u.is_closed for u in ups[60:100])
     assert det.baseline == pytest.approx(0.25, abs=0.01)
     assert len(det.events) == 1 and det.events[0].start_frame >= 110
+
+
+def test_blink_evaluation_needs_a_worker(tmp_path):
+    with pytest.raises(ValueError, match="workers"):
+        evaluate_blinks(tmp_path, Settings(), workers=0)

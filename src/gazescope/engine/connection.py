@@ -92,7 +92,8 @@ class TrackingConnection(Generic[C]):
     It owns one ``FrameAnalyzer`` (created on the first frame in a worker thread, or in its worker process
     with ``Settings.frame_processes``; closed at the end) and one ``GazeTracker``, so no MediaPipe graph is
     used by two threads and smoothing is per connection. A client that sends landmarks instead of frames
-    (issue 22) never gets an analyzer: its landmarks are measured here and tracked as a frame's features.
+    (issue 22) never gets an analyzer: its landmarks are measured in a worker thread and tracked as a
+    frame's features.
     Lifecycle: :meth:`claim` (under the session lock), :meth:`serve` until the client leaves, idles out or
     :meth:`stop` is called; then everything processed is flushed.
 
@@ -565,15 +566,12 @@ class TrackingConnection(Generic[C]):
             return await self.state.cpu(self._track, job, done, dropped_total)
         return self._track(job, done, dropped_total)
 
-    async def _work_landmarks(self, job: FrameJob, dropped_total: int) -> TrackedSample:
-        """Measure a landmarks message and track it: on the event loop (well under a millisecond, no
-        Face Mesh, never in a worker process) unless observers or hooks run after every frame (then in a
-        worker thread, as for frames)."""
+    def _work_landmarks(self, job: FrameJob, dropped_total: int) -> TrackedSample:
+        """Measure a landmarks message and track it (worker thread; no Face Mesh, never in a frame worker
+        process). Off the event loop, so that under load the receive loop still runs and the slot drops
+        the older waiting messages (newest wins) instead of messages queueing in the socket."""
         assert job.inbound.landmarks is not None
-        done = analyze_landmarks(job.inbound.landmarks)
-        if self.hooks.has_frame_users:
-            return await self.state.cpu(self._track, job, done, dropped_total)
-        return self._track(job, done, dropped_total)
+        return self._track(job, analyze_landmarks(job.inbound.landmarks), dropped_total)
 
     async def _process(self, job: FrameJob) -> None:
         m = self.state.metrics
@@ -581,7 +579,7 @@ class TrackingConnection(Generic[C]):
         try:
             pool = self.state.frame_pool
             if job.inbound.landmarks is not None:
-                tracked = await self._work_landmarks(job, self.dropped_total)
+                tracked = await self.state.cpu(self._work_landmarks, job, self.dropped_total)
             elif pool is None:
                 tracked = await self.state.cpu(self._work, job, self.dropped_total)
             else:

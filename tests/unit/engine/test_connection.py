@@ -188,3 +188,30 @@ def test_landmarks_are_tracked_as_frames_and_bad_ones_answered_while_the_connect
     assert [s["source"] for s in stored] == ["landmarks"] * 3
     assert conn.received == conn.processed == conn.stored == 3
     assert conn._analyzer is None  # no Face Mesh graph for a landmarks stream
+
+
+def test_landmarks_keep_a_connection_alive_and_bad_ones_do_not(state_for, store, transport):
+    """Issue 20's bounds hold for landmarks: a landmarks message resets the idle timer as a frame does, a
+    bad one does not; one over max_message_bytes closes with 1009."""
+    from gazescope.engine.landmarks import encode_landmarks
+
+    good = encode_landmarks(None, 640, 480, 0.0)  # no face: valid, cheap
+
+    async def scenario(message: bytes, **settings):
+        t = type(transport)()
+        conn, task = await _open(state_for(**settings), t, store)
+        start = asyncio.get_running_loop().time()
+        while not task.done() and asyncio.get_running_loop().time() - start < 1.2:
+            t.push(message)
+            await asyncio.sleep(0.1)
+        alive = not task.done()
+        t.leave()
+        await asyncio.wait_for(task, 10)
+        return alive, t.closed, conn.received
+
+    assert asyncio.run(scenario(good, idle_timeout_s=0.4))[:2] == (True, None)
+    alive, closed, received = asyncio.run(scenario(good[:-1], idle_timeout_s=0.4))  # truncated: bad
+    assert not alive and closed is not None and closed[0] == CloseCode.GOING_AWAY and received == 0
+    big = encode_landmarks(None, 640, 480, 0.0) + b"\0" * 2048
+    _, closed, _ = asyncio.run(scenario(big, max_message_bytes=1024))
+    assert closed == (CloseCode.MESSAGE_TOO_BIG, "message too big")

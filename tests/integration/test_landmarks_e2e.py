@@ -225,3 +225,30 @@ def test_a_calibration_from_landmarks_maps_later_landmark_samples(server, webcam
     assert len(mapped) >= 0.5 * len(replies) and all(r["source"] == "landmarks" for r in replies)
     stored = check_session_samples(server, sid, sizes, calibrated=True)
     assert {s["source"] for s in stored} == {"landmarks"}
+
+
+def test_bad_landmarks_are_answered_and_the_session_goes_on(server, desk) -> None:
+    """Wrong length, NaN, huge numbers, truncated binary: each answered ``bad_landmarks``; the good
+    message after them is tracked and stored."""
+    mesh = desk[1][0]
+    good = binary(mesh, 0.0)
+    nan = mesh.copy()
+    nan[7, 1] = np.nan
+    flat = [float(v) for v in mesh.reshape(-1)]
+    base = {"type": "landmarks", "width": 640, "height": 480, "face_count": 1}
+    bad: list[bytes | str] = [
+        json.dumps({**base, "landmarks": flat[:-3]}),  # wrong length
+        json.dumps({**base, "landmarks": [*flat[:-1], float("nan")]}),  # NaN (Python's json writes it)
+        json.dumps({**base, "landmarks": [*flat[:-1], 1e300]}),  # huge
+        encode_landmarks(nan, 640, 480, 1.0),  # NaN in binary
+        encode_landmarks(mesh * 1e20, 640, 480, 2.0),  # huge in binary
+        good[:-12],  # truncated
+        good + b"\0" * 12,  # too long
+    ]
+    sid, replies = asyncio.run(stream(server, [*bad, binary(mesh, 100.0)]))
+    assert [(r["type"], r.get("code")) for r in replies] == [("error", "bad_landmarks")] * len(bad) + [
+        ("sample", None)
+    ]
+    assert replies[-1]["source"] == "landmarks" and replies[-1]["face_detected"]
+    stored, _ = stored_and_csv(server, sid)
+    assert [s["source"] for s in stored] == ["landmarks"]

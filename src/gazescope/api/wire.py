@@ -56,7 +56,8 @@ def _loads_object(text: str) -> dict[str, Any]:
     try:  # every number from the client is range-checked here, once (gazescope.api.limits)
         check_client_json(msg, max_items=MAX_MESSAGE_VALUES)
     except (BadClientNumber, TooManyItems) as exc:
-        raise ProtocolError("bad_message", str(exc)) from None
+        code = "bad_landmarks" if msg.get("type") == "landmarks" else "bad_message"
+        raise ProtocolError(code, str(exc)) from None
     return msg
 
 

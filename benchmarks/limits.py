@@ -650,7 +650,9 @@ def bench_bigsession(src: Path, n: int) -> None:
 def missing_settings(src: Path, *names: str) -> list[str]:
     """The ``GAZESCOPE_*`` names among ``names`` that are no ``Settings`` field of the tree ``src`` (its
     server ignores them: unknown variables are ignored)."""
-    text = (src / "gazescope" / "config.py").read_text()
+    single = src / "gazescope" / "config.py"  # trees before the settings became a package
+    files = [single] if single.exists() else sorted((src / "gazescope" / "config").glob("*.py"))
+    text = "\n".join(f.read_text() for f in files)
     return [n for n in names if not re.search(rf"^\s+{n.removeprefix('GAZESCOPE_').lower()}\s*:", text, re.M)]
 
 

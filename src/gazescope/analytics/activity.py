@@ -48,7 +48,7 @@ from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.idt import idt
 from gazescope.analytics.events.params import EventParams
 from gazescope.analytics.events.results import Fixation
-from gazescope.analytics.samples import as_number
+from gazescope.analytics.samples import SessionArrays, as_number
 from gazescope.config import ActivitySettings
 from gazescope.domain import AttentionState
 from gazescope.errors import ValidationError
@@ -61,9 +61,11 @@ __all__ = [
     "ActivityWindow",
     "LiveActivity",
     "StepCounts",
+    "activity_input_of",
     "activity_inputs",
     "classify_activity",
     "classify_latest",
+    "label_arrays",
     "label_samples",
     "sample_activities",
 ]
@@ -335,10 +337,6 @@ def classify_latest(
     return ActivityWindow(float(t[0]), hi, act, counts)
 
 
-def _gaze_ok(s: Mapping[str, Any]) -> bool:
-    return s.get("face_detected", True) is not False and not s.get("is_blinking", False)
-
-
 def activity_inputs(
     samples: Sequence[Mapping[str, Any]],
     *,
@@ -360,19 +358,40 @@ def activity_inputs(
     t = np.array([as_number(s.get("t_ms")) for s in samples], dtype=float)
     if n and not np.all(np.isfinite(t)):
         raise ValidationError("every sample needs a numeric t_ms for activity recognition")
-    ok = np.array([_gaze_ok(s) for s in samples], dtype=bool)
-    sx = np.array([as_number(s.get("screen_x_px")) for s in samples], dtype=float)
-    sy = np.array([as_number(s.get("screen_y_px")) for s in samples], dtype=float)
+    face = np.array([s.get("face_detected", True) is not False for s in samples], dtype=bool)
+    ok = face & np.array([not s.get("is_blinking", False) for s in samples], dtype=bool)
     on = np.array([s.get("on_screen") is not False for s in samples], dtype=bool)
+
+    def col(k: str) -> np.ndarray:
+        return np.array([as_number(s.get(k)) for s in samples], dtype=float)
+
+    return _input(t, face, ok, on, col("screen_x_px"), col("screen_y_px"), col("gaze_yaw_deg"), geometry, st)
+
+
+def _input(
+    t: np.ndarray, face: np.ndarray, ok: np.ndarray, on: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+    yaw: np.ndarray, geometry: ScreenGeometry | None, st: ActivitySettings,
+) -> ActivityInput:  # fmt: skip
     screen = ok & on & np.isfinite(sx) & np.isfinite(sy)
-    faces = int(np.array([s.get("face_detected", True) is not False for s in samples]).sum())
+    faces = int(face.sum())
     if faces and screen.sum() >= 0.5 * faces:
         ppd = geometry.px_from_deg(1.0) if geometry is not None else st.activity_px_per_deg
         x = np.where(screen, sx / ppd, np.nan)
         y = np.where(screen, sy / ppd, np.nan)
         return ActivityInput(t, x, y, "screen")
-    yaw = np.array([as_number(s.get("gaze_yaw_deg")) for s in samples], dtype=float)
     return ActivityInput(t, np.where(ok, -yaw, np.nan), None, "gaze_yaw")
+
+
+def activity_input_of(
+    a: SessionArrays, *, geometry: ScreenGeometry | None = None, settings: ActivitySettings | None = None
+) -> ActivityInput:
+    """:func:`activity_inputs` of a session's arrays (:func:`gazescope.analytics.samples.session_arrays`,
+    already timed and checked)."""
+    ok = a.face & ~a.blinks.blinking
+    g = a.gaze
+    return _input(
+        a.t_ms, a.face, ok, a.on_screen, g.x_px, g.y_px, a.gaze_yaw_deg, geometry, _settings(settings)
+    )
 
 
 def label_samples(
@@ -385,8 +404,23 @@ def label_samples(
     dicts in time order (:func:`activity_inputs`, :func:`classify_activity`). Raises
     :class:`gazescope.errors.ValidationError` for untimed or decreasing samples."""
     inp = activity_inputs(samples, geometry=geometry, settings=settings)
-    result = classify_activity(inp.t_ms, inp.x_deg, inp.y_deg, settings=settings, source=inp.source)
     states = [str(s.get("attention_state") or AttentionState.ABSENT.value) for s in samples]
+    return _labels(inp, states, settings)
+
+
+def label_arrays(
+    a: SessionArrays, *, geometry: ScreenGeometry | None = None, settings: ActivitySettings | None = None
+) -> tuple[list[str], ActivityResult]:
+    """:func:`label_samples` of a session's arrays (:func:`gazescope.analytics.samples.session_arrays`):
+    the (N,) labels and the windows behind them. Raises :class:`gazescope.errors.ValidationError` for
+    decreasing samples."""
+    return _labels(activity_input_of(a, geometry=geometry, settings=settings), a.attention_state, settings)
+
+
+def _labels(
+    inp: ActivityInput, states: Sequence[str], settings: ActivitySettings | None
+) -> tuple[list[str], ActivityResult]:
+    result = classify_activity(inp.t_ms, inp.x_deg, inp.y_deg, settings=settings, source=inp.source)
     return sample_activities(states, result.at(inp.t_ms)), result
 
 

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 from pydantic import ValidationError as PydanticValidationError
 
 from gazescope.analytics.events import Fixation
-from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, gaze_arrays, sample_durations_ms
+from gazescope.analytics.samples import DEFAULT_MAX_GAP_MS, GazeArrays, gaze_arrays, sample_durations_ms
 from gazescope.errors import ValidationError
 
 
@@ -349,20 +349,27 @@ def aoi_metrics(
     screen_size_px: tuple[float, float] | None = None,
     stimulus_size_px: tuple[float, float] | None = None,
     max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+    gaze: GazeArrays | None = None,
 ) -> list[AOIMetrics]:
     """Per-AOI metrics of one session, in the order of ``aois``.
 
     ``fixations``: from :mod:`gazescope.analytics.events` on this session's samples (screen px).
-    ``samples``: the same samples, for the sample-based dwell time (0 without them). ``start_ms``: the
-    stimulus or session start on the ``t_ms`` clock that TTFF counts from; default the first sample's
+    ``samples``: the same samples, for the sample-based dwell time (0 without them); ``gaze``: their
+    arrays instead (:class:`~gazescope.analytics.samples.GazeArrays`, e.g. ``session_arrays(...).gaze``).
+    ``max_gap_ms``: the longest pause (ms) within a segment, and the most time one sample adds to a dwell.
+    ``start_ms``: the stimulus or session start on the ``t_ms`` clock that TTFF counts from; default the first sample's
     ``t_ms``, else the first fixation's start. Sizes: see :func:`screen_to_stimulus`.
 
     Raises :class:`gazescope.errors.ValidationError` for invalid AOIs.
     """
     parsed = parse_aois(aois)
+    if gaze is None and samples:
+        gaze = gaze_arrays(samples, max_gap_ms=max_gap_ms)
+    if gaze is not None and not len(gaze.t_ms):
+        gaze = None
     if start_ms is None:
-        if samples:
-            start_ms = float(samples[0]["t_ms"])
+        if gaze is not None:
+            start_ms = float(gaze.t_ms[0])
         elif fixations:
             start_ms = fixations[0].start_ms
         else:
@@ -376,10 +383,9 @@ def aoi_metrics(
     durations = np.array([f.duration_ms for f in fixations], dtype=float)
     total_fix = float(durations.sum())
     sx = sy = sdur = None
-    if samples:
-        ga = gaze_arrays(samples, max_gap_ms=max_gap_ms)
-        sx, sy = screen_to_stimulus(ga.x_px, ga.y_px, screen_size_px, stimulus_size_px)
-        sdur = np.where(ga.valid, sample_durations_ms(ga.t_ms, max_ms=max_gap_ms), 0.0)
+    if gaze is not None:
+        sx, sy = screen_to_stimulus(gaze.x_px, gaze.y_px, screen_size_px, stimulus_size_px)
+        sdur = np.where(gaze.valid, sample_durations_ms(gaze.t_ms, max_ms=max_gap_ms), 0.0)
     out = []
     for aoi in parsed:
         inside = aoi.contains(fx, fy)

@@ -8,9 +8,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gazescope.analytics.activity import label_samples
+from gazescope.analytics.activity import label_arrays
 from gazescope.analytics.aoi import AOI, parse_aois
-from gazescope.analytics.events import EventParams, FixationMethod, detect_events
+from gazescope.analytics.events import EventParams, FixationMethod, events_of_arrays
 from gazescope.analytics.heatmap import session_heatmap
 from gazescope.analytics.plots.attention import ACTIVITY_COLOURS, render_attention_png
 from gazescope.analytics.plots.canvas import decode_stimulus
@@ -19,7 +19,7 @@ from gazescope.analytics.plots.heatmap import render_heatmap_png
 from gazescope.analytics.plots.scanpath import render_scanpath_png
 from gazescope.analytics.plots.timeline import STATE_COLOURS, render_timeline_png
 from gazescope.analytics.report import AggregateReport, SessionReport, session_sizes
-from gazescope.analytics.samples import gaze_arrays, timed_samples
+from gazescope.analytics.samples import session_arrays, timed_samples
 from gazescope.config import ActivitySettings
 from gazescope.errors import ValidationError
 
@@ -49,23 +49,22 @@ def session_images(
     """
     screen, geometry = session_sizes(session)
     images = {}
-    if samples:
-        timed, _ = timed_samples(samples, fps_hint)
-        labels, _ = label_samples(timed, geometry=geometry, settings=activity)
-        images["attention"] = render_attention_png(timed, labels, looking_away_deg=looking_away_deg)
-    else:
+    if not samples:
         images["attention"] = render_attention_png(samples)
-    images["timeline"] = render_timeline_png(samples, fps_hint=fps_hint)
-    if not samples or screen is None:
+        images["timeline"] = render_timeline_png(samples, fps_hint=fps_hint)
         return images
-    timed, _ = timed_samples(samples, fps_hint)
-    if not gaze_arrays(timed).valid.any():
+    timed, _ = timed_samples(samples, fps_hint)  # the figures below take the timed dicts
+    a = session_arrays(timed)  # read once: activity labels, validity and events come from these arrays
+    labels, _ = label_arrays(a, geometry=geometry, settings=activity)
+    images["attention"] = render_attention_png(timed, labels, looking_away_deg=looking_away_deg)
+    images["timeline"] = render_timeline_png(samples, fps_hint=fps_hint)
+    if screen is None or not a.gaze.valid.any():
         return images
     if stimulus_image is not None and stimulus_size_px is None:
         arr = decode_stimulus(stimulus_image)
         stimulus_size_px = (float(arr.shape[1]), float(arr.shape[0]))
     space = stimulus_size_px or screen
-    ev = detect_events(timed, method=method, params=EventParams(geometry=geometry))
+    ev = events_of_arrays(a.gaze, a.blinks, method=method, params=EventParams(geometry=geometry))
     grid = session_heatmap(
         timed,
         screen_size_px=screen,

@@ -9,6 +9,9 @@ A sample is *valid* gaze when a face was found, the eyes are not in a blink, the
 and finite, and ``on_screen`` is not False. Invalid samples and time gaps longer than ``max_gap_ms``
 between valid samples split the stream into *segments* (Salvucci & Goldberg 2000 detect within
 uninterrupted data; see :mod:`gazescope.analytics.events`).
+
+Reports read one session's samples once, into :class:`SessionArrays` (:func:`session_arrays`), and work on
+those arrays only.
 """
 
 from __future__ import annotations
@@ -338,3 +341,80 @@ def angle_arrays(samples: Sequence[Mapping[str, Any]]) -> AngleArrays:
     gy, gp = col("gaze_yaw_deg"), col("gaze_pitch_deg")
     cos = np.clip(np.cos(np.radians(gy)) * np.cos(np.radians(gp)), -1.0, 1.0)
     return AngleArrays(col("yaw_deg"), gy, gp, np.degrees(np.arccos(cos)), col("gaze_offset_deg"))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionArrays:
+    """Everything a report reads of one session's samples, as arrays in sample order, built once by
+    :func:`session_arrays`; every array is (N,).
+
+    ``t_ms`` float sample times (ms, finite, non-decreasing; derived from ``frame_index`` when the samples
+    were untimed, see :func:`timed_samples`). ``gaze``: screen points, validity and segments
+    (:class:`GazeArrays`); ``blinks``: what blink grouping reads (:class:`BlinkArrays`). ``face`` bool
+    (``face_detected`` is not False), ``on_screen`` bool (``on_screen`` is not False), ``gaze_yaw_deg``
+    (deg, NaN where absent), ``attention_state`` (str per sample, ``absent`` where missing),
+    ``attention_score`` (0-1, NaN where absent), ``eye_contact`` bool, ``perclos`` (0-1),
+    ``processing_ms`` (ms), ``dropped_frames`` and ``blink_count`` (the tracker's cumulative counts),
+    NaN where absent, and ``calibrated`` bool (the sample has ``calibration_fit`` or a numeric screen x).
+    """
+
+    t_ms: np.ndarray
+    gaze: GazeArrays
+    blinks: BlinkArrays
+    face: np.ndarray
+    on_screen: np.ndarray
+    gaze_yaw_deg: np.ndarray
+    attention_state: tuple[str, ...]
+    attention_score: np.ndarray
+    eye_contact: np.ndarray
+    perclos: np.ndarray
+    processing_ms: np.ndarray
+    dropped_frames: np.ndarray
+    blink_count: np.ndarray
+    calibrated: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_ms)
+
+
+def session_arrays(
+    samples: Sequence[Mapping[str, Any]],
+    *,
+    fps_hint: float | None = None,
+    max_gap_ms: float = DEFAULT_MAX_GAP_MS,
+) -> SessionArrays:
+    """:class:`SessionArrays` of sample dicts (``GazeSample.to_dict()`` or :func:`gaze_points_to_samples`
+    output), timed by :func:`timed_samples` (``fps_hint`` frames/s > 0 or None) and segmented with
+    ``max_gap_ms`` (> 0).
+
+    Raises :class:`gazescope.errors.ValidationError` for an empty list, for untimed samples without
+    ``fps_hint``, decreasing timestamps or a non-positive ``max_gap_ms``.
+    """
+    if not samples:
+        raise ValidationError("no samples")
+    timed, t = timed_samples(samples, fps_hint)
+    gaze = gaze_arrays(timed, max_gap_ms=max_gap_ms)
+    n = len(timed)
+
+    def col(key: str, *, strings: bool = False) -> np.ndarray:
+        return np.fromiter((as_number(s.get(key), strings=strings) for s in timed), dtype=float, count=n)
+
+    def flag(test: Any) -> np.ndarray:
+        return np.fromiter((bool(test(s)) for s in timed), dtype=bool, count=n)
+
+    return SessionArrays(
+        t_ms=t,
+        gaze=gaze,
+        blinks=blink_arrays(timed),
+        face=flag(lambda s: s.get("face_detected", True) is not False),
+        on_screen=flag(lambda s: s.get("on_screen") is not False),
+        gaze_yaw_deg=col("gaze_yaw_deg", strings=True),
+        attention_state=tuple(str(s.get("attention_state") or AttentionState.ABSENT.value) for s in timed),
+        attention_score=col("attention_score"),
+        eye_contact=flag(lambda s: s.get("eye_contact")),
+        perclos=col("perclos"),
+        processing_ms=col("processing_ms"),
+        dropped_frames=col("dropped_frames"),
+        blink_count=col("blink_count"),
+        calibrated=flag(lambda s: s.get("calibration_fit") or is_finite_number(s.get("screen_x_px"))),
+    )

@@ -42,9 +42,6 @@ from gazescope.calibration.targets import (
 from gazescope.domain import FrameFeatures, GazeSample
 from gazescope.errors import CalibrationError, GazescopeError, ValidationError
 
-#: Most ``calibration_target`` announcements waiting for their first frame; more are ``invalid_request``.
-MAX_PENDING_TARGETS = 256
-
 
 @dataclass
 class _Pending:
@@ -66,7 +63,8 @@ class RunningCalibration:
         needed: usable samples per target before its progress says ``done`` (>= 1).
         pursuit_to_session: pursuit path index -> session target index (None for a grid).
         session_to_label: session target index -> the index the client used.
-        pending: announced targets waiting for their first frame (at most :data:`MAX_PENDING_TARGETS`).
+        pending: announced targets waiting for their first frame (at most
+            ``Settings.calibration_max_pending_targets``).
         current: the session target index shown now, None before the first.
         counts: usable samples kept per session target index.
         finishing: True while its fit runs (frames are not offered then).
@@ -252,7 +250,7 @@ class Choreography:
         Raises:
             CalibrationError: nothing running (``no_calibration``).
             ValidationError: an index out of range, a point off the screen, neither given, or
-                :data:`MAX_PENDING_TARGETS` waiting already.
+                ``Settings.calibration_max_pending_targets`` waiting already.
         """
         with self._lock:
             run = self.require()
@@ -277,9 +275,10 @@ class Choreography:
                         f"target ({x:g}, {y:g}) lies off the {cs.screen_w_px}x{cs.screen_h_px} screen"
                     )
                 target = (x, y)
-            if len(run.pending) >= MAX_PENDING_TARGETS:
+            most = self.host.settings.calibration_max_pending_targets
+            if len(run.pending) >= most:
                 raise ValidationError(
-                    f"too many targets announced before a frame showed them (at most {MAX_PENDING_TARGETS}): "
+                    f"too many targets announced before a frame showed them (at most {most}): "
                     "send frames while showing targets"
                 )
             run.pending.append(_Pending(self.host.next_frame_index, target, msg.validation, label))

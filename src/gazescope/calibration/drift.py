@@ -11,7 +11,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,6 @@ DRIFT_FACTOR = 2.0
 """Recalibration is advised when a drift check's error exceeds ``max(GRADE_GOOD_PCT, DRIFT_FACTOR x the
 validated mean error)`` (in % of width): one point's error is noisy, so only an error clearly worse than
 the calibration's own validation means the mapping has moved (head or camera moved, lighting changed)."""
-#: Most samples kept for one drift check (the newest win); for appearance mappers the frames themselves
-#: are kept (in memory only, dropped when the check ends), at most :data:`DRIFT_MAX_FRAMES`.
-DRIFT_MAX_SAMPLES = 90
-DRIFT_MAX_FRAMES = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +98,8 @@ class _Drift:
     target_px: tuple[float, float]
     boundary: int  # first frame index it applies to
     settle_ms: float
+    features: deque[FrameFeatures]  # the newest Settings.calibration_drift_max_samples (or _max_frames)
     t0_ms: float | None = None
-    features: deque[FrameFeatures] = field(default_factory=lambda: deque(maxlen=DRIFT_MAX_SAMPLES))
     images: deque[Any] | None = None
     skipped: int = 0
 
@@ -157,10 +153,18 @@ class DriftChecks:
             )
         if not (0 <= x <= cal.screen_w_px and 0 <= y <= cal.screen_h_px):
             raise ValidationError(f"({x:g}, {y:g}) lies off the {cal.screen_w_px}x{cal.screen_h_px} screen")
-        d = _Drift((x, y), self.host.next_frame_index, max(0.0, settle))
-        if cal.mapper.needs_patches:
-            d.images = deque(maxlen=DRIFT_MAX_FRAMES)
-            d.features = deque(maxlen=DRIFT_MAX_FRAMES)
+        s = self.host.settings
+        d = _Drift(
+            (x, y),
+            self.host.next_frame_index,
+            max(0.0, settle),
+            deque(maxlen=s.calibration_drift_max_samples),
+        )
+        if (
+            cal.mapper.needs_patches
+        ):  # appearance mappers keep the frames too (in memory, until the check ends)
+            d.images = deque(maxlen=s.calibration_drift_max_frames)
+            d.features = deque(maxlen=s.calibration_drift_max_frames)
         with self._lock:
             self._drift = d
         return DriftStarted(x_px=x, y_px=y, settle_ms=settle)

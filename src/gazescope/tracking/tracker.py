@@ -92,6 +92,15 @@ class GazeTracker:
         span_ms = min(max(t_ms - self._first_t, 1000.0), window_ms)
         return len(self._blink_times) * 60000.0 / span_ms
 
+    def _blink_ear(self, ff: FrameFeatures) -> float | None:
+        """The EAR the blink detector reads: both eyes' mean, or the wider (nearer) eye's alone once the head
+        is turned ``blink_near_eye_yaw_deg`` or more."""
+        r, left = ff.right_eye, ff.left_eye
+        turned = ff.head is not None and abs(ff.head.yaw_deg) >= self.settings.blink_near_eye_yaw_deg
+        if r is not None and left is not None and turned:
+            return (r if r.width_px >= left.width_px else left).ear
+        return ff.ear_mean
+
     def _closed(self, ff: FrameFeatures, detector_closed: bool) -> bool:
         """Closed eyes in this frame: a closure of the blink detector during which the iris landmarks
         dropped with the lid (``closed_iris_drop``); with the iris still in view the lids are lowered
@@ -155,7 +164,7 @@ class GazeTracker:
         if self._first_t is None:
             self._first_t = t_ms
         t_s = t_ms / 1000.0
-        ear = ff.ear_mean
+        ear = self._blink_ear(ff)
         bu = self.blinks.update(t_ms, frame_index, ear if ff.face_detected else None)
         if bu.event is not None:
             self._blink_times.append(t_ms)
@@ -175,7 +184,9 @@ class GazeTracker:
         else:
             self._ratios.reset()
             self._angles.reset()
-        closed = self._closed(ff, bu.is_closed)
+        # a closure outlasting the longest blink is lowered lids (looking down) until eyes_closed_after_s
+        lowered = bu.is_closed and s.blink_max_ms < bu.closed_ms < s.eyes_closed_after_s * 1000.0
+        closed = self._closed(ff, bu.is_closed) and not lowered
         deviation = None
         if ff.face_detected and not closed and ff.gaze_yaw_deg is not None and ff.gaze_pitch_deg is not None:
             pitch = ff.gaze_pitch_deg + s.lid_pitch_gain_deg * ((bu.openness or 1.0) - 1.0)

@@ -219,19 +219,17 @@ def test_applied_profiles_are_recorded_with_the_session_and_deleted_with_it(
     assert client.get(f"/api/profiles/{cal.profile_id}").status_code == 200
 
 
-def test_target_announcements_without_frames_are_bounded(client: TestClient, monkeypatch) -> None:
-    from gazescope.calibration import choreography
-
-    monkeypatch.setattr(choreography, "MAX_PENDING_TARGETS", 5)
-    sid = new_session(client, screen_w_px=1280, screen_h_px=800)
-    with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
-        ws.receive_json()
-        ws.send_json({"type": "calibration_start", "layout": "9"})
-        recv_type(ws, "calibration_started")
-        for i in range(6):
-            ws.send_json({"type": "calibration_target", "index": i})
-        err = recv_type(ws, "error")
-        assert err["code"] == "invalid_request" and "too many targets" in err["message"]
+def test_target_announcements_without_frames_are_bounded(make_client) -> None:
+    with make_client(calibration_max_pending_targets=5) as client:
+        sid = new_session(client, screen_w_px=1280, screen_h_px=800)
+        with client.websocket_connect(f"/ws/sessions/{sid}/track") as ws:
+            ws.receive_json()
+            ws.send_json({"type": "calibration_start", "layout": "9"})
+            recv_type(ws, "calibration_started")
+            for i in range(6):
+                ws.send_json({"type": "calibration_target", "index": i})
+            err = recv_type(ws, "error")
+            assert err["code"] == "invalid_request" and "too many targets" in err["message"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])

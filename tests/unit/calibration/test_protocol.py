@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from gazescope.calibration import choreography
 from gazescope.calibration.messages import (
     CalibrationApplied,
     CalibrationCancelled,
@@ -240,7 +239,7 @@ async def test_refusals_keep_their_codes(store, monkeypatch) -> None:
     assert await code("calibration_target", {}) == "invalid_request"
     err = await finished(ctl, host)  # sent when the fit fails; the calibration stays open
     assert isinstance(err, ErrorReply) and err.code == "not_enough_data" and "at least" in err.message
-    monkeypatch.setattr(choreography, "MAX_PENDING_TARGETS", 2)
+    monkeypatch.setattr(host.settings, "calibration_max_pending_targets", 2)
     await ctl.handle("calibration_target", {"index": 0})
     await ctl.handle("calibration_target", {"index": 1})
     with pytest.raises(ValidationError, match="too many targets"):
@@ -279,6 +278,17 @@ async def test_profiles_are_reused_and_drift_is_checked(store, make_ff, gaze_of)
     assert drift.profile_id == result.profile_id
     kinds = sorted(r["kind"] for r in ProfileRepository(store).records("s2"))
     assert kinds == ["applied", "applied", "drift"]
+
+
+async def test_a_drift_check_scores_the_newest_frames_the_settings_allow(store, make_ff, gaze_of) -> None:
+    host = make_host(store, user_id="di", screen_w_px=W, screen_h_px=H)
+    ctl = CalibrationController(host, ProfileRepository(store))
+    await calibrate(ctl, host, make_ff, gaze_of)
+    host.settings.calibration_drift_max_samples = 3
+    await ctl.handle("drift_start", {"x_px": 400, "y_px": 300, "settle_ms": 0})
+    frames(ctl, host, make_ff(*gaze_of(400, 300, W, H)), 5, 100_000.0)
+    drift = await ctl.handle("drift_finish", {})
+    assert isinstance(drift, DriftResult) and drift.n_samples == 3
 
 
 async def calibrate_poorly(ctl: CalibrationController, host: Host, make_ff, gaze_of) -> CalibrationResultOut:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -55,13 +57,33 @@ def test_focused_then_looking_away_then_absent():
     assert not s[-1].face_detected and s[-1].gaze_vector is None
 
 
-def test_eyes_closed_after_a_second():
+def test_a_long_closure_is_a_blink_then_lowered_lids_then_eyes_closed():
     tr = GazeTracker(Settings())
     run(tr, [feat() for _ in range(90)])
-    s = run(tr, [feat(ear=0.05) for _ in range(45)], start=90)
-    assert s[5].is_blinking and s[5].attention_state == AttentionState.FOCUSED
-    assert s[-1].attention_state == AttentionState.EYES_CLOSED
-    assert s[-1].blink_count == 0  # 1.5 s shut is not a blink
+    s = run(tr, [feat(ear=0.05) for _ in range(75)], start=90)  # 2.5 s of lids over the iris
+    assert s[5].is_blinking and s[5].attention_state == AttentionState.FOCUSED  # a blink so far
+    # past blink_max_ms (0.8 s) it is no blink: lowered lids, a look down
+    assert not s[36].is_blinking and s[36].attention_state == AttentionState.LOOKING_AWAY
+    assert not s[36].eye_contact and s[36].attention_score < 0.5
+    assert s[-1].is_blinking and s[-1].attention_state == AttentionState.EYES_CLOSED  # past 2 s
+    assert s[-1].blink_count == 0  # 2.5 s shut is not a blink
+
+
+def test_near_eye_alone_reads_blinks_with_the_head_turned():
+    def turned(ear_near: float, ear_far: float) -> FrameFeatures:
+        f = feat()
+        near = replace(f.left_eye, ear=ear_near, width_px=30.0)
+        far = replace(f.right_eye, ear=ear_far, width_px=22.0, offset_y=0.12 if ear_far < 0.15 else 0.0)
+        return replace(f, left_eye=near, right_eye=far, head=replace(f.head, yaw_deg=-35.0))
+
+    tr = GazeTracker(Settings())
+    run(tr, [turned(0.3, 0.3) for _ in range(60)])
+    s = run(tr, [turned(0.3, 0.05) for _ in range(4)], start=60)  # the far eye dips, the near stays open
+    assert not any(x.is_blinking for x in s)
+    tr = GazeTracker(Settings(blink_near_eye_yaw_deg=90.0))  # both eyes' mean: the dip reads as a closure
+    run(tr, [turned(0.3, 0.3) for _ in range(60)])
+    s = run(tr, [turned(0.3, 0.05) for _ in range(4)], start=60)
+    assert any(x.is_blinking for x in s)
 
 
 def test_drowsy_from_perclos():
@@ -202,7 +224,9 @@ def test_lids_lowered_over_a_visible_iris_are_not_closed_eyes():
     assert not any(x.is_blinking for x in s)
     assert s[-1].attention_state == AttentionState.LOOKING_AWAY
     s = run(tr, [feat(ear=0.05) for _ in range(45)], start=135)  # shut: the iris drops with the lid
-    assert s[5].is_blinking and s[-1].attention_state == AttentionState.EYES_CLOSED
+    # one closure 1.5 s old already (past blink_max_ms): still lowered lids, closed eyes once 2 s long
+    assert not s[5].is_blinking and s[5].attention_state == AttentionState.LOOKING_AWAY
+    assert s[-1].is_blinking and s[-1].attention_state == AttentionState.EYES_CLOSED
 
 
 def test_the_score_never_contradicts_the_state():

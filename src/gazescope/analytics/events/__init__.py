@@ -60,8 +60,13 @@ from gazescope.analytics.events._library import (
     fixation_detectors,
     register_fixation_detector,
 )
-from gazescope.analytics.events.blinks import detect_blinks
-from gazescope.analytics.events.detect import FixationMethod, detect_events, detect_fixations
+from gazescope.analytics.events.blinks import blink_events, detect_blinks
+from gazescope.analytics.events.detect import (
+    FixationMethod,
+    detect_events,
+    detect_fixations,
+    events_of_arrays,
+)
 from gazescope.analytics.events.geometry import ScreenGeometry
 from gazescope.analytics.events.idt import detect_fixations_idt
 from gazescope.analytics.events.ivt import detect_fixations_ivt
@@ -105,6 +110,7 @@ __all__ = [
     "GazeEvents",
     "Saccade",
     "ScreenGeometry",
+    "blink_events",
     "client_gaze_samples",
     "detect_blinks",
     "detect_events",
@@ -112,6 +118,7 @@ __all__ = [
     "detect_fixations_idt",
     "detect_fixations_ivt",
     "detect_saccades",
+    "events_of_arrays",
     "fixation_detector",
     "fixation_detectors",
     "gaze_arrays",

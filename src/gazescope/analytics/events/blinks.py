@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gazescope.analytics.samples import blink_arrays
+from gazescope.analytics.samples import BlinkArrays, blink_arrays
 from gazescope.domain import BlinkEvent
 
 
@@ -57,5 +57,9 @@ def blinks(
 def detect_blinks(samples: Sequence[Mapping[str, Any]]) -> list[BlinkEvent]:
     """:func:`blinks` of sample dicts (keys ``is_blinking``, ``t_ms``, ``frame_index``, ``ear_left``,
     ``ear_right``; the list position stands in for a missing ``frame_index``). Returns [] for no blinks."""
-    a = blink_arrays(samples)
+    return blink_events(blink_arrays(samples))
+
+
+def blink_events(a: BlinkArrays) -> list[BlinkEvent]:
+    """:func:`blinks` of :class:`gazescope.analytics.samples.BlinkArrays` (flags, times, frames, EAR)."""
     return blinks(a.blinking, a.t_ms, a.frame_index, a.ear)

@@ -1,4 +1,5 @@
-"""Load benchmark of the tracking WebSocket: N concurrent clients stream real webcam frames at 15 FPS.
+"""Load benchmark of the tracking WebSocket: N concurrent clients stream real webcam frames at 15 FPS,
+or (``--mode landmarks``) the Face Mesh landmarks of those frames instead.
 
 Each client creates a session (``POST /api/sessions``), opens ``/ws/sessions/{id}/track`` and sends the
 frames of the desk video (JPEG, quality 70, each client starting at a different frame) as
@@ -15,13 +16,23 @@ time, then waits for the sample of its last frame. Printed per run:
   the clients stream), from /proc when the server runs here;
 * stored vs processed samples (``sample_count`` of the sessions after the last flush).
 
+``--mode landmarks`` (issue 22): the desk video's 478 Face Mesh landmarks per frame are computed once here
+(MediaPipe Face Mesh with iris refinement, as a browser running it sends them;
+``gazescope.evaluation.landmark_series.mesh_landmarks``) and each client sends them as binary ``GSLM``
+messages (5,756 bytes) instead of frames. ``--mode both`` runs the frames ladder (``--clients``) and the
+landmarks ladder (``--landmark-clients``) one after the other, each on a fresh local server, and prints
+them side by side. Per run also: server RSS and threads per stream (peak during the run less the idle
+server's before it, divided by N).
+
 By default a real ``gazescope serve`` subprocess is started on a free port with SQLite in a temporary
-folder; ``--url`` uses a running server instead. Examples::
+folder (connection and write-rate limits raised so that the ladder's clients, all from 127.0.0.1, are
+admitted); ``--url`` uses a running server instead. Examples::
 
     python benchmarks/ws_load.py --clients 4 --seconds 30
     python benchmarks/ws_load.py --clients 2,4,6,8 --seconds 20     # a sweep, one server
     python benchmarks/ws_load.py --url http://127.0.0.1:8000 --clients 4
     python benchmarks/ws_load.py --url ws://127.0.0.1:8080 --clients 4,8   # e.g. nginx in front
+    python benchmarks/ws_load.py --mode both --clients 4,8,12 --landmark-clients 20,40,80 --p99-limit 100
 
 The client runs on the same machine and takes CPU too (JSON framing, WebSocket I/O): figures are for
 "server and clients on one host" unless ``--url`` points elsewhere.
@@ -32,10 +43,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +67,11 @@ DEFAULT_VIDEO = (
     / ("desk_webcam_640x480.avi")
 )
 P99_LIMIT_MS = 150.0
+BENCH_LIMITS = {  # the ladder's clients all come from 127.0.0.1
+    "GAZESCOPE_MAX_CONNECTIONS": "2000",
+    "GAZESCOPE_MAX_CONNECTIONS_PER_CLIENT": "2000",
+    "GAZESCOPE_RATE_LIMIT_WRITES_PER_S": "0",
+}
 
 
 @dataclass
@@ -90,6 +108,35 @@ def load_frames(video: Path, quality: int, limit: int) -> list[str]:
     if not out:
         sys.exit(f"no frames read from {video}")
     return out
+
+
+def load_landmarks(video: Path, limit: int) -> list[tuple[int, bytes]]:
+    """(face_count, the 478 x 3 float32 landmark bytes or b"") of the video's first ``limit`` frames, by
+    MediaPipe Face Mesh with iris refinement in tracking mode (what a browser running it sends)."""
+    import cv2
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from gazescope.config import Settings
+    from gazescope.evaluation.landmark_series import mesh_landmarks
+
+    cap = cv2.VideoCapture(str(video))
+    rgb = []
+    while len(rgb) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        rgb.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    if not rgb:
+        sys.exit(f"no frames read from {video}")
+    meshes = mesh_landmarks(rgb, Settings())
+    return [(0, b"") if np.isnan(m).any() else (1, m.astype("<f4").tobytes()) for m in meshes]
+
+
+def landmarks_message(face_count: int, body: bytes, t_ms: float) -> bytes:
+    """The binary ``GSLM`` message of one frame's landmarks (docs/protocol.md): 20-byte header + body."""
+    n = len(body) // 12
+    return struct.pack("<4sBBHHHd", b"GSLM", 1, face_count, n, 640, 480, t_ms) + body
 
 
 def free_port() -> int:
@@ -150,6 +197,18 @@ class LocalServer:
             todo.extend(children.get(pid, []))
         return tree
 
+    def threads(self) -> int | None:
+        """Threads of the server's process tree."""
+        total = None
+        for pid in self._tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("Threads:"):
+                        total = (total or 0) + int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
     def rss_mb(self) -> float | None:
         """Resident memory of the server's process tree, MB."""
         total = None
@@ -188,7 +247,7 @@ class LocalServer:
 async def run_client(
     idx: int,
     base_url: str,
-    frames: list[str],
+    frames: list[str] | list[tuple[int, bytes]],
     fps: float,
     seconds: float,
     headers: dict,
@@ -205,12 +264,17 @@ async def run_client(
         ws_url += f"?token={token}"
     sent_at: dict[float, float] = {}
     offset = (idx * 97) % len(frames)
-    async with websockets.connect(ws_url, max_size=None) as ws:
+    # no client keepalive: an overloaded server answers pings late, which must not end the run
+    async with websockets.connect(ws_url, max_size=None, ping_interval=None) as ws:
         await ws.recv()  # the session message
         last = {"t": -1.0}
         finished = asyncio.Event()
 
         async def receive() -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):  # the run reports it incomplete
+                await receive_all()
+
+        async def receive_all() -> None:
             async for raw in ws:
                 now = time.perf_counter()
                 msg = json.loads(raw)
@@ -240,7 +304,10 @@ async def run_client(
             data = frames[(offset + i) % len(frames)]
             sent_at[t] = time.perf_counter()
             last["t"] = t
-            await ws.send('{"type":"frame","t_ms":%r,"data":"%s"}' % (t, data))  # noqa: UP031
+            if isinstance(data, tuple):  # landmarks
+                await ws.send(landmarks_message(data[0], data[1], t))
+            else:
+                await ws.send('{"type":"frame","t_ms":%r,"data":"%s"}' % (t, data))  # noqa: UP031
             res.sent += 1
         finished.set()
         # the last frame is never dropped (newest wins): wait for its sample
@@ -257,15 +324,24 @@ async def run_client(
 
 
 async def one_run(
-    base_url: str, n: int, frames: list[str], args: argparse.Namespace, server: LocalServer | None
+    base_url: str,
+    n: int,
+    frames: list[str] | list[tuple[int, bytes]],
+    args: argparse.Namespace,
+    server: LocalServer | None,
 ):
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     rss: list[float] = []
+    threads: list[int] = []
+    rss0 = server.rss_mb() if server is not None else None
+    threads0 = server.threads() if server is not None else None
 
     async def watch_rss() -> None:
         while True:
             if server is not None and (v := server.rss_mb()) is not None:
                 rss.append(v)
+            if server is not None and (k := server.threads()) is not None:
+                threads.append(k)
             await asyncio.sleep(0.5)
 
     watcher = asyncio.create_task(watch_rss())
@@ -329,6 +405,12 @@ async def one_run(
         else None,
         "server_rss_peak_mb": max(rss) if rss else None,
         "server_rss_end_mb": server.rss_mb() if server else None,
+        "server_rss_idle_mb": rss0,
+        "server_rss_per_stream_mb": (max(rss) - rss0) / n if rss and rss0 is not None else None,
+        "server_threads_peak": max(threads) if threads else None,
+        "server_threads_per_stream": (max(threads) - threads0) / n
+        if threads and threads0 is not None
+        else None,
     }
     return out
 
@@ -386,27 +468,83 @@ def main() -> None:
     )
     ap.add_argument("--keep", action="store_true", help="keep the sessions (default: delete them)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    ap.add_argument(
+        "--mode",
+        choices=("frames", "landmarks", "both"),
+        default="frames",
+        help="what the clients send: JPEG frames, binary landmarks messages, or both ladders in one run",
+    )
+    ap.add_argument(
+        "--landmark-clients",
+        default="20,40,80",
+        help="with --mode both: the landmarks ladder (--clients is the frames ladder)",
+    )
+    ap.add_argument(
+        "--p99-limit", type=float, default=P99_LIMIT_MS, help="p99 round trip (ms) a run must keep"
+    )
     args = ap.parse_args()
-    counts = [int(x) for x in str(args.clients).split(",") if x.strip()]
-    frames = load_frames(args.video, args.quality, 842)
+
+    def ladder(text: str) -> list[int]:
+        return [int(x) for x in str(text).split(",") if x.strip()]
+
+    plans: list[tuple[str, list[int]]] = []
+    if args.mode in ("frames", "both"):
+        plans.append(("frames", ladder(args.clients)))
+    if args.mode == "landmarks":
+        plans.append(("landmarks", ladder(args.clients)))
+    if args.mode == "both":
+        plans.append(("landmarks", ladder(args.landmark_clients)))
+    print(f"cpu count {os.cpu_count()}; {args.fps:g} FPS per client for {args.seconds:g} s")
+    summary: dict[str, dict] = {}
+    for mode, counts in plans:
+        summary[mode] = run_mode(mode, counts, args)
+    if len(summary) > 1:
+        print(f"\nside by side (p99 limit {args.p99_limit:g} ms):")
+        print(
+            "| mode | largest N ok | N | processed FPS | p99 ms | server CPU ms/frame | RSS MB/stream | "
+            "threads/stream | stored == processed |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for mode, res in summary.items():
+            for r in res["runs"]:
+                print(
+                    f"| {mode} | {res['largest_ok_clients']} | {r['clients']} | {fmt(r['processed_fps'])} | "
+                    f"{fmt(r['rtt_p99_ms'])} | {r['server_cpu_ms_per_frame'] or float('nan'):.2f} | "
+                    f"{r['server_rss_per_stream_mb'] or float('nan'):.2f} | "
+                    f"{r['server_threads_per_stream'] or float('nan'):.2f} | {r['stored_equals_processed']} |"
+                )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(summary if len(summary) > 1 else next(iter(summary.values())), indent=2)
+        )
+
+
+def run_mode(mode: str, counts: list[int], args: argparse.Namespace) -> dict:
+    """One ladder of ``mode`` on its own server (a fresh local one unless ``--url``); its figures."""
+    if mode == "landmarks":
+        frames: list[str] | list[tuple[int, bytes]] = load_landmarks(args.video, 842)
+    else:
+        frames = load_frames(args.video, args.quality, 842)
     server = None
     if args.url is None:
-        env = {"GAZESCOPE_WORKER_THREADS": str(args.workers)} if args.workers else {}
+        env = dict(BENCH_LIMITS)
+        if args.workers:
+            env["GAZESCOPE_WORKER_THREADS"] = str(args.workers)
         env.update(kv.split("=", 1) for kv in args.env)
         server = LocalServer(env, src=args.src.resolve())
         base_url = server.url
     else:
         base_url = http_base(args.url)
     where = f"local subprocess of {args.src}" if server else "external"
-    print(f"server {base_url} ({where}); {len(frames)} frames")
-    print(f"cpu count {os.cpu_count()}; {args.fps:g} FPS per client for {args.seconds:g} s")
+    print(f"\n[{mode}] server {base_url} ({where}); {len(frames)} frames", flush=True)
     runs = []
     try:
         for n in counts:
             r = asyncio.run(one_run(base_url, n, frames, args, server))
+            r["mode"] = mode
             runs.append(r)
             print(
-                f"N={n:>3}  sent={r['sent']:>6}  processed={r['processed']:>6}  dropped={r['dropped']:>5} "
+                f"[{mode}] N={n:>3}  sent={r['sent']:>6}  processed={r['processed']:>6}  dropped={r['dropped']:>5} "
                 f"(ratio {r['drop_ratio']:.3f})  processed_fps={fmt(r['processed_fps'])} "
                 f"(per stream min {fmt(r['stream_fps_min'])} median {fmt(r['stream_fps_median'])})  "
                 f"rtt p50={fmt(r['rtt_p50_ms'])} ms p99={fmt(r['rtt_p99_ms'])} ms "
@@ -415,7 +553,9 @@ def main() -> None:
                 f"{r['stored_after_s']:.1f} s)  "
                 f"server cpu={fmt(r['server_cpu_ms_per_frame'])} ms/frame  "
                 f"load client cpu={r['client_cpu_share']:.2f} cores  "
-                f"rss peak={fmt(r['server_rss_peak_mb'])} MB end={fmt(r['server_rss_end_mb'])} MB  "
+                f"rss peak={fmt(r['server_rss_peak_mb'])} MB end={fmt(r['server_rss_end_mb'])} MB "
+                f"per stream={fmt(r['server_rss_per_stream_mb'])} MB  "
+                f"threads peak={r['server_threads_peak']} per stream={fmt(r['server_threads_per_stream'])}  "
                 f"errors={r['errors']}  accounted={r['accounted']}",
                 flush=True,
             )
@@ -425,13 +565,13 @@ def main() -> None:
     ok = [
         r["clients"]
         for r in runs
-        if r["rtt_p99_ms"] is not None and r["rtt_p99_ms"] <= P99_LIMIT_MS and r["stored_equals_processed"]
+        if r["rtt_p99_ms"] is not None and r["rtt_p99_ms"] <= args.p99_limit and r["stored_equals_processed"]
     ]
-    print(f"largest N with p99 <= {P99_LIMIT_MS:g} ms and stored == processed: {max(ok) if ok else 'none'}")
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps({"runs": runs, "largest_ok_clients": max(ok) if ok else None}, indent=2)
-        )
+    largest = max(ok) if ok else None
+    print(
+        f"[{mode}] largest N with p99 <= {args.p99_limit:g} ms and stored == processed: {largest or 'none'}"
+    )
+    return {"runs": runs, "largest_ok_clients": largest}
 
 
 if __name__ == "__main__":

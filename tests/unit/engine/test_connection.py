@@ -161,7 +161,9 @@ def test_landmarks_are_tracked_as_frames_and_bad_ones_answered_while_the_connect
 
     async def scenario():
         conn, task = await _open(state_for(), transport, store)
+        # one good message at a time: the newest-wins slot may drop one that arrives while another is measured
         transport.push(encode_landmarks(meshes[0], 640, 480, 1000.0))
+        await transport.wait_for("sample", 1)
         transport.push(encode_landmarks(nan, 640, 480, 1010.0))  # NaN
         transport.push(encode_landmarks(meshes[0], 640, 480, 1020.0)[:-8])  # truncated
         transport.push({"type": "landmarks", "landmarks": [*flat, 0.5], "width": 640, "height": 480,
@@ -170,6 +172,7 @@ def test_landmarks_are_tracked_as_frames_and_bad_ones_answered_while_the_connect
                         "face_count": 1})  # fmt: skip
         transport.push({"type": "landmarks", "landmarks": flat, "width": 640, "height": 480,
                         "face_count": 1, "t_ms": 1033.0})  # fmt: skip
+        await transport.wait_for("sample", 2)
         transport.push(encode_landmarks(None, 640, 480, 1066.0))  # no face
         await transport.wait_for("sample", 3)
         transport.leave()

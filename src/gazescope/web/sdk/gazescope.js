@@ -643,7 +643,7 @@ export class LandmarkSender {
       const s = senderSettings(this.settings);
       this.timer = setTimeout(tick, 1000 / s.fps);
       this.client.maxInFlight = s.maxInFlight;
-      if (this.busy || !this.camera.running) return;
+      if (this.busy || !this.camera.running || !this.runner.mesh) return;
       if (!this.client.canSend()) {
         if (this.client.state === "connected" && this.client.ready) this.client.stats.skipped += 1;
         return;

@@ -1,0 +1,143 @@
+"""Same numbers either way (issue 22): the desk video tracked on the device and on the server, in Chromium.
+
+Alignment: the fake camera plays the video on its own clock, so two separate runs would see different
+frames. Instead one page (built on the SDK, /sdk/gazescope.js) takes each new camera frame once
+(``requestVideoFrameCallback``), draws it at 640x480, and feeds that same image both ways in lock-step:
+Face Mesh in the page -> a binary landmarks message to session A; the canvas as JPEG (quality 0.9) -> a
+text frame message with the same capture time to session B (the server's Face Mesh). Each waits for both
+samples before the next frame, so the server drops nothing and sample i of A and of B come from one image
+(joined on ``client_t_ms``). The two sessions' clocks follow the same client times.
+
+Asserted: blink count equal, attention state equal on >= 95 % of frames, every device sample marked
+``source == "landmarks"`` and no frame sample. Printed: the median absolute differences of EAR (both eyes),
+horizontal ratio and head yaw, and the agreement.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from gazescope.services import face_mesh_vendor
+
+from . import test_browser_app as app_tests
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+fake_camera = app_tests.fake_camera
+playwright_driver = app_tests.playwright_driver
+browser = app_tests.browser
+
+FRAMES = 240  # about 25 s of the 28 s desk video at the lock-step rate
+
+HARNESS = """<!doctype html><html><head><meta charset="utf-8"><title>equivalence</title></head><body>
+<video id="v" muted playsinline></video>
+<script type="module">
+import { Camera, FaceMeshRunner, TrackingClient, encodeLandmarks } from "/sdk/gazescope.js";
+const W = 640, H = 480;
+async function connected(client, id) {
+  const hello = new Promise((r) => client.addEventListener("hello", r, { once: true }));
+  client.connect(id);
+  await hello;
+}
+function until(pred, ms) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const poll = () => (pred() ? resolve() : performance.now() - t0 > ms ? reject(new Error("no sample"))
+      : setTimeout(poll, 2));
+    poll();
+  });
+}
+window.runBoth = async ({ device, server, frames }) => {
+  const cam = new Camera(document.getElementById("v"));
+  await cam.start(W, H, 30);
+  const runner = new FaceMeshRunner();
+  await runner.load();
+  const a = new TrackingClient(), b = new TrackingClient();
+  const out = { device: [], server: [], errors: [] };
+  a.addEventListener("sample", (e) => out.device.push(e.detail));
+  b.addEventListener("sample", (e) => out.server.push(e.detail));
+  a.addEventListener("server-error", (e) => out.errors.push(["device", e.detail]));
+  b.addEventListener("server-error", (e) => out.errors.push(["server", e.detail]));
+  await connected(a, device);
+  await connected(b, server);
+  for (let i = 0; i < frames; i++) {
+    await new Promise((r) => cam.video.requestVideoFrameCallback(() => r()));
+    const tMs = performance.now();
+    const canvas = cam.draw(W, H);
+    const jpeg = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.9));
+    const lm = await runner.detect(canvas);
+    const na = out.device.length + out.errors.length, nb = out.server.length;
+    a.sendLandmarks(encodeLandmarks({ ...lm, width: W, height: H, tMs }));
+    await b.sendFrameText(jpeg, tMs);
+    await until(() => out.device.length + out.errors.length > na && out.server.length + out.errors.length > nb, 10000);
+  }
+  a.close();
+  b.close();
+  cam.stop();
+  return out;
+};
+window.harnessReady = true;
+</script></body></html>"""
+
+
+def _median_abs(pairs: list[tuple[Any, Any]]) -> tuple[float, int]:
+    d = [abs(x - y) for x, y in pairs if x is not None and y is not None]
+    return (statistics.median(d) if d else float("nan")), len(d)
+
+
+def test_same_numbers_on_the_device_and_on_the_server(serve: Callable[..., Any], browser: Any) -> None:
+    vendor = face_mesh_vendor.default_vendor_dir()
+    if not face_mesh_vendor.is_installed(vendor):
+        pytest.skip(f"Face Mesh files not installed in {vendor} (run `gazescope vendor`)")
+    server = serve(GAZESCOPE_FACE_MESH_VENDOR_DIR=str(vendor))
+    ids = [
+        httpx.post(server.url + "/api/sessions", json={"label": f"equivalence {m}"}).json()["id"]
+        for m in ("device", "server")
+    ]
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        url = server.url + "/equivalence.html"
+        page.route(url, lambda route: route.fulfill(body=HARNESS, content_type="text/html"))
+        page.goto(url)
+        page.wait_for_function("window.harnessReady === true")
+        out = page.evaluate(
+            "(a) => window.runBoth(a)", {"device": ids[0], "server": ids[1], "frames": FRAMES}
+        )
+    finally:
+        ctx.close()
+
+    assert out["errors"] == []
+    dev = {s["client_t_ms"]: s for s in out["device"]}
+    srv = {s["client_t_ms"]: s for s in out["server"]}
+    assert len(dev) == len(srv) == FRAMES and dev.keys() == srv.keys()
+    assert all(s.get("source") == "landmarks" for s in dev.values())
+    assert all(s.get("source") is None for s in srv.values())
+    keys = sorted(dev)
+    both = [(dev[k], srv[k]) for k in keys]
+
+    faces = sum(1 for a, b in both if a["face_detected"] and b["face_detected"])
+    face_diff = sum(1 for a, b in both if a["face_detected"] != b["face_detected"])
+    agree = sum(1 for a, b in both if a["attention_state"] == b["attention_state"]) / len(both)
+    blinks = (dev[keys[-1]]["blink_count"], srv[keys[-1]]["blink_count"])
+    figures = {
+        name: _median_abs([(a.get(name), b.get(name)) for a, b in both])
+        for name in ("ear_left", "ear_right", "horizontal_ratio", "yaw_deg", "pitch_deg")
+    }
+    span_s = (keys[-1] - keys[0]) / 1000
+    print(
+        f"\nequivalence over {len(both)} frames ({span_s:.1f} s of camera time, {len(both) / span_s:.1f} FPS): "
+        f"face in both {faces}, face in one only {face_diff}; blinks device {blinks[0]} / server {blinks[1]}; "
+        f"attention states agree on {agree:.1%} of frames"
+    )
+    for name, (med, n) in figures.items():
+        print(f"  median |device - server| {name}: {med:.4f} over {n} frames")
+
+    assert faces >= 0.9 * len(both)  # the desk video shows a face throughout
+    assert blinks[0] == blinks[1]
+    assert agree >= 0.95

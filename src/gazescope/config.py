@@ -250,6 +250,29 @@ class LimitSettings(BaseModel):
         description="Largest uploaded stimulus video (MP4/WebM, POST /api/stimuli): about 2 minutes of "
         "1080p H.264 at 4 Mbit/s; its frame size is limited by max_frame_width/max_frame_height.",
     )
+    # --- landmarks mode (issue 22) ---
+    landmarks_max_image_px: int = Field(
+        4096,
+        ge=16,
+        le=65535,
+        description="Largest image width or height (px) a landmarks message may state (docs/protocol.md, "
+        "'Landmarks instead of frames'); its smallest is 1. 4096 is max_frame_width's default (a 4K camera).",
+    )
+    landmarks_xy_margin_norm: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="How far (in image widths/heights) a landmark's normalised x or y may lie outside 0..1: "
+        "MediaPipe Face Mesh extrapolates points of a face cut by the border a little beyond the image, so "
+        "the accepted range is [-0.5, 1.5] by default; further out is a bad_landmarks error.",
+    )
+    landmarks_max_abs_z: float = Field(
+        5.0,
+        gt=0,
+        le=1000,
+        description="Largest |z| of a landmark (MediaPipe's relative depth, in image widths, about ±0.1 on "
+        "a face filling the frame); larger is a bad_landmarks error.",
+    )
 
 
 class QuotaSettings(BaseModel):

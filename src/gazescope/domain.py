@@ -268,7 +268,8 @@ class GazeSample:
 
 
 # Column order of samples.csv and CSV exports: tuple fields are split into _x/_y columns. ``stimulus_id``
-# and ``video_t_s`` are set on samples recorded while a video stimulus played (empty otherwise).
+# and ``video_t_s`` are set on samples recorded while a video stimulus played, ``source`` on samples not
+# measured from a frame (``landmarks``, ``client_gaze``); empty otherwise.
 SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "t_ms", "frame_index", "face_detected", "face_count", "confidence",
     "pupil_left_x_px", "pupil_left_y_px", "pupil_right_x_px", "pupil_right_y_px",
@@ -276,7 +277,7 @@ SAMPLE_CSV_COLUMNS: tuple[str, ...] = (
     "blink_count", "yaw_deg", "pitch_deg", "roll_deg", "gaze_yaw_deg", "gaze_pitch_deg",
     "gaze_vector_x", "gaze_vector_y", "gaze_offset_deg", "eye_contact", "eye_contact_pct", "blink_rate_per_min", "perclos",
     "attention_score", "attention_state", "screen_x_px", "screen_y_px", "on_screen", "head_in_range",
-    "processing_ms", "dropped_frames", "calibration_fit", "stimulus_id", "video_t_s",
+    "processing_ms", "dropped_frames", "calibration_fit", "stimulus_id", "video_t_s", "source",
 )  # fmt: skip
 
 

@@ -287,8 +287,8 @@ STORED_EXTRA_FIELDS: tuple[FieldSpec, ...] = (
     _f("video_t_s", "float", "s", 0.0, None, "Time into that video.", null=True),
     _enum(
         "source",
-        ["client_gaze"],
-        "Set on samples stored from client gaze points (POST /api/sessions/{id}/gaze, seed 003) rather than frames.",
+        ["client_gaze", "landmarks"],
+        "What the sample was measured from when not a frame: client_gaze for client gaze points (POST /api/sessions/{id}/gaze, seed 003), landmarks for a client's Face Mesh landmarks message (docs/protocol.md); null or absent for frames. Sent, stored and in samples.csv.",
         null=True,
     ),
     _f(

@@ -38,8 +38,8 @@ from gazescope.domain import SAMPLE_CSV_COLUMNS, sample_to_row
 from gazescope.errors import ValidationError
 
 _INT_COLUMNS = {"frame_index", "face_count", "blink_count", "dropped_frames"}
-_STR_COLUMNS = {"direction", "attention_state", "stimulus_id", "calibration_fit"}
-_VIDEO_COLUMNS = {"stimulus_id", "video_t_s"}
+_STR_COLUMNS = {"direction", "attention_state", "stimulus_id", "calibration_fit", "source"}
+_EXTRA_COLUMNS = {"stimulus_id", "video_t_s", "source"}  # absent from the dict when empty
 _BOOL_COLUMNS = {"face_detected", "is_blinking", "eye_contact", "on_screen", "head_in_range"}
 _PAIRS = (
     ("pupil_left_px", "pupil_left_x_px", "pupil_left_y_px"),
@@ -121,8 +121,8 @@ def read_samples_csv(text: str) -> list[dict[str, Any]]:
                 d[c] = _parse(c, row.get(c) or "")
             except ValueError as exc:
                 raise ValidationError(f"samples CSV line {n}, column {c}: {exc}") from exc
-            if d[c] is None and c in _VIDEO_COLUMNS:
-                del d[c]  # only samples recorded on a video have them
+            if d[c] is None and c in _EXTRA_COLUMNS:
+                del d[c]  # only some samples have them (a video's, a landmarks message's)
         for name, xk, yk in _PAIRS:
             if xk in d or yk in d:
                 x, y = d.pop(xk, None), d.pop(yk, None)

@@ -4,7 +4,9 @@ One tracking engine (:mod:`gazescope.engine`) serves every tracking route; a
 :class:`~gazescope.engine.wire.WireFormat` adapts it to a route's message format:
 
 * :class:`NativeWire` (``/ws/sessions/{id}/track``): binary JPEG/PNG frames, or JSON text
-  ``{"type": "frame", "data": <base64 or data URL>, "t_ms": <client time>}``; other JSON messages are
+  ``{"type": "frame", "data": <base64 or data URL>, "t_ms": <client time>}``; or, instead of a frame, its
+  Face Mesh landmarks (binary ``GSLM`` or ``{"type": "landmarks", ...}``; :mod:`gazescope.engine.landmarks`,
+  docs/protocol.md); other JSON messages are
   dispatched by their ``type``. Every reply is a JSON object with a ``type``: ``session`` (on connect),
   ``sample`` (one per processed frame, the :class:`~gazescope.domain.GazeSample` fields plus
   ``client_t_ms``), ``error`` (``code``, ``message``), ``pong``, ``session_ended``.
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 from gazescope.api.limits import BadClientNumber, TooManyItems, check_client_json
 from gazescope.domain import FrameFeatures
+from gazescope.engine.landmarks import MAGIC
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
 
 __all__ = ["MAX_MESSAGE_VALUES", "Inbound", "NativeWire", "ProtocolError", "WireFormat"]
@@ -64,6 +67,14 @@ class NativeWire(WireFormat):
     type_hint: ClassVar[str] = "a message needs a string 'type' (e.g. 'frame')"
     data_hint: ClassVar[str] = "a frame message needs 'data': base64 JPEG/PNG or a data URL"
     time_keys: ClassVar[tuple[str, ...]] = ("t_ms",)  # the client's capture time, first one present wins
+    accepts_landmarks: ClassVar[bool] = True
+
+    def parse_bytes(self, data: bytes) -> Inbound:
+        """A frame (JPEG or PNG bytes), or a landmarks message when it starts with ``GSLM`` (validated by
+        the engine)."""
+        if self.accepts_landmarks and data[:4] == MAGIC:
+            return Inbound("landmarks", payload=data)
+        return Inbound("frame", payload=data)
 
     def parse_text(self, text: str) -> Inbound | None:
         return self.read(_loads_object(text))
@@ -73,6 +84,8 @@ class NativeWire(WireFormat):
         mtype = msg.get("type")
         if not isinstance(mtype, str) or not mtype:
             raise ProtocolError("bad_message", self.type_hint)
+        if mtype == "landmarks" and self.accepts_landmarks:
+            return Inbound("landmarks", body=msg)
         if mtype != "frame":
             return Inbound(mtype, body=msg)
         data = msg.get("data")

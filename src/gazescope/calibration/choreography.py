@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gazescope.calibration.host import CalibrationHost
+from gazescope.calibration.mappers import available_mappers, mapper_needs_patches
 from gazescope.calibration.messages import (
     CalibrationCancelled,
     CalibrationProgress,
@@ -162,7 +163,8 @@ class Choreography:
             ValidationError: no screen size (none in the message or the session), a side outside
                 1..:data:`~gazescope.calibration.profile.MAX_SCREEN_PX` px, bad ``mapper_params``.
             UnknownMapperError: ``mapper`` is not registered.
-            CalibrationError: a fit is running (``calibration_busy``).
+            CalibrationError: a fit is running (``calibration_busy``); the stream sends landmarks and the
+                mapper reads eye pixels (``mapper_needs_frames``).
         """
         host, s = self.host, self.host.settings
         w = msg.screen_w_px if msg.screen_w_px is not None else host.session.screen_w_px
@@ -172,6 +174,13 @@ class Choreography:
         if not (0 < w <= MAX_SCREEN_PX and 0 < h <= MAX_SCREEN_PX):  # a session's size is not bounded
             raise ValidationError(f"screen_w_px and screen_h_px must be within 1..{MAX_SCREEN_PX}")
         mapper = msg.mapper or s.default_mapper
+        if host.landmarks_only and mapper_needs_patches(mapper):
+            usable = [m for m in available_mappers() if not mapper_needs_patches(m)]
+            raise CalibrationError(
+                f"mapper {mapper!r} reads eye pixels, which landmarks messages do not carry; send frames, "
+                f"or calibrate with a landmark mapper ({', '.join(usable)})",
+                code="mapper_needs_frames",
+            )
         params, clamped = bound_mapper_params(
             mapper, msg.mapper_params, s.calibration_max_epochs, s.calibration_max_time_budget_s
         )

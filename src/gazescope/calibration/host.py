@@ -69,6 +69,12 @@ class CalibrationHost(Protocol):
         """True once the stream is ending or its session was deleted."""
         ...
 
+    @property
+    def landmarks_only(self) -> bool:
+        """True when the stream sends landmarks instead of frames (its latest frame message was one): no
+        eye pixels, so an appearance mapper cannot be calibrated."""
+        ...
+
     def set_calibration(self, calibration: FittedCalibration | None) -> None: ...
 
     def update_session(self, **fields: Any) -> SessionInfo:

@@ -20,10 +20,16 @@ from gazescope.engine.budget import DecodeBudget
 from gazescope.engine.clock import SessionClock
 from gazescope.engine.context import StoreContext
 from gazescope.engine.extensions import Extensions
-from gazescope.engine.frame_processes import AnalyzedFrame, FrameProcessPool, analyze_payload
+from gazescope.engine.frame_processes import (
+    AnalyzedFrame,
+    FrameProcessPool,
+    analyze_landmarks,
+    analyze_payload,
+)
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.hooks import ConnectionHooks, FrameHook, FrameObserver, NeedsImage, ReceiveHook
-from gazescope.engine.sample import TrackedSample
+from gazescope.engine.landmarks import parse_landmarks
+from gazescope.engine.sample import LANDMARKS_EXTRAS, NO_EXTRAS, TrackedSample
 from gazescope.engine.slot import FrameJob, FrameSlot
 from gazescope.engine.transport import CloseCode, Disconnected, Transport
 from gazescope.engine.wire import Inbound, ProtocolError, WireFormat
@@ -85,7 +91,8 @@ class TrackingConnection(Generic[C]):
 
     It owns one ``FrameAnalyzer`` (created on the first frame in a worker thread, or in its worker process
     with ``Settings.frame_processes``; closed at the end) and one ``GazeTracker``, so no MediaPipe graph is
-    used by two threads and smoothing is per connection.
+    used by two threads and smoothing is per connection. A client that sends landmarks instead of frames
+    (issue 22) never gets an analyzer: its landmarks are measured here and tracked as a frame's features.
     Lifecycle: :meth:`claim` (under the session lock), :meth:`serve` until the client leaves, idles out or
     :meth:`stop` is called; then everything processed is flushed.
 
@@ -141,6 +148,8 @@ class TrackingConnection(Generic[C]):
         self._decode = DecodeBudget(self.settings.frame_decode_budget_ms)
         self._decode_ms_last = 0.0
         self._last_frame_at = time.monotonic()  # the idle timer (Settings.idle_timeout_s) runs from here
+        #: True once the client's latest frame message was landmarks (docs/protocol.md), not a frame.
+        self.sends_landmarks = False
 
     # --- public API for routes and message handlers --------------------------------------------------
 
@@ -265,6 +274,7 @@ class TrackingConnection(Generic[C]):
         """Stamp a received frame (``frame_index``, ``t_ms``) and put it in the slot; returns the waiting
         frames it pushed out (dropped, counted). The receive loop calls this for every frame message."""
         self._last_frame_at = time.monotonic()
+        self.sends_landmarks = inbound.landmarks is not None
         self.received += 1
         self.state.metrics.frames_received.labels(route=self.route).inc()
         self.hooks.received(inbound)
@@ -330,7 +340,7 @@ class TrackingConnection(Generic[C]):
                         "session": self.session.to_dict(),
                         "resumed": self.session.sample_count > 0,
                         "next_frame_index": self.next_frame_index,
-                        "message_types": self.state.handlers.message_types(),
+                        "message_types": self._message_types(),
                     }
                 )
             )
@@ -379,6 +389,11 @@ class TrackingConnection(Generic[C]):
             if self._recv_task is not None:
                 self._recv_task.cancel()
             await self._done.wait()
+
+    def _message_types(self) -> list[str]:
+        """The message types this connection reads: the app's, and ``landmarks`` where the wire reads it."""
+        types = self.state.handlers.message_types()
+        return sorted({*types, "landmarks"}) if self.wire.accepts_landmarks else types
 
     def release_claim(self) -> None:
         """Undo :meth:`claim` for a connection that never served."""
@@ -440,6 +455,8 @@ class TrackingConnection(Generic[C]):
                     if isinstance(message, bytes)
                     else self.wire.parse_text(message)
                 )
+                if inbound is not None and inbound.type == "landmarks" and self.wire.accepts_landmarks:
+                    inbound = parse_landmarks(inbound, s)
             except ProtocolError as exc:
                 self.state.metrics.frame_errors.labels(code=exc.code).inc()
                 await self.send(self.wire.error(exc.code, exc.message))
@@ -448,7 +465,7 @@ class TrackingConnection(Generic[C]):
                 await self._dispatch(inbound)
 
     async def _dispatch(self, inbound: Inbound) -> None:
-        if inbound.type == "frame":
+        if inbound.type == "frame" or inbound.landmarks is not None:
             for job in self.put_frame(inbound):  # frames pushed out of the slot
                 reply = self.wire.dropped(job.inbound, job.epoch_ms)
                 if reply is not None:
@@ -517,7 +534,8 @@ class TrackingConnection(Generic[C]):
 
     def _track(self, job: FrameJob, done: AnalyzedFrame, dropped_total: int) -> TrackedSample:
         """Track one analysed frame (``total_ms``: decode + landmarks + measures, not the queue wait), run
-        the observers and hooks; the sample with the session's ``blink_count`` and the hooks' fields."""
+        the observers and hooks; the sample with the session's ``blink_count``, the hooks' fields and, for
+        a landmarks message, ``source: "landmarks"``."""
         ff, rgb = done.features, done.image_rgb
         assert ff is not None
         if self.wire.wants_features:
@@ -527,6 +545,8 @@ class TrackingConnection(Generic[C]):
             image_rgb=rgb,
         )  # fmt: skip
         extras = self.hooks.processed(job.inbound, ff, sample, rgb)
+        if job.inbound.landmarks is not None:
+            extras = LANDMARKS_EXTRAS if extras is NO_EXTRAS else extras.merged(LANDMARKS_EXTRAS)
         sample = replace(sample, blink_count=int(sample.blink_count or 0) + self._blink_offset, features=None)
         return TrackedSample(sample, extras)
 
@@ -545,12 +565,24 @@ class TrackingConnection(Generic[C]):
             return await self.state.cpu(self._track, job, done, dropped_total)
         return self._track(job, done, dropped_total)
 
+    async def _work_landmarks(self, job: FrameJob, dropped_total: int) -> TrackedSample:
+        """Measure a landmarks message and track it: on the event loop (well under a millisecond, no
+        Face Mesh, never in a worker process) unless observers or hooks run after every frame (then in a
+        worker thread, as for frames)."""
+        assert job.inbound.landmarks is not None
+        done = analyze_landmarks(job.inbound.landmarks)
+        if self.hooks.has_frame_users:
+            return await self.state.cpu(self._track, job, done, dropped_total)
+        return self._track(job, done, dropped_total)
+
     async def _process(self, job: FrameJob) -> None:
         m = self.state.metrics
         t0 = time.perf_counter()
         try:
             pool = self.state.frame_pool
-            if pool is None:
+            if job.inbound.landmarks is not None:
+                tracked = await self._work_landmarks(job, self.dropped_total)
+            elif pool is None:
                 tracked = await self.state.cpu(self._work, job, self.dropped_total)
             else:
                 tracked = await self._work_in_process(pool, job, self.dropped_total)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from gazescope.errors import FrameDecodeError, GazescopeError
 from gazescope.vision.frames import DecodeOptions
 
 if TYPE_CHECKING:
+    from gazescope.engine.wire import LandmarksMessage
     from gazescope.vision.pipeline import FrameAnalyzer
 
 
@@ -76,6 +77,26 @@ def analyze_payload(
     ff = analyzer().analyze(rgb)
     total_ms = (time.perf_counter() - t0) * 1000.0
     return AnalyzedFrame(ff, rgb if keep_image else None, decode_ms, total_ms)
+
+
+def analyze_landmarks(message: LandmarksMessage) -> AnalyzedFrame:
+    """Measure one frame from a client's Face Mesh landmarks (issue 22): the face built as the server's
+    Face Mesh detector builds it (:func:`~gazescope.vision.landmarks.mediapipe_facemesh.face_from_mesh`),
+    then :func:`~gazescope.vision.pipeline.measure_face`, the frames' path from the landmarks on. No image,
+    no decode (``decode_ms`` 0), no Face Mesh graph: quick enough for the event loop (well under 1 ms).
+    ``face_count`` is the client's; a message without points is a frame without a face."""
+    from gazescope.vision.landmarks.mediapipe_facemesh import face_from_mesh
+    from gazescope.vision.pipeline import measure_face
+
+    t0 = time.perf_counter()
+    size = (message.width_px, message.height_px)
+    if len(message.points_norm) == 0:
+        ff = FrameFeatures(face_detected=False, face_count=message.face_count, image_size=size)
+    else:
+        face = face_from_mesh(message.points_norm, *size)
+        ff = measure_face(face, message.face_count)
+        ff = replace(ff, measure_ms=(time.perf_counter() - t0) * 1e3)
+    return AnalyzedFrame(ff, None, 0.0, (time.perf_counter() - t0) * 1e3)
 
 
 # --- in the worker process ---------------------------------------------------------------------------

@@ -17,12 +17,14 @@ class SampleExtras:
 
     ``stimulus_id`` and ``video_t_s`` (seconds into the video, >= 0): the video shown when the frame
     arrived (``api/ws/video_time.py``, seed 004's prediction frames). ``calibration_target_px``: the
-    screen point (x, y px) of the dot shown (seed 004's calibration frames).
+    screen point (x, y px) of the dot shown (seed 004's calibration frames). ``source``: ``"landmarks"``
+    when the sample was measured from a client's landmarks message instead of a frame (issue 22).
     """
 
     stimulus_id: str | None = None
     video_t_s: float | None = None
     calibration_target_px: Point | None = None
+    source: str | None = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> SampleExtras:
@@ -41,6 +43,7 @@ class SampleExtras:
             stimulus_id=fields.get("stimulus_id"),
             video_t_s=fields.get("video_t_s"),
             calibration_target_px=(target[0], target[1]) if target is not None else None,
+            source=fields.get("source"),
         )
 
     def merged(self, newer: SampleExtras) -> SampleExtras:
@@ -51,10 +54,13 @@ class SampleExtras:
             newer.calibration_target_px
             if newer.calibration_target_px is not None
             else self.calibration_target_px,
+            newer.source if newer.source is not None else self.source,
         )
 
 
 NO_EXTRAS = SampleExtras()
+LANDMARKS_EXTRAS = SampleExtras(source="landmarks")
+"""The extras of a sample measured from a landmarks message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +81,8 @@ class TrackedSample:
 
     def to_dict(self) -> dict[str, Any]:
         """The sample as stored and sent: :meth:`GazeSample.to_dict` (JSON-ready, docs/samples.md), then
-        the extras that are set, in the order ``stimulus_id``, ``video_t_s``, ``calibration_target_px``."""
+        the extras that are set, in the order ``stimulus_id``, ``video_t_s``, ``calibration_target_px``,
+        ``source``."""
         d = self.sample.to_dict()
         x = self.extras
         if x is NO_EXTRAS:
@@ -86,4 +93,6 @@ class TrackedSample:
             d["video_t_s"] = x.video_t_s
         if x.calibration_target_px is not None:
             d["calibration_target_px"] = list(x.calibration_target_px)
+        if x.source is not None:
+            d["source"] = x.source
         return d

@@ -28,7 +28,10 @@ class FrameJob:
 
     @property
     def payload_bytes(self) -> int:
-        """Size of the frame's payload (bytes, or characters of base64 text)."""
+        """Size of the frame's payload (bytes, or characters of base64 text; a landmarks message's binary
+        size)."""
+        if self.inbound.landmarks is not None:
+            return self.inbound.landmarks.nbytes
         return len(self.inbound.payload or b"")
 
 

@@ -1,10 +1,13 @@
 """How a tracking connection reads client messages and writes replies: :class:`WireFormat`, one per
-connection (it may keep per-connection state), and the parsed message :class:`Inbound`."""
+connection (it may keep per-connection state), the parsed message :class:`Inbound` and a validated
+landmarks message :class:`LandmarksMessage` (read by :mod:`gazescope.engine.landmarks`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+import numpy as np
 
 from gazescope.config import Settings
 from gazescope.domain import FrameFeatures
@@ -20,14 +23,40 @@ class ProtocolError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class LandmarksMessage:
+    """One frame's landmarks as the client's Face Mesh gave them.
+
+    ``points_norm``: float32 (478, 3) read-only, x and y normalised to the image width and height (0..1
+    inside the image), z MediaPipe's relative depth (in image widths); (0, 3) when no face was found.
+    ``width_px``/``height_px``: the image the landmarks were found in (1..``landmarks_max_image_px``).
+    ``face_count``: faces the client's Face Mesh found (0..255; 0 exactly when there are no points).
+    ``client_t_ms``: the client's capture time (ms, any clock), None when not given.
+    """
+
+    points_norm: np.ndarray
+    width_px: int
+    height_px: int
+    face_count: int
+    client_t_ms: float | None
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the message in the binary form (what a held landmarks frame keeps)."""
+        return 20 + 12 * len(self.points_norm)
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One client message: its ``type``, and for frames the encoded ``payload`` (bytes, base64 text or a
-    data URL; decoded later in a worker thread) and the client's timestamp ``client_t_ms`` (any clock)."""
+    data URL; decoded later in a worker thread) and the client's timestamp ``client_t_ms`` (any clock).
+    A ``landmarks`` message (docs/protocol.md) arrives with its binary ``payload`` or its JSON ``body``;
+    once validated (:func:`gazescope.engine.landmarks.parse_landmarks`) it carries ``landmarks`` instead."""
 
     type: str
     payload: bytes | str | None = None
     client_t_ms: float | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    landmarks: LandmarksMessage | None = None
 
 
 class WireFormat:
@@ -39,6 +68,8 @@ class WireFormat:
     #: Whether :meth:`sample` reads the frame's features: they are kept until the reply only then (else
     #: :meth:`sample` gets None).
     wants_features: ClassVar[bool] = False
+    #: Whether the format reads ``landmarks`` messages (binary ``GSLM`` and JSON; docs/protocol.md).
+    accepts_landmarks: ClassVar[bool] = False
 
     def parse_bytes(self, data: bytes) -> Inbound:
         """A binary message is always a frame (JPEG or PNG bytes)."""

@@ -15,13 +15,13 @@ decode order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gazescope.config import Settings
+from gazescope.config import LandmarkSettings, Settings
 from gazescope.domain import FaceLandmarks, FrameFeatures
 
 
@@ -113,6 +113,46 @@ def measure_landmarks(video: Path, settings: Settings) -> LandmarkSeries:
     finally:
         det.close()
     return LandmarkSeries(str(video), fps, (w, h), points, depth, count)
+
+
+def mesh_landmarks(frames: Iterable[np.ndarray], settings: LandmarkSettings) -> np.ndarray:
+    """All 478 landmarks of each frame as a client running Face Mesh sends them (issue 22, docs/protocol.md
+    "Landmarks instead of frames"): MediaPipe Face Mesh with iris refinement in tracking mode, one graph for
+    the whole sequence, the server detector's thresholds (``settings``).
+
+    Args:
+        frames: RGB uint8 images (H, W, 3) of one stream, in order.
+        settings: ``min_detection_confidence`` and ``min_tracking_confidence`` are read.
+
+    Returns:
+        float32 (n_frames, 478, 3): x, y normalised to the image, z relative depth; NaN rows where Face Mesh
+        found no face.
+
+    Raises:
+        LandmarkBackendError: mediapipe is not importable.
+    """
+    from gazescope.errors import LandmarkBackendError
+
+    try:
+        from mediapipe.python.solutions import face_mesh
+    except Exception as exc:  # pragma: no cover - depends on the installed wheel
+        raise LandmarkBackendError(f"MediaPipe Face Mesh is unavailable ({exc})") from exc
+    out: list[np.ndarray] = []
+    with face_mesh.FaceMesh(
+        static_image_mode=False,
+        max_num_faces=1,
+        refine_landmarks=True,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    ) as mesh:
+        for rgb in frames:
+            res = mesh.process(rgb)
+            if res.multi_face_landmarks:
+                lm = res.multi_face_landmarks[0].landmark
+                out.append(np.array([(p.x, p.y, p.z) for p in lm], dtype=np.float32))
+            else:
+                out.append(np.full((478, 3), np.nan, dtype=np.float32))
+    return np.stack(out) if out else np.zeros((0, 478, 3), np.float32)
 
 
 def _cache_path(cache_dir: Path, video: Path, settings: Settings) -> Path:

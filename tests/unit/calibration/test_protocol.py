@@ -48,6 +48,7 @@ class Host:
         self.settings = settings
         self.frame_index = 0
         self.ending = False
+        self.landmarks_only = False
         self.calibration: FittedCalibration | None = None
         self.sent: list[Reply] = []
         self.events: list[str] = []
@@ -196,6 +197,22 @@ async def test_pursuit_targets_map_path_indices(store) -> None:
     await ctl.handle("calibration_target", {"index": 20})
     with pytest.raises(ValidationError, match=r"0\.\.20"):
         await ctl.handle("calibration_target", {"index": 21})
+
+
+async def test_an_appearance_mapper_is_refused_when_the_stream_sends_landmarks(store) -> None:
+    """Issue 22: landmarks carry no eye pixels, so ``cnn`` is refused at calibration_start (the message
+    names the landmark mappers); ridge starts, and cnn does once the stream sends frames again."""
+    host = make_host(store, screen_w_px=W, screen_h_px=H)
+    ctl = CalibrationController(host, ProfileRepository(store))
+    host.landmarks_only = True
+    with pytest.raises(GazescopeError) as err:
+        await ctl.handle("calibration_start", {"mapper": "cnn"})
+    assert err.value.code == "mapper_needs_frames" and "ridge" in err.value.message
+    assert ctl.choreography.running is None
+    assert isinstance(await ctl.handle("calibration_start", {"mapper": "ridge"}), CalibrationStarted)
+    host.landmarks_only = False
+    started = await ctl.handle("calibration_start", {"mapper": "cnn"})
+    assert isinstance(started, CalibrationStarted) and started.mapper == "cnn"
 
 
 async def test_refusals_keep_their_codes(store, monkeypatch) -> None:

@@ -40,7 +40,7 @@ def test_frames_are_answered_stored_and_flushed_when_the_client_leaves(state_for
     conn, messages = asyncio.run(scenario())
     hello = messages[0]
     assert hello["type"] == "session" and hello["next_frame_index"] == 0
-    assert hello["message_types"] == ["frame", "ping"]
+    assert hello["message_types"] == ["frame", "landmarks", "ping"]
     samples = [m for m in messages if m["type"] == "sample"]
     assert [s["frame_index"] for s in samples] == [0, 1, 2]
     assert [s["client_t_ms"] for s in samples] == [1000.0, 1040.0, 1080.0]
@@ -138,3 +138,53 @@ def test_a_frame_received_before_a_seek_keeps_the_position_it_arrived_at(state_f
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def test_landmarks_are_tracked_as_frames_and_bad_ones_answered_while_the_connection_goes_on(
+    state_for, store, transport, desk_video
+):
+    """Issue 22: binary and JSON landmarks messages become samples (``source: "landmarks"``, sent and
+    stored) with no Face Mesh analyzer; bad ones get ``bad_landmarks`` and the connection goes on."""
+    from itertools import islice
+
+    import numpy as np
+
+    from gazescope.config import Settings
+    from gazescope.engine.landmarks import encode_landmarks
+    from gazescope.evaluation.landmark_series import mesh_landmarks
+    from gazescope.vision.video import iter_frames
+
+    meshes = mesh_landmarks([rgb for _, _, rgb in islice(iter_frames(desk_video), 3)], Settings())
+    nan = meshes[0].copy()
+    nan[100, 0] = np.nan
+    flat = [float(v) for v in meshes[1].reshape(-1)]
+
+    async def scenario():
+        conn, task = await _open(state_for(), transport, store)
+        transport.push(encode_landmarks(meshes[0], 640, 480, 1000.0))
+        transport.push(encode_landmarks(nan, 640, 480, 1010.0))  # NaN
+        transport.push(encode_landmarks(meshes[0], 640, 480, 1020.0)[:-8])  # truncated
+        transport.push({"type": "landmarks", "landmarks": [*flat, 0.5], "width": 640, "height": 480,
+                        "face_count": 1})  # fmt: skip
+        transport.push({"type": "landmarks", "landmarks": [1e9] * 1434, "width": 640, "height": 480,
+                        "face_count": 1})  # fmt: skip
+        transport.push({"type": "landmarks", "landmarks": flat, "width": 640, "height": 480,
+                        "face_count": 1, "t_ms": 1033.0})  # fmt: skip
+        transport.push(encode_landmarks(None, 640, 480, 1066.0))  # no face
+        await transport.wait_for("sample", 3)
+        transport.leave()
+        await asyncio.wait_for(task, 10)
+        return conn, transport.messages()
+
+    conn, messages = asyncio.run(scenario())
+    errors = [m for m in messages if m["type"] == "error"]
+    assert [e["code"] for e in errors] == ["bad_landmarks"] * 4
+    samples = [m for m in messages if m["type"] == "sample"]
+    assert [s["client_t_ms"] for s in samples] == [1000.0, 1033.0, 1066.0]
+    assert [s["face_detected"] for s in samples] == [True, True, False]
+    assert all(s["source"] == "landmarks" for s in samples)
+    assert samples[0]["ear_left"] is not None and samples[0]["yaw_deg"] is not None
+    stored = store.get_samples("s1")
+    assert [s["source"] for s in stored] == ["landmarks"] * 3
+    assert conn.received == conn.processed == conn.stored == 3
+    assert conn._analyzer is None  # no Face Mesh graph for a landmarks stream

@@ -106,7 +106,7 @@ def test_handlers_and_start_hooks_of_the_connection_s_app_run_and_errors_are_ans
         return transport.messages()
 
     messages = asyncio.run(scenario())
-    assert messages[0]["message_types"] == ["crash", "echo", "frame", "ping", "refuse"]
+    assert messages[0]["message_types"] == ["crash", "echo", "frame", "landmarks", "ping", "refuse"]
     assert messages[1] == {"type": "hooked"}
     errors = [(m["code"], m["message"]) for m in messages if m["type"] == "error"]
     assert errors == [("invalid_request", "not like that"), ("internal_error", "handling 'crash' failed")]

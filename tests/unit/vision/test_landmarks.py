@@ -43,3 +43,39 @@ def test_unknown_backend_lists_the_available_ones():
 
     with pytest.raises(LandmarkBackendError, match="mediapipe, dlib"):
         create_detector("openface")
+
+
+def test_a_clients_face_mesh_landmarks_give_the_server_detectors_face_exactly(desk_video):
+    """Issue 22: the 478 normalised landmarks a client sends become the very face (pixels and depth) and
+    measures the server's own Face Mesh detector gives for the same frames."""
+    from itertools import islice
+
+    import numpy as np
+
+    from gazescope.evaluation.landmark_series import mesh_landmarks
+    from gazescope.vision.landmarks import create_detector
+    from gazescope.vision.landmarks.mediapipe_facemesh import face_from_mesh
+    from gazescope.vision.pipeline import measure_face
+
+    frames = [rgb for _, _, rgb in islice(iter_frames(desk_video), 0, 60, 3)]
+    s = Settings()
+    det = create_detector("mediapipe", static=False, settings=s)
+    try:
+        served = [det.detect(rgb).face for rgb in frames]
+    finally:
+        det.close()
+    sent = mesh_landmarks(frames, s)
+    h, w = frames[0].shape[:2]
+    assert all(f is not None for f in served) and not np.isnan(sent).any()
+    for face, mesh in zip(served, sent, strict=True):
+        assert face is not None
+        mine = face_from_mesh(mesh, w, h)
+        assert mine.image_size == face.image_size == (w, h)
+        assert np.array_equal(mine.points_px, face.points_px) and np.array_equal(mine.depth, face.depth)
+        a, b = measure_face(mine), measure_face(face)
+        assert (a.confidence, a.head, a.gaze_yaw_deg, a.ear_mean) == (
+            b.confidence,
+            b.head,
+            b.gaze_yaw_deg,
+            b.ear_mean,
+        )

@@ -154,6 +154,7 @@ class Seed000Wire(NativeWire):
     timestamp}`` frames, and ``face``/``gaze``/activity record in every frame reply."""
 
     name = "seed000"
+    accepts_landmarks = False  # the seed's clients send frames only
     wants_features = True
     frame_hint = 'send {"image": "data:image/jpeg;base64,...", "timestamp": <epoch ms>}'
 

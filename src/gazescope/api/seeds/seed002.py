@@ -52,6 +52,7 @@ class EyeContactWire(NativeWire):
     """
 
     name = "seed002"
+    accepts_landmarks = False  # the seed's clients send frames only
     announces = False
     type_hint = 'send {"type": "frame", "data": "data:image/jpeg;base64,..."}'
     data_hint = "a frame message needs 'data': a data URL or base64 JPEG"

@@ -71,6 +71,10 @@ class ConnectionHost:
     def ending(self) -> bool:
         return self.conn.closing or self.conn.deleted
 
+    @property
+    def landmarks_only(self) -> bool:
+        return self.conn.sends_landmarks
+
     def set_calibration(self, calibration: FittedCalibration | None) -> None:
         self.conn.set_calibration(calibration)
 

@@ -9,6 +9,7 @@ from gazescope.calibration.mappers.base import (
     available_mappers,
     create_mapper,
     mapper_from_dict,
+    mapper_needs_patches,
     register_mapper,
 )
 from gazescope.calibration.mappers.ridge import DEFAULT_ALPHAS, RidgeMapper, loo_predictions
@@ -23,6 +24,7 @@ __all__ = [
     "create_mapper",
     "loo_predictions",
     "mapper_from_dict",
+    "mapper_needs_patches",
     "register_mapper",
     "ridge",
 ]

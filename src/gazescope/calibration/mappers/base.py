@@ -104,6 +104,16 @@ def _lookup(name: str) -> type[Mapper]:
         ) from None
 
 
+def mapper_needs_patches(name: str) -> bool:
+    """Whether the mapper registered as ``name`` reads eye patches (an appearance mapper such as ``cnn``),
+    without creating one.
+
+    Raises:
+        UnknownMapperError: no mapper of that name.
+    """
+    return _lookup(name).needs_patches
+
+
 def create_mapper(name: str, **params: Any) -> Mapper:
     """A new, unfitted mapper.
 

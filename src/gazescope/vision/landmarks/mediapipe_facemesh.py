@@ -76,6 +76,36 @@ FACEMESH_SCHEME = LandmarkScheme(
 )
 
 
+_SUBSET_INDEX = np.array(FACEMESH_SUBSET, dtype=np.intp)
+
+
+def facemesh_face(subset_norm: np.ndarray, width: int, height: int) -> FaceLandmarks:
+    """The face of Face Mesh's normalised landmarks, in frame pixels: the one conversion of every
+    ``FACEMESH_SCHEME`` face, from this detector and from a client's landmarks (issue 22).
+
+    Args:
+        subset_norm: float32 (len(FACEMESH_SUBSET), 3), the rows of :data:`FACEMESH_SUBSET` as MediaPipe
+            gives them: x, y normalised to the width and height, z relative depth in image widths.
+        width, height: the image size in pixels.
+
+    Returns:
+        FaceLandmarks with ``points_px`` = (x * width, y * height) and ``depth`` = z * width (float32).
+    """
+    arr = np.asarray(subset_norm, dtype=np.float32) * np.array([width, height, width], dtype=np.float32)
+    return FaceLandmarks(
+        points_px=arr[:, :2].copy(),
+        scheme=FACEMESH_SCHEME,
+        image_size=(width, height),
+        depth=arr[:, 2].copy(),
+    )
+
+
+def face_from_mesh(mesh_norm: np.ndarray, width: int, height: int) -> FaceLandmarks:
+    """:func:`facemesh_face` of all 478 Face Mesh landmarks (x, y, z normalised; (478, 3)), as a
+    client running Face Mesh with iris refinement sends them."""
+    return facemesh_face(mesh_norm[_SUBSET_INDEX], width, height)
+
+
 # Chosen on hamilton_clip_640x360.mp4 (faces in 131 of 275 frames by plain Face Mesh): crop scales 1.2-3.0,
 # sides 160-320 px and crop detection thresholds 0.2-0.5 gave 155-191 frames; this was the best.
 FALLBACK_CROP_SCALE = 1.5  # crop side / detected face box side
@@ -189,17 +219,17 @@ class FaceMeshDetector:
         self.last_inference_ms = (time.perf_counter() - t0) * 1e3
         face = None
         far_count = 0
-        arr: np.ndarray | None = None
         if res.multi_face_landmarks:
             lm = res.multi_face_landmarks[0].landmark
-            arr = np.array([(lm[i].x, lm[i].y, lm[i].z) for i in FACEMESH_SUBSET], dtype=np.float32)
-            arr *= np.array([w, h, w], dtype=np.float32)
+            norm = np.array([(lm[i].x, lm[i].y, lm[i].z) for i in FACEMESH_SUBSET], dtype=np.float32)
+            face = facemesh_face(norm, w, h)
         elif self._fallback:
             arr, far_count = self._small_face(image_rgb)
-        if arr is not None:
-            face = FaceLandmarks(
-                points_px=arr[:, :2].copy(), scheme=FACEMESH_SCHEME, image_size=(w, h), depth=arr[:, 2].copy()
-            )
+            if arr is not None:
+                face = FaceLandmarks(
+                    points_px=arr[:, :2].copy(), scheme=FACEMESH_SCHEME, image_size=(w, h),
+                    depth=arr[:, 2].copy(),
+                )  # fmt: skip
         fresh = self._frames % self._count_interval == 0
         if fresh:
             self._face_count = self._count_faces(image_rgb)

@@ -47,6 +47,7 @@ def open_example(pages: Pages, server: Any, query: str) -> Any:
     page.on("pageerror", lambda e: pages.errors.append(f"pageerror: {e}"))
     # written into a page of the server (its URL carries the query the example reads): a page fulfilled by
     # Playwright would not be in the loopback address space, and Chromium would block its WebSockets
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))  # gazescope serves none
     page.goto(f"{server.url}/healthz?{query}")
     page.evaluate("h => { document.open(); document.write(h); document.close(); }", html)
     return page

@@ -514,12 +514,22 @@ export class FaceMeshRunner {
   constructor({ server = "" } = {}) {
     this.base = `${trimBase(server)}${FACE_MESH_PATH}`;
     this.mesh = null;
+    this.loading = null;
     this.last = null;
   }
 
   /** Load the script and the model; throws when the files are missing or WebAssembly/WebGL fail. */
-  async load() {
-    if (this.mesh) return;
+  load() {
+    if (!this.loading) {
+      this.loading = this._load().catch((err) => {
+        this.loading = null;
+        throw err;
+      });
+    }
+    return this.loading;
+  }
+
+  async _load() {
     await loadScript(`${this.base}face_mesh.js`);
     if (typeof window.FaceMesh !== "function") throw new Error("face_mesh.js did not define FaceMesh");
     const mesh = new window.FaceMesh({ locateFile: (f) => this.base + f });
@@ -570,6 +580,7 @@ export class FaceMeshRunner {
   close() {
     if (this.mesh) this.mesh.close();
     this.mesh = null;
+    this.loading = null;
   }
 }
 

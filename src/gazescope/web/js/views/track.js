@@ -240,7 +240,7 @@ async function checkFaceMesh() {
 
 /** After the camera starts: load Face Mesh, time it, and choose the default mode. */
 async function measureDevice() {
-  if (!faceMesh.available || faceMesh.measured) return;
+  if (!faceMesh.available || faceMesh.measured || faceMesh.pending) return;
   faceMesh.pending = true;
   updateStartButtons();
   setModeInfo("Loading Face Mesh and timing it on this device (about 2 s)…", "measuring");

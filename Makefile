@@ -13,7 +13,10 @@ $(BIN)/gazescope: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev,dlib,cnn]"
 	touch $@
 
+# the browser's Face Mesh files (npm @mediapipe/face_mesh, pinned, integrity-checked, outside git); offline
+# this fails with a warning and the app sends camera frames instead of on-device landmarks
 install: $(BIN)/gazescope
+	-@$(BIN)/gazescope vendor
 
 run: install
 	$(BIN)/gazescope serve --host $(HOST) --port $(PORT)

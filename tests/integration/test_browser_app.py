@@ -92,8 +92,12 @@ class Pages:
         self.contexts: list[Any] = []
         self.errors: list[str] = []
 
-    def open(self, url: str, viewport: dict[str, int] = SMALL) -> Any:
+    def open(self, url: str, viewport: dict[str, int] = SMALL, mode: str | None = "server") -> Any:
+        """A new page at ``url``; ``mode`` is the tracking mode the user has chosen ("server": camera
+        frames, as these tests expect; "device": Face Mesh in the page; None: the app's default)."""
         ctx = self.browser.new_context(viewport=viewport)
+        if mode is not None:
+            ctx.add_init_script(f"localStorage.setItem('gazescope.trackingMode', '{mode}')")
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)

@@ -40,11 +40,12 @@ from gazescope.api.deps import bind_app_state
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.ratelimit import WriteLimitMiddleware
-from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
+from gazescope.api.routes import analytics, ops, sdk, sessions, stimuli, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
 from gazescope.api.state import AppState
+from gazescope.api.vendor_files import VendorStaticFiles
 from gazescope.api.ws import calibration, clicks, video_time
 from gazescope.config import Settings
 from gazescope.engine.connection import TrackingConnection
@@ -62,7 +63,7 @@ from gazescope.errors import (
     StorageError,
     ValidationError,
 )
-from gazescope.services import abandoned
+from gazescope.services import abandoned, face_mesh_vendor
 from gazescope.storage import create_live_hub, create_ownership, create_store
 from gazescope.storage.redis import redact_url
 
@@ -297,6 +298,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
     app.include_router(click_routes.router)
+    app.include_router(sdk.router)
+    # the browser's Face Mesh files (gazescope vendor; absent until fetched: 404s, /sdk/face-mesh says so)
+    app.mount(
+        sdk.FACE_MESH_URL.rstrip("/"),
+        VendorStaticFiles(directory=face_mesh_vendor.vendor_dir(settings), check_dir=False),
+        name="face-mesh",
+    )
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

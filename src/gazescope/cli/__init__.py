@@ -19,6 +19,7 @@ from gazescope.cli.bench import bench
 from gazescope.cli.common import package_version
 from gazescope.cli.evaluate import evaluate_app
 from gazescope.cli.serve import serve
+from gazescope.cli.vendor import vendor
 
 app = typer.Typer(
     help="gazescope: webcam gaze and attention tracking (service, offline analysis, evaluation).",
@@ -50,6 +51,7 @@ app.command()(bench)
 app.command("heatmap")(analytics.heatmap)
 app.command("report")(analytics.report)
 app.command("video-overlay")(video.video_overlay)
+app.command()(vendor)
 
 
 def main() -> None:  # pragma: no cover - console entry

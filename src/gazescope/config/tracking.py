@@ -4,6 +4,7 @@ tracker reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
@@ -27,6 +28,20 @@ class LandmarkSettings(BaseModel):
         True,
         description="When Face Mesh finds no face, look again with MediaPipe's full-range face detector and "
         "run Face Mesh on an upscaled crop (small or distant faces; costs only on such frames).",
+    )
+    # --- on-device tracking (issue 22) ---
+    face_mesh_vendor_dir: Path | None = Field(
+        None,
+        description="Folder holding the browser's Face Mesh files (npm @mediapipe/face_mesh, fetched by "
+        "`gazescope vendor`, served at /app/vendor/face_mesh/); None: web/vendor/face_mesh inside the "
+        "installed package (outside git).",
+    )
+    face_mesh_fetch_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Timeout in seconds of each network step of `gazescope vendor` (npm pack or the HTTPS "
+        "download of the ~7.4 MB registry tarball); offline, the fetch fails after it and the app sends frames.",
     )
 
 

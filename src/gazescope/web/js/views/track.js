@@ -6,7 +6,8 @@
 import { api, has } from "../api.js";
 import { explainCameraError } from "../camera.js";
 import { frameSettings, num, reportApiError, saveUserId } from "../settings.js";
-import { app, camera, client, gazeLayer, sender } from "../state.js";
+import { app, camera, client, gazeLayer, runner, sender } from "../state.js";
+import { DEVICE_MIN_FPS, faceMeshStatus } from "../tracker.js";
 import { $, fmt, hideBanner, showBanner } from "../ui.js";
 import { calibrating, setCalibration } from "./calibration.js";
 
@@ -39,7 +40,7 @@ function onClientState(ev) {
 function onServerError(ev) {
   const m = ev.detail;
   if (m.code === "session_ended") return;
-  if (/frame|decode|image/.test(m.code || "")) return; // counted, not shown one by one
+  if (/frame|decode|image|landmarks/.test(m.code || "")) return; // counted, not shown one by one
   if (m.code === "not_found" || m.code === "profile_not_found") return; // no saved calibration
   if (!calibrating()) showBanner(`Server: ${m.message || m.code}`, "info");
 }
@@ -171,18 +172,131 @@ function drawOverlay(s) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// where the face is tracked: on this device (Face Mesh in the page, landmarks sent) or on the server
+// (camera frames sent). Until the camera starts the app says "server" (the consent covers frames); when
+// the camera starts, Face Mesh is loaded and timed for 2 s, and "on this device" becomes the mode when it
+// reaches DEVICE_MIN_FPS (unless the user chose). A change towards sending frames asks for consent again.
+
+const MODE_KEY = "gazescope.trackingMode";
+const faceMesh = { available: null, pending: false, measured: false };
+
+/** The mode the user chose on this device ("device", "server"), or null for the default. */
+function chosenMode() {
+  const m = localStorage.getItem(MODE_KEY);
+  return m === "device" || m === "server" ? m : null;
+}
+
+function setModeInfo(text, state) {
+  const el = $("mode-info");
+  el.textContent = text;
+  el.dataset.state = state;
+}
+
+/** Use `mode` ("device" or "server"): radios, consent text, live tag. */
+function setMode(mode) {
+  const before = app.trackingMode;
+  app.trackingMode = mode;
+  $("mode-device").checked = mode === "device";
+  $("mode-server").checked = mode === "server";
+  $("tracking-mode").dataset.mode = mode;
+  $("consent-server").hidden = mode !== "server";
+  $("consent-device").hidden = mode !== "device";
+  const tag = $("m-mode");
+  tag.dataset.mode = mode;
+  tag.textContent = mode === "device" ? "on this device" : "on the server";
+  tag.title = mode === "device"
+    ? "Face Mesh runs in this page: only face landmarks (no image) leave this computer"
+    : "Camera frames are sent to the server, analysed in memory and discarded";
+  if (before === "device" && mode === "server" && $("consent").checked) {
+    // more leaves the computer than the user agreed to
+    $("consent").checked = false;
+    showBanner("Tracking will now send camera frames to the server: read the updated text and agree again.", "info");
+  }
+  updateStartButtons();
+}
+
+/** At page load: does the server have the Face Mesh files? */
+async function checkFaceMesh() {
+  const st = await faceMeshStatus();
+  faceMesh.available = !!st.available;
+  if (!faceMesh.available) {
+    setMode("server");
+    setModeInfo(
+      "On-device tracking is unavailable: this server has no Face Mesh files (its administrator runs " +
+        "`gazescope vendor`). Camera frames are sent to the server.",
+      "unavailable",
+    );
+  } else if (chosenMode()) {
+    setMode(chosenMode());
+    setModeInfo(chosenMode() === "device" ? "You chose this device; Face Mesh loads when the camera starts."
+      : "You chose the server: camera frames are sent.", "chosen");
+  } else {
+    setMode("server");
+    setModeInfo(`When the camera starts, Face Mesh is timed here for 2 s: at ${DEVICE_MIN_FPS} frames per second ` +
+      "or more, your face is tracked on this device and only landmarks are sent.", "pending");
+  }
+  updateStartButtons();
+}
+
+/** After the camera starts: load Face Mesh, time it, and choose the default mode. */
+async function measureDevice() {
+  if (!faceMesh.available || faceMesh.measured || faceMesh.pending) return;
+  faceMesh.pending = true;
+  updateStartButtons();
+  setModeInfo("Loading Face Mesh and timing it on this device (about 2 s)…", "measuring");
+  try {
+    await runner.load();
+    const fs = frameSettings();
+    const fps = await runner.measureFps(() => camera.draw(fs.width, fs.height), 2000);
+    app.deviceFps = fps;
+    faceMesh.measured = true;
+    const fast = fps >= DEVICE_MIN_FPS;
+    const speed = `Face Mesh runs at ${fps.toFixed(1)} frames per second on this device`;
+    const chosen = chosenMode();
+    if (chosen) {
+      setMode(chosen);
+      setModeInfo(`${speed}; you chose ${chosen === "device" ? "this device" : "the server"}.`, fast ? "ok" : "slow");
+    } else if (fast) {
+      setMode("device");
+      setModeInfo(`${speed}: your face is tracked here and only landmarks are sent.`, "ok");
+    } else {
+      setMode("server");
+      setModeInfo(`${speed} (under ${DEVICE_MIN_FPS}): camera frames are sent to the server instead.`, "slow");
+    }
+  } catch (err) {
+    faceMesh.available = false;
+    setMode("server");
+    setModeInfo(`On-device tracking could not start here (${err.message}): camera frames are sent to the server.`, "unavailable");
+  } finally {
+    faceMesh.pending = false;
+    updateStartButtons();
+  }
+}
+
+function onModeChosen(ev) {
+  const mode = ev.target.value;
+  localStorage.setItem(MODE_KEY, mode);
+  setMode(mode);
+  setModeInfo(mode === "device" ? "You chose this device: only landmarks are sent." : "You chose the server: camera frames are sent.", "chosen");
+  if (mode === "device" && camera.running) measureDevice();
+}
+
+// ------------------------------------------------------------------------------------------------
 // start: consent, camera, session
 
 function updateStartButtons() {
   const ok = $("consent").checked;
-  $("camera-start").disabled = !ok || camera.running;
-  $("session-start").disabled = !ok || !camera.running;
-  $("session-resume").disabled = !ok || !camera.running;
   const live = !!app.session;
+  const ready = ok && camera.running && !faceMesh.pending;
+  $("camera-start").disabled = !ok || camera.running;
+  $("session-start").disabled = !ready;
+  $("session-resume").disabled = !ready;
+  $("mode-device").disabled = live || faceMesh.pending || faceMesh.available === false;
+  $("mode-server").disabled = live || faceMesh.pending;
   $("session-end").hidden = !live;
   $("camera-stop").hidden = live || !camera.running;
-  $("calibrate").disabled = !ok && !live;
-  $("stimulus-open").disabled = !ok && !live;
+  $("calibrate").disabled = (!ok && !live) || faceMesh.pending;
+  $("stimulus-open").disabled = (!ok && !live) || faceMesh.pending;
 }
 
 /** The camera is on and no session runs: the preview with the actions that start one. */
@@ -243,6 +357,8 @@ async function startCamera() {
   try {
     await camera.start(fs.width, fs.height, fs.fps);
     showPreview();
+    updateStartButtons();
+    await measureDevice();
   } catch (err) {
     box.textContent = explainCameraError(err);
     box.dataset.error = err.name || "Error";
@@ -413,6 +529,9 @@ export function initTrack() {
   client.addEventListener("ended", onEnded);
   client.addEventListener("sample", onSample);
   $("server-origin").textContent = location.origin;
+  $("server-origin-device").textContent = location.origin;
+  $("mode-device").onchange = onModeChosen;
+  $("mode-server").onchange = onModeChosen;
   $("consent").onchange = updateStartButtons;
   $("camera-start").onclick = startCamera;
   $("session-start").onclick = startSession;
@@ -431,6 +550,7 @@ export function initTrack() {
 /** After the page loads: set the start buttons, say whether a calibration is saved, offer to resume. */
 export function startTrack() {
   updateStartButtons();
+  checkFaceMesh();
   refreshProfileInfo();
   offerResume();
 }

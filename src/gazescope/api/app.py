@@ -40,7 +40,7 @@ from gazescope.api.deps import bind_app_state
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.ratelimit import WriteLimitMiddleware
-from gazescope.api.routes import analytics, ops, sessions, stimuli, tracking, videos
+from gazescope.api.routes import analytics, ops, participate, sessions, stimuli, studies, tracking, videos
 from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
@@ -52,6 +52,7 @@ from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import (
+    AccessDeniedError,
     BusyError,
     ConfigurationError,
     GazescopeError,
@@ -81,6 +82,8 @@ _STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
 
 
 def _status_of(exc: GazescopeError) -> int:
+    if isinstance(exc, AccessDeniedError):
+        return exc.status
     for cls, code in _STATUS:
         if isinstance(exc, cls):
             return code
@@ -297,6 +300,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(calibration_routes.router)
     app.include_router(click_routes.router)
+    app.include_router(studies.router)
+    app.include_router(participate.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

@@ -7,15 +7,14 @@ refused everything else (tests for each refusal); rotation revokes the link, clo
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 
-import cv2
 import httpx
-import numpy as np
 import pytest
-import websockets
-from websockets.exceptions import InvalidStatus
+
+from gazescope.storage import RedisStore, SQLiteStore
+from gazescope.storage.profiles import RESULTS
+from support.studies import as_participant, bearer, join, png, track, ws_status
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +27,29 @@ def server(request, module_serve):
     env = {"GAZESCOPE_API_TOKEN": MASTER, "GAZESCOPE_TOKEN_SECRET": "secret-for-study-tests-44"}
     if request.param == "redis":
         env["GAZESCOPE_REDIS_URL"] = request.getfixturevalue("redis_server")
-    return module_serve(**env)
+    srv = module_serve(**env)
+    srv.redis_url = env.get("GAZESCOPE_REDIS_URL")
+    return srv
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def server_store(server):
+    """The server's own store, opened from the test (SQLite file or the same Redis)."""
+    return RedisStore(server.redis_url) if server.redis_url else SQLiteStore(server.db_path)
 
 
-def png(w: int = 320, h: int = 180, shade: int = 200) -> bytes:
-    ok, buf = cv2.imencode(".png", np.full((h, w, 3), shade, np.uint8))
-    assert ok
-    return buf.tobytes()
+def fitted(server, session_id: str, error_px: float, profile_id: str, at_ms: float) -> None:
+    """A calibration record as the tracking WebSocket's ``calibration_result`` stores it (the fit itself is
+    tested in test_calibration_webcam_dots_e2e.py)."""
+    store = server_store(server)
+    try:
+        store.put_document(
+            RESULTS,
+            f"calibration-{profile_id}",
+            {"id": f"calibration-{profile_id}", "kind": "calibration", "session_id": session_id,
+             "created_at_ms": at_ms, "accuracy": {"mean_error_px": error_px}, "profile_id": profile_id},
+        )  # fmt: skip
+    finally:
+        store.close()
 
 
 def new_stimulus(server, name: str) -> str:
@@ -68,44 +79,6 @@ def new_study(server, stimuli: list[str], **extra) -> dict:
     r = httpx.post(f"{server.url}/api/studies", headers=bearer(MASTER), json=body)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-def join(server, token: str, group: str = "A") -> dict:
-    r = httpx.post(
-        f"{server.url}/api/participate/participants",
-        headers=bearer(token),
-        json={"answers": {"group": group}},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def as_participant(token: str, secret: str) -> dict[str, str]:
-    return {**bearer(token), "X-Participant-Secret": secret}
-
-
-def ws_status(url: str) -> int:
-    async def run() -> None:
-        async with websockets.connect(url) as ws:
-            await ws.recv()
-
-    with pytest.raises(InvalidStatus) as exc:
-        asyncio.run(run())
-    return exc.value.response.status_code
-
-
-async def track(url: str, jpegs: list[bytes]) -> int:
-    async with websockets.connect(url, max_size=None) as ws:
-        assert json.loads(await ws.recv())["type"] == "session"
-        n = 0
-        for i, jpeg in enumerate(jpegs):
-            await ws.send(
-                json.dumps({"type": "frame", "data": base64.b64encode(jpeg).decode(), "t_ms": i * 33})
-            )
-            while json.loads(await asyncio.wait_for(ws.recv(), 60))["type"] != "sample":
-                pass
-            n += 1
-        return n
 
 
 def test_study_crud_and_validation(server):
@@ -179,7 +152,7 @@ def test_participant_flow_and_return(server, desk_jpegs):
     assert r.status_code == 422 and "not one of A, B" in r.text
     r = httpx.post(f"{server.url}/api/participate/participants", headers=bearer(tok), json={"answers": {}})
     assert r.status_code == 422 and "needs an answer" in r.text
-    joined = join(server, tok)
+    joined = join(server.url, tok)
     pid, secret = joined["participant_id"], joined["participant_secret"]
     assert joined["progress"]["next"]["stimulus_id"] == a and joined["progress"]["total"] == 2
     me = as_participant(tok, secret)
@@ -213,16 +186,51 @@ def test_participant_flow_and_return(server, desk_jpegs):
 def test_calibration_gate(server):
     a = new_stimulus(server, "a")
     study = new_study(server, [a], calibration={"required": True, "max_tries": 2})
+    assert study["calibration"]["max_error_pct"] == 10.0  # of 1280 px: 128 px
     tok = study["link"]["token"]
-    p = join(server, tok)
-    me = as_participant(tok, p["participant_secret"])
-    base = f"{server.url}/api/participate/participants/{p['participant_id']}"
+
+    def start(p: dict) -> tuple[dict, str]:
+        return as_participant(
+            tok, p["participant_secret"]
+        ), f"{server.url}/api/participate/participants/{p['participant_id']}"
+
+    me, base = start(join(server.url, tok))
     r = httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": a, **SCREEN})
     assert r.status_code == 409 and r.json()["code"] == "calibration_required"
     cal = httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": None, **SCREEN})
     assert cal.status_code == 201 and cal.json()["session"]["stimulus_id"] is None
-    r = httpx.post(f"{base}/calibration", headers=me, json={"session_id": cal.json()["session"]["id"]})
+    cal_id = cal.json()["session"]["id"]
+    r = httpx.post(f"{base}/calibration", headers=me, json={"session_id": cal_id})
     assert r.status_code == 409 and r.json()["code"] == "no_calibration"
+    fitted(server, cal_id, 200.0, "p-bad", 1.0)  # 15.6 % of the width
+    r = httpx.post(f"{base}/calibration", headers=me, json={"session_id": cal_id})
+    assert r.status_code == 200, r.text
+    assert (r.json()["passed"], r.json()["tries_left"], r.json()["error_pct"]) == (False, 1, 15.625)
+    assert httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": a, **SCREEN}).status_code == 409
+    fitted(server, cal_id, 64.0, "p-good", 2.0)  # 5 %
+    r = httpx.post(f"{base}/calibration", headers=me, json={"session_id": cal_id})
+    assert r.json()["passed"] is True and r.json()["profile_id"] == "p-good" and r.json()["tries_left"] == 0
+    prog = httpx.get(base, headers=me).json()["calibration"]
+    assert prog["passed"] is True and prog["tries"] == 2
+    s = httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": a, **SCREEN})
+    assert (
+        s.status_code == 201 and s.json()["session"]["calibration_id"] == "p-good"
+    )  # applied when tracking starts
+    r = httpx.post(f"{base}/calibration", headers=me, json={"session_id": cal_id})
+    assert r.status_code == 403 and r.json()["code"] == "calibration_tries_exhausted"
+
+    # a participant whose tries all fail is stopped
+    me2, base2 = start(join(server.url, tok))
+    for k in range(2):
+        c = httpx.post(f"{base2}/sessions", headers=me2, json={"stimulus_id": None, **SCREEN}).json()[
+            "session"
+        ]["id"]
+        fitted(server, c, 300.0, f"p2-{k}", 10.0 + k)
+        assert (
+            httpx.post(f"{base2}/calibration", headers=me2, json={"session_id": c}).json()["passed"] is False
+        )
+    r = httpx.post(f"{base2}/sessions", headers=me2, json={"stimulus_id": None, **SCREEN})
+    assert r.status_code == 403 and r.json()["code"] == "calibration_tries_exhausted"
 
 
 def test_refusals_of_the_study_token(server):
@@ -230,7 +238,7 @@ def test_refusals_of_the_study_token(server):
     other_stim = new_stimulus(server, "other")
     one, two = new_study(server, [a]), new_study(server, [other_stim])
     tok, tok2 = one["link"]["token"], two["link"]["token"]
-    p1, p2 = join(server, tok), join(server, tok)
+    p1, p2 = join(server.url, tok), join(server.url, tok)
     me1 = as_participant(tok, p1["participant_secret"])
     me2 = as_participant(tok, p2["participant_secret"])
     s1 = httpx.post(
@@ -314,4 +322,4 @@ def test_refusals_of_the_study_token(server):
         httpx.post(f"{server.url}/api/studies/{one['id']}/open", headers=bearer(MASTER)).json()["status"]
         == "open"
     )
-    assert join(server, new_tok)["participant_id"]
+    assert join(server.url, new_tok)["participant_id"]

@@ -33,6 +33,7 @@ from gazescope.domain import ResourceId, SessionInfo
 from gazescope.errors import AccessDeniedError, NotFoundError, ValidationError
 from gazescope.services.stimuli import STIMULI
 from gazescope.storage import Store
+from gazescope.storage.profiles import RESULTS
 
 #: Prefix of participant link tokens (tells them apart from the API token and session tokens).
 LINK_TOKEN_PREFIX = "gsl1_"
@@ -607,6 +608,28 @@ def owned_session(participant: Mapping[str, Any], session_id: str) -> str | None
     raise StudyAccessError("this session is not one of yours", status=403, code="not_your_session")
 
 
+def measured_calibration(store: Store, session_id: str) -> tuple[float | None, str | None]:
+    """The newest calibration the server fitted on ``session_id`` (its ``calibration_result`` record):
+    ``(validation mean error px, saved profile id)``, ``(None, None)`` when there is none."""
+    docs = [d for d in store.list_documents(RESULTS, session_id=session_id) if d.get("kind") == "calibration"]
+    docs.sort(key=lambda d: float(d.get("created_at_ms") or 0.0), reverse=True)
+    for d in docs:
+        acc = (d.get("accuracy") or {}).get("mean_error_px")
+        if isinstance(acc, int | float) and not isinstance(acc, bool) and acc > 0:
+            pid = d.get("profile_id")
+            return float(acc), pid if isinstance(pid, str) else None
+    return None, None
+
+
+def passed_profile(participant: Mapping[str, Any]) -> str | None:
+    """The calibration profile of the participant's newest passing attempt (applied to their stimulus
+    sessions as ``calibration_id``), else None."""
+    for c in reversed(participant.get("calibrations") or []):
+        if c.get("passed") and c.get("profile_id"):
+            return str(c["profile_id"])
+    return None
+
+
 def record_calibration(
     store: Store,
     study: Mapping[str, Any],
@@ -614,10 +637,12 @@ def record_calibration(
     session_id: str,
     accuracy_px: float | None,
     screen_w_px: float | None,
+    profile_id: str | None = None,
 ) -> dict[str, Any]:
     """Judge a calibration the server measured on the participant's ``session_id`` (its validation mean
-    error ``accuracy_px`` on a screen ``screen_w_px`` wide) against the study's gate and record the
-    attempt; returns it (``error_px``, ``error_pct``, ``passed``, ``tries_left``).
+    error ``accuracy_px`` on a screen ``screen_w_px`` wide, its saved ``profile_id``) against the study's
+    gate and record the attempt; returns it (``error_px``, ``error_pct``, ``passed``, ``profile_id``,
+    ``tries_left``).
 
     :class:`StudyAccessError` 403 when no try is left, 409 (``no_calibration``) when the session has no
     calibration result or screen width yet."""
@@ -643,6 +668,7 @@ def record_calibration(
         "error_px": round(accuracy_px, 2),
         "error_pct": round(pct, 3),
         "passed": pct <= gate["max_error_pct"],
+        "profile_id": profile_id,
         "at_ms": _now_ms(),
     }
     participant["calibrations"] = [*tries, attempt]

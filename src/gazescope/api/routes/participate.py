@@ -12,7 +12,9 @@ participant secret returned when they joined (header ``X-Participant-Secret``).
 * ``GET /api/participate/participants/{pid}``: progress (the next stimulus); ``PUT .../answers``.
 * ``POST .../sessions`` (``stimulus_id`` of the next stimulus, or null for a calibration session): 201 with
   the session and a session token (right ``track`` only) for its tracking WebSocket.
-* ``POST .../calibration`` (``session_id``): the gate judged on the calibration the server measured.
+* ``POST .../calibration`` (``session_id``): the gate judged on the calibration the server measured (the
+  newest ``calibration_result`` of that session, calibrated on its tracking WebSocket); the profile of a
+  passing attempt is applied to the participant's stimulus sessions (their ``calibration_id``).
 * ``POST .../sessions/{sid}/complete``: ends the session (its report is built) and moves on.
 
 Refusals: 401 ``study_link_invalid`` (no, unknown or rotated token), 403 with a reason (not theirs, not in
@@ -36,7 +38,6 @@ from gazescope.api.state import AppState
 from gazescope.api.stimulus_videos import video_path
 from gazescope.domain import ResourceId
 from gazescope.services import lifecycle, studies
-from gazescope.services.sessions import calibration_accuracy_px
 from gazescope.services.stimuli import load_stimulus
 from gazescope.services.videos import media_type
 
@@ -209,6 +210,7 @@ async def create_session(
             user_id=participant_id,
             label=f"study {study['id']}" + (" calibration" if body.stimulus_id is None else ""),
             stimulus_id=body.stimulus_id,
+            calibration_id=studies.passed_profile(record) if body.stimulus_id else None,
             screen_w_px=body.screen_w_px,
             screen_h_px=body.screen_h_px,
         )
@@ -234,9 +236,16 @@ async def post_calibration(
     record = await _participant(state, study, participant_id, secret)
     studies.owned_session(record, body.session_id)
     info = await lifecycle.get_session(state, body.session_id)
-    acc = await state.io(calibration_accuracy_px, state.store, info, None, state.settings.profiles_dir)
+    acc, profile_id = await state.io(studies.measured_calibration, state.store, body.session_id)
     return await state.io(
-        studies.record_calibration, state.store, study, record, body.session_id, acc, info.screen_w_px
+        studies.record_calibration,
+        state.store,
+        study,
+        record,
+        body.session_id,
+        acc,
+        info.screen_w_px,
+        profile_id,
     )
 
 

@@ -40,7 +40,17 @@ from gazescope.api.deps import bind_app_state
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.ratelimit import WriteLimitMiddleware
-from gazescope.api.routes import analytics, ops, participate, sessions, stimuli, studies, tracking, videos
+from gazescope.api.routes import (
+    analytics,
+    ops,
+    participate,
+    sessions,
+    stimuli,
+    studies,
+    study_results,
+    tracking,
+    videos,
+)
 from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
@@ -301,6 +311,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calibration_routes.router)
     app.include_router(click_routes.router)
     app.include_router(studies.router)
+    app.include_router(study_results.router)
     app.include_router(participate.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")

@@ -52,7 +52,7 @@ def participant_quality(store: Store, settings: Settings, participant: Mapping[s
     frames = face = dropped = 0
     duration = 0.0
     running = 0
-    screen_w = None
+    screen_w: float | None = None
     for sid in participant["sessions"].values():
         try:
             info = store.get_session(sid)

@@ -46,7 +46,7 @@ router = APIRouter(
 GroupBy = Annotated[
     str | None, Query(max_length=128, description="A participant field: one result per answer.")
 ]
-_PNG = {200: {"content": {"image/png": {}}}}
+_PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 
 
 class Exclusion(BaseModel):
@@ -115,7 +115,10 @@ async def get_aoi_table(
     )
 
 
-_CSV = {200: {"content": {"text/csv": {}}}}
+_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+_ZIP: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}}}}
 
 
 def _attachment(study_id: str, name: str) -> dict[str, str]:
@@ -164,9 +167,7 @@ async def export_samples(state: State, study_id: ResourceId) -> StreamingRespons
     )
 
 
-@router.get(
-    "/export/export.zip", response_class=Response, responses={200: {"content": {"application/zip": {}}}}
-)
+@router.get("/export/export.zip", response_class=Response, responses=_ZIP)
 async def export_zip(state: State, study_id: ResourceId) -> Response:
     """A zip of README.md (the columns), study.json, participants.csv, aois.csv, fixations.csv and samples.csv."""
     data = await state.analytics.run(

@@ -323,3 +323,25 @@ def test_refusals_of_the_study_token(server):
         == "open"
     )
     assert join(server.url, new_tok)["participant_id"]
+
+
+def test_a_video_stimulus_plays_its_length(server, short_video):
+    data = short_video.read_bytes()
+    r = httpx.post(
+        f"{server.url}/api/stimuli", headers=bearer(MASTER), files={"file": ("clip.mp4", data, "video/mp4")}
+    )
+    assert r.status_code == 201, r.text
+    vid, img = r.json()["id"], new_stimulus(server, "img")
+    url = f"{server.url}/api/studies"
+    body = {"name": "trailer", "stimuli": [{"stimulus_id": vid, "duration_s": 10}]}
+    r = httpx.post(url, headers=bearer(MASTER), json=body)
+    assert r.status_code == 422 and "plays its length" in r.text
+    body["stimuli"] = [{"stimulus_id": img}, {"stimulus_id": vid}]
+    study = httpx.post(url, headers=bearer(MASTER), json=body).json()
+    assert [(s["kind"], s["duration_s"]) for s in study["stimuli"]] == [("image", 5.0), ("video", 3.0)]
+    tok = study["link"]["token"]
+    view = httpx.get(f"{server.url}/api/participate", headers=bearer(tok)).json()
+    r = httpx.get(
+        f"{server.url}{view['stimuli'][1]['video_url']}", headers={**bearer(tok), "Range": "bytes=0-99"}
+    )
+    assert r.status_code == 206 and r.content == data[:100]

@@ -117,7 +117,7 @@ def test_exclusion_changes_the_aggregate(server, study):
     aois = f"{base}/stimuli/{study['stim']}/aois"
     heat = f"{base}/stimuli/{study['stim']}/heatmap.png"
     before = httpx.get(aois, headers=bearer(MASTER)).json()
-    assert before["groups"][0]["n_participants"] == 4
+    assert before["groups"][0]["n_participants"] == 4 and len(set(before["groups"][0]["session_ids"])) == 4
     right, left = aoi_row(before, 0, "right"), aoi_row(before, 0, "left")
     assert (left["n_sessions"], left["n_viewers"], right["n_viewers"]) == (3, 2, 1)
     assert right["viewers_pct"] == pytest.approx(100 / 3, abs=0.1) and right["mean_ttff_ms"] is not None

@@ -183,7 +183,8 @@ def aoi_table(
 ) -> dict[str, Any]:
     """The AOI table of a stimulus over the included participants (per group with ``group_by``): per AOI
     % of viewers, mean TTFF, mean dwell, mean revisits ... (:func:`aggregate_report`'s ``aois``), with the
-    participants counted. Errors as :func:`stimulus_groups`."""
+    participants counted and their session ids (for the per-session figures and the time-windowed video
+    heatmap of ``/api/stimuli/{id}/heatmap.png?sessions=...&t_s=...``). Errors as :func:`stimulus_groups`."""
     stim, groups = stimulus_groups(store, settings, study_id, stimulus_id, group_by=group_by)
     rows = []
     for g in groups:
@@ -193,6 +194,7 @@ def aoi_table(
                 "group": g.group,
                 "n_participants": len(g.participant_ids),
                 "participant_ids": list(g.participant_ids),
+                "session_ids": [d.info.id for d in g.sessions],
                 "aois": report["aois"] if report else [],
                 "sessions_without_gaze": report["sessions_without_gaze"] if report else None,
             }

@@ -345,3 +345,23 @@ def test_a_video_stimulus_plays_its_length(server, short_video):
         f"{server.url}{view['stimuli'][1]['video_url']}", headers={**bearer(tok), "Range": "bytes=0-99"}
     )
     assert r.status_code == 206 and r.content == data[:100]
+
+
+def test_the_link_works_on_an_open_server_too(serve, desk_jpegs):
+    """Without GAZESCOPE_API_TOKEN the researcher needs no token, and the participant routes still need
+    the link token (and the participant secret)."""
+    srv = serve()
+    r = httpx.post(f"{srv.url}/api/stimuli", files={"file": ("a.png", png(), "image/png")})
+    a = r.json()["id"]
+    study = httpx.post(f"{srv.url}/api/studies", json={"name": "open", "calibration": {"required": False},
+                                                     "stimuli": [{"stimulus_id": a}]}).json()  # fmt: skip
+    tok = study["link"]["token"]
+    assert httpx.get(f"{srv.url}/api/participate").status_code == 401
+    joined = httpx.post(f"{srv.url}/api/participate/participants", headers=bearer(tok)).json()
+    me = as_participant(tok, joined["participant_secret"])
+    base = f"{srv.url}/api/participate/participants/{joined['participant_id']}"
+    assert httpx.get(base, headers=bearer(tok)).status_code == 403
+    s = httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": a, **SCREEN}).json()
+    url = f"{srv.ws_url}{s['track_path']}?token={s['session_token']}"
+    assert asyncio.run(track(url, desk_jpegs[:2])) == 2
+    assert httpx.post(f"{base}/sessions/{s['session']['id']}/complete", headers=me).json()["finished"] is True

@@ -37,6 +37,7 @@ from gazescope.api.security import bearer_token
 from gazescope.api.state import AppState
 from gazescope.api.stimulus_videos import video_path
 from gazescope.domain import ResourceId
+from gazescope.errors import SessionNotFoundError
 from gazescope.services import lifecycle, studies
 from gazescope.services.stimuli import load_stimulus
 from gazescope.services.videos import media_type
@@ -200,7 +201,7 @@ async def create_session(
     if existing:
         try:
             info = await lifecycle.get_session(state, existing)
-        except Exception:  # deleted by the researcher: a new one
+        except SessionNotFoundError:  # deleted by the researcher: a new one
             info = None
         if info is not None and info.status == "ended":
             info = None

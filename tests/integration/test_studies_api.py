@@ -365,3 +365,52 @@ def test_the_link_works_on_an_open_server_too(serve, desk_jpegs):
     url = f"{srv.ws_url}{s['track_path']}?token={s['session_token']}"
     assert asyncio.run(track(url, desk_jpegs[:2])) == 2
     assert httpx.post(f"{base}/sessions/{s['session']['id']}/complete", headers=me).json()["finished"] is True
+
+
+def test_video_moment_heatmap_over_included_participants(server, short_video):
+    """The time-windowed heatmap of a video over the study's included participants. Their samples on the
+    video (screen gaze with ``video_t_s``, as the tracking WebSocket stores them once calibrated and told the
+    video's time) are written into the server's store: the test is about which sessions are drawn."""
+    r = httpx.post(
+        f"{server.url}/api/stimuli",
+        headers=bearer(MASTER),
+        files={"file": ("clip.mp4", short_video.read_bytes())},
+    )
+    vid = r.json()["id"]
+    body = {"name": "trailer", "calibration": {"required": False}, "stimuli": [{"stimulus_id": vid}],
+            "fields": [{"name": "group", "kind": "choice", "choices": ["A", "B"]}]}  # fmt: skip
+    study = httpx.post(f"{server.url}/api/studies", headers=bearer(MASTER), json=body).json()
+    tok = study["link"]["token"]
+    people = []
+    for group, (x, y) in (("A", (300, 200)), ("B", (1000, 500))):
+        p = join(server.url, tok, group)
+        me = as_participant(tok, p["participant_secret"])
+        base = f"{server.url}/api/participate/participants/{p['participant_id']}"
+        sid = httpx.post(f"{base}/sessions", headers=me, json={"stimulus_id": vid, **SCREEN}).json()[
+            "session"
+        ]["id"]
+        samples = [
+            {"t_ms": 1000.0 + i * 33.3, "frame_index": i, "face_detected": True, "screen_x_px": x + (i % 2),
+             "screen_y_px": y, "on_screen": True, "stimulus_id": vid, "video_t_s": i / 30.0}
+            for i in range(90)
+        ]  # fmt: skip
+        store = server_store(server)
+        try:
+            store.append_samples(sid, samples)
+        finally:
+            store.close()
+        assert httpx.post(f"{base}/sessions/{sid}/complete", headers=me).status_code == 200
+        people.append(p["participant_id"])
+    heat = f"{server.url}/api/studies/{study['id']}/stimuli/{vid}/heatmap.png"
+    r = httpx.get(heat, headers=bearer(MASTER), params={"t_s": 1.5})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+    assert r.headers["X-Gazescope-Sessions"] == "2"
+    r = httpx.get(heat, headers=bearer(MASTER), params={"t_s": 1.5, "group_by": "group", "group": "B"})
+    assert r.status_code == 200 and r.headers["X-Gazescope-Sessions"] == "1"
+    assert httpx.get(heat, headers=bearer(MASTER), params={"t_s": 9}).status_code == 422  # after the end
+    httpx.patch(f"{server.url}/api/studies/{study['id']}/participants/{people[1]}", headers=bearer(MASTER),
+                json={"excluded": True})  # fmt: skip
+    r = httpx.get(heat, headers=bearer(MASTER), params={"t_s": 1.5})
+    assert r.status_code == 200 and r.headers["X-Gazescope-Sessions"] == "1"
+    r = httpx.get(heat, headers=bearer(MASTER), params={"t_s": 1.5, "group_by": "group", "group": "B"})
+    assert r.status_code == 422 and r.json()["code"] == "no_gaze"

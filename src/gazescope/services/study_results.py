@@ -232,3 +232,28 @@ def heatmap_png(
         raise ValidationError("no included participant has completed this stimulus yet", code="no_gaze")
     what = f"stimulus {stimulus_id!r} of study {study_id!r}"
     return aggregate_heatmap_png(list(sessions), stim=stim, overlay=True, method=method, what=what)
+
+
+def group_session_ids(
+    store: Store,
+    settings: Settings,
+    study_id: str,
+    stimulus_id: str,
+    *,
+    group_by: str | None = None,
+    group: str | None = None,
+) -> list[str]:
+    """The session ids :func:`heatmap_png` would draw (included participants who completed the stimulus,
+    of group ``group`` of ``group_by``), for the time-windowed heatmap of a video. ``ValidationError``
+    (``no_gaze``) when there are none; errors as :func:`heatmap_png`."""
+    if group is not None and not group_by:
+        raise ValidationError("group needs group_by (the field whose answer it is)")
+    _, groups = stimulus_groups(store, settings, study_id, stimulus_id, group_by=group_by)
+    chosen = [g for g in groups if g.group == group] if group_by else groups[:1]
+    if group_by and not chosen:
+        known = ", ".join(repr(g.group) for g in groups)
+        raise ValidationError(f"no group {group!r} of {group_by!r} (groups: {known})", code="unknown_group")
+    ids = [d.info.id for d in chosen[0].sessions]
+    if not ids:
+        raise ValidationError("no included participant has completed this stimulus yet", code="no_gaze")
+    return ids

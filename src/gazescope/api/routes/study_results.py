@@ -4,8 +4,9 @@
   face share, dropped frames, the data-quality card and the ``excluded`` flag.
 * ``PATCH .../participants/{pid}`` ``{"excluded": true, "reason": "..."}``: leave a participant out of
   every aggregate and export (or take them back).
-* ``GET .../stimuli/{sid}/heatmap.png[?group_by=field&group=answer]``: the aggregate heatmap of the
-  included participants (of one group) on the stimulus.
+* ``GET .../stimuli/{sid}/heatmap.png[?group_by=field&group=answer][&t_s=12&window_s=2]``: the aggregate
+  heatmap of the included participants (of one group) on the stimulus; with ``t_s`` (a video) the moment's
+  window, on its frame.
 * ``GET .../stimuli/{sid}/aois[?group_by=field]``: the AOI table (TTFF, dwell, revisits, % of viewers),
   one per group.
 * ``GET .../export/aois.csv``, ``fixations.csv``, ``samples.csv`` (streamed), ``participants.csv`` and
@@ -23,12 +24,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gazescope.api.deps import State
+from gazescope.api.deps import State, video_files
 from gazescope.api.limits import GuardedRoute
 from gazescope.api.models import ErrorOut
 from gazescope.api.security import require_token
+from gazescope.api.state import AppState
 from gazescope.domain import ResourceId
-from gazescope.services import studies, study_exports, study_results
+from gazescope.services import studies, study_exports, study_results, videos
 
 router = APIRouter(
     route_class=GuardedRoute,
@@ -89,9 +91,18 @@ async def get_heatmap(
     group: Annotated[
         str | None, Query(max_length=2000, description="The answer of group_by to draw.")
     ] = None,
+    t_s: Annotated[
+        float | None,
+        Query(ge=0, le=86_400, description="Video stimuli: the moment (s) to draw, on its frame."),
+    ] = None,
+    window_s: Annotated[float, Query(gt=0, le=600, description="Width of the moment's window (s).")] = 2.0,
 ) -> Response:
     """Aggregate heatmap on the stimulus over the included participants who completed it (of one group).
-    Header ``X-Gazescope-Sessions``: sessions drawn. 422 ``no_gaze`` when nobody has gaze yet."""
+    Header ``X-Gazescope-Sessions``: sessions drawn. 422 ``no_gaze`` when nobody has gaze yet. With ``t_s``
+    (a video): the window ``window_s`` around that moment, drawn on the frame at ``t_s`` (as
+    ``/api/stimuli/{id}/heatmap.png?t_s=``, over these participants' sessions only)."""
+    if t_s is not None:
+        return await _moment(state, study_id, stimulus_id, group_by, group, t_s, window_s)
     fn = functools.partial(study_results.heatmap_png, group_by=group_by, group=group)
     png, n = await state.analytics.run(
         "study heatmap", fn, state.store, state.settings, study_id, stimulus_id
@@ -101,6 +112,43 @@ async def get_heatmap(
         png,
         media_type="image/png",
         headers={"Content-Disposition": f'inline; filename="{name}"', "X-Gazescope-Sessions": str(n)},
+    )
+
+
+async def _moment(
+    state: AppState,
+    study_id: str,
+    stimulus_id: str,
+    group_by: str | None,
+    group: str | None,
+    t_s: float,
+    window_s: float,
+) -> Response:
+    """The time-windowed heatmap of a video stimulus over the study's included sessions on it."""
+    ids = await state.analytics.run(
+        "study moment sessions",
+        functools.partial(study_results.group_session_ids, group_by=group_by, group=group),
+        state.store,
+        state.settings,
+        study_id,
+        stimulus_id,
+    )
+    stim = await state.io(videos.load_video, state.store, stimulus_id)
+    viewers = await state.io(
+        videos.load_viewers, state.store, stim, ids, profiles_dir=state.settings.profiles_dir
+    )
+    path = await state.io(video_files(state).ensure, state.store, stim.id, str(stim.doc["format"]))
+    png = await state.analytics.run(
+        "study moment heatmap", videos.moment_heatmap_png, stim, path, viewers, t_s, window_s
+    )
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"study-{study_id}-{stimulus_id}-heatmap-{t_s:g}s.png")
+    return Response(
+        png,
+        media_type="image/png",
+        headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Gazescope-Sessions": str(len(viewers)),
+        },
     )
 
 

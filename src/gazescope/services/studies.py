@@ -478,21 +478,28 @@ def calibration_passed(participant: Mapping[str, Any]) -> bool:
     return any(c.get("passed") for c in participant.get("calibrations") or [])
 
 
+def remaining_stimuli(study: Mapping[str, Any], participant: Mapping[str, Any]) -> list[str]:
+    """The participant's stimuli still to see, in their order; a stimulus the researcher has since taken
+    out of the study is skipped."""
+    current = {s["stimulus_id"] for s in study["stimuli"]}
+    done = set(participant["completed"])
+    return [s for s in participant["order"] if s not in done and s in current]
+
+
 def progress(study: Mapping[str, Any], participant: Mapping[str, Any]) -> dict[str, Any]:
     """Where the participant stands: the next stimulus (None when done), completed count, calibration
     attempts left. What a returning participant reads to continue."""
     done = set(participant["completed"])
-    remaining = [s for s in participant["order"] if s not in done]
+    remaining = remaining_stimuli(study, participant)
     tries = len(participant.get("calibrations") or [])
     gate = study["calibration"]
     nxt = None
     if remaining:
-        entry = (
-            study_stimulus(study, remaining[0])
-            if any(s["stimulus_id"] == remaining[0] for s in study["stimuli"])
-            else {"stimulus_id": remaining[0]}
-        )
-        nxt = {"index": len(done), **entry, "session_id": participant["sessions"].get(remaining[0])}
+        nxt = {
+            "index": len(done),
+            **study_stimulus(study, remaining[0]),
+            "session_id": participant["sessions"].get(remaining[0]),
+        }
     return {
         "participant_id": participant["id"],
         "study_id": study["id"],
@@ -500,7 +507,7 @@ def progress(study: Mapping[str, Any], participant: Mapping[str, Any]) -> dict[s
         "answers": participant["answers"],
         "order": participant["order"],
         "completed": participant["completed"],
-        "total": len(participant["order"]),
+        "total": len(participant["completed"]) + len(remaining),
         "next": nxt,
         "finished": not remaining,
         "calibration": {
@@ -686,7 +693,7 @@ def mark_completed(
         raise StudyAccessError("a calibration session is not a stimulus", status=409, code="not_a_stimulus")
     if stim not in participant["completed"]:
         participant["completed"].append(stim)
-        if all(s in participant["completed"] for s in participant["order"]):
+        if not remaining_stimuli(study, participant):
             participant["finished_at_ms"] = _now_ms()
         store.save_participant(study["id"], participant)
     return participant

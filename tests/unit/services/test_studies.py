@@ -107,3 +107,19 @@ def test_a_closed_study_refuses_new_participants(store, stims):
     with pytest.raises(StudyAccessError) as exc:
         studies.add_participant(store, closed, {"group": "A"}, SETTINGS)
     assert (exc.value.status, exc.value.code) == (410, "study_closed")
+
+
+def test_a_stimulus_taken_out_of_the_study_is_skipped(store, stims):
+    study, _ = new_study(store, stims[:3])
+    p, _secret = studies.add_participant(store, study, {"group": "A"}, SETTINGS)
+    p = studies.record_session(store, study, p, SessionInfo(id="s0", created_at_ms=1.0, stimulus_id=stims[0]))
+    p = studies.mark_completed(store, study, p, "s0")
+    update = studies.StudyUpdate(stimuli=[StudyStimulus(stimulus_id=s) for s in (stims[0], stims[2])])
+    study = studies.update_study(store, study["id"], update, SETTINGS)
+    prog = studies.progress(study, p)
+    assert prog["next"]["stimulus_id"] == stims[2] and prog["total"] == 2
+    with pytest.raises(StudyAccessError) as exc:
+        studies.session_plan(study, p, stims[1])
+    assert exc.value.code == "not_in_study"
+    p = studies.record_session(store, study, p, SessionInfo(id="s2", created_at_ms=2.0, stimulus_id=stims[2]))
+    assert studies.mark_completed(store, study, p, "s2")["finished_at_ms"] is not None

@@ -125,3 +125,15 @@ class QuotaExceededError(GazescopeError):
     the setting (HTTP 507)."""
 
     code = "quota_exceeded"
+
+
+class AccessDeniedError(GazescopeError):
+    """What a limited credential (a study's participant link) may not do, with the HTTP ``status`` the API
+    answers: 401 unknown or revoked credential, 403 not allowed, 409 out of order, 410 gone (a closed
+    study)."""
+
+    code = "access_denied"
+
+    def __init__(self, message: str, *, status: int = 403, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status = status

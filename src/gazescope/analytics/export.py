@@ -69,6 +69,12 @@ def _write(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def rows_to_csv(header: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV text of ``rows`` (dicts; missing keys and None are empty cells, booleans ``true``/``false``,
+    floats in their shortest exact form) under ``header``, ``\n`` line ends."""
+    return _write(header, rows)
+
+
 def samples_to_csv(samples: Iterable[Mapping[str, Any]], *, header: bool = True) -> str:
     """CSV text of sample dicts (``GazeSample.to_dict()``) in :data:`SAMPLE_CSV_COLUMNS` order, header
     first unless ``header=False`` (a later chunk of a streamed export; format in the module docstring).

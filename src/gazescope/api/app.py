@@ -40,7 +40,18 @@ from gazescope.api.deps import bind_app_state
 from gazescope.api.limits import GuardedRoute, RequestGuardMiddleware
 from gazescope.api.metrics import Metrics
 from gazescope.api.ratelimit import WriteLimitMiddleware
-from gazescope.api.routes import analytics, ops, sdk, sessions, stimuli, tracking, videos
+from gazescope.api.routes import (
+    analytics,
+    ops,
+    participate,
+    sdk,
+    sessions,
+    stimuli,
+    studies,
+    study_results,
+    tracking,
+    videos,
+)
 from gazescope.api.routes import calibration as calibration_routes
 from gazescope.api.routes import clicks as click_routes
 from gazescope.api.security import LOCAL_ORIGIN_RE
@@ -53,6 +64,7 @@ from gazescope.engine.frame_processes import FrameProcessPool
 from gazescope.engine.handlers import HandlerRegistry
 from gazescope.engine.transport import CloseCode
 from gazescope.errors import (
+    AccessDeniedError,
     BusyError,
     ConfigurationError,
     GazescopeError,
@@ -82,6 +94,8 @@ _STATUS: tuple[tuple[type[GazescopeError], int], ...] = (
 
 
 def _status_of(exc: GazescopeError) -> int:
+    if isinstance(exc, AccessDeniedError):
+        return exc.status
     for cls, code in _STATUS:
         if isinstance(exc, cls):
             return code
@@ -305,6 +319,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         VendorStaticFiles(directory=face_mesh_vendor.vendor_dir(settings), check_dir=False),
         name="face-mesh",
     )
+    app.include_router(studies.router)
+    app.include_router(study_results.router)
+    app.include_router(participate.router)
     if (WEB_DIR / "index.html").is_file():
         app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="app")
     else:

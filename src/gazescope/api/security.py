@@ -24,7 +24,9 @@ response, is closed with 1008 right after it). Tokens are compared with :func:`h
 Session tokens (:mod:`gazescope.api.session_tokens`, docs/tokens.md) are accepted in the same places but
 only for their session and rights: ``GET /api/sessions/{id}`` and ``/report`` (right ``read``), the
 session's tracking WebSocket (``track``) and live WebSocket (``live``). Anywhere else they get 403 with a
-reason; expired or not verifying, 401.
+reason; expired or not verifying, 401. A study's participant link token (``gsl1_...``,
+docs/studies.md) is accepted only by the participant routes (``/api/participate``, which check it
+themselves); anywhere else, 403 with a reason.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from gazescope.api import logs
 from gazescope.api.deps import app_state
 from gazescope.api.session_tokens import TokenError, is_session_token, verify
 from gazescope.config import SecuritySettings
+from gazescope.services.studies import is_link_token
 
 LOCAL_ORIGIN_RE = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 _LOCAL_ORIGIN = re.compile(LOCAL_ORIGIN_RE + r"\Z")
@@ -122,6 +125,12 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+#: Why a study's participant link token is refused outside its own routes.
+LINK_TOKEN_REFUSAL = (
+    "a study link token is accepted only on the participant routes /api/participate/... (docs/studies.md); "
+    "this route needs the API token"
+)
+
 #: REST routes (method, path template) a session token may call, and the right each needs.
 SESSION_TOKEN_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/sessions/{session_id}"): "read",
@@ -159,6 +168,9 @@ def require_token(request: Request) -> None:
     if settings.api_token is None:
         return
     given = bearer_token(request.headers.get("authorization")) or request.query_params.get("token")
+    if given and is_link_token(given):
+        logs.event("auth_refused", path=request.url.path, reason="study_link_token")
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=LINK_TOKEN_REFUSAL)
     if given and is_session_token(given):
         route = request.scope.get("route")
         template = getattr(route, "path", None)
@@ -213,6 +225,10 @@ async def guard_websocket(
         await _deny(ws, status.HTTP_403_FORBIDDEN, "origin not allowed")
         return False
     given = ws.query_params.get("token")
+    if settings.api_token is not None and given and is_link_token(given):
+        logs.event("ws_refused", path=ws.url.path, reason="study_link_token")
+        await _deny(ws, status.HTTP_403_FORBIDDEN, LINK_TOKEN_REFUSAL)
+        return False
     if settings.api_token is not None and given and is_session_token(given):
         refusal = session_token_refusal(given, settings, session_id, right)
         if refusal is None:

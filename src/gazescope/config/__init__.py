@@ -9,7 +9,7 @@ Fields are defined once, in one pydantic model per group (:class:`BlinkSettings`
 :mod:`~gazescope.config.limits` (request, frame and read bounds, quotas), :mod:`~gazescope.config.storage`,
 :mod:`~gazescope.config.tracking` (landmarks, gaze, smoothing, blinks, attention),
 :mod:`~gazescope.config.calibration`, :mod:`~gazescope.config.analytics` (video stimuli, data quality,
-activity) and :mod:`~gazescope.config.seeds`. :class:`Settings` (:mod:`~gazescope.config.settings`) inherits
+activity), :mod:`~gazescope.config.studies` and :mod:`~gazescope.config.seeds`. :class:`Settings` (:mod:`~gazescope.config.settings`) inherits
 every group, so its fields and env names stay flat (``settings.blink_min_ms``, ``GAZESCOPE_BLINK_MIN_MS``),
 and a ``Settings`` is accepted wherever a group is; ``settings.blinks`` and the other group properties give a
 group on its own. Components take their group (``BlinkDetector(settings.blinks)``) and restate no default.
@@ -28,6 +28,7 @@ from gazescope.config.seeds import SeedSettings
 from gazescope.config.server import LOOPBACK_HOSTS, SecuritySettings, ServerSettings
 from gazescope.config.settings import WORKERS_NEED_REDIS, Settings, get_settings
 from gazescope.config.storage import StorageSettings
+from gazescope.config.studies import StudySettings
 from gazescope.config.tracking import (
     AttentionSettings,
     BlinkSettings,
@@ -57,6 +58,7 @@ __all__ = [
     "Settings",
     "SmoothingSettings",
     "StorageSettings",
+    "StudySettings",
     "TrackingSettings",
     "VideoAnalyticsSettings",
     "get_settings",

@@ -16,6 +16,7 @@ from gazescope.config.limits import LimitSettings, QuotaSettings, ReadSettings
 from gazescope.config.seeds import SeedSettings
 from gazescope.config.server import LOOPBACK_HOSTS, SecuritySettings, ServerSettings
 from gazescope.config.storage import StorageSettings
+from gazescope.config.studies import StudySettings
 from gazescope.config.tracking import (
     AttentionSettings,
     BlinkSettings,
@@ -29,6 +30,7 @@ _G = TypeVar("_G", bound=BaseModel)
 
 
 class Settings(  # bases listed last group first: pydantic orders fields from the last base
+    StudySettings,
     ReadSettings,
     ActivitySettings,
     DataQualitySettings,
@@ -139,6 +141,10 @@ class Settings(  # bases listed last group first: pydantic orders fields from th
     @property
     def reads(self) -> ReadSettings:
         return self._group(ReadSettings)
+
+    @property
+    def studies(self) -> StudySettings:
+        return self._group(StudySettings)
 
 
 #: Why several server processes refuse the embedded store.

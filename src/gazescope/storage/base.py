@@ -1,13 +1,15 @@
 """The ``Store`` protocol and the validation both stores share.
 
-A store keeps four kinds of things:
+A store keeps five kinds of things:
 
 * **sessions** (:class:`~gazescope.domain.SessionInfo`), listed newest first;
 * **samples** of a session: the dicts of :meth:`GazeSample.to_dict <gazescope.domain.GazeSample.to_dict>`,
   appended in batches and read back in insertion order (sample index 0, 1, 2, ...);
 * one **report** (a JSON object) per session;
 * generic JSON **documents** in named collections (calibration profiles, stimulus metadata, areas of
-  interest (AOIs), events), and binary **blobs** for explicitly uploaded content (stimulus images).
+  interest (AOIs), events), and binary **blobs** for explicitly uploaded content (stimulus images);
+* **studies** (JSON records indexed by the hash of their participant link token) and the **participant**
+  records of each study (:mod:`gazescope.services.studies`).
 
 A document whose ``session_id`` key names a session is *linked* to it: ``delete_session`` deletes it
 together with the session, its samples and its report, so that no trace of the session remains.
@@ -35,7 +37,7 @@ from dataclasses import fields, replace
 from typing import Any, Protocol, runtime_checkable
 
 from gazescope.domain import ID_CHARS, MAX_ID_CHARS, SessionInfo
-from gazescope.errors import ValidationError
+from gazescope.errors import NotFoundError, ValidationError
 
 #: Session ids: 1-128 characters from ``[A-Za-z0-9_.-]`` (UUIDs, hex tokens, slugs). The restriction keeps
 #: ids safe inside Redis key names and URLs.
@@ -185,6 +187,47 @@ class Store(Protocol):
 
     def delete_blob(self, key: str) -> bool:
         """Delete a blob; True when it existed."""
+        ...
+
+    # --- studies -------------------------------------------------------------------------------------
+    def save_study(self, study: dict[str, Any]) -> None:
+        """Store (create or replace) a study record: a JSON object with ``id`` (the id rule of sessions),
+        ``created_at_ms`` (number) and ``token_hash`` (the hex SHA-256 of its participant link token,
+        indexed for :meth:`find_study_by_token_hash`; replacing it revokes the old one). ``ValidationError``
+        when one of these is missing or malformed, or the token hash is another study's."""
+        ...
+
+    def get_study(self, study_id: str) -> dict[str, Any]:
+        """The study record; ``NotFoundError`` (code ``study_not_found``) when there is none."""
+        ...
+
+    def find_study_by_token_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """The study whose current ``token_hash`` this is, else None."""
+        ...
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        """Every study record, newest first (``created_at_ms`` descending, then id descending)."""
+        ...
+
+    def delete_study(self, study_id: str) -> None:
+        """Delete the study record, its token index and its participant records (not their sessions).
+        ``NotFoundError`` (code ``study_not_found``) when there is none."""
+        ...
+
+    def save_participant(self, study_id: str, participant: dict[str, Any]) -> None:
+        """Store (create or replace) a participant record of the study: a JSON object with ``id`` (the
+        id rule) and ``created_at_ms``. ``NotFoundError`` (``study_not_found``) for an unknown study,
+        ``ValidationError`` for a malformed record."""
+        ...
+
+    def get_participant(self, study_id: str, participant_id: str) -> dict[str, Any]:
+        """The participant record; ``NotFoundError`` (code ``participant_not_found``) when the study has
+        none of that id (or the study is unknown)."""
+        ...
+
+    def list_participants(self, study_id: str) -> list[dict[str, Any]]:
+        """The study's participant records, oldest first (``created_at_ms``, then id); empty for an unknown
+        study."""
         ...
 
     # --- lifecycle -----------------------------------------------------------------------------------
@@ -434,3 +477,51 @@ def linked_session(doc: Mapping[str, Any]) -> str | None:
     """The session id a document is linked to: its ``session_id`` value when that is a string."""
     sid = doc.get("session_id")
     return sid if isinstance(sid, str) else None
+
+
+# --- studies ---------------------------------------------------------------------------------------------
+
+_TOKEN_HASH_RE = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def study_not_found(study_id: object) -> NotFoundError:
+    """The error of an unknown study."""
+    return NotFoundError(f"no study {study_id!r}", code="study_not_found")
+
+
+def participant_not_found(study_id: object, participant_id: object) -> NotFoundError:
+    """The error of an unknown participant of a study."""
+    return NotFoundError(
+        f"study {study_id!r} has no participant {participant_id!r}", code="participant_not_found"
+    )
+
+
+def _created(record: Mapping[str, Any], what: str) -> float:
+    created = record.get("created_at_ms")
+    if not isinstance(created, int | float) or isinstance(created, bool) or not math.isfinite(created):
+        raise ValidationError(f"{what}: created_at_ms must be a finite number, got {created!r}")
+    return float(created)
+
+
+def study_record(study: object) -> tuple[str, float, str, str]:
+    """``(id, created_at_ms, token_hash, json)`` of a study record after checking it (``ValidationError``
+    naming the bad key)."""
+    body = dumps_json(study, "study record")
+    assert isinstance(study, Mapping)
+    sid = study.get("id")
+    if not is_valid_session_id(sid):
+        raise ValidationError(f"study record: invalid id {sid!r} (1-128 of letters, digits, '_', '.', '-')")
+    token_hash = study.get("token_hash")
+    if not isinstance(token_hash, str) or not _TOKEN_HASH_RE.match(token_hash):
+        raise ValidationError("study record: token_hash must be 64 lowercase hex digits (SHA-256)")
+    return typing.cast(str, sid), _created(study, "study record"), token_hash, body
+
+
+def participant_record(participant: object) -> tuple[str, float, str]:
+    """``(id, created_at_ms, json)`` of a participant record after checking it (``ValidationError``)."""
+    body = dumps_json(participant, "participant record")
+    assert isinstance(participant, Mapping)
+    pid = participant.get("id")
+    if not is_valid_session_id(pid):
+        raise ValidationError(f"participant record: invalid id {pid!r}")
+    return typing.cast(str, pid), _created(participant, "participant record"), body

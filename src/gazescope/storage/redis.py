@@ -18,6 +18,10 @@ Keys (``P`` is the key prefix, ``gazescope`` by default):
 ``P:session_docs:{id}``             set of ``[collection, doc_id]`` JSON pairs (the linked documents)
 ``P:docs:{collection}``             hash doc_id -> document JSON
 ``P:blob:{key}``                    string, the bytes
+``P:study:{id}``                    string, the study record JSON
+``P:studies``                       sorted set of study ids scored by ``created_at_ms``
+``P:study_token:{token_hash}``      string, the id of the study whose link token hashes to it
+``P:participants:{study_id}``       hash participant id -> participant record JSON
 =================================== =============================================================
 
 Every multi-key change is a ``MULTI``/``EXEC`` transaction guarded by ``WATCH`` (redis-py
@@ -530,6 +534,113 @@ class RedisStore(base.DocumentWrites):
     def delete_blob(self, key: str) -> bool:
         base.check_blob_key(key)
         return bool(self._r.delete(self._blob_key(key)))
+
+    # --- studies -------------------------------------------------------------------------------------
+
+    def _study_key(self, study_id: str) -> str:
+        return f"{self.prefix}:study:{study_id}"
+
+    def _study_token_key(self, token_hash: str) -> str:
+        return f"{self.prefix}:study_token:{token_hash}"
+
+    def _participants_key(self, study_id: str) -> str:
+        return f"{self.prefix}:participants:{study_id}"
+
+    @_redis_call
+    def save_study(self, study: dict[str, Any]) -> None:
+        sid, created, token_hash, body = base.study_record(study)
+        sk, tk = self._study_key(sid), self._study_token_key(token_hash)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            owner = pipe.get(tk)
+            if owner is not None and text(owner) != sid:
+                raise ValidationError("study record: token_hash belongs to another study")
+            old = pipe.get(sk)
+            old_hash = json.loads(old).get("token_hash") if old is not None else None
+            pipe.multi()
+            if old_hash and old_hash != token_hash:
+                pipe.delete(self._study_token_key(old_hash))  # the old link is revoked
+            pipe.set(sk, body)
+            pipe.set(tk, sid)
+            pipe.zadd(f"{self.prefix}:studies", {sid: created})
+
+        self._transaction(tx, sk, tk)
+
+    @_redis_call
+    def get_study(self, study_id: str) -> dict[str, Any]:
+        body = self._r.get(self._study_key(study_id)) if base.is_valid_session_id(study_id) else None
+        if body is None:
+            raise base.study_not_found(study_id)
+        return json.loads(body)
+
+    @_redis_call
+    def find_study_by_token_hash(self, token_hash: str) -> dict[str, Any] | None:
+        sid = self._r.get(self._study_token_key(token_hash)) if len(token_hash) == 64 else None
+        if sid is None:
+            return None
+        body = self._r.get(self._study_key(text(sid)))
+        study = json.loads(body) if body is not None else None
+        return study if study is not None and study.get("token_hash") == token_hash else None
+
+    @_redis_call
+    def list_studies(self) -> list[dict[str, Any]]:
+        ids = [text(i) for i in self._r.zrevrangebyscore(f"{self.prefix}:studies", "+inf", "-inf")]
+        bodies = self._r.mget([self._study_key(i) for i in ids]) if ids else []
+        docs = [json.loads(b) for b in bodies if b is not None]
+        docs.sort(key=lambda d: (d.get("created_at_ms") or 0.0, d["id"]), reverse=True)
+        return docs
+
+    @_redis_call
+    def delete_study(self, study_id: str) -> None:
+        if not base.is_valid_session_id(study_id):
+            raise base.study_not_found(study_id)
+        sk = self._study_key(study_id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:
+            old = pipe.get(sk)
+            if old is None:
+                raise base.study_not_found(study_id)
+            pipe.multi()
+            pipe.delete(
+                sk, self._participants_key(study_id), self._study_token_key(json.loads(old)["token_hash"])
+            )
+            pipe.zrem(f"{self.prefix}:studies", study_id)
+
+        self._transaction(tx, sk)
+
+    @_redis_call
+    def save_participant(self, study_id: str, participant: dict[str, Any]) -> None:
+        pid, _, body = base.participant_record(participant)
+        if not base.is_valid_session_id(study_id):
+            raise base.study_not_found(study_id)
+        sk = self._study_key(study_id)
+
+        def tx(pipe: redis.client.Pipeline) -> None:  # WATCH sk: not written after a delete_study
+            if not pipe.exists(sk):
+                raise base.study_not_found(study_id)
+            pipe.multi()
+            pipe.hset(self._participants_key(study_id), pid, body)
+
+        self._transaction(tx, sk)
+
+    @_redis_call
+    def get_participant(self, study_id: str, participant_id: str) -> dict[str, Any]:
+        body = (
+            self._r.hget(self._participants_key(study_id), participant_id)
+            if base.is_valid_session_id(study_id)
+            else None
+        )
+        if body is None:
+            raise base.participant_not_found(study_id, participant_id)
+        return json.loads(body)
+
+    @_redis_call
+    def list_participants(self, study_id: str) -> list[dict[str, Any]]:
+        if not base.is_valid_session_id(study_id):
+            return []
+        docs = [json.loads(v) for v in self._r.hvals(self._participants_key(study_id))]
+        docs.sort(key=lambda d: (d.get("created_at_ms") or 0.0, d["id"]))
+        return docs
 
     # --- lifecycle -----------------------------------------------------------------------------------
 

@@ -21,7 +21,9 @@ uses one shared connection and the lock guards every call.
 Layout: ``sessions`` (one column per ``SessionInfo`` field), ``samples`` (session_id, seq, frame_index,
 t_ms, body JSON text; primary key (session_id, seq), indexes (session_id, t_ms) and (session_id,
 frame_index)), ``reports``, ``documents``
-(collection, doc_id, session_id, body JSON), ``blobs``, and ``schema_version`` (one row).
+(collection, doc_id, session_id, body JSON), ``blobs``, ``studies`` (id, created_at_ms, token_hash unique,
+body JSON), ``study_participants`` (study_id, id, created_at_ms, body JSON; deleted with their study) and
+``schema_version`` (one row).
 """
 
 from __future__ import annotations
@@ -86,6 +88,23 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # which of a batch's frame indices a session has, for idempotent appends (not UNIQUE: a database
     # written before version 2 may hold frame indices reused after a crash)
     2: ("CREATE INDEX samples_frame ON samples (session_id, frame_index)",),
+    # studies and their participants (services/studies.py); the token hash is the link's lookup key
+    3: (
+        """CREATE TABLE studies (
+            id TEXT PRIMARY KEY,
+            created_at_ms REAL NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX studies_created ON studies (created_at_ms DESC, id DESC)",
+        """CREATE TABLE study_participants (
+            study_id TEXT NOT NULL REFERENCES studies (id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            created_at_ms REAL NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (study_id, id)
+        )""",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -473,6 +492,76 @@ class SQLiteStore(base.DocumentWrites):
         base.check_blob_key(key)
         with self._tx(write=True) as conn:
             return conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount > 0
+
+    # --- studies -------------------------------------------------------------------------------------
+
+    def save_study(self, study: dict[str, Any]) -> None:
+        sid, created, token_hash, body = base.study_record(study)
+        with self._tx(write=True) as conn:
+            row = conn.execute("SELECT id FROM studies WHERE token_hash = ?", (token_hash,)).fetchone()
+            if row is not None and row[0] != sid:
+                raise ValidationError("study record: token_hash belongs to another study")
+            conn.execute(
+                "INSERT INTO studies (id, created_at_ms, token_hash, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, body = excluded.body",
+                (sid, created, token_hash, body),
+            )
+
+    def get_study(self, study_id: str) -> dict[str, Any]:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT body FROM studies WHERE id = ?", (study_id,)).fetchone()
+        if row is None:
+            raise base.study_not_found(study_id)
+        return base.loads_json_list([row[0]])[0]
+
+    def find_study_by_token_hash(self, token_hash: str) -> dict[str, Any] | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT body FROM studies WHERE token_hash = ?", (token_hash,)).fetchone()
+        return None if row is None else base.loads_json_list([row[0]])[0]
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            bodies = [
+                r[0] for r in conn.execute("SELECT body FROM studies ORDER BY created_at_ms DESC, id DESC")
+            ]
+        return base.loads_json_list(bodies)
+
+    def delete_study(self, study_id: str) -> None:
+        with self._tx(write=True) as conn:
+            if conn.execute("DELETE FROM studies WHERE id = ?", (study_id,)).rowcount == 0:
+                raise base.study_not_found(study_id)
+
+    def save_participant(self, study_id: str, participant: dict[str, Any]) -> None:
+        pid, created, body = base.participant_record(participant)
+        with self._tx(write=True) as conn:
+            if conn.execute("SELECT 1 FROM studies WHERE id = ?", (study_id,)).fetchone() is None:
+                raise base.study_not_found(study_id)
+            conn.execute(
+                "INSERT INTO study_participants (study_id, id, created_at_ms, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (study_id, id) DO UPDATE SET body = excluded.body",
+                (study_id, pid, created, body),
+            )
+
+    def get_participant(self, study_id: str, participant_id: str) -> dict[str, Any]:
+        with self._tx(write=False) as conn:
+            row = conn.execute(
+                "SELECT body FROM study_participants WHERE study_id = ? AND id = ?",
+                (study_id, participant_id),
+            ).fetchone()
+        if row is None:
+            raise base.participant_not_found(study_id, participant_id)
+        return base.loads_json_list([row[0]])[0]
+
+    def list_participants(self, study_id: str) -> list[dict[str, Any]]:
+        with self._tx(write=False) as conn:
+            bodies = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT body FROM study_participants WHERE study_id = ? ORDER BY created_at_ms, id",
+                    (study_id,),
+                )
+            ]
+        return base.loads_json_list(bodies)
 
     # --- lifecycle -----------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ shrinking, the stateful phase off; about half a minute."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -34,6 +35,8 @@ def test_no_operation_answers_5xx(serve, tmp_path) -> None:
     report = out.stdout[-6000:] + out.stderr[-2000:]
     print(report)
     assert out.returncode == 0, report
-    assert " passed" in out.stdout and "failed" not in out.stdout.split("SUMMARY")[-1], report
+    summary = out.stdout.split("SUMMARY")[-1]
+    # "N failed" counts failing cases; the warning "Authentication failed" (routes that need a link token) is none
+    assert " passed" in out.stdout and not re.search(r"\d+ failed", summary), report
     assert srv.alive()
     assert "Traceback" not in srv.log(), srv.log()[-3000:]

@@ -1,7 +1,7 @@
-// The app's tracking pieces come from the SDK (/sdk/gazescope.js, docs/sdk.md): one client for the app and
+// The app's tracking pieces come from the SDK (web/sdk/gazescope.js, served to other pages at /sdk/gazescope.js; docs/sdk.md): one client for the app and
 // for embedding pages. Here only the sender that follows the page's tracking mode.
 
-export { FaceMeshRunner, FrameSender, LandmarkSender, TrackingClient, faceMeshStatus, DEVICE_MIN_FPS } from "../../sdk/gazescope.js";
+export { FaceMeshRunner, FrameSender, LandmarkSender, TrackingClient, faceMeshStatus, DEVICE_MIN_FPS } from "../sdk/gazescope.js";
 
 /**
  * Starts the landmark sender when `mode()` is "device" (Face Mesh in the page, landmarks sent), else the

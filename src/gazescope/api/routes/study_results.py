@@ -173,35 +173,28 @@ def _attachment(study_id: str, name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="study-{study_id}-{name}"'}
 
 
+async def _csv_export(state: AppState, study_id: str, name: str, build: Any) -> Response:
+    """``build(store, settings, study_id)`` on the analytics pool, answered as the attachment ``name``."""
+    text = await state.analytics.run(f"study {name}", build, state.store, state.settings, study_id)
+    return Response(text, media_type="text/csv; charset=utf-8", headers=_attachment(study_id, name))
+
+
 @router.get("/export/aois.csv", response_class=Response, responses=_CSV)
 async def export_aois(state: State, study_id: ResourceId) -> Response:
     """One row per participant x completed stimulus x AOI: the AOI metrics and the participant's answers."""
-    text = await state.analytics.run(
-        "study aois.csv", study_exports.aois_csv, state.store, state.settings, study_id
-    )
-    return Response(text, media_type="text/csv; charset=utf-8", headers=_attachment(study_id, "aois.csv"))
+    return await _csv_export(state, study_id, "aois.csv", study_exports.aois_csv)
 
 
 @router.get("/export/fixations.csv", response_class=Response, responses=_CSV)
 async def export_fixations(state: State, study_id: ResourceId) -> Response:
     """One row per fixation of every completed stimulus session, with the participant's answers."""
-    text = await state.analytics.run(
-        "study fixations.csv", study_exports.fixations_csv, state.store, state.settings, study_id
-    )
-    return Response(
-        text, media_type="text/csv; charset=utf-8", headers=_attachment(study_id, "fixations.csv")
-    )
+    return await _csv_export(state, study_id, "fixations.csv", study_exports.fixations_csv)
 
 
 @router.get("/export/participants.csv", response_class=Response, responses=_CSV)
 async def export_participants(state: State, study_id: ResourceId) -> Response:
     """One row per participant: data quality, exclusion and answers."""
-    text = await state.analytics.run(
-        "study participants.csv", study_exports.participants_csv, state.store, state.settings, study_id
-    )
-    return Response(
-        text, media_type="text/csv; charset=utf-8", headers=_attachment(study_id, "participants.csv")
-    )
+    return await _csv_export(state, study_id, "participants.csv", study_exports.participants_csv)
 
 
 @router.get("/export/samples.csv", response_class=StreamingResponse, responses=_CSV)

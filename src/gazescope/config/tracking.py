@@ -177,6 +177,14 @@ class AttentionSettings(BaseModel):
         "in ZJU blinks), and is 'looking_away'. Glances away from a display last up to about 2 s (NHTSA "
         "Visual-Manual Driver Distraction Guidelines, 2013: single glances of 2 s or less).",
     )
+    lowered_lids_after_ms: float = Field(
+        400.0,
+        gt=0,
+        description="A lid closure longer than this (milliseconds, threshold crossing onward) is shown as "
+        "lowered lids ('looking_away', is_blinking false) until eyes_closed_after_s; a closure that then "
+        "reopens within blink_max_ms still counts as a blink. Alert blinks last 100-400 ms (Caffier et al. "
+        "2003); ZJU Eyeblink's fully closed runs last at most 0.53 s.",
+    )
     absent_after_s: float = Field(1.0, ge=0, description="No face for this long is 'absent'.")
     looking_away_deg: float = Field(
         21.0,

@@ -8,7 +8,7 @@ sources, each class by its own F1 (ties: the grid point nearest the defaults):
 1. looking away: ``looking_away_deg``, ``attention_return_after_s``, ``lid_pitch_gain_deg`` and
    ``attention_pitch_weight`` (the release angle stays at its fraction of ``looking_away_deg``);
 2. eye contact: ``eye_contact_cone_deg``, with stage 1's lid gain;
-3. eyes closed: ``closed_iris_drop``.
+3. eyes closed: ``closed_iris_drop`` and ``lowered_lids_after_ms``.
 
 The held-out sources' counts are pooled into one figure per class, reported beside the defaults over all
 sources and the thresholds chosen on all sources (what a new default would be, not evidence). The
@@ -45,7 +45,10 @@ STAGE_AWAY: dict[str, tuple[float, ...]] = {
     "attention_pitch_weight": (1.0, 1.5, 2.0),
 }
 STAGE_CONTACT: dict[str, tuple[float, ...]] = {"eye_contact_cone_deg": (8.0, 10.0, 12.0, 14.0, 16.0, 18.0)}
-STAGE_CLOSED: dict[str, tuple[float, ...]] = {"closed_iris_drop": (0.02, 0.025, 0.03, 0.035, 0.045)}
+STAGE_CLOSED: dict[str, tuple[float, ...]] = {
+    "closed_iris_drop": (0.02, 0.025, 0.03, 0.035, 0.045),
+    "lowered_lids_after_ms": (400.0, 600.0, 800.0),
+}
 Grid = Mapping[str, Sequence[float]]
 STAGES: tuple[Grid, Grid, Grid] = (STAGE_AWAY, STAGE_CONTACT, STAGE_CLOSED)
 

@@ -184,15 +184,17 @@ class GazeTracker:
         else:
             self._ratios.reset()
             self._angles.reset()
-        # a closure outlasting the longest blink is lowered lids (looking down) until eyes_closed_after_s
-        lowered = bu.is_closed and s.blink_max_ms < bu.closed_ms < s.eyes_closed_after_s * 1000.0
+        # a closure outlasting lowered_lids_after_ms is lowered lids (looking down) until eyes_closed_after_s
+        lowered = bu.is_closed and s.lowered_lids_after_ms < bu.closed_ms < s.eyes_closed_after_s * 1000.0
         closed = self._closed(ff, bu.is_closed) and not lowered
         deviation = None
         if ff.face_detected and not closed and ff.gaze_yaw_deg is not None and ff.gaze_pitch_deg is not None:
             pitch = ff.gaze_pitch_deg + s.lid_pitch_gain_deg * ((bu.openness or 1.0) - 1.0)
+            oy = mean_or_none([e.offset_y for e in (ff.right_eye, ff.left_eye) if e is not None])
+            if oy is not None and not bu.is_closed and not self.neutral.n:
+                self.neutral.update(t_ms, ff.gaze_yaw_deg, pitch, oy)  # the first open-eyed frame seeds it
             deviation = min(self.neutral.deviation_deg(ff.gaze_yaw_deg, pitch), 180.0)
             self._contact = deviation <= s.eye_contact_cone_deg
-            oy = mean_or_none([e.offset_y for e in (ff.right_eye, ff.left_eye) if e is not None])
             if oy is not None and not bu.is_closed:
                 self.neutral.update(t_ms, ff.gaze_yaw_deg, pitch, oy)
         elif not ff.face_detected or closed:

@@ -62,11 +62,33 @@ def test_a_long_closure_is_a_blink_then_lowered_lids_then_eyes_closed():
     run(tr, [feat() for _ in range(90)])
     s = run(tr, [feat(ear=0.05) for _ in range(75)], start=90)  # 2.5 s of lids over the iris
     assert s[5].is_blinking and s[5].attention_state == AttentionState.FOCUSED  # a blink so far
-    # past blink_max_ms (0.8 s) it is no blink: lowered lids, a look down
+    # past lowered_lids_after_ms (0.4 s) it is no blink: lowered lids, a look down
+    assert not s[14].is_blinking and s[14].attention_state == AttentionState.LOOKING_AWAY
     assert not s[36].is_blinking and s[36].attention_state == AttentionState.LOOKING_AWAY
     assert not s[36].eye_contact and s[36].attention_score < 0.5
     assert s[-1].is_blinking and s[-1].attention_state == AttentionState.EYES_CLOSED  # past 2 s
     assert s[-1].blink_count == 0  # 2.5 s shut is not a blink
+
+
+def test_a_slow_blink_reads_as_lowered_lids_past_400_ms_and_still_counts():
+    """A 0.6 s closure (a slow blink, or the first 0.6 s of a look down at a desk: TalkingFace frames
+    227-245 look the same) is is_blinking up to lowered_lids_after_ms, then lowered lids; it reopens within
+    blink_max_ms, so it is counted as a blink."""
+    tr = GazeTracker(Settings())
+    run(tr, [feat() for _ in range(90)])
+    s = run(tr, [feat(ear=0.05) for _ in range(18)], start=90)
+    assert s[6].is_blinking and s[6].attention_state == AttentionState.FOCUSED  # 0.2 s
+    assert not s[15].is_blinking and s[15].attention_state == AttentionState.LOOKING_AWAY  # 0.5 s
+    s = run(tr, [feat() for _ in range(30)], start=108)
+    assert s[-1].blink_count == 1 and s[-1].attention_state == AttentionState.FOCUSED
+
+
+def test_the_first_open_eyed_frame_seeds_the_neutral():
+    """Regression (ZJU clip 8 frame 0, camera below the face): the first frame was judged against the
+    camera axis before any neutral existed and was called looking_away."""
+    s = run(GazeTracker(Settings()), [feat(yaw=-8.0, pitch=16.0) for _ in range(3)])
+    assert s[0].attention_state == AttentionState.FOCUSED and s[0].eye_contact
+    assert s[0].gaze_offset_deg == pytest.approx(0.0, abs=1e-6)
 
 
 def test_near_eye_alone_reads_blinks_with_the_head_turned():
